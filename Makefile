@@ -1,0 +1,34 @@
+# One-word commands. The first use creates .venv and installs everything (CPU or CUDA torch wheel).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test demo bench clean
+
+$(STAMP): pyproject.toml requirements/torch.txt requirements/audiocraft.txt requirements/audiocraft-needs.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements/torch.txt
+	$(BIN)/pip install -q --no-deps -r requirements/audiocraft.txt
+	$(BIN)/pip install -q -r requirements/torch.txt -r requirements/audiocraft-needs.txt
+	$(BIN)/pip install -q -r requirements/torch.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python main.py
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/agx generate "a dog barks then a bell rings" --duration 5 --seed 1 --out demo_take
+	$(BIN)/agx explain demo_take
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) demo_take
