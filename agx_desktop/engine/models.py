@@ -1,0 +1,319 @@
+"""Model registry: which models exist, where each comes from, whether it can be loaded now.
+
+Every source ends as an audiocraft ``BaseGenModel`` (``AudioGen``/``MusicGen``) inside a
+:class:`LoadedModel`; the rest of the engine only uses its ``lm`` and ``compression_model``.
+
+Ids:
+  * ``bundled`` — the default, shipped in ``resources/bundled`` (falls back to an untrained
+    in-process model, labelled so, when those weights are absent);
+  * ``facebook/audiogen-medium`` and the MusicGen ids — audiocraft's own loaders, downloaded to
+    the Hugging Face cache on first use and usable offline afterwards;
+  * a local folder in audiocraft's layout (``state_dict.bin`` + ``compression_state_dict.bin``).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import typing as tp
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError, ModelUnavailableError, PromptError, UnknownModelError
+from .text import TextTokens, align_tokens
+
+BUNDLED_ID = "bundled"
+LM_FILE, CODEC_FILE = "state_dict.bin", "compression_state_dict.bin"
+
+
+@dataclass(frozen=True)
+class HubModel:
+    id: str
+    family: str  # 'audiogen' | 'musicgen'
+    text_encoder: str  # the HF id of the T5 it needs
+    description: str
+
+
+HUB_MODELS: dict[str, HubModel] = {m.id: m for m in [
+    HubModel("facebook/audiogen-medium", "audiogen", "t5-large", "AudioGen 1.5B, 16 kHz sound effects (~3.6 GB)"),
+    HubModel("facebook/musicgen-small", "musicgen", "t5-base", "MusicGen 300M, 32 kHz music (~1.2 GB)"),
+    HubModel("facebook/musicgen-medium", "musicgen", "t5-base", "MusicGen 1.5B, 32 kHz music (~3.7 GB)"),
+    HubModel("facebook/musicgen-large", "musicgen", "t5-base", "MusicGen 3.3B, 32 kHz music (~7 GB)"),
+]}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One row of ``agx models``."""
+
+    id: str
+    source: str
+    description: str
+    usable: bool
+    status: str  # why it is (not) usable now
+    trained: bool = True
+
+
+def choose_device(preference: str | None = None) -> torch.device:
+    """``preference`` if given ('cpu', 'cuda', 'cuda:1', 'mps'), else CUDA when available, else CPU."""
+    pref = preference or os.environ.get("AGX_DEVICE")
+    if pref:
+        return torch.device(pref)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --------------------------------------------------------------------------- availability
+
+def _hf_cached(repo_id: str, filename: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+    found = try_to_load_from_cache(repo_id, filename)
+    return isinstance(found, str) and os.path.exists(found)
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """True if huggingface.co answers on 443 within ``timeout`` and offline mode is not forced."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _hub_files_missing(m: HubModel) -> list[str]:
+    missing = [f"{m.id}/{f}" for f in (LM_FILE, CODEC_FILE) if not _hf_cached(m.id, f)]
+    if not _hf_cached(m.text_encoder, "config.json"):
+        missing.append(f"{m.text_encoder} (text encoder)")
+    return missing
+
+
+def _bundled_present() -> bool:
+    try:
+        from .bundled.loader import weights_present
+    except ImportError:
+        return False
+    return weights_present()
+
+
+def is_local_checkpoint(model_id: str) -> bool:
+    return os.path.isdir(os.path.expanduser(model_id))
+
+
+def list_models(check_network: bool = True) -> list[ModelInfo]:
+    """Every known model with its source and whether it can be loaded right now."""
+    rows = []
+    if _bundled_present():
+        rows.append(ModelInfo(BUNDLED_ID, "resources/bundled (shipped with the app)",
+                              "small AudioGen-architecture model trained on the procedural sound world",
+                              True, "ready (offline)"))
+    else:
+        rows.append(ModelInfo(BUNDLED_ID, "built in-process from a fixed seed",
+                              "UNTRAINED stand-in: makes noise, for trying the app and tests",
+                              True, "ready (offline, untrained)", trained=False))
+    reachable: bool | None = None
+    for m in HUB_MODELS.values():
+        missing = _hub_files_missing(m)
+        if not missing:
+            rows.append(ModelInfo(m.id, "Hugging Face cache", m.description, True, "cached (offline)"))
+            continue
+        if reachable is None:
+            reachable = _hub_reachable() if check_network else False
+        status = "downloads on first use" if reachable else "not cached and huggingface.co unreachable"
+        rows.append(ModelInfo(m.id, "Hugging Face hub", m.description, bool(reachable), status))
+    return rows
+
+
+# --------------------------------------------------------------------------- loaded model
+
+class LoadedModel:
+    """A generation model ready to use, with what the engine needs to know about its text side."""
+
+    def __init__(self, model_id: str, gen: tp.Any, device: torch.device, trained: bool = True,
+                 codec_device: torch.device | None = None) -> None:
+        self.id = model_id
+        self.gen = gen
+        self.device = device
+        self.codec_device = codec_device or device
+        self.trained = trained
+        self.lm = gen.lm.to(device).eval()
+        self.compression_model = gen.compression_model.to(self.codec_device).eval()
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.compression_model.sample_rate)
+
+    @property
+    def frame_rate(self) -> float:
+        return float(self.compression_model.frame_rate)
+
+    @property
+    def max_duration(self) -> float:
+        return float(self.gen.max_duration)
+
+    @property
+    def card(self) -> int:
+        return int(self.lm.card)
+
+    @property
+    def text_conditioner(self) -> tp.Any:
+        conds = self.lm.condition_provider.conditioners
+        if "description" not in conds:
+            raise ValueError(f"model {self.id} has no 'description' text conditioner")
+        return conds["description"]
+
+    @property
+    def max_text_tokens(self) -> int:
+        cond = self.text_conditioner
+        if hasattr(cond, "max_tokens"):
+            return int(cond.max_tokens)
+        tok = getattr(cond, "t5_tokenizer", None)
+        return int(getattr(tok, "model_max_length", 512)) if tok is not None else 512
+
+    def token_strings(self, prompt: str) -> list[str]:
+        """One string per position of the conditioner's output for ``prompt``."""
+        cond = self.text_conditioner
+        if hasattr(cond, "token_strings"):
+            return list(cond.token_strings(prompt))
+        tok = getattr(cond, "t5_tokenizer", None)
+        if tok is not None:
+            ids = tok([prompt], return_tensors="pt", padding=True)["input_ids"][0].tolist()
+            return list(tok.convert_ids_to_tokens(ids))
+        return [prompt]  # lookup-table conditioners (NoopTokenizer) see the prompt as one token
+
+    def text_tokens(self, prompt: str) -> TextTokens:
+        """Validate ``prompt`` and align its tokens with its words.
+
+        Raises:
+            PromptError: empty/whitespace prompt, or more tokens than the encoder accepts.
+        """
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PromptError("the prompt is empty: describe the sound, e.g. 'a dog barks in the rain'")
+        tokens = self.token_strings(prompt)
+        limit = self.max_text_tokens
+        if len(tokens) > limit:
+            raise PromptError(f"the prompt is {len(tokens)} tokens long; model {self.id} accepts at most "
+                              f"{limit}: shorten it")
+        return align_tokens(prompt, tokens, special={"</s>", "<pad>", "[CLS]", "[SEP]", "[PAD]"})
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({self.id!r}, device={self.device}, trained={self.trained})"
+
+
+# --------------------------------------------------------------------------- loading
+
+def _safe_load(path: Path) -> dict:
+    """``torch.load`` restricted to tensors and plain containers (never arbitrary pickles)."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: a checkpoint folder needs {LM_FILE} and {CODEC_FILE}")
+    try:
+        pkg = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt zip, truncated file, disallowed pickle global...
+        raise CheckpointError(f"{path} is corrupt or not a plain weights file ({type(exc).__name__}): "
+                              "re-download or re-export it") from exc
+    if not isinstance(pkg, dict) or ("best_state" not in pkg and "pretrained" not in pkg):
+        raise CheckpointError(f"{path} is not an audiocraft checkpoint (no 'best_state'): wrong file?")
+    return pkg
+
+
+def _build_from_pkg(pkg: dict, kind: str, device: torch.device) -> tp.Any:
+    """Rebuild an audiocraft model from a checkpoint dict, as audiocraft's own loaders do."""
+    from omegaconf import OmegaConf
+    from audiocraft.models import builders
+    from audiocraft.models.encodec import CompressionModel
+    from audiocraft.models.loaders import _delete_param
+
+    if kind == "codec" and "pretrained" in pkg:
+        return CompressionModel.get_pretrained(pkg["pretrained"], device=device)
+    cfg = OmegaConf.create(pkg["xp.cfg"])
+    cfg.device = str(device)
+    if kind == "codec":
+        model = builders.get_compression_model(cfg)
+    else:
+        cfg.dtype = "float32" if device.type == "cpu" else "float16"
+        for name in ("conditioners.self_wav.chroma_stem.cache_path", "conditioners.args.merge_text_conditions_p",
+                     "conditioners.args.drop_desc_p"):
+            _delete_param(cfg, name)
+        model = builders.get_lm_model(cfg)
+        model.cfg = cfg
+    model.load_state_dict(pkg["best_state"])
+    return model.eval()
+
+
+def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str | None = None,
+                           family: str = "audiogen") -> tp.Any:
+    """Load a folder holding ``state_dict.bin`` + ``compression_state_dict.bin`` (the hub's layout)."""
+    from audiocraft.models import AudioGen, MusicGen
+
+    folder = Path(folder).expanduser()
+    lm_pkg, codec_pkg = _safe_load(folder / LM_FILE), _safe_load(folder / CODEC_FILE)
+    try:
+        codec = _build_from_pkg(codec_pkg, "codec", device)
+        lm = _build_from_pkg(lm_pkg, "lm", device)
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder} does not match an audiocraft model ({exc.__class__.__name__}: "
+                              f"{str(exc).splitlines()[0][:200]})") from exc
+    cls = MusicGen if family == "musicgen" else AudioGen
+    return cls(name or str(folder), codec, lm, max_duration=30 if family == "musicgen" else 10)
+
+
+def _load_hub(m: HubModel, device: torch.device) -> tp.Any:
+    from huggingface_hub import snapshot_download  # noqa: F401  (import errors surface early)
+
+    missing = _hub_files_missing(m)
+    if missing and not _hub_reachable():
+        raise ModelUnavailableError(
+            f"{m.id} is not in the Hugging Face cache (missing: {', '.join(missing)}) and huggingface.co "
+            "cannot be reached: connect once to download it, or copy ~/.cache/huggingface from a machine that has it")
+    if not missing:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is cached: never wait on the network
+    folder = None
+    try:
+        from huggingface_hub import hf_hub_download
+        lm_path = hf_hub_download(m.id, LM_FILE)
+        hf_hub_download(m.id, CODEC_FILE)
+        folder = Path(lm_path).parent
+    except Exception as exc:
+        raise ModelUnavailableError(f"could not fetch {m.id}: {exc.__class__.__name__}: {str(exc)[:200]}") from exc
+    return load_checkpoint_folder(folder, device, name=m.id, family=m.family)
+
+
+_CACHE: dict[tuple[str, str], LoadedModel] = {}
+
+
+def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = None,
+               use_cache: bool = True) -> LoadedModel:
+    """Load a model by id (see module docstring), on CUDA when available unless told otherwise.
+
+    On Apple MPS the compression model stays on the CPU (audiocraft users report garbled audio
+    otherwise). Loaded models are cached per (id, device).
+
+    Raises:
+        UnknownModelError, ModelUnavailableError, CheckpointError.
+    """
+    dev = device if isinstance(device, torch.device) else choose_device(device)
+    key = (model_id, str(dev))
+    if use_cache and key in _CACHE:
+        return _CACHE[key]
+    codec_dev = torch.device("cpu") if dev.type == "mps" else dev
+    trained = True
+    if model_id == BUNDLED_ID:
+        if _bundled_present():
+            from .bundled.loader import load_bundled_model
+            gen = load_bundled_model("cpu")
+        else:
+            from .tiny import build_tiny_model
+            gen, trained = build_tiny_model(name=BUNDLED_ID, seed=1234, dim=128, num_layers=2, card=256), False
+    elif model_id in HUB_MODELS:
+        gen = _load_hub(HUB_MODELS[model_id], torch.device("cpu"))
+    elif is_local_checkpoint(model_id):
+        gen = load_checkpoint_folder(model_id, torch.device("cpu"))
+    else:
+        known = ", ".join([BUNDLED_ID, *HUB_MODELS])
+        raise UnknownModelError(f"unknown model '{model_id}': use one of {known}, or a folder with {LM_FILE} "
+                                f"and {CODEC_FILE}")
+    loaded = LoadedModel(model_id, gen, dev, trained=trained, codec_device=codec_dev)
+    if use_cache:
+        _CACHE[key] = loaded
+    return loaded

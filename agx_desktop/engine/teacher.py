@@ -1,0 +1,94 @@
+"""Teacher-forced passes over a generated take: the parallel view AudioGenX trains on.
+
+Generation runs the LM once per step; a teacher-forced pass feeds the whole generated pattern
+sequence at once, so every step's latent e_t (and its perturbed versions) come from one forward.
+Input position s of the pattern sequence is what step s saw; its output predicts position s+1.
+"""
+from __future__ import annotations
+
+import contextlib
+import typing as tp
+from dataclasses import dataclass
+
+import torch
+
+from .errors import ModelMismatchError
+from .generation import conditions_for
+from .intervention import HiddenCapture, cross_attention_mask
+from .models import LoadedModel
+from .take import Take
+
+
+@dataclass
+class TeacherInputs:
+    """What every teacher-forced pass over one take needs, computed once."""
+
+    sequence: torch.Tensor  # [1, K, steps] pattern-sequence inputs (special token at position 0)
+    condition: dict  # audiocraft ConditionTensors for the prompt (conditional branch only)
+    text_embeddings: torch.Tensor  # [L, D] the conditioner's output U for the prompt
+    step_frames: list[list[int]]  # frames predicted at each step
+    n_frames: int
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.sequence.shape[-1])
+
+
+def check_model(model: LoadedModel, take: Take) -> None:
+    if take.model_id != model.id:
+        raise ModelMismatchError(f"this take was made by model '{take.model_id}', not '{model.id}': "
+                                 f"load '{take.model_id}' to explain or regenerate it")
+
+
+def prepare(model: LoadedModel, take: Take) -> TeacherInputs:
+    """Pattern sequence, condition tensors and step → frame map for ``take``."""
+    check_model(model, take)
+    lm = model.lm
+    codes = take.codes.to(model.device).long().unsqueeze(0)  # [1, K, T]
+    n_frames = int(codes.shape[-1])
+    pattern = lm.pattern_provider.get_pattern(n_frames)
+    seq, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id, keep_only_valid_steps=False)
+    steps = len(pattern.layout) - 1
+    step_frames = [sorted({c.t for c in pattern.layout[s + 1]}) for s in range(steps)]
+    with torch.no_grad():
+        provider = lm.condition_provider
+        condition = provider(provider.tokenize(conditions_for(take.prompt)))
+    embeds = condition["description"][0]
+    return TeacherInputs(seq[..., :steps], condition, embeds[0].detach(), step_frames, n_frames)
+
+
+def expand_condition(condition: dict, batch: int) -> dict:
+    """Repeat every condition tensor along the batch axis."""
+    return {k: (e.expand(batch, *e.shape[1:]), m.expand(batch, *m.shape[1:])) for k, (e, m) in condition.items()}
+
+
+def latents(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None = None,
+            batch: int = 1, condition: dict | None = None) -> torch.Tensor:
+    """Final hidden states [batch, steps, D] of a teacher-forced pass, optionally under a mask.
+
+    Gradients flow to ``mask`` when it requires grad (the LM's own weights may be frozen).
+    """
+    lm = model.lm
+    seq = inputs.sequence.expand(batch, -1, -1)
+    cond = condition if condition is not None else expand_condition(inputs.condition, batch)
+    ctx = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
+    with ctx, HiddenCapture(lm) as hidden:
+        lm(seq, [], condition_tensors=cond)
+    return hidden.outputs[-1]
+
+
+class frozen:
+    """Context manager: the LM's parameters stop requiring grad, restored on exit."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+        self.flags: list[tuple[torch.nn.Parameter, bool]] = []
+
+    def __enter__(self) -> None:
+        self.flags = [(p, p.requires_grad) for p in self.module.parameters()]
+        for p, _ in self.flags:
+            p.requires_grad_(False)
+
+    def __exit__(self, *a: tp.Any) -> None:
+        for p, flag in self.flags:
+            p.requires_grad_(flag)

@@ -1,0 +1,112 @@
+"""Text tokens of a prompt and their mapping to the prompt's words.
+
+Explanations are computed per text token (what cross-attention sees) but users think in words,
+so every token is aligned to the whitespace-separated word whose characters it covers. Tokenizer
+markers (SentencePiece ``▁``, WordPiece ``##``, byte-BPE ``Ġ``) are stripped before matching;
+special tokens (``</s>``, ``[CLS]``...) map to no word.
+"""
+from __future__ import annotations
+
+import re
+import typing as tp
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_WORD_RE = re.compile(r"\S+")
+_MARKERS = ("▁", "##", "Ġ")
+WordAggregation = tp.Literal["max", "mean", "sum"]
+
+
+@dataclass
+class TextTokens:
+    """The conditioner's tokens for one prompt.
+
+    Attributes:
+        prompt: the prompt as given.
+        tokens: one string per position of the conditioner output (length L).
+        token_word: for each token, the index of its word in ``words`` or ``None`` (special tokens).
+        words: the prompt's whitespace-separated words.
+        word_spans: (start, end) character offsets of each word in ``prompt``.
+    """
+
+    prompt: str
+    tokens: list[str]
+    token_word: list[int | None]
+    words: list[str]
+    word_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"prompt": self.prompt, "tokens": self.tokens, "token_word": self.token_word,
+                "words": self.words, "word_spans": [list(s) for s in self.word_spans]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TextTokens":
+        return cls(d["prompt"], list(d["tokens"]), list(d["token_word"]), list(d["words"]),
+                   [tuple(s) for s in d.get("word_spans", [])])
+
+    def tokens_to_words(self, token_values: np.ndarray, how: WordAggregation = "max") -> np.ndarray:
+        """Aggregate per-token values (last axis = L) into per-word values (last axis = words).
+
+        ``max`` is the default: a word matters if any of its pieces does, and splitting a rare word
+        into several pieces should not dilute it. Words with no token get 0.
+        """
+        values = np.asarray(token_values, dtype=np.float64)
+        out = np.zeros(values.shape[:-1] + (len(self.words),), dtype=np.float64)
+        for w in range(len(self.words)):
+            idx = [i for i, tw in enumerate(self.token_word) if tw == w]
+            if not idx:
+                continue
+            part = values[..., idx]
+            out[..., w] = {"max": part.max, "mean": part.mean, "sum": part.sum}[how](axis=-1)
+        return out
+
+    def word_token_mask(self, word_weights: tp.Sequence[float]) -> np.ndarray:
+        """Per-token weights [L] from per-word weights: a token takes its word's weight, specials 1."""
+        if len(word_weights) != len(self.words):
+            raise ValueError(f"expected {len(self.words)} word weights, got {len(word_weights)}")
+        return np.array([1.0 if w is None else float(word_weights[w]) for w in self.token_word])
+
+
+def split_words(prompt: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Whitespace words of ``prompt`` with their character spans."""
+    spans = [(m.start(), m.end()) for m in _WORD_RE.finditer(prompt)]
+    return [prompt[a:b] for a, b in spans], spans
+
+
+def _clean(token: str) -> str:
+    for marker in _MARKERS:
+        token = token.replace(marker, "")
+    return token.strip().lower()
+
+
+def align_tokens(prompt: str, tokens: tp.Sequence[str], special: tp.Container[str] = ()) -> TextTokens:
+    """Map each token string to the word of ``prompt`` it covers.
+
+    Tokens are matched left to right against the lower-cased prompt; a token that cannot be found
+    (normalised accents, unknown-token symbols) is assigned to the word at the current position.
+    """
+    words, spans = split_words(prompt)
+    text = prompt.lower()
+    pos = 0
+    token_word: list[int | None] = []
+
+    def word_at(char: int) -> int | None:
+        for i, (a, b) in enumerate(spans):
+            if char < b:
+                return i if char >= a or i == 0 else i
+        return len(spans) - 1 if spans else None
+
+    for tok in tokens:
+        piece = _clean(tok)
+        if tok in special or not piece or (tok.startswith(("<", "[")) and tok.endswith((">", "]"))
+                                           and text.find(piece, pos) < 0):
+            token_word.append(None)
+            continue
+        found = text.find(piece, pos)
+        if found < 0:
+            token_word.append(word_at(pos) if pos < len(text) else (len(spans) - 1 if spans else None))
+            continue
+        token_word.append(word_at(found))
+        pos = found + len(piece)
+    return TextTokens(prompt, list(tokens), token_word, words, spans)
