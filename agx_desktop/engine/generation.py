@@ -77,7 +77,7 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
     check(cancel)
     torch.manual_seed(int(params.seed))
     intervention = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
-    with torch.no_grad(), intervention, HiddenCapture(lm) as hidden:
+    with model.threads(), torch.no_grad(), intervention, HiddenCapture(lm) as hidden:
         codes = lm.generate(None, conditions_for(prompt), max_gen_len=frames,
                             use_sampling=params.temperature > 0, temp=max(params.temperature, 1e-6),
                             top_k=top_k, top_p=params.top_p, cfg_coef=params.cfg_coef, two_step_cfg=False,
@@ -96,3 +96,37 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
                 word_weights=None if word_weights is None else [float(w) for w in word_weights],
                 step_mask=None if step_mask is None else np.asarray(step_mask, dtype=np.float32),
                 kind=kind, parent=parent, seconds=time.perf_counter() - start)
+
+
+Variant = tp.Literal["factual", "counterfactual", "weighted"]
+
+
+def regenerate(model: LoadedModel, take: Take, variant: Variant, *, explanation: tp.Any = None,
+               word_weights: tp.Sequence[float] | None = None, seed: int | None = None,
+               progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Take:
+    """Regenerate ``take``'s prompt with its parameters (and seed unless given) under a mask.
+
+    * ``factual``: the explanation's per-step mask M (only what it found important is heard);
+    * ``counterfactual``: 1 − M (what it found important is removed);
+    * ``weighted``: the user's per-word weights (0 mutes, >1 boosts).
+    """
+    from dataclasses import replace
+    from .teacher import check_model
+
+    check_model(model, take)
+    params = take.params if seed is None else replace(take.params, seed=int(seed))
+    if variant in ("factual", "counterfactual"):
+        if explanation is None:
+            raise ParameterError(f"a {variant} take needs an explanation of the take: explain it first")
+        if explanation.take_id and explanation.take_id != take.id:
+            raise ParameterError("this explanation belongs to another take: explain this take first")
+        mask = np.asarray(explanation.step_masks, dtype=np.float32)
+        mask = mask if variant == "factual" else 1.0 - mask
+        return generate(model, take.prompt, params, step_mask=mask, kind=variant, parent=take.id,
+                        progress=progress, cancel=cancel)
+    if variant == "weighted":
+        if word_weights is None:
+            raise ParameterError("weighted regeneration needs one weight per word")
+        return generate(model, take.prompt, params, word_weights=word_weights, kind="weighted", parent=take.id,
+                        progress=progress, cancel=cancel)
+    raise ParameterError(f"unknown variant '{variant}': use factual, counterfactual or weighted")

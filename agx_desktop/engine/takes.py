@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import typing as tp
 import uuid
 from pathlib import Path
 
@@ -118,3 +119,26 @@ def load_take(folder: str | Path) -> Take:
     except Exception as exc:
         raise NotATakeError(f"{folder} holds a corrupt take ({type(exc).__name__}: {str(exc)[:160]})") from exc
     return take
+
+
+def save_explanation(explanation: tp.Any, folder: str | Path, interval: tuple[float, float] | None = None) -> Path:
+    """Write ``explanation.json`` into a take folder atomically (importance over ``interval``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotATakeError(f"{folder} is not a folder")
+    path = folder / EXPLANATION
+    write_json_atomic(path, explanation.to_json(interval))
+    return path
+
+
+def load_explanation(folder: str | Path) -> tp.Any:
+    """Read ``explanation.json`` back as an :class:`~agx_desktop.engine.explain.base.Explanation`."""
+    from .explain.base import Explanation
+
+    path = Path(folder) / EXPLANATION
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run `agx explain {folder}` first")
+    try:
+        return Explanation.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotATakeError(f"{path} is corrupt ({type(exc).__name__}): explain the take again") from exc

@@ -110,7 +110,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     optim = torch.optim.Adam(explainers.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     epochs = int(cfg["epochs"])
     history: list[float] = []
-    with teacher.frozen(lm):
+    with model.threads(), teacher.frozen(lm):
         with torch.no_grad():
             target = teacher.latents(model, inputs)[0]  # [steps, D], the unperturbed e_t
         if cfg["mode"] == "reference":
