@@ -187,7 +187,14 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         if args.method not in available_methods():
             raise UnknownMethodError(f"unknown method '{args.method}': use one of {', '.join(available_methods())}")
         take = takes.load_take(args.take)
+        if args.model and args.model != take.model_id:
+            from .errors import ModelMismatchError
+            raise ModelMismatchError(f"this take was made by model '{take.model_id}', not '{args.model}': "
+                                     f"explain it with --model {take.model_id}")
         interval = tuple(args.interval) if args.interval else None
+        if interval is not None:
+            from .explain.base import check_interval
+            check_interval(interval, take.duration, take.frame_rate)
         existing = None
         if not args.retrain and (Path(args.take) / takes.EXPLANATION).is_file():
             try:
@@ -203,9 +210,6 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
                 kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
             existing = explain(model, take, method=args.method, **kwargs)
             bars.close()
-        elif args.model and args.model != take.model_id:
-            from .errors import ModelMismatchError
-            raise ModelMismatchError(f"this take was made by model '{take.model_id}', not '{args.model}'")
         path = takes.save_explanation(existing, args.take, interval)
         imp = existing.word_importance(interval)
         span = "whole clip" if interval is None else f"{interval[0]:g}-{interval[1]:g} s"

@@ -64,6 +64,12 @@ def choose_device(preference: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def codec_device_for(device: torch.device) -> torch.device:
+    """Where the compression model runs: on Apple MPS it stays on the CPU (audiocraft users report
+    garbled audio from EnCodec on MPS); elsewhere beside the LM."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 # --------------------------------------------------------------------------- availability
 
 def _hf_cached(repo_id: str, filename: str) -> bool:
@@ -323,7 +329,7 @@ def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = N
     key = (model_id, str(dev))
     if use_cache and key in _CACHE:
         return _CACHE[key]
-    codec_dev = torch.device("cpu") if dev.type == "mps" else dev
+    codec_dev = codec_device_for(dev)
     trained = True
     if model_id == BUNDLED_ID:
         if _bundled_present():

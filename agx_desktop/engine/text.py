@@ -92,9 +92,10 @@ def align_tokens(prompt: str, tokens: tp.Sequence[str], special: tp.Container[st
     token_word: list[int | None] = []
 
     def word_at(char: int) -> int | None:
-        for i, (a, b) in enumerate(spans):
-            if char < b:
-                return i if char >= a or i == 0 else i
+        """The word containing ``char``, or the next one when ``char`` falls between words."""
+        for i, (_, end) in enumerate(spans):
+            if char < end:
+                return i
         return len(spans) - 1 if spans else None
 
     for tok in tokens:
@@ -105,7 +106,7 @@ def align_tokens(prompt: str, tokens: tp.Sequence[str], special: tp.Container[st
             continue
         found = text.find(piece, pos)
         if found < 0:
-            token_word.append(word_at(pos) if pos < len(text) else (len(spans) - 1 if spans else None))
+            token_word.append(word_at(pos))
             continue
         token_word.append(word_at(found))
         pos = found + len(piece)

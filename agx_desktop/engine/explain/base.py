@@ -25,6 +25,19 @@ from ..text import TextTokens, WordAggregation
 Interval = tp.Optional[tp.Tuple[float, float]]
 
 
+def check_interval(interval: tp.Tuple[float, float], duration: float, frame_rate: float) -> tp.Tuple[float, float]:
+    """Validate an interval in seconds against a clip; raises :class:`IntervalError`."""
+    start, end = float(interval[0]), float(interval[1])
+    tol = 0.5 / frame_rate
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise IntervalError(f"interval [{start}, {end}] is not a pair of numbers of seconds")
+    if start >= end:
+        raise IntervalError(f"interval start {start:g} s must be before its end {end:g} s")
+    if start < -tol or end > duration + tol:
+        raise IntervalError(f"interval [{start:g}, {end:g}] s is outside the clip [0, {duration:g}] s")
+    return start, end
+
+
 @dataclass
 class Explanation:
     """Per-step token importances for one take, with their time and word structure."""
@@ -60,14 +73,7 @@ class Explanation:
         """Frame indices covered by ``interval`` (seconds); all frames for ``None``."""
         if interval is None:
             return range(self.n_frames)
-        start, end = float(interval[0]), float(interval[1])
-        tol = 0.5 / self.frame_rate
-        if not (math.isfinite(start) and math.isfinite(end)):
-            raise IntervalError(f"interval [{start}, {end}] is not a pair of numbers of seconds")
-        if start >= end:
-            raise IntervalError(f"interval start {start:g} s must be before its end {end:g} s")
-        if start < -tol or end > self.duration + tol:
-            raise IntervalError(f"interval [{start:g}, {end:g}] s is outside the clip [0, {self.duration:g}] s")
+        start, end = check_interval(interval, self.duration, self.frame_rate)
         f0 = max(0, int(math.floor(start * self.frame_rate + 1e-9)))
         f1 = min(self.n_frames, max(f0 + 1, int(math.ceil(end * self.frame_rate - 1e-9))))
         return range(f0, f1)

@@ -1,0 +1,85 @@
+"""Shared fixtures: small audiocraft models built in-process (no network, no spacy model)."""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+logging.getLogger("xformers").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", module="xformers")
+torch.set_num_threads(1)  # tiny models: threads only add overhead (see LoadedModel.num_threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A tiny AudioGen-shaped model (2 layers, dim 64, 4 codebooks of 64, 50 Hz, 16 kHz)."""
+    from agx_desktop.engine.models import LoadedModel
+    from agx_desktop.engine.tiny import build_tiny_model
+
+    gen = build_tiny_model(name="tiny-test", seed=0, dim=64, num_layers=2, card=64, max_duration=4.0)
+    return LoadedModel("tiny-test", gen, torch.device("cpu"), trained=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_take(tiny_model):
+    from agx_desktop.engine.generation import generate
+    from agx_desktop.engine.take import GenerationParams
+
+    return generate(tiny_model, "a dog barks then a bell rings", GenerationParams(duration=1.0, seed=7, top_k=32))
+
+
+@pytest.fixture
+def untrained_bundled(monkeypatch):
+    """Make the registry's 'bundled' id resolve to the in-process untrained stand-in."""
+    from agx_desktop.engine import models
+
+    monkeypatch.setattr(models, "_bundled_present", lambda: False)
+    saved = dict(models._CACHE)
+    models._CACHE.clear()
+    yield
+    models._CACHE.clear()
+    models._CACHE.update(saved)
+
+
+def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32) -> None:
+    """Write state_dict.bin + compression_state_dict.bin like the hub's (cfg + best_state).
+
+    The LM uses audiocraft's 'lut' text conditioner with the no-op tokenizer (no downloads).
+    """
+    from omegaconf import OmegaConf
+    from audiocraft.models import builders
+
+    torch.manual_seed(seed)
+    lm_cfg = {
+        "lm_model": "transformer_lm", "device": "cpu", "dtype": "float32",
+        "dataset": {"segment_duration": 2.0},
+        "transformer_lm": {"n_q": 4, "card": 32, "dim": dim, "num_heads": 2, "num_layers": 1,
+                           "hidden_scale": 2, "norm": "layer_norm", "norm_first": True, "bias_proj": False,
+                           "bias_ff": False, "bias_attn": False, "causal": True, "custom": False,
+                           "memory_efficient": False, "cross_attention": True, "past_context": None},
+        "codebooks_pattern": {"modeling": "delay", "delay": {"delays": [0, 1, 2, 3]}},
+        "classifier_free_guidance": {"training_dropout": 0.1, "inference_coef": 3.0},
+        "attribute_dropout": {},
+        "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1,
+                  "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": []},
+        "conditioners": {"description": {"model": "lut", "lut": {"n_bins": 64, "dim": 16, "tokenizer": "noop"}}},
+    }
+    codec_cfg = {
+        "compression_model": "encodec", "device": "cpu",
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": 16000, "channels": 1,
+                    "causal": False, "renormalize": False},
+        "seanet": {"dimension": 16, "channels": 1, "n_filters": 2, "n_residual_layers": 1,
+                   "ratios": [8, 5, 4, 2], "lstm": 0, "encoder": {}, "decoder": {}},
+        "rvq": {"n_q": 4, "bins": 32},
+    }
+    lm = builders.get_lm_model(OmegaConf.create(lm_cfg))
+    codec = builders.get_compression_model(OmegaConf.create(codec_cfg))
+    os.makedirs(folder, exist_ok=True)
+    torch.save({"xp.cfg": lm_cfg, "best_state": lm.state_dict()}, os.path.join(folder, "state_dict.bin"))
+    torch.save({"xp.cfg": codec_cfg, "best_state": codec.state_dict()},
+               os.path.join(folder, "compression_state_dict.bin"))

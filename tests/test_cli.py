@@ -1,0 +1,84 @@
+"""``agx`` end to end on the in-process model: generate → explain → interval → regenerate, and errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agx_desktop.engine.cli import run
+
+
+@pytest.fixture
+def cli(untrained_bundled, capsys):
+    def call(*args):
+        code = run(["--quiet", *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return call
+
+
+def test_generate_explain_interval_regenerate(cli, tmp_path):
+    take = tmp_path / "dog"
+    code, out, _ = cli("generate", "a dog barks then a bell rings", "--duration", 1, "--seed", 5, "--out", take)
+    assert code == 0 and "untrained" in out
+    assert {"audio.wav", "take.json", "tensors.safetensors"} <= set(os.listdir(take))
+    assert json.loads((take / "take.json").read_text())["seed"] == 5
+
+    code, out, _ = cli("explain", take, "--epochs", 2)
+    assert code == 0 and "importance over whole clip" in out
+    doc = json.loads((take / "explanation.json").read_text())
+    assert doc["words"] == ["a", "dog", "barks", "then", "a", "bell", "rings"] and doc["interval"] is None
+    assert doc["params"]["epochs"] == 2
+
+    code, out, _ = cli("explain", take, "--interval", 0.2, 0.6)  # re-uses the stored masks
+    doc2 = json.loads((take / "explanation.json").read_text())
+    assert code == 0 and doc2["interval"] == [0.2, 0.6] and doc2["step_masks"] == doc["step_masks"]
+
+    for variant in ("factual", "counterfactual"):
+        code, out, _ = cli("regenerate", take, "--variant", variant, "--out", tmp_path / variant)
+        assert code == 0 and json.loads((tmp_path / variant / "take.json").read_text())["kind"] == variant
+    code, out, _ = cli("regenerate", take, "--weights", "dog=0", "bell=2", "--out", tmp_path / "w")
+    meta = json.loads((tmp_path / "w" / "take.json").read_text())
+    assert code == 0 and meta["word_weights"] == [1.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "   ", "--out", "{tmp}/x"], "prompt is empty"),
+    (["generate", "rain", "--duration", "0", "--out", "{tmp}/x"], "above 0"),
+    (["generate", "rain", "--duration", "99", "--out", "{tmp}/x"], "maximum"),
+    (["generate", "rain", "--model", "nope/model", "--out", "{tmp}/x"], "unknown model"),
+    (["generate", "rain", "--weights", "snow=0", "--out", "{tmp}/x"], "not a word of the prompt"),
+    (["explain", "{tmp}"], "not a take folder"),
+    (["explain", "{tmp}/missing"], "not a folder"),
+])
+def test_bad_input_exits_2_with_one_line(cli, tmp_path, args, message):
+    code, out, err = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert code == 2
+    assert err.startswith("agx: error:") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_explain_with_another_model_or_method_or_interval(cli, tmp_path):
+    take = tmp_path / "t"
+    assert cli("generate", "wind", "--duration", 0.5, "--out", take)[0] == 0
+    code, _, err = cli("explain", take, "--model", "facebook/audiogen-medium", "--epochs", 1)
+    assert code == 2 and "made by model 'bundled'" in err
+    code, _, err = cli("explain", take, "--method", "lime")
+    assert code == 2 and "audiogenx" in err
+    code, _, err = cli("explain", take, "--interval", 0.4, 0.1, "--epochs", 1)
+    assert code == 2 and "before its end" in err
+    assert not (take / "explanation.json").exists()
+
+
+def test_console_script_help_and_models():
+    agx = Path(sys.executable).parent / "agx"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([str(agx), "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and "generate" in out.stdout and "explain" in out.stdout
+    out = subprocess.run([str(agx), "models", "--offline"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and "bundled" in out.stdout and "facebook/audiogen-medium" in out.stdout
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,123 @@
+"""The cross-attention intervention: exact when neutral, removes text when zero, leaves no trace."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agx_desktop.engine import teacher
+from agx_desktop.engine.intervention import (HiddenCapture, cross_attention_mask, cross_attention_modules,
+                                             masked_cross_attention)
+from agx_desktop.engine.models import LoadedModel
+from agx_desktop.engine.take import GenerationParams
+from agx_desktop.engine.tiny import build_tiny_model
+
+
+def _model(custom: bool, bias: bool) -> LoadedModel:
+    gen = build_tiny_model(name="t", seed=3, dim=32, num_layers=2, card=32, custom=custom, bias_attn=bias)
+    if bias:  # audiocraft zero-initialises biases; make them matter
+        for mod in cross_attention_modules(gen.lm):
+            params = (mod.in_proj_bias, mod.out_proj.bias) if mod.custom else (mod.mha.in_proj_bias,
+                                                                                 mod.mha.out_proj.bias)
+            for p in params:
+                torch.nn.init.normal_(p, std=0.5)
+    return LoadedModel("t", gen, torch.device("cpu"))
+
+
+def _logits_and_latents(model: LoadedModel, inputs, mask=None):
+    lm = model.lm
+    ctx = cross_attention_mask(lm, mask) if mask is not None else torch.no_grad()
+    with torch.no_grad(), ctx, HiddenCapture(lm) as cap:
+        logits = lm(inputs.sequence, [], condition_tensors=inputs.condition)
+    return logits, cap.outputs[-1]
+
+
+@pytest.fixture(params=[(False, False), (True, False), (True, True)], ids=["mha", "custom", "custom-bias"])
+def model_and_inputs(request):
+    from agx_desktop.engine.generation import generate
+    model = _model(*request.param)
+    take = generate(model, "rain falls on a tin roof", GenerationParams(duration=0.4, seed=1, top_k=16))
+    return model, teacher.prepare(model, take)
+
+
+def test_all_ones_mask_changes_nothing(model_and_inputs):
+    model, inputs = model_and_inputs
+    logits, lat = _logits_and_latents(model, inputs)
+    L = inputs.text_embeddings.shape[0]
+    for mask in (torch.ones(L), torch.ones(inputs.n_steps, L), torch.ones(1, inputs.n_steps, L)):
+        logits_m, lat_m = _logits_and_latents(model, inputs, mask)
+        torch.testing.assert_close(lat_m, lat, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(logits_m, logits, atol=1e-5, rtol=1e-5)
+
+
+def test_all_zeros_mask_removes_the_text(model_and_inputs):
+    """Zero mask == cross-attention output replaced by out_proj(0): the text contributes nothing."""
+    model, inputs = model_and_inputs
+    L = inputs.text_embeddings.shape[0]
+    _, lat_zero = _logits_and_latents(model, inputs, torch.zeros(L))
+
+    def no_text(mod, args, kwargs, output):
+        x, w = output
+        out_proj = mod.out_proj if mod.custom else mod.mha.out_proj
+        return out_proj(torch.zeros_like(x)), w
+
+    handles = [m.register_forward_hook(no_text, with_kwargs=True) for m in cross_attention_modules(model.lm)]
+    try:
+        _, lat_ref = _logits_and_latents(model, inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    torch.testing.assert_close(lat_zero, lat_ref, atol=1e-5, rtol=1e-5)
+    # and it is a real change: the text mattered before
+    _, lat = _logits_and_latents(model, inputs)
+    assert (lat - lat_zero).abs().max() > 1e-3
+
+
+def test_model_is_restored_after_exit(model_and_inputs):
+    model, inputs = model_and_inputs
+    lm = model.lm
+    before_logits, before_lat = _logits_and_latents(model, inputs)
+    with pytest.raises(RuntimeError, match="boom"):
+        with cross_attention_mask(lm, torch.rand(inputs.text_embeddings.shape[0])):
+            raise RuntimeError("boom")
+    for mod in cross_attention_modules(lm):
+        assert "forward" not in mod.__dict__
+    assert not lm._forward_pre_hooks and not lm.out_norm._forward_hooks
+    after_logits, after_lat = _logits_and_latents(model, inputs)
+    assert torch.equal(before_logits, after_logits) and torch.equal(before_lat, after_lat)
+
+
+def test_per_token_mask_equals_scaled_values_without_bias():
+    """With no in-projection bias, a per-token mask is the same as scaling each value vector."""
+    model = _model(custom=True, bias=False)
+    mod = cross_attention_modules(model.lm)[0]
+    torch.manual_seed(0)
+    q, kv = torch.randn(2, 5, 32), torch.randn(2, 7, 32)
+    m = torch.rand(7)
+    with torch.no_grad():
+        ours = masked_cross_attention(mod, q, kv, kv, m.view(1, 1, -1))
+        ref = mod(q, kv, kv * m.view(1, -1, 1))[0]
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_per_step_rows_follow_streaming_offsets(tiny_model):
+    """During streaming generation, step s uses row s of a [steps, L] mask."""
+    from agx_desktop.engine.generation import generate
+    params = GenerationParams(duration=0.3, seed=4, top_k=16)
+    base = generate(tiny_model, "a bell rings", params)
+    steps, L = base.latents.shape[0], len(base.text.tokens)
+    mask = torch.ones(steps, L)
+    mask[5:, :] = 0.0  # text removed from step 5 on
+    masked = generate(tiny_model, "a bell rings", params, step_mask=mask.numpy())
+    # steps before 5 see the same inputs and the same mask rows: same latents
+    torch.testing.assert_close(masked.latents[:5], base.latents[:5], atol=1e-5, rtol=1e-5)
+    assert (masked.latents[5] - base.latents[5]).abs().max() > 1e-4
+
+
+def test_mask_shape_errors(tiny_model, tiny_take):
+    inputs = teacher.prepare(tiny_model, tiny_take)
+    with pytest.raises(ValueError, match="text tokens"):
+        with cross_attention_mask(tiny_model.lm, torch.ones(99)):
+            tiny_model.lm(inputs.sequence, [], condition_tensors=inputs.condition)
+    with pytest.raises(ValueError, match="mask must be"):
+        with cross_attention_mask(tiny_model.lm, torch.ones(1, 1, 1, 1)):
+            pass

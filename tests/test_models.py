@@ -1,0 +1,103 @@
+"""Model registry: ids, local checkpoints in the hub's layout, safe loading, offline errors."""
+from __future__ import annotations
+
+import pickle
+import time
+
+import pytest
+import torch
+
+from agx_desktop.engine import models
+from agx_desktop.engine.errors import CheckpointError, ModelUnavailableError, UnknownModelError
+from agx_desktop.engine.generation import generate
+from agx_desktop.engine.take import GenerationParams
+from conftest import write_hub_layout_checkpoint
+
+
+def test_list_models_names_every_source(untrained_bundled):
+    rows = {r.id: r for r in models.list_models(check_network=False)}
+    assert rows["bundled"].usable and not rows["bundled"].trained
+    assert "UNTRAINED" in rows["bundled"].description
+    for hub_id in ("facebook/audiogen-medium", "facebook/musicgen-small"):
+        assert hub_id in rows and rows[hub_id].source.startswith("Hugging Face")
+
+
+def test_untrained_bundled_is_deterministic(untrained_bundled):
+    a = models.load_model("bundled", "cpu", use_cache=False)
+    b = models.load_model("bundled", "cpu", use_cache=False)
+    assert not a.trained
+    for pa, pb in zip(a.lm.state_dict().values(), b.lm.state_dict().values()):
+        assert torch.equal(pa, pb)
+
+
+def test_unknown_model_lists_known_ids():
+    with pytest.raises(UnknownModelError) as err:
+        models.load_model("facebook/nope")
+    assert "bundled" in str(err.value) and "facebook/audiogen-medium" in str(err.value)
+
+
+def test_hub_model_offline_fails_fast_with_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an empty cache
+    monkeypatch.setattr(models, "_hf_cached", lambda repo, f: False)
+    start = time.perf_counter()
+    with pytest.raises(ModelUnavailableError) as err:
+        models.load_model("facebook/audiogen-medium", use_cache=False)
+    assert time.perf_counter() - start < 5
+    msg = str(err.value)
+    assert "\n" not in msg and "facebook/audiogen-medium" in msg and "t5-large" in msg and "download" in msg
+
+
+def test_local_checkpoint_round_trip_in_hub_layout(tmp_path):
+    """A folder in audiocraft's layout loads through our safe loader and through audiocraft's own."""
+    from audiocraft.models.loaders import load_lm_model
+
+    folder = tmp_path / "ckpt"
+    write_hub_layout_checkpoint(folder, seed=1)
+    model = models.load_model(str(folder), "cpu", use_cache=False)
+    theirs = load_lm_model(str(folder), device="cpu")
+    for (k, a), (k2, b) in zip(model.lm.state_dict().items(), theirs.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    take = generate(model, "wind howls", GenerationParams(duration=0.5, seed=3, top_k=8))
+    assert take.audio.shape == (1, 8000) and take.model_id == str(folder)
+    assert models.is_local_checkpoint(str(folder))
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match="state_dict.bin is missing"):
+        models.load_model(str(tmp_path), use_cache=False)
+    (tmp_path / "state_dict.bin").write_bytes(b"not a checkpoint at all")
+    (tmp_path / "compression_state_dict.bin").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        models.load_model(str(tmp_path), use_cache=False)
+
+
+class Evil:
+    def __reduce__(self):
+        return (exec, ("open('PWNED', 'w').write('x')",))
+
+
+def test_pickled_code_is_never_executed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"xp.cfg": {}, "best_state": {}, "x": Evil()}, tmp_path / "state_dict.bin", pickle_protocol=2)
+    torch.save({"xp.cfg": {}, "best_state": {}}, tmp_path / "compression_state_dict.bin")
+    with pytest.raises(CheckpointError):
+        models.load_model(str(tmp_path), use_cache=False)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_device_choice(monkeypatch):
+    monkeypatch.delenv("AGX_DEVICE", raising=False)
+    assert models.choose_device("cpu").type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert models.choose_device().type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert models.choose_device().type == "cuda"
+    monkeypatch.setenv("AGX_DEVICE", "cpu")
+    assert models.choose_device().type == "cpu"
+
+
+def test_mps_keeps_the_codec_on_cpu():
+    assert models.codec_device_for(torch.device("mps")).type == "cpu"
+    assert models.codec_device_for(torch.device("cuda")).type == "cuda"
+    assert models.codec_device_for(torch.device("cpu")).type == "cpu"
