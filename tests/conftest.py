@@ -46,10 +46,11 @@ def untrained_bundled(monkeypatch):
     models._CACHE.update(saved)
 
 
-def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32) -> None:
+def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32, conditioner: dict | None = None) -> None:
     """Write state_dict.bin + compression_state_dict.bin like the hub's (cfg + best_state).
 
-    The LM uses audiocraft's 'lut' text conditioner with the no-op tokenizer (no downloads).
+    By default the LM uses audiocraft's 'lut' text conditioner with the no-op tokenizer (no
+    downloads); ``conditioner`` replaces that config (e.g. a T5 one, see hub_cache.py).
     """
     from omegaconf import OmegaConf
     from audiocraft.models import builders
@@ -67,7 +68,8 @@ def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32) -> None:
         "attribute_dropout": {},
         "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1,
                   "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": []},
-        "conditioners": {"description": {"model": "lut", "lut": {"n_bins": 64, "dim": 16, "tokenizer": "noop"}}},
+        "conditioners": {"description": conditioner or {"model": "lut",
+                                                        "lut": {"n_bins": 64, "dim": 16, "tokenizer": "noop"}}},
     }
     codec_cfg = {
         "compression_model": "encodec", "device": "cpu",

@@ -101,3 +101,43 @@ def test_mps_keeps_the_codec_on_cpu():
     assert models.codec_device_for(torch.device("mps")).type == "cpu"
     assert models.codec_device_for(torch.device("cuda")).type == "cuda"
     assert models.codec_device_for(torch.device("cpu")).type == "cpu"
+
+
+def test_cached_hub_model_loads_offline_with_its_t5(tmp_path):
+    """facebook/audiogen-medium + t5-large in the local HF cache (tiny, real formats) load offline.
+
+    Runs in a subprocess: huggingface_hub reads HF_HUB_CACHE when it is imported.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import hub_cache
+hub_cache.populate({str(tmp_path)!r})
+from agx_desktop.engine.models import load_model, list_models
+rows = {{r.id: r for r in list_models(check_network=False)}}
+assert rows['facebook/audiogen-medium'].usable, rows['facebook/audiogen-medium']
+start = time.perf_counter()
+m = load_model('facebook/audiogen-medium')
+print('LOAD_SECONDS', time.perf_counter() - start)
+from agx_desktop.engine.generation import generate
+from agx_desktop.engine.take import GenerationParams
+from agx_desktop.engine.explain import explain
+take = generate(m, 'a dog barks then a bell rings', GenerationParams(duration=0.5, top_k=16))
+print('TOKENS', take.text.tokens)
+print('TOKEN_WORD', take.text.token_word)
+ex = explain(m, take, epochs=2)
+print('WORDS', len(ex.word_importance()))
+"""
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "0"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert float(lines["LOAD_SECONDS"]) < 30  # no network waits
+    assert "'▁dog'" in lines["TOKENS"] or "'dog'" in lines["TOKENS"]
+    assert "None" in lines["TOKEN_WORD"] and "6" in lines["TOKEN_WORD"]  # </s> has no word; 'rings' is word 6
+    assert lines["WORDS"] == "7"

@@ -299,17 +299,37 @@ def _load_hub(m: HubModel, device: torch.device) -> tp.Any:
         raise ModelUnavailableError(
             f"{m.id} is not in the Hugging Face cache (missing: {', '.join(missing)}) and huggingface.co "
             "cannot be reached: connect once to download it, or copy ~/.cache/huggingface from a machine that has it")
-    if not missing:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is cached: never wait on the network
-    folder = None
+    with _hub_offline(not missing):  # everything cached: never wait on the network
+        try:
+            from huggingface_hub import hf_hub_download
+            lm_path = hf_hub_download(m.id, LM_FILE)
+            hf_hub_download(m.id, CODEC_FILE)
+        except Exception as exc:
+            raise ModelUnavailableError(f"could not fetch {m.id}: {exc.__class__.__name__}: {str(exc)[:200]}") from exc
+        return load_checkpoint_folder(Path(lm_path).parent, device, name=m.id, family=m.family)
+
+
+@contextlib.contextmanager
+def _hub_offline(enabled: bool) -> tp.Iterator[None]:
+    """Force huggingface_hub (and transformers, which asks it) into offline mode for the body.
+
+    The environment variable is read once at import, so the module constant is switched too.
+    """
+    if not enabled:
+        yield
+        return
+    from huggingface_hub import constants
+    before_const, before_env = constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")
+    constants.HF_HUB_OFFLINE = True
+    os.environ["HF_HUB_OFFLINE"] = "1"
     try:
-        from huggingface_hub import hf_hub_download
-        lm_path = hf_hub_download(m.id, LM_FILE)
-        hf_hub_download(m.id, CODEC_FILE)
-        folder = Path(lm_path).parent
-    except Exception as exc:
-        raise ModelUnavailableError(f"could not fetch {m.id}: {exc.__class__.__name__}: {str(exc)[:200]}") from exc
-    return load_checkpoint_folder(folder, device, name=m.id, family=m.family)
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before_const
+        if before_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before_env
 
 
 _CACHE: dict[tuple[str, str], LoadedModel] = {}

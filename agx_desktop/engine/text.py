@@ -87,6 +87,7 @@ def align_tokens(prompt: str, tokens: tp.Sequence[str], special: tp.Container[st
     (normalised accents, unknown-token symbols) is assigned to the word at the current position.
     """
     words, spans = split_words(prompt)
+    starts = [a for a, _ in spans]
     text = prompt.lower()
     pos = 0
     token_word: list[int | None] = []
@@ -99,14 +100,19 @@ def align_tokens(prompt: str, tokens: tp.Sequence[str], special: tp.Container[st
         return len(spans) - 1 if spans else None
 
     for tok in tokens:
-        piece = _clean(tok)
-        if tok in special or not piece or (tok.startswith(("<", "[")) and tok.endswith((">", "]"))
-                                           and text.find(piece, pos) < 0):
+        if tok in special:
             token_word.append(None)
             continue
-        found = text.find(piece, pos)
-        if found < 0:
+        if tok.startswith(("▁", "Ġ")):  # a word-boundary marker: the piece starts the next word
+            pos = next((a for a in starts if a >= pos), len(text))
+        piece = _clean(tok)
+        if not piece:  # a bare boundary marker belongs to the word it opens
             token_word.append(word_at(pos))
+            continue
+        found = -1 if (tok[0] + tok[-1]) in ("<>", "[]") else text.find(piece, pos)
+        if found < 0:  # <unk>, [UNK], normalised characters: the word at the current position
+            token_word.append(word_at(pos))
+            pos += 1
             continue
         token_word.append(word_at(found))
         pos = found + len(piece)

@@ -95,12 +95,40 @@ def build_codec(codec_state: tp.Optional[tp.Dict[str, torch.Tensor]] = None, cfg
     return codec
 
 
-def assemble(lm, codec, max_duration: float = 10.0):
+GENERATION_DEFAULTS = {"use_sampling": True, "top_k": 50, "top_p": 0.0, "temperature": 1.0, "cfg_coef": 3.0}
+
+
+def _clamp_top_k(lm) -> None:
+    """audiocraft's default top_k (250) exceeds this model's 128 codes and would crash torch.topk:
+    clamp it on this instance (top_k >= card means plain sampling, which is what it asks for)."""
+    if "_sample_next_token" in lm.__dict__:
+        return
+    orig = lm._sample_next_token
+    card = lm.card
+
+    def _sample_next_token(*args, **kwargs):
+        # signature: (sequence, cfg_conditions, unconditional_state, use_sampling, temp, top_k, ...)
+        if len(args) > 5 and args[5] is not None and args[5] > card:
+            args = args[:5] + (0,) + args[6:]
+        if kwargs.get("top_k") is not None and kwargs["top_k"] > card:
+            kwargs["top_k"] = 0
+        return orig(*args, **kwargs)
+
+    lm._sample_next_token = _sample_next_token
+
+
+def assemble(lm, codec, max_duration: float = 10.0, generation: tp.Optional[dict] = None):
+    """Wrap LM + codec as ``audiocraft.models.AudioGen(name='bundled')`` in eval mode."""
     from audiocraft.models import AudioGen
 
     lm.eval()
     codec.eval()
+    _clamp_top_k(lm)
     model = AudioGen(name="bundled", compression_model=codec, lm=lm, max_duration=max_duration)
+    g = {**GENERATION_DEFAULTS, **(generation or {})}
+    model.set_generation_params(duration=min(5.0, max_duration), use_sampling=g["use_sampling"],
+                                top_k=g["top_k"], top_p=g["top_p"], temperature=g["temperature"],
+                                cfg_coef=g["cfg_coef"])
     return model
 
 
@@ -126,7 +154,8 @@ def load_bundled_model(device: tp.Union[str, torch.device] = "cpu", folder: tp.O
     for cond in lm.condition_provider.conditioners.values():
         cond.device = device
         cond.__dict__["encoder"] = cond.encoder.to(device)
-    model = assemble(lm, codec, max_duration=float(cfg.get("lm", {}).get("max_duration", 10.0)))
+    model = assemble(lm, codec, max_duration=float(cfg.get("lm", {}).get("max_duration", 10.0)),
+                     generation=cfg.get("generation"))
     return model
 
 
