@@ -56,7 +56,7 @@ class StepExplainers(nn.Module):
 
         def uniform(shape: tuple, fan_in: int) -> nn.Parameter:
             bound = 1.0 / math.sqrt(fan_in)
-            return nn.Parameter((torch.rand(shape, generator=generator) * 2 - 1) * bound)
+            return nn.Parameter(torch.empty(shape).uniform_(-bound, bound, generator=generator))
 
         self.w1 = uniform((steps, dim, hidden), dim)
         self.b1 = uniform((steps, 1, hidden), dim)
@@ -107,7 +107,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     U = inputs.text_embeddings.float()
     steps, L = inputs.n_steps, U.shape[0]
     explainers = StepExplainers(steps, U.shape[1], int(cfg["hidden"]), gen).to(model.device)
-    optim = torch.optim.Adam(explainers.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    optim = torch.optim.Adam(explainers.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"], foreach=True)
     epochs = int(cfg["epochs"])
     history: list[float] = []
     with model.threads(), teacher.frozen(lm):
