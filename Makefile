@@ -32,3 +32,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo_take
+
+# Train the bundled model (resources/bundled/) from scratch, seeded; about 70-90 min on 2 cores.
+.PHONY: train-bundled
+train-bundled: $(STAMP)
+	$(BIN)/python training/train_bundled.py all
+	$(BIN)/python -m training.card_assets

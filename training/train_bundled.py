@@ -117,6 +117,7 @@ def write_config(extra: dict | None = None) -> None:
         "world": {"events": list(world.EVENT_NAMES), "modifiers": list(world.MODIFIERS),
                   "relations": list(world.RELATIONS), "train_scenes": N_TRAIN, "train_seeds": [0, N_TRAIN]},
         "training": {**TRAIN, "command": "make train-bundled"},
+        "generation": dict(loader.GENERATION_DEFAULTS),
     })
     if extra:
         for k, v in extra.items():

@@ -1,0 +1,236 @@
+"""Speed and quality of the bundled model (issue 3), one command:
+
+    python benchmarks/bench_bundled.py            # everything (about 15-25 min on 2 cores)
+    python benchmarks/bench_bundled.py --quick    # smaller sets, for a smoke run
+
+Measures, on held-out captions (world seeds never used in training, and caption strings not in
+resources/bundled/train_captions.txt.gz), with the engine's own generate/explain:
+  * speed: wall seconds to generate 5 s (median of 5, after a warm-up), engine API and audiocraft's;
+  * recall / false positives: the shipped event classifier on the generated audio, for every event
+    named in the caption / every world event not named (also the classifier on the scenes' own audio,
+    its ceiling);
+  * order: "X then Y" captions, X detected in the first half and Y in the second;
+  * explanations (AudioGenX, paper settings): on single-event captions with fillers, the event's own
+    words outrank every filler; on "X then Y", the interval explanation of each half ranks that
+    half's event words above the other's. Each with the rate a random mask would get.
+Results: printed as a table and merged into resources/bundled/metrics.json.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agx_desktop.engine.bundled import loader, world  # noqa: E402
+
+HALF = world.CLIP_SECONDS / 2
+
+
+def _norm(w: str) -> str:
+    return w.strip(".,;:!?\"'").lower()
+
+
+def train_captions() -> set:
+    p = loader.BUNDLED_DIR / "train_captions.txt.gz"
+    with gzip.open(p, "rt") as f:
+        return {line.strip() for line in f if line.strip()}
+
+
+def held_out(n: int, seed0: int, seen: set, **kw) -> list:
+    out, s = [], seed0
+    while len(out) < n:
+        sc = world.scene_from_seed(s, **kw)
+        s += 1
+        if sc.caption in seen or any(sc.caption == o.caption for o in out):
+            continue
+        out.append(sc)
+    return out
+
+
+def bench_speed(m, generate, GenerationParams, runs: int = 5) -> dict:
+    prompt = "A dog barks then a bell rings"
+    generate(m, prompt, GenerationParams(duration=5, seed=0))  # warm-up
+    t_engine = []
+    for i in range(runs):
+        t = time.perf_counter()
+        generate(m, prompt, GenerationParams(duration=5, seed=i))
+        t_engine.append(time.perf_counter() - t)
+    gen = loader.load_bundled_model()
+    gen.set_generation_params(duration=5)
+    gen.generate([prompt])
+    t_ac = []
+    for i in range(runs):
+        torch.manual_seed(i)
+        t = time.perf_counter()
+        gen.generate([prompt])
+        t_ac.append(time.perf_counter() - t)
+    return {"engine_generate_5s_median_s": round(statistics.median(t_engine), 3),
+            "audiocraft_generate_5s_median_s": round(statistics.median(t_ac), 3),
+            "threads": torch.get_num_threads(), "runs": runs}
+
+
+def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int) -> dict:
+    tp_ = fn = fp = tn = 0
+    ctp = cfn = cfp = ctn = 0
+    per_event = {e: [0, 0] for e in world.EVENT_NAMES}
+    for i, sc in enumerate(scenes):
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k))
+        det = set(clf.detect(take.audio[0]))
+        ref = set(clf.detect(sc.audio))
+        named = set(sc.names)
+        for e in world.EVENT_NAMES:
+            if e in named:
+                tp_ += e in det
+                fn += e not in det
+                ctp += e in ref
+                cfn += e not in ref
+                per_event[e][0] += e in det
+                per_event[e][1] += 1
+            else:
+                fp += e in det
+                tn += e not in det
+                cfp += e in ref
+                ctn += e not in ref
+    return {"n_captions": len(scenes), "recall": tp_ / max(tp_ + fn, 1), "false_positive": fp / max(fp + tn, 1),
+            "classifier_on_scene_audio": {"recall": ctp / max(ctp + cfn, 1), "false_positive": cfp / max(cfp + ctn, 1)},
+            "per_event_recall": {e: round(a / b, 3) for e, (a, b) in per_event.items() if b}}
+
+
+def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int) -> dict:
+    ok = ok_lit = n_lit = first_ok = second_ok = 0
+    ceiling = 0
+    for i, sc in enumerate(scenes):
+        x, y = sc.events[0].name, sc.events[1].name
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k))
+        a = take.audio[0]
+        d1, d2 = set(clf.detect(a, interval=(0, HALF))), set(clf.detect(a, interval=(HALF, 2 * HALF)))
+        good = x in d1 and y in d2
+        ok += good
+        first_ok += x in d1
+        second_ok += y in d2
+        r1, r2 = set(clf.detect(sc.audio, interval=(0, HALF))), set(clf.detect(sc.audio, interval=(HALF, 2 * HALF)))
+        ceiling += x in r1 and y in r2
+        if " then " in sc.caption and "," not in sc.caption:
+            n_lit += 1
+            ok_lit += good
+    n = len(scenes)
+    return {"n_captions": n, "order_followed": ok / n, "first_in_first_half": first_ok / n,
+            "second_in_second_half": second_ok / n, "literal_then_subset": {"n": n_lit, "rate": ok_lit / max(n_lit, 1)},
+            "classifier_on_scene_audio": ceiling / n}
+
+
+def _positions(words: list, wanted: set) -> list:
+    return [i for i, w in enumerate(words) if _norm(w) in wanted]
+
+
+def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict) -> dict:
+    fillers = set(world.FILLER_WORDS)
+    wins = used = 0
+    rnd = []
+    secs = []
+    for i, sc in enumerate(singles):
+        ev = world.EVENTS[world.EVENT_INDEX[sc.names[0]]]
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k))
+        t = time.perf_counter()
+        ex = explain(m, take, method="audiogenx", **params)
+        secs.append(time.perf_counter() - t)
+        words = list(ex.words)
+        own = _positions(words, set(ev.words))
+        fil = [j for j in _positions(words, fillers) if j not in own]
+        if not own or not fil:
+            continue
+        imp = np.asarray(ex.word_importance(None))
+        used += 1
+        wins += imp[own].max() > imp[fil].max()
+        rnd.append(len(own) / (len(own) + len(fil)))  # P(random scores put an own word on top)
+    first = second = 0
+    n_then = 0
+    for i, sc in enumerate(thens):
+        x = world.EVENTS[world.EVENT_INDEX[sc.events[0].name]]
+        y = world.EVENTS[world.EVENT_INDEX[sc.events[1].name]]
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=1000 + i, top_k=top_k))
+        t = time.perf_counter()
+        ex = explain(m, take, method="audiogenx", **params)
+        secs.append(time.perf_counter() - t)
+        words = list(ex.words)
+        px = _positions(words, set(x.words))
+        py = [j for j in _positions(words, set(y.words)) if j not in px]
+        if not px or not py:
+            continue
+        n_then += 1
+        i1 = np.asarray(ex.word_importance((0.0, HALF)))
+        i2 = np.asarray(ex.word_importance((HALF, 2 * HALF)))
+        first += i1[px].max() > i1[py].max()
+        second += i2[py].max() > i2[px].max()
+    return {"params": params, "single": {"n": used, "own_word_beats_fillers": wins / max(used, 1),
+                                         "random_mask_rate": float(np.mean(rnd)) if rnd else None},
+            "then": {"n": n_then, "first_half_correct": first / max(n_then, 1),
+                     "second_half_correct": second / max(n_then, 1), "random_mask_rate": 0.5},
+            "explain_seconds_median": round(statistics.median(secs), 2) if secs else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="*", default=["speed", "quality", "order", "explain"])
+    ap.add_argument("--top-k", type=int, default=250, help="sampling top-k (engine default 250, clamped to 128)")
+    ap.add_argument("--n-quality", type=int, default=200)
+    ap.add_argument("--n-order", type=int, default=80)
+    ap.add_argument("--n-explain", type=int, default=30)
+    ap.add_argument("--explain-variant", default=None, help="JSON dict of extra explain params (a documented variant)")
+    ap.add_argument("--out", default=str(loader.BUNDLED_DIR / "metrics.json"))
+    a = ap.parse_args()
+    if a.quick:
+        a.n_quality, a.n_order, a.n_explain = 30, 16, 6
+    torch.set_num_threads(2)
+    from agx_desktop.engine.generation import GenerationParams, generate
+    from agx_desktop.engine.models import load_model
+
+    t0 = time.perf_counter()
+    m = load_model("bundled", device="cpu")
+    load_s = time.perf_counter() - t0
+    clf = loader.load_classifier()
+    seen = train_captions()
+    res: dict = {"load_seconds": round(load_s, 2), "top_k": a.top_k}
+    if "speed" in a.only:
+        res["speed"] = bench_speed(m, generate, GenerationParams)
+        print("speed", res["speed"], flush=True)
+    if "quality" in a.only:
+        res["quality"] = bench_quality(m, generate, GenerationParams, clf,
+                                       held_out(a.n_quality, 10_000_000, seen), a.top_k)
+        print("quality", json.dumps(res["quality"]), flush=True)
+    if "order" in a.only:
+        res["order"] = bench_order(m, generate, GenerationParams, clf,
+                                   held_out(a.n_order, 20_000_000, seen, relation="then"), a.top_k)
+        print("order", json.dumps(res["order"]), flush=True)
+    if "explain" in a.only:
+        from agx_desktop.engine.explain import explain
+
+        singles = [s for s in held_out(a.n_explain * 2, 30_000_000, seen, relation="single")
+                   if any(_norm(w) in world.FILLER_WORDS for w in s.caption.split())][: a.n_explain]
+        thens = held_out(a.n_explain, 40_000_000, seen, relation="then")
+        params = json.loads(a.explain_variant) if a.explain_variant else {}
+        key = "explain" if not params else "explain_variant"
+        res[key] = bench_explain(m, generate, GenerationParams, explain, singles, thens, a.top_k, params)
+        print(key, json.dumps(res[key]), flush=True)
+    res["bench_seconds"] = round(time.perf_counter() - t0)
+    out = pathlib.Path(a.out)
+    prev = json.loads(out.read_text()) if out.exists() else {}
+    tag = f"top_k={a.top_k}" + (" quick" if a.quick else "")
+    prev[tag] = {**prev.get(tag, {}), **res}
+    out.write_text(json.dumps(prev, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
