@@ -1,0 +1,60 @@
+"""Entry point: ``agx-desktop`` (console script), ``python main.py`` or ``python -m agx_desktop.ui.app``."""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+
+def apply_style(app) -> None:  # noqa: ANN001
+    """Fusion with a dark palette, matching the dark plot panes."""
+    from PySide6.QtGui import QColor, QPalette
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=False, background="#1e1f22", foreground="#d0d0d0")
+    app.setStyle("Fusion")
+    pal = QPalette()
+    colors = {
+        QPalette.ColorRole.Window: "#2b2d31", QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1e1f22", QPalette.ColorRole.AlternateBase: "#26282c",
+        QPalette.ColorRole.ToolTipBase: "#2b2d31", QPalette.ColorRole.ToolTipText: "#e6e6e6",
+        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#3a3d42",
+        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#2f7fd0",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.PlaceholderText: "#8a8f98",
+        QPalette.ColorRole.Link: "#5fb3ff",
+    }
+    for role, c in colors.items():
+        pal.setColor(role, QColor(c))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#777a80"))
+    app.setPalette(pal)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the app and run its event loop; returns the exit status."""
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
+    app.setApplicationName("AGX Desktop")
+    app.setOrganizationName("AGX")
+    apply_style(app)
+    from .paths import resources_dir
+    icon = resources_dir() / "icons" / "agx.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1440, 900)
+    window.show()
+    if os.environ.get("AGX_DESKTOP_SMOKE"):  # `AGX_DESKTOP_SMOKE=1 agx-desktop` opens and quits (CI)
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(int(os.environ.get("AGX_DESKTOP_SMOKE_MS", "1500")), window.close)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

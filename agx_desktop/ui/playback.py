@@ -1,0 +1,266 @@
+"""Audio playback whose playhead follows the output stream's clock.
+
+The stream's callback records, for every block it fills, which source frame it starts at and the
+stream time at which that block reaches the DAC (``time.outputBufferDacTime``). :meth:`Player.position`
+maps the stream's current time (``stream.time``) back to a source frame, so the playhead shows
+what is being *heard* (latency included) rather than what a free-running timer guesses. The stream
+class is injectable: tests pass a fake stream whose clock they move by hand.
+
+Without PortAudio (``sounddevice`` raises ``OSError`` at import) or an output device, the player
+is created with ``available = False`` and ``reason`` says why; the app disables its transport.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+import typing as tp
+
+import numpy as np
+
+
+def _default_stream_factory() -> tuple[tp.Callable[..., tp.Any] | None, str]:
+    try:
+        import sounddevice as sd
+    except OSError as exc:  # PortAudio missing
+        return None, f"Playback is off: {exc} (install PortAudio, e.g. libportaudio2, to hear takes)"
+    except ImportError as exc:
+        return None, f"Playback is off: the sounddevice package is missing ({exc})"
+    try:
+        sd.query_devices(kind="output")
+    except Exception as exc:  # no default output device
+        return None, f"Playback is off: no audio output device ({str(exc).splitlines()[0]})"
+    return sd.OutputStream, ""
+
+
+class Player:
+    """Plays one float32 buffer [channels, samples] with optional looping of a region.
+
+    Thread-safety: the stream callback runs on the audio thread; everything it shares with the
+    GUI thread is guarded by ``_lock``.
+    """
+
+    def __init__(self, stream_factory: tp.Callable[..., tp.Any] | None = None, reason: str = "",
+                 blocksize: int = 512) -> None:
+        if stream_factory is None and not reason:
+            stream_factory, reason = _default_stream_factory()
+        self._factory = stream_factory
+        self.reason = reason if stream_factory is None else ""
+        self.blocksize = blocksize
+        self._lock = threading.Lock()
+        self._buf = np.zeros((0, 1), np.float32)  # [samples, channels]
+        self._sr = 16000
+        self._read = 0  # next source frame the callback will copy
+        self._loop: tuple[int, int] | None = None
+        self._marks_t: list[float] = []  # dac times of segment starts
+        self._marks: list[tuple[int, int]] = []  # (source start frame, length)
+        self._stream: tp.Any = None
+        self._paused_at = 0  # source frame shown while not playing
+        self._ended = False
+
+    # ------------------------------------------------------------------ state
+    @property
+    def available(self) -> bool:
+        return self._factory is not None
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sr
+
+    @property
+    def duration(self) -> float:
+        return len(self._buf) / float(self._sr) if self._sr else 0.0
+
+    @property
+    def playing(self) -> bool:
+        return self._stream is not None and not self._ended
+
+    def load(self, audio: np.ndarray | None, sample_rate: int, keep_position: bool = False) -> None:
+        """Set the buffer; while playing, keeps playing the new audio from the same position (A/B)."""
+        buf = np.zeros((0, 1), np.float32) if audio is None else np.ascontiguousarray(
+            np.asarray(audio, dtype=np.float32).T)
+        pos = self.position_frames()
+        restart = self.playing and (int(sample_rate) != self._sr or buf.shape[1] != self._buf.shape[1])
+        was_playing = self.playing
+        if restart:
+            self._close_stream()
+        with self._lock:
+            self._buf, self._sr = buf, int(sample_rate)
+            pos = min(pos, len(buf)) if keep_position else 0
+            self._read = pos
+            self._paused_at = pos
+            self._marks_t, self._marks = [], []
+            if self._loop and self._loop[1] > len(buf):
+                self._loop = None
+        if was_playing and not keep_position:
+            self._close_stream()
+        elif restart:
+            self.play()
+
+    def set_loop(self, region: tuple[float, float] | None) -> None:
+        """Loop ``(start_s, end_s)`` while playing; ``None`` plays to the end."""
+        with self._lock:
+            if region is None:
+                self._loop = None
+                return
+            a = max(0, int(round(region[0] * self._sr)))
+            b = min(len(self._buf), int(round(region[1] * self._sr)))
+            self._loop = (a, b) if b - a > 16 else None
+
+    # ------------------------------------------------------------------ clock
+    def position_frames(self) -> int:
+        """The source frame being heard now, from the stream clock."""
+        stream = self._stream
+        if stream is None:
+            return self._paused_at
+        with self._lock:
+            if not self._marks_t:
+                return self._read if self._ended else self._paused_at
+            now = float(stream.time)
+            i = bisect.bisect_right(self._marks_t, now) - 1
+            if i < 0:
+                return self._marks[0][0]
+            start, length = self._marks[i]
+            elapsed = int((now - self._marks_t[i]) * self._sr)
+            return start + max(0, min(elapsed, length))
+
+    def position(self) -> float:
+        return self.position_frames() / float(self._sr)
+
+    # ------------------------------------------------------------------ transport
+    def play(self, start: float | None = None) -> None:
+        if not self.available or len(self._buf) == 0:
+            return
+        if self._stream is not None and not self._ended:
+            return
+        self._close_stream()
+        with self._lock:
+            frame = self._paused_at if start is None else int(start * self._sr)
+            if frame >= len(self._buf):
+                frame = 0
+            if self._loop and not (self._loop[0] <= frame < self._loop[1]):
+                frame = self._loop[0]
+            self._read = frame
+            self._paused_at = frame
+            self._marks_t, self._marks = [], []
+            self._ended = False
+        self._stream = self._factory(samplerate=self._sr, channels=self._buf.shape[1], dtype="float32",
+                                     callback=self._callback, blocksize=self.blocksize)
+        self._stream.start()
+
+    def pause(self) -> None:
+        if self._stream is None:
+            return
+        pos = self.position_frames()
+        self._close_stream()
+        self._paused_at = pos
+
+    def toggle(self) -> None:
+        if self.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def stop(self) -> None:
+        self._close_stream()
+        with self._lock:
+            self._paused_at = self._loop[0] if self._loop else 0
+            self._read = self._paused_at
+
+    def seek(self, seconds: float) -> None:
+        frame = int(np.clip(seconds * self._sr, 0, max(0, len(self._buf) - 1)))
+        if self.playing:
+            self._close_stream()
+            self._paused_at = frame
+            self.play()
+        else:
+            self._paused_at = frame
+
+    def poll(self) -> bool:
+        """Call from the GUI: closes a stream that reached the end; returns whether it plays."""
+        if self._stream is not None and self._ended:
+            end = self.position_frames()
+            active = bool(getattr(self._stream, "active", False))
+            if not active or end >= len(self._buf):
+                self._close_stream()
+                self._paused_at = 0
+        return self.playing
+
+    def close(self) -> None:
+        self._close_stream()
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:
+                pass
+        self._ended = False
+
+    # ------------------------------------------------------------------ audio thread
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: tp.Any, status: tp.Any) -> None:
+        dac = float(getattr(time_info, "outputBufferDacTime", 0.0))
+        with self._lock:
+            filled = 0
+            buf, n = self._buf, len(self._buf)
+            while filled < frames:
+                end = self._loop[1] if self._loop else n
+                if self._read >= end:
+                    if self._loop:
+                        self._read = self._loop[0]
+                        continue
+                    outdata[filled:] = 0
+                    self._ended = True
+                    break
+                take = min(frames - filled, end - self._read)
+                outdata[filled:filled + take] = buf[self._read:self._read + take]
+                self._marks_t.append(dac + filled / self._sr)
+                self._marks.append((self._read, take))
+                self._read += take
+                filled += take
+            if self._ended:
+                self._marks_t.append(dac + filled / self._sr)
+                self._marks.append((n, 0))
+            if len(self._marks) > 512:  # keep the recent history only
+                del self._marks_t[:256], self._marks[:256]
+        if self._ended:
+            try:
+                import sounddevice as sd
+                raise sd.CallbackStop
+            except (ImportError, OSError):
+                pass
+
+
+class FakeStream:
+    """A stand-in for ``sounddevice.OutputStream`` whose clock tests move by hand (:meth:`pump`)."""
+
+    def __init__(self, samplerate: int, channels: int, callback: tp.Callable, blocksize: int = 512,
+                 latency: float = 0.05, **_: tp.Any) -> None:
+        self.samplerate, self.channels, self.callback = samplerate, channels, callback
+        self.blocksize, self.latency = blocksize, latency
+        self.time = 0.0
+        self.active = False
+        self._written = 0  # frames handed to the "device"
+
+    def start(self) -> None:
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
+
+    def close(self) -> None:
+        self.active = False
+
+    def pump(self, seconds: float) -> None:
+        """Advance the clock by ``seconds``, running the callback as a device would."""
+        target = self.time + seconds
+        while self.active and (self._written / self.samplerate) < target + self.latency:
+            out = np.zeros((self.blocksize, self.channels), np.float32)
+            dac = self._written / self.samplerate + self.latency
+
+            class _T:
+                outputBufferDacTime = dac
+            self.callback(out, self.blocksize, _T, None)
+            self._written += self.blocksize
+        self.time = target

@@ -1,0 +1,82 @@
+"""Remembered settings: a small JSON file in the data dir, written atomically."""
+from __future__ import annotations
+
+import json
+import typing as tp
+from dataclasses import asdict, dataclass, field, fields
+
+from agx_desktop.engine.takes import write_json_atomic
+
+from .paths import settings_path
+
+DEFAULT_PATTERN = "{catid}_{fxname}_{creator}_{source}"
+
+
+@dataclass
+class ExportSettings:
+    folder: str = ""
+    subtype: str = "PCM_24"          # PCM_16 | PCM_24 | FLOAT
+    sample_rate: int = 0             # 0 = native, else 44100 / 48000
+    normalize: str = "lufs"          # none | lufs | peak
+    lufs: float = -14.0
+    peak_db: float = -1.0
+    pattern: str = DEFAULT_PATTERN
+    catid: str = "MISCMisc"
+    creator: str = "AGX"
+    source: str = "AGXDesktop"
+
+
+@dataclass
+class Settings:
+    prompt: str = "a dog barks then a bell rings"
+    model: str = "bundled"
+    duration: float = 5.0
+    seed: int = 0
+    cfg_coef: float = 3.0
+    top_k: int = 250
+    epochs: int = 50
+    method: str = "audiogenx"
+    variations: int = 3
+    loop: bool = False
+    geometry: str = ""
+    state: str = ""
+    export: ExportSettings = field(default_factory=ExportSettings)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        s = cls()
+        names = {f.name for f in fields(cls)}
+        for k, v in (d or {}).items():
+            if k == "export" and isinstance(v, dict):
+                ex = ExportSettings()
+                ex_names = {f.name for f in fields(ExportSettings)}
+                for ek, ev in v.items():
+                    if ek in ex_names and isinstance(ev, type(getattr(ex, ek))):
+                        setattr(ex, ek, ev)
+                s.export = ex
+            elif k in names and k != "export":
+                default = getattr(s, k)
+                if isinstance(v, type(default)) or (isinstance(default, float) and isinstance(v, int)):
+                    setattr(s, k, type(default)(v))
+        return s
+
+
+def load_settings() -> Settings:
+    """Settings from disk; defaults if the file is missing or unreadable (never raises)."""
+    try:
+        return Settings.from_dict(json.loads(settings_path().read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return Settings()
+
+
+def save_settings(s: Settings) -> None:
+    try:
+        write_json_atomic(settings_path(), s.to_dict())
+    except OSError:
+        pass  # a read-only data dir must not break quitting
+
+
+__all__: tp.List[str] = ["Settings", "ExportSettings", "load_settings", "save_settings", "DEFAULT_PATTERN"]

@@ -1,0 +1,112 @@
+"""The job functions the app queues (run on a worker thread by :mod:`jobs`; no Qt here).
+
+Each returns its complete result only at the end; a cancelled job returns nothing, so the app's
+state is untouched. Autosaving happens inside the job, off the GUI thread.
+"""
+from __future__ import annotations
+
+import typing as tp
+from dataclasses import replace
+
+from agx_desktop.engine.explain import explain
+from agx_desktop.engine.generation import generate, regenerate
+from agx_desktop.engine.models import load_model
+from agx_desktop.engine.take import GenerationParams
+
+from .analysis import TakeItem, analyse
+from .jobs import JobContext
+from .store import TakeStore
+
+
+def _model(ctx: JobContext, model_id: str) -> tp.Any:
+    ctx.progress("load model", 0, 1)
+    model = load_model(model_id)
+    ctx.progress("load model", 1, 1)
+    return model
+
+
+def load_model_task(model_id: str) -> tp.Callable[[JobContext], tp.Any]:
+    def run(ctx: JobContext) -> tp.Any:
+        return _model(ctx, model_id)
+    return run
+
+
+def load_store_task(store: TakeStore) -> tp.Callable[[JobContext], tp.Any]:
+    def run(ctx: JobContext) -> tuple[list[TakeItem], list[str]]:
+        return store.load_all(progress=ctx.progress)
+    return run
+
+
+def _explain(ctx: JobContext, model: tp.Any, item: TakeItem, method: str, epochs: int) -> tp.Any:
+    return explain(model, item.take, method=method, epochs=int(epochs), progress=ctx.progress, cancel=ctx.cancel)
+
+
+def generate_task(store: TakeStore, model_id: str, prompt: str, params: GenerationParams,
+                  word_weights: list[float] | None = None, explain_after: bool = False,
+                  method: str = "audiogenx", epochs: int = 50, parent: str | None = None,
+                  seeds: tp.Sequence[int] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """Generate one take (or one per seed in ``seeds``), optionally explained, autosaved."""
+    def run(ctx: JobContext) -> list[TakeItem]:
+        model = _model(ctx, model_id)
+        items = []
+        for seed in (seeds or [params.seed]):
+            p = replace(params, seed=int(seed))
+            take = generate(model, prompt, p, word_weights=word_weights, parent=parent,
+                            kind="weighted" if word_weights is not None else "original",
+                            progress=ctx.progress, cancel=ctx.cancel)
+            item = analyse(take)
+            if explain_after:
+                item.explanation = _explain(ctx, model, item, method, epochs)
+            items.append(item)
+        ctx.check()
+        ctx.progress("autosave", 0, 1)
+        for item in items:
+            store.save(item)
+        return items
+    return run
+
+
+def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str, epochs: int
+                 ) -> tp.Callable[[JobContext], tp.Any]:
+    def run(ctx: JobContext) -> tp.Any:
+        model = _model(ctx, model_id)
+        explanation = _explain(ctx, model, item, method, epochs)
+        ctx.check()
+        ctx.progress("autosave", 0, 1)
+        if item.folder is not None:
+            from agx_desktop.engine.takes import save_explanation
+            save_explanation(explanation, item.folder)
+        return explanation
+    return run
+
+
+def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: str,
+                    word_weights: list[float] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """Factual / counterfactual (needs the item's explanation) or weighted regeneration, same seed."""
+    def run(ctx: JobContext) -> list[TakeItem]:
+        model = _model(ctx, model_id)
+        take = regenerate(model, item.take, variant, explanation=item.explanation, word_weights=word_weights,
+                          progress=ctx.progress, cancel=ctx.cancel)
+        new = analyse(take)
+        ctx.check()
+        store.save(new)
+        return [new]
+    return run
+
+
+_THREADS_SET = False
+
+
+def configure_threads() -> None:
+    """Leave one core to the GUI thread so the window stays responsive while torch computes."""
+    global _THREADS_SET
+    if _THREADS_SET:
+        return
+    import os
+    import sys
+    import torch
+    cores = os.cpu_count() or 1
+    if cores > 1 and not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(1, cores - 1))
+    sys.setswitchinterval(0.002)  # hand the GIL back to the GUI thread more often than every 5 ms
+    _THREADS_SET = True

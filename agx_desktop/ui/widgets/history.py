@@ -1,0 +1,149 @@
+"""Takes history (every take kept, with a thumbnail) and drag-out of WAV files."""
+from __future__ import annotations
+
+import typing as tp
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDrag, QIcon, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QListWidget, QListWidgetItem, QToolButton
+
+THUMB = QSize(120, 36)
+KIND_COLORS = {"original": "#5fb3ff", "weighted": "#ffb347", "factual": "#77dd77", "counterfactual": "#ff6961",
+               "masked": "#c39bd3"}
+
+
+def wav_mime(paths: tp.Sequence[Path]) -> QMimeData:
+    """Mime data a DAW / file manager accepts: file URLs of WAVs on disk."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(Path(p).resolve())) for p in paths])
+    return mime
+
+
+def thumbnail(item: tp.Any, size: QSize = THUMB) -> QPixmap:
+    """A small waveform picture of a take, coloured by its kind, with a bar if it is explained."""
+    pm = QPixmap(size)
+    pm.fill(QColor("#26282c"))
+    lo, hi = item.env
+    n = size.width()
+    idx = np.linspace(0, len(lo), n + 1).astype(int)
+    p = QPainter(pm)
+    p.setPen(QPen(QColor(KIND_COLORS.get(item.take.kind, "#cccccc"))))
+    mid = size.height() / 2
+    peak = max(float(np.abs(np.concatenate([lo, hi])).max()), 1e-6) if len(lo) else 1.0
+    for x in range(n):
+        a, b = idx[x], max(idx[x] + 1, idx[x + 1])
+        ylo, yhi = float(lo[a:b].min()), float(hi[a:b].max())
+        p.drawLine(x, int(mid - yhi / peak * (mid - 2)), x, int(mid - ylo / peak * (mid - 2)))
+    if item.explanation is not None:
+        p.fillRect(0, size.height() - 3, size.width(), 3, QColor("#ffd400"))
+    p.end()
+    return pm
+
+
+def describe(item: tp.Any) -> str:
+    t = item.take
+    lines = [f"{t.prompt}", f"{t.kind} · seed {int(t.params.seed)} · {t.duration:.1f} s · {t.model_id}"]
+    if t.word_weights is not None:
+        ws = [f"{w}×{v:g}" for w, v in zip(t.words, t.word_weights) if abs(v - 1.0) > 1e-9]
+        lines.append("weights: " + (", ".join(ws) if ws else "all 1"))
+    if item.explanation is not None:
+        lines[-1] += " · explained"
+    return "\n".join(lines)
+
+
+class TakeList(QListWidget):
+    """The takes history; drag items out of it to get WAV files."""
+
+    current_take_changed = Signal(str)
+
+    def __init__(self, wav_for: tp.Callable[[str], Path], parent: tp.Any = None) -> None:
+        super().__init__(parent)
+        self.wav_for = wav_for
+        self.setIconSize(THUMB)
+        self.setWordWrap(True)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setToolTip("Every take you made. Click to show it; drag one into a DAW or file manager for a WAV.")
+        self.currentItemChanged.connect(self._on_current)
+        self._ids: list[str] = []
+
+    def add(self, item: tp.Any) -> QListWidgetItem:
+        row = QListWidgetItem(QIcon(thumbnail(item)), describe(item))
+        row.setData(Qt.ItemDataRole.UserRole, item.id)
+        row.setToolTip(describe(item))
+        self.insertItem(0, row)  # newest first
+        self._ids.insert(0, item.id)
+        return row
+
+    def refresh(self, item: tp.Any) -> None:
+        row = self.row_of(item.id)
+        if row is not None:
+            row.setIcon(QIcon(thumbnail(item)))
+            row.setText(describe(item))
+            row.setToolTip(describe(item))
+
+    def row_of(self, take_id: str) -> QListWidgetItem | None:
+        for i in range(self.count()):
+            if self.item(i).data(Qt.ItemDataRole.UserRole) == take_id:
+                return self.item(i)
+        return None
+
+    def select(self, take_id: str) -> None:
+        row = self.row_of(take_id)
+        if row is not None and self.currentItem() is not row:
+            self.setCurrentItem(row)
+
+    def ids(self) -> list[str]:
+        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
+
+    def mimeData(self, items: tp.Sequence[QListWidgetItem]) -> QMimeData:  # noqa: N802 (Qt API)
+        paths = [self.wav_for(it.data(Qt.ItemDataRole.UserRole)) for it in items]
+        return wav_mime([p for p in paths if p is not None])
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return ["text/uri-list"]
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.CopyAction
+
+    def _on_current(self, cur: QListWidgetItem | None, _prev: tp.Any) -> None:
+        if cur is not None:
+            self.current_take_changed.emit(cur.data(Qt.ItemDataRole.UserRole))
+
+
+class DragHandle(QToolButton):
+    """Press and drag this button out of the window to drop the current take as a WAV."""
+
+    def __init__(self, mime_for_current: tp.Callable[[], QMimeData | None], parent: tp.Any = None) -> None:
+        super().__init__(parent)
+        self.mime_for_current = mime_for_current
+        self.setText("⇲ Drag WAV")
+        self.setToolTip("Drag this into a DAW or file manager to drop the current take as a WAV "
+                        "(written with the export settings)")
+        self._press: QPoint | None = None
+
+    def mousePressEvent(self, ev: tp.Any) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self._press = ev.position().toPoint()
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev: tp.Any) -> None:
+        if self._press is not None and (ev.position().toPoint() - self._press).manhattanLength() >= \
+                QApplication.startDragDistance():
+            self._press = None
+            mime = self.mime_for_current()
+            if mime is not None:
+                drag = QDrag(self)
+                drag.setMimeData(mime)
+                drag.exec(Qt.DropAction.CopyAction)
+            self.setDown(False)
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev: tp.Any) -> None:
+        self._press = None
+        super().mouseReleaseEvent(ev)

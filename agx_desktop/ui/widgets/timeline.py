@@ -1,0 +1,231 @@
+"""Time-aligned panes (Sonic Visualiser style): waveform, spectrogram and word × time heatmap.
+
+All three share one x axis in seconds (linked ViewBoxes), one playhead (an InfiniteLine per pane)
+and one selection (a LinearRegionItem per pane, kept in sync). Left-drag selects a region, a click
+seeks, the wheel zooms time; the y axes are fixed.
+"""
+from __future__ import annotations
+
+import typing as tp
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+
+AXIS_WIDTH = 96
+PLAYHEAD_PEN = pg.mkPen("#ffd400", width=2)
+REGION_BRUSH = pg.mkBrush(80, 160, 255, 50)
+
+
+class TimeViewBox(pg.ViewBox):
+    """A ViewBox whose left drag selects a time region and whose click seeks."""
+
+    sigSeek = Signal(float)
+    sigSelect = Signal(float, float, bool)  # start, end, finished
+
+    def __init__(self, *args: tp.Any, **kwargs: tp.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setMouseEnabled(x=True, y=False)
+        self.setMenuEnabled(False)
+
+    def mouseClickEvent(self, ev: tp.Any) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.sigSeek.emit(float(self.mapSceneToView(ev.scenePos()).x()))
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev: tp.Any, axis: tp.Any = None) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            a = float(self.mapSceneToView(ev.buttonDownScenePos()).x())
+            b = float(self.mapSceneToView(ev.scenePos()).x())
+            self.sigSelect.emit(min(a, b), max(a, b), bool(ev.isFinish()))
+        else:
+            super().mouseDragEvent(ev, axis)
+
+
+class TimelineView(pg.GraphicsLayoutWidget):
+    """Waveform, spectrogram and heatmap panes with a shared time axis."""
+
+    seek_requested = Signal(float)
+    selection_changed = Signal(object)  # (start, end) seconds or None
+
+    def __init__(self, parent: tp.Any = None) -> None:
+        super().__init__(parent)
+        self.setBackground("#1e1f22")
+        self.ci.layout.setSpacing(2)
+        self.duration = 1.0
+        self._selection: tuple[float, float] | None = None
+        self._syncing = False
+        self.plots: list[pg.PlotItem] = []
+        self.playheads: list[pg.InfiniteLine] = []
+        self.regions: list[pg.LinearRegionItem] = []
+
+        self.wave = self._add_plot(0, "Waveform", "amplitude")
+        self.spec = self._add_plot(1, "Spectrogram", "Hz")
+        self.heat = self._add_plot(2, "AudioGenX word importance over time", "")
+        self.heat.getAxis("bottom").setLabel("time", units="s")
+        self.heat.getAxis("bottom").enableAutoSIPrefix(False)
+        for p in self.plots[:-1]:
+            p.getAxis("bottom").setStyle(showValues=False)
+        for p in self.plots[1:]:
+            p.setXLink(self.wave)
+        self.ci.layout.setRowStretchFactor(0, 2)
+        self.ci.layout.setRowStretchFactor(1, 3)
+        self.ci.layout.setRowStretchFactor(2, 3)
+
+        self.wave.setYRange(-1, 1, padding=0.02)
+        # min/max envelope drawn as one vertical segment per bucket (fast at any zoom)
+        self.wave_curve = pg.PlotCurveItem(pen=pg.mkPen("#5fb3ff", width=1), connect="pairs", antialias=False)
+        self.wave.addItem(self.wave_curve)
+
+        self.spec_img = pg.ImageItem(axisOrder="col-major")
+        self.spec.addItem(self.spec_img)
+        self.spec_bar = pg.ColorBarItem(values=(-100, 0), colorMap="inferno", label="dB", width=14,
+                                        interactive=True)
+        self.spec_bar.setImageItem(self.spec_img)
+        self.addItem(self.spec_bar, row=1, col=1)
+
+        self.heat_img = pg.ImageItem(axisOrder="col-major")
+        self.heat.addItem(self.heat_img)
+        self.heat_bar = pg.ColorBarItem(values=(0, 1), colorMap="viridis", label="importance", width=14,
+                                        interactive=True)
+        self.heat_bar.setImageItem(self.heat_img)
+        self.addItem(self.heat_bar, row=2, col=1)
+        self.heat_empty = pg.TextItem("Explain the take to see which words shape which moments",
+                                      color="#9aa0a6", anchor=(0.5, 0.5))
+        self.heat.addItem(self.heat_empty)
+        self.words: list[str] = []
+        self._set_word_ticks([])
+
+    def _add_plot(self, row: int, title: str, ylabel: str) -> pg.PlotItem:
+        vb = TimeViewBox()
+        plot = self.addPlot(row=row, col=0, viewBox=vb)
+        plot.setTitle(title, color="#d0d0d0", size="9pt")
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        if ylabel:
+            plot.getAxis("left").setLabel(ylabel)
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        vb.sigSeek.connect(self._on_seek)
+        vb.sigSelect.connect(self._on_select)
+        line = pg.InfiniteLine(0, angle=90, pen=PLAYHEAD_PEN, movable=False)
+        line.setZValue(100)
+        plot.addItem(line, ignoreBounds=True)
+        region = pg.LinearRegionItem((0, 0), brush=REGION_BRUSH, movable=True)
+        region.setZValue(50)
+        region.hide()
+        region.sigRegionChanged.connect(self._on_region_item_changed)
+        region.sigRegionChangeFinished.connect(self._on_region_item_finished)
+        plot.addItem(region, ignoreBounds=True)
+        self.plots.append(plot)
+        self.playheads.append(line)
+        self.regions.append(region)
+        return plot
+
+    # ------------------------------------------------------------------ content
+    def clear(self) -> None:
+        self.wave_curve.setData([], [])
+        self.spec_img.clear()
+        self.set_heatmap(None)
+        self.set_selection(None)
+
+    def set_item(self, item: tp.Any) -> None:
+        """Show a :class:`~agx_desktop.ui.analysis.TakeItem` (waveform, spectrogram, heatmap)."""
+        if item is None:
+            self.clear()
+            return
+        take = item.take
+        self.duration = max(take.duration, 1e-3)
+        lo, hi = item.env
+        x = np.linspace(0, self.duration, len(lo))
+        self.wave_curve.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel())
+        spec = item.spec
+        self.spec_img.setImage(spec.db, autoLevels=False)
+        self.spec_img.setRect(QRectF(0, 0, spec.duration, spec.max_freq))
+        top = float(np.percentile(spec.db, 99.5)) if spec.db.size else 0.0
+        self.spec_bar.setLevels((max(top - 80.0, spec.floor), top))
+        self.spec.setYRange(0, spec.max_freq, padding=0)
+        self.set_heatmap(item.explanation)
+        for p in self.plots:
+            p.setLimits(xMin=0, xMax=self.duration, minXRange=0.02)
+        self.wave.setXRange(0, self.duration, padding=0)
+        if self._selection and self._selection[1] > self.duration:
+            self.set_selection(None)
+
+    def set_heatmap(self, explanation: tp.Any) -> None:
+        if explanation is None:
+            self.heat_img.clear()
+            self.words = []
+            self._set_word_ticks([])
+            self.heat_empty.show()
+            self.heat_empty.setPos(self.duration / 2, 0.5)
+            self.heat.setYRange(0, 1, padding=0)
+            return
+        self.heat_empty.hide()
+        per_frame = np.asarray(explanation.per_frame_words(), dtype=np.float32)  # [frames, words]
+        self.words = list(explanation.words)
+        n = max(1, len(self.words))
+        img = per_frame[:, ::-1]  # first word on top
+        self.heat_img.setImage(img, autoLevels=False)
+        self.heat_img.setRect(QRectF(0, 0, explanation.n_frames / explanation.frame_rate, n))
+        lo, hi = float(per_frame.min()), float(per_frame.max())
+        if hi - lo < 0.05:
+            mid = (hi + lo) / 2
+            lo, hi = max(0.0, mid - 0.025), min(1.0, mid + 0.025)
+        self.heat_bar.setLevels((lo, hi))
+        self._set_word_ticks(self.words)
+        self.heat.setYRange(0, n, padding=0)
+
+    def _set_word_ticks(self, words: list[str]) -> None:
+        n = len(words)
+        ticks = [(n - 1 - i + 0.5, f"{w[:14]}") for i, w in enumerate(words)]
+        self.heat.getAxis("left").setTicks([ticks, []])
+
+    # ------------------------------------------------------------------ playhead / selection
+    def set_playhead(self, seconds: float) -> None:
+        for line in self.playheads:
+            line.setValue(seconds)
+
+    def playhead(self) -> float:
+        return float(self.playheads[0].value())
+
+    @property
+    def selection(self) -> tuple[float, float] | None:
+        return self._selection
+
+    def set_selection(self, region: tuple[float, float] | None, emit: bool = True) -> None:
+        """Select ``(start, end)`` seconds (clamped to the clip) or clear with ``None``."""
+        if region is not None:
+            a, b = sorted((float(region[0]), float(region[1])))
+            a, b = max(0.0, a), min(self.duration, b)
+            region = (a, b) if b - a >= 0.02 else None
+        self._selection = region
+        self._syncing = True
+        try:
+            for r in self.regions:
+                if region is None:
+                    r.hide()
+                else:
+                    r.setRegion(region)
+                    r.show()
+        finally:
+            self._syncing = False
+        if emit:
+            self.selection_changed.emit(region)
+
+    def _on_seek(self, x: float) -> None:
+        self.seek_requested.emit(float(np.clip(x, 0, self.duration)))
+
+    def _on_select(self, a: float, b: float, finished: bool) -> None:
+        self.set_selection((a, b), emit=True)
+
+    def _on_region_item_changed(self, item: pg.LinearRegionItem) -> None:
+        if self._syncing:
+            return
+        a, b = item.getRegion()
+        self.set_selection((a, b), emit=True)
+
+    def _on_region_item_finished(self, item: pg.LinearRegionItem) -> None:
+        pass

@@ -1,0 +1,123 @@
+"""UI test fixtures: offscreen Qt, a temporary data dir, the real engine with the untrained 'bundled'
+stand-in (deterministic, fast), and a fake audio stream whose clock the tests move."""
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import time  # noqa: E402
+import typing as tp  # noqa: E402
+
+import pytest  # noqa: E402
+
+SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "screenshots")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _style(qapp):
+    from agx_desktop.ui.app import apply_style
+    apply_style(qapp)
+    qapp.setApplicationName("AGX Desktop (tests)")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _untrained_bundled(monkeypatch):
+    """'bundled' = the in-process untrained stand-in (kept cached across tests for speed)."""
+    from agx_desktop.engine import models
+    monkeypatch.setattr(models, "_bundled_present", lambda: False)
+    key = ("bundled", "cpu")
+    cached = models._CACHE.get(key)
+    if cached is not None and cached.trained:
+        monkeypatch.delitem(models._CACHE, key)
+    yield
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    d = tmp_path / "agx-data"
+    monkeypatch.setenv("AGX_DATA_DIR", str(d))
+    return d
+
+
+def wait_idle(qtbot, window, timeout: float = 120.0) -> None:
+    qtbot.waitUntil(lambda: not window.runner.busy and not window.runner.pending and not window.display_pending(),
+                    timeout=int(timeout * 1000))
+    qtbot.wait(20)
+
+
+@pytest.fixture
+def make_window(qtbot, data_dir):
+    from agx_desktop.ui.main_window import MainWindow
+    from agx_desktop.ui.playback import FakeStream, Player
+
+    windows: list[tp.Any] = []
+
+    def make(player: tp.Any = "fake", **kw: tp.Any) -> tp.Any:
+        if player == "fake":
+            player = Player(stream_factory=FakeStream)
+        w = MainWindow(player=player, **kw)
+        qtbot.addWidget(w)
+        w.resize(1440, 900)
+        w.show()
+        wait_idle(qtbot, w)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.runner.shutdown()
+        w.player.close()
+
+
+@pytest.fixture
+def generated(make_window, qtbot):
+    """A window with one explained 1 s take (seed 3, 5 epochs)."""
+    w = make_window()
+    w.prompt_edit.setText("a dog barks then a bell rings")
+    w.duration_spin.setValue(1.0)
+    w.seed_spin.setValue(3)
+    w.epochs_spin.setValue(5)
+    w.request_generate(explain_after=True)
+    wait_idle(qtbot, w)
+    assert w.current is not None and w.current.explanation is not None
+    return w
+
+
+class GapMeter:
+    """Measures the longest gap between ticks of a 10 ms QTimer on the GUI thread."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.gaps: list[tuple[float, float]] = []  # (gap, time of the tick that ended it)
+        self._last = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last:
+            self.gaps.append((now - self._last, now))
+        self._last = now
+
+    @property
+    def ticks(self) -> int:
+        return len(self.gaps)
+
+    @property
+    def max_gap(self) -> float:
+        return max((g for g, _ in self.gaps), default=0.0)
+
+    def max_gap_between(self, t0: float, t1: float) -> float:
+        """Longest gap that overlaps [t0, t1] (a gap ends at its tick time)."""
+        return max((g for g, at in self.gaps if at > t0 and at - g < t1), default=0.0)
+
+    def start(self) -> None:
+        self._last = 0.0
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
