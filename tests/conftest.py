@@ -46,7 +46,8 @@ def untrained_bundled(monkeypatch):
     models._CACHE.update(saved)
 
 
-def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32, conditioner: dict | None = None) -> None:
+def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32, conditioner: dict | None = None,
+                                solver: str = "audiogen", sample_rate: int = 16000) -> None:
     """Write state_dict.bin + compression_state_dict.bin like the hub's (cfg + best_state).
 
     By default the LM uses audiocraft's 'lut' text conditioner with the no-op tokenizer (no
@@ -57,7 +58,7 @@ def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32, conditione
 
     torch.manual_seed(seed)
     lm_cfg = {
-        "lm_model": "transformer_lm", "device": "cpu", "dtype": "float32",
+        "lm_model": "transformer_lm", "device": "cpu", "dtype": "float32", "solver": solver,
         "dataset": {"segment_duration": 2.0},
         "transformer_lm": {"n_q": 4, "card": 32, "dim": dim, "num_heads": 2, "num_layers": 1,
                            "hidden_scale": 2, "norm": "layer_norm", "norm_first": True, "bias_proj": False,
@@ -73,7 +74,7 @@ def write_hub_layout_checkpoint(folder, seed: int = 0, dim: int = 32, conditione
     }
     codec_cfg = {
         "compression_model": "encodec", "device": "cpu",
-        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": 16000, "channels": 1,
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": sample_rate, "channels": 1,
                     "causal": False, "renormalize": False},
         "seanet": {"dimension": 16, "channels": 1, "n_filters": 2, "n_residual_layers": 1,
                    "ratios": [8, 5, 4, 2], "lstm": 0, "encoder": {}, "decoder": {}},

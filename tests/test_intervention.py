@@ -12,8 +12,9 @@ from agx_desktop.engine.take import GenerationParams
 from agx_desktop.engine.tiny import build_tiny_model
 
 
-def _model(custom: bool, bias: bool) -> LoadedModel:
-    gen = build_tiny_model(name="t", seed=3, dim=32, num_layers=2, card=32, custom=custom, bias_attn=bias)
+def _model(custom: bool, bias: bool, memory_efficient: bool = False) -> LoadedModel:
+    gen = build_tiny_model(name="t", seed=3, dim=32, num_layers=2, card=32, custom=custom, bias_attn=bias,
+                           memory_efficient=memory_efficient)
     if bias:  # audiocraft zero-initialises biases; make them matter
         for mod in cross_attention_modules(gen.lm):
             params = (mod.in_proj_bias, mod.out_proj.bias) if mod.custom else (mod.mha.in_proj_bias,
@@ -31,7 +32,8 @@ def _logits_and_latents(model: LoadedModel, inputs, mask=None):
     return logits, cap.outputs[-1]
 
 
-@pytest.fixture(params=[(False, False), (True, False), (True, True)], ids=["mha", "custom", "custom-bias"])
+@pytest.fixture(params=[(False, False), (True, False), (True, True), (True, False, True)],
+                ids=["mha", "custom", "custom-bias", "memory-efficient (audiogen-medium's setting)"])
 def model_and_inputs(request):
     from agx_desktop.engine.generation import generate
     model = _model(*request.param)

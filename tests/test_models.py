@@ -141,3 +141,18 @@ print('WORDS', len(ex.word_importance()))
     assert "'▁dog'" in lines["TOKENS"] or "'dog'" in lines["TOKENS"]
     assert "None" in lines["TOKEN_WORD"] and "6" in lines["TOKEN_WORD"]  # </s> has no word; 'rings' is word 6
     assert lines["WORDS"] == "7"
+
+
+def test_musicgen_checkpoint_explains_like_audiogen(tmp_path):
+    """MusicGen has the same LM architecture: loading, generation and the explainer work unchanged."""
+    from audiocraft.models import MusicGen
+    from agx_desktop.engine.explain import explain
+
+    folder = tmp_path / "musicgen"
+    write_hub_layout_checkpoint(folder, seed=4, solver="musicgen", sample_rate=32000)
+    model = models.load_model(str(folder), "cpu", use_cache=False)
+    assert isinstance(model.gen, MusicGen) and model.sample_rate == 32000 and model.max_duration == 2.0
+    take = generate(model, "lofi piano", GenerationParams(duration=0.5, seed=1, top_k=8))
+    assert take.audio.shape == (1, 16000)
+    ex = explain(model, take, epochs=2)
+    assert ex.step_masks.shape == (take.latents.shape[0], len(take.text.tokens))

@@ -276,7 +276,11 @@ def _build_from_pkg(pkg: dict, kind: str, device: torch.device) -> tp.Any:
 
 def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str | None = None,
                            family: str = "audiogen") -> tp.Any:
-    """Load a folder holding ``state_dict.bin`` + ``compression_state_dict.bin`` (the hub's layout)."""
+    """Load a folder holding ``state_dict.bin`` + ``compression_state_dict.bin`` (the hub's layout).
+
+    Returns audiocraft's ``MusicGen`` when ``family`` says so or the checkpoint's config names the
+    musicgen solver, else ``AudioGen``; the maximum duration is the training segment length.
+    """
     from audiocraft.models import AudioGen, MusicGen
 
     folder = Path(folder).expanduser()
@@ -287,8 +291,19 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{folder} does not match an audiocraft model ({exc.__class__.__name__}: "
                               f"{str(exc).splitlines()[0][:200]})") from exc
+    cfg = getattr(lm, "cfg", None)
+    solver = str(cfg.get("solver", "")) if cfg is not None else ""
+    if "musicgen" in solver:
+        family = "musicgen"
     cls = MusicGen if family == "musicgen" else AudioGen
-    return cls(name or str(folder), codec, lm, max_duration=30 if family == "musicgen" else 10)
+    default = 30.0 if family == "musicgen" else 10.0
+    try:  # the longest clip the LM was trained on is the longest it generates in one go
+        max_duration = float(cfg.dataset.segment_duration) if cfg is not None else default
+    except Exception:
+        max_duration = default
+    gen = cls(name or str(folder), codec, lm, max_duration=default)
+    gen.max_duration = max_duration  # set after: audiocraft's constructor asserts max_duration > its stride
+    return gen
 
 
 def _load_hub(m: HubModel, device: torch.device) -> tp.Any:

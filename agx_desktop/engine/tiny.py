@@ -64,7 +64,7 @@ class HashWordConditioner(TextConditioner):
 
 def build_tiny_lm(dim: int = 64, num_layers: int = 2, num_heads: int = 4, card: int = 64, n_q: int = 4,
                   custom: bool = False, bias_attn: bool = False, seed: int = 0,
-                  conditioner: TextConditioner | None = None) -> LMModel:
+                  conditioner: TextConditioner | None = None, memory_efficient: bool = False) -> LMModel:
     """An AudioGen-shaped LM (cross-attention text conditioning, delay pattern) with seeded weights."""
     torch.manual_seed(seed)
     cond = conditioner or HashWordConditioner(output_dim=dim)
@@ -73,7 +73,7 @@ def build_tiny_lm(dim: int = 64, num_layers: int = 2, num_heads: int = 4, card: 
     pattern = DelayedPatternProvider(n_q=n_q, delays=list(range(n_q)))
     lm = LMModel(pattern, provider, fuser, n_q=n_q, card=card, dim=dim, num_heads=num_heads,
                  num_layers=num_layers, hidden_scale=2, norm="layer_norm", norm_first=True,
-                 cross_attention=True, custom=custom, memory_efficient=False, bias_attn=bias_attn,
+                 cross_attention=True, custom=custom, memory_efficient=memory_efficient, bias_attn=bias_attn,
                  bias_ff=False, bias_proj=False, causal=True, cfg_dropout=0.0, cfg_coef=3.0,
                  two_step_cfg=False)
     return lm.eval()
