@@ -158,8 +158,16 @@ def run(argv: list[str] | None = None) -> int:
         bars.close()
 
 
+def _load(model_id: str, args: argparse.Namespace) -> tp.Any:
+    """Load a model, saying so first (a hub model can take a while to load or download)."""
+    from .models import load_model
+    if not args.quiet:
+        print(f"loading model '{model_id}'...", file=sys.stderr, flush=True)
+    return load_model(model_id, args.device)
+
+
 def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
-    from .models import list_models, load_model
+    from .models import list_models
     from .take import GenerationParams
     from . import takes
 
@@ -168,7 +176,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         return 0
     if args.command == "generate":
         from .generation import generate
-        model = load_model(args.model, args.device)
+        model = _load(args.model, args)
         weights = None
         if args.weights:
             weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights)
@@ -204,7 +212,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
             if existing is not None and (existing.take_id != take.id or existing.method != args.method):
                 existing = None
         if existing is None:
-            model = load_model(args.model or take.model_id, args.device)
+            model = _load(args.model or take.model_id, args)
             kwargs = {"progress": bars}
             if args.method == "audiogenx":
                 kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
@@ -220,7 +228,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
     if args.command == "regenerate":
         from .generation import regenerate
         take = takes.load_take(args.take)
-        model = load_model(take.model_id, args.device)
+        model = _load(take.model_id, args)
         explanation = None
         weights = None
         if args.variant in ("factual", "counterfactual"):
