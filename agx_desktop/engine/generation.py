@@ -75,9 +75,12 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
 
     start = time.perf_counter()
     check(cancel)
-    torch.manual_seed(int(params.seed))
     intervention = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
-    with model.threads(), torch.no_grad(), intervention, HiddenCapture(lm) as hidden:
+    cuda = [model.device] if model.device.type == "cuda" else []
+    # the seed drives audiocraft's sampling; fork_rng leaves the caller's random state untouched
+    with torch.random.fork_rng(devices=cuda), model.threads(), torch.no_grad(), intervention, \
+            HiddenCapture(lm) as hidden:
+        torch.manual_seed(int(params.seed))
         codes = lm.generate(None, conditions_for(prompt), max_gen_len=frames,
                             use_sampling=params.temperature > 0, temp=max(params.temperature, 1e-6),
                             top_k=top_k, top_p=params.top_p, cfg_coef=params.cfg_coef, two_step_cfg=False,
