@@ -264,6 +264,7 @@ class MainWindow(QMainWindow):
         split.addWidget(bottom)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setSizes([520, 270])
         self.splitter = split
         root.addWidget(split, 1)
         self.setCentralWidget(central)
@@ -370,6 +371,7 @@ class MainWindow(QMainWindow):
         self.chips.changed.connect(self._update_actions)
         self.timeline.selection_changed.connect(self._on_selection)
         self.timeline.seek_requested.connect(self.seek)
+        self.timeline.heat_bar.sigLevelsChangeFinished.connect(lambda *_: self._refresh_importance())
         self.history.current_take_changed.connect(self.show_take)
         self.set_a_btn.clicked.connect(lambda: self.set_ab("A"))
         self.set_b_btn.clicked.connect(lambda: self.set_ab("B"))
@@ -728,8 +730,9 @@ class MainWindow(QMainWindow):
         except IntervalError as exc:
             self.statusBar().showMessage(str(exc), 4000)
             sel, values = None, ex.word_importance(None)
-        self.bars.set_values(list(ex.words), values, sel)
-        self.chips.set_importances(values)
+        levels = tuple(float(v) for v in self.timeline.heat_bar.levels())
+        self.bars.set_values(list(ex.words), values, sel, levels=levels)
+        self.chips.set_importances(values, levels=levels)
 
     def _on_selection(self, sel: tp.Any) -> None:
         self._refresh_importance()

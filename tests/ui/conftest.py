@@ -23,10 +23,17 @@ def _style(qapp):
     yield
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_bundled: use resources/bundled's trained model when it is there")
+
+
 @pytest.fixture(autouse=True)
-def _untrained_bundled(monkeypatch):
+def _untrained_bundled(request, monkeypatch):
     """'bundled' = the in-process untrained stand-in (kept cached across tests for speed)."""
     from agx_desktop.engine import models
+    if request.node.get_closest_marker("real_bundled"):
+        yield
+        return
     monkeypatch.setattr(models, "_bundled_present", lambda: False)
     key = ("bundled", "cpu")
     cached = models._CACHE.get(key)

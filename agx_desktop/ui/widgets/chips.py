@@ -86,6 +86,7 @@ class WordChip(QFrame):
         self.original = word
         self.word = word
         self.importance: float | None = None
+        self.levels = (0.0, 1.0)
         self.active = False
         self.setObjectName("chip")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -103,7 +104,7 @@ class WordChip(QFrame):
         self.slider.setSingleStep(10)
         self.slider.setPageStep(50)
         self.slider.setValue(100)
-        self.slider.setFixedWidth(64)
+        self.slider.setFixedWidth(56)
         self.slider.setToolTip("Weight of this word when regenerating: 0 mutes, 1 leaves it, up to 3 boosts it")
         self.slider.valueChanged.connect(self._on_slider)
         self.value = QLabel("1.0×")
@@ -137,8 +138,9 @@ class WordChip(QFrame):
         self._restyle()
         self.changed.emit()
 
-    def set_importance(self, value: float | None) -> None:
+    def set_importance(self, value: float | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
         self.importance = value
+        self.levels = levels
         tip = "not explained yet" if value is None else f"importance {value:.2f}"
         self.setToolTip(f"{self.original}: {tip}")
         self._restyle()
@@ -177,7 +179,7 @@ class WordChip(QFrame):
         self.value.setText("mute" if self.mute.isChecked() else f"{self.weight:.1f}×")
 
     def _restyle(self) -> None:
-        bg = QColor("#3a3d42") if self.importance is None else importance_color(self.importance)
+        bg = QColor("#3a3d42") if self.importance is None else importance_color(self.importance, self.levels)
         fg = "#000000" if bg.lightnessF() > 0.55 else "#ffffff"
         border = "3px solid #ffd400" if self.active else "1px solid #66696e"
         font = "text-decoration: line-through;" if self.mute.isChecked() else ""
@@ -214,9 +216,10 @@ class ChipsPanel(QWidget):
         self.updateGeometry()
         self.changed.emit()
 
-    def set_importances(self, values: tp.Sequence[float] | None) -> None:
+    def set_importances(self, values: tp.Sequence[float] | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
+        """Colour the chips by importance on the heatmap's colour scale (``levels``)."""
         for i, chip in enumerate(self.chips):
-            chip.set_importance(None if values is None or i >= len(values) else float(values[i]))
+            chip.set_importance(None if values is None or i >= len(values) else float(values[i]), levels)
 
     def set_active(self, active: tp.Collection[int]) -> None:
         for i, chip in enumerate(self.chips):

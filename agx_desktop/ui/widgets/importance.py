@@ -9,9 +9,11 @@ import pyqtgraph as pg
 CMAP = pg.colormap.get("viridis")
 
 
-def importance_color(value: float) -> tp.Any:
-    """QColor for an importance in [0, 1] (the heatmap's colour map)."""
-    return CMAP.map(float(np.clip(value, 0.0, 1.0)), mode="qcolor")
+def importance_color(value: float, levels: tuple[float, float] = (0.0, 1.0)) -> tp.Any:
+    """QColor for an importance, on the heatmap's colour map scaled to ``levels`` (its colour bar)."""
+    lo, hi = levels
+    x = (float(value) - lo) / (hi - lo) if hi > lo else 0.5
+    return CMAP.map(float(np.clip(x, 0.0, 1.0)), mode="qcolor")
 
 
 class ImportanceBars(pg.PlotWidget):
@@ -22,6 +24,7 @@ class ImportanceBars(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.getAxis("left").setLabel("importance")
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.setYRange(0, 1, padding=0)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.addItem(self.bars)
@@ -32,7 +35,8 @@ class ImportanceBars(pg.PlotWidget):
         self.setTitle("Word importance (explain a take)", color="#d0d0d0", size="9pt")
 
     def set_values(self, words: list[str] | None, values: tp.Sequence[float] | None,
-                   interval: tuple[float, float] | None = None) -> None:
+                   interval: tuple[float, float] | None = None,
+                   levels: tuple[float, float] = (0.0, 1.0)) -> None:
         for t in self.labels:
             self.removeItem(t)
         self.labels = []
@@ -46,7 +50,7 @@ class ImportanceBars(pg.PlotWidget):
         self.mode = "holistic" if interval is None else "interval"
         x = np.arange(len(words))
         self.bars.setOpts(x=x, height=self.values, width=0.7,
-                          brushes=[pg.mkBrush(importance_color(v)) for v in self.values],
+                          brushes=[pg.mkBrush(importance_color(v, levels)) for v in self.values],
                           pens=[pg.mkPen("#dddddd", width=0.5)] * len(words))
         self.getAxis("bottom").setTicks([[(i, w[:12]) for i, w in enumerate(words)]])
         self.setXRange(-0.6, len(words) - 0.4, padding=0)

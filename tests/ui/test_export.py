@@ -1,0 +1,135 @@
+"""WAV export and drag-out: formats, rates, loudness, metadata, atomic writes, clear errors."""
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QUrl
+
+from agx_desktop.ui import export as ex
+from agx_desktop.ui.settings import ExportSettings
+
+
+class _Params:
+    seed, duration, cfg_coef, top_k, top_p, temperature = 7, 1.0, 3.0, 250, 0.0, 1.0
+
+
+class _Take:
+    """Just what export needs from a Take."""
+
+    def __init__(self, sr=16000, seconds=1.0, amp=0.1):
+        t = np.arange(int(sr * seconds)) / sr
+        self.audio = (amp * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+        self.sample_rate, self.prompt, self.model_id, self.kind = sr, "rain on a tin roof", "bundled", "original"
+        self.params, self.word_weights, self.id, self.created = _Params(), None, "abc123", "2026-11-26T09:00:00"
+
+    @property
+    def duration(self):
+        return self.audio.shape[-1] / self.sample_rate
+
+
+@pytest.mark.parametrize("subtype,rate", [("PCM_16", 0), ("PCM_24", 44100), ("FLOAT", 48000)])
+def test_formats_and_rates(tmp_path, subtype, rate):
+    take = _Take()
+    opts = ExportSettings(subtype=subtype, sample_rate=rate, normalize="peak", peak_db=-1.0)
+    path, note = ex.export_take(take, tmp_path, opts)
+    info = sf.info(str(path))
+    assert info.subtype == subtype and info.samplerate == (rate or 16000)
+    assert abs(info.duration - 1.0) < 1e-3
+    data, _ = sf.read(str(path))
+    assert np.abs(data).max() == pytest.approx(10 ** (-1 / 20), abs=2e-3)
+    with sf.SoundFile(str(path)) as f:
+        assert "seed=7" in f.comment and "model=bundled" in f.comment and "prompt=rain on a tin roof" in f.comment
+        assert f.title == "rain on a tin roof"
+
+
+def test_loudness_normalisation_default_minus_14(tmp_path):
+    import pyloudnorm as pyln
+    take = _Take(seconds=2.0, amp=0.01)
+    path, note = ex.export_take(take, tmp_path, ExportSettings(subtype="FLOAT"))
+    data, sr = sf.read(str(path))
+    assert pyln.Meter(sr).integrated_loudness(data) == pytest.approx(-14.0, abs=0.2)
+    assert "-14 LUFS" in note
+
+
+def test_ucs_file_name_pattern_and_bad_pattern(tmp_path):
+    take = _Take()
+    assert ex.file_name(take, ExportSettings()) == "MISCMisc_Rain On A Tin Roof_AGX_AGXDesktop.wav"
+    opts = ExportSettings(pattern="{catid}_{fxname}_s{seed}_{model}", catid="RAINTin")
+    assert ex.file_name(take, opts) == "RAINTin_Rain On A Tin Roof_s7_bundled.wav"
+    take.prompt = 'a <weird>: "name"/with\\slashes?'
+    assert "/" not in ex.file_name(take, opts) and "?" not in ex.file_name(take, opts)
+    with pytest.raises(ex.ExportError, match="unknown field"):
+        ex.file_name(take, ExportSettings(pattern="{nope}"))
+    p1, _ = ex.export_take(_Take(), tmp_path, ExportSettings())
+    p2, _ = ex.export_take(_Take(), tmp_path, ExportSettings())
+    assert p1 != p2 and p2.name.endswith("_2.wav")  # never overwrites silently
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_dir_real_permissions(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(ex.ExportError, match="permission denied"):
+            ex.export_take(_Take(), ro, ExportSettings())
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
+
+
+def test_full_disk_leaves_nothing(tmp_path, monkeypatch):
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(sf.SoundFile, "write", full)
+    with pytest.raises(ex.ExportError, match="disk is full"):
+        ex.export_take(_Take(), tmp_path, ExportSettings())
+    assert list(tmp_path.iterdir()) == []
+
+
+def _deny_writes(monkeypatch, folder):
+    """Make ``folder`` behave read-only even for root (who ignores chmod)."""
+    import tempfile
+    real = tempfile.mkstemp
+
+    def mkstemp(*a, dir=None, **kw):
+        if dir is not None and os.path.realpath(dir) == os.path.realpath(folder):
+            raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+        return real(*a, dir=dir, **kw)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated, tmp_path, monkeypatch):
+    w = generated
+    ro = tmp_path / "readonly"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        _deny_writes(monkeypatch, ro)
+    assert w.export_current(ro) is None
+    assert w.last_error is not None and "permission denied" in w.last_error[1]
+    assert w.error_box is not None and w.error_box.isVisible()
+    assert "permission denied" in w.error_box.informativeText()
+    assert list(ro.iterdir()) == []
+    w.error_box.close()
+    out = tmp_path / "ok"
+    out.mkdir()
+    assert w.export_current(out) is not None  # still usable
+
+
+def test_drag_mime_holds_a_readable_wav(generated):
+    w = generated
+    take = w.current.take
+    mime = w.history.mimeData([w.history.item(0)])
+    urls = mime.urls()
+    assert len(urls) == 1 and urls[0].isLocalFile()
+    assert "text/uri-list" in mime.formats()
+    data, sr = sf.read(urls[0].toLocalFile())
+    assert sr == take.sample_rate and len(data) == take.audio.shape[-1]
+    mime2 = w._mime_for_current()  # the "Drag WAV" handle
+    path = QUrl(mime2.urls()[0]).toLocalFile()
+    assert sf.info(path).frames == take.audio.shape[-1] and path.endswith(".wav")

@@ -1,0 +1,105 @@
+"""The playhead follows the audio stream's clock (a fake stream whose clock the test moves)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from agx_desktop.ui.playback import FakeStream, Player
+
+
+def test_player_position_is_what_is_heard():
+    sr = 16000
+    p = Player(stream_factory=lambda **kw: FakeStream(latency=0.1, **kw), blocksize=256)
+    p.load(np.zeros((1, sr * 2), np.float32), sr)
+    p.play()
+    stream = p._stream
+    assert p.position() == 0.0
+    stream.pump(0.35)  # the device has been fed 0.45 s, but only 0.25 s has reached the speaker
+    assert p.position() == pytest.approx(0.25, abs=1 / sr)
+    stream.pump(0.5)
+    assert p.position() == pytest.approx(0.75, abs=1 / sr)
+    p.pause()
+    stream.pump(0.5)  # a paused player does not move
+    assert p.position() == pytest.approx(0.75, abs=1 / sr)
+    p.play()
+    p._stream.pump(0.3)
+    assert p.position() == pytest.approx(0.75 + 0.2, abs=1 / sr)
+    p.stop()
+    assert p.position() == 0.0
+
+
+def test_player_loops_the_region_and_stops_at_end():
+    sr = 8000
+    p = Player(stream_factory=lambda **kw: FakeStream(latency=0.0, **kw), blocksize=128)
+    p.load(np.arange(sr, dtype=np.float32)[None] / sr, sr)
+    p.set_loop((0.25, 0.5))
+    p.play(0.0)  # outside the loop: starts at the loop start
+    positions = []
+    for _ in range(40):
+        p._stream.pump(0.05)
+        positions.append(p.position())
+    assert min(positions) >= 0.25 - 1e-9 and max(positions) <= 0.5 + 1e-9
+    p.set_loop(None)
+    p.stop()
+    p.play(0.9)
+    p._stream.pump(0.5)
+    assert not p.poll() and not p.playing  # reached the end: stopped
+
+
+def test_no_portaudio_disables_transport(make_window):
+    reason = "Playback is off: PortAudio library not found (install PortAudio, e.g. libportaudio2, to hear takes)"
+    w = make_window(player=Player(stream_factory=None, reason=reason))
+    for b in (w.play_btn, w.stop_btn, w.loop_check):
+        assert not b.isEnabled() and "PortAudio" in b.toolTip()
+    w.toggle_play()  # harmless
+
+
+def test_default_player_without_portaudio_says_why():
+    p = Player()
+    try:
+        import sounddevice  # noqa: F401
+    except OSError:
+        assert not p.available and "PortAudio" in p.reason
+
+
+def test_playhead_and_words_follow_the_stream_clock(generated, qtbot):
+    w = generated
+    item = w.current
+    ex = item.explanation
+    pf = np.asarray(ex.per_frame_words())
+    qtbot.keyClick(w.timeline, Qt.Key.Key_Space)  # space = play/pause
+    assert w.player.playing
+    stream = w.player._stream
+    for t in (0.2, 0.45, 0.7):
+        stream.pump(t - stream.time)
+        w._tick_playhead()
+        heard = t - stream.latency
+        for line in w.timeline.playheads:  # all panes, one playhead, at what is heard
+            assert line.value() == pytest.approx(heard, abs=1e-3)
+        frame = int(heard * ex.frame_rate)
+        expected = w.words_at(pf[frame])
+        assert w.active_words == expected
+        assert [c.active for c in w.chips.chips] == [i in expected for i in range(len(w.chips.chips))]
+        assert w.words_label.text().endswith(", ".join(ex.words[i] for i in expected))
+    w.toggle_play()
+    assert not w.player.playing
+    stopped_at = w.timeline.playhead()
+    qtbot.wait(100)  # the GUI timer keeps ticking; nothing moves without the stream
+    assert w.timeline.playhead() == pytest.approx(stopped_at)
+
+
+def test_loop_selection_and_seek(generated, qtbot):
+    w = generated
+    w.timeline.set_selection((0.2, 0.4))
+    w.loop_check.setChecked(True)
+    w.seek(0.3)
+    assert w.timeline.playhead() == pytest.approx(0.3, abs=1e-3)
+    w.toggle_play()
+    for _ in range(20):
+        w.player._stream.pump(0.05)
+        w._tick_playhead()
+        assert 0.2 - 1e-3 <= w.timeline.playhead() <= 0.4 + 1e-3
+    w.stop()
+    QApplication.processEvents()

@@ -1,0 +1,156 @@
+"""Bad input and 'nothing lost': empty prompt, duration limits, corrupt autosaves, queueing,
+cancel, worker errors, settings, quitting during a job."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from conftest import wait_idle
+
+
+def test_empty_prompt_disables_generate_with_hint(make_window, qtbot):
+    w = make_window()
+    for text in ("", "   "):
+        w.prompt_edit.setText(text)
+        assert not w.generate_btn.isEnabled() and not w.gen_explain_btn.isEnabled()
+        assert w.hint_label.isVisible() and "prompt" in w.hint_label.text().lower()
+        assert "prompt" in w.generate_btn.toolTip().lower()
+        qtbot.mouseClick(w.generate_btn, Qt.MouseButton.LeftButton)
+        assert w.request_generate() is None and not w.runner.busy and not w.runner.pending
+    w.prompt_edit.setText("wind")
+    assert w.generate_btn.isEnabled() and not w.hint_label.isVisible()
+
+
+def test_duration_control_stays_in_model_range(make_window):
+    w = make_window()
+    assert w.model is not None
+    assert w.duration_spin.maximum() == pytest.approx(w.model.max_duration)
+    w.duration_spin.setValue(999)
+    assert w.duration_spin.value() == pytest.approx(w.model.max_duration)
+    w.duration_spin.setValue(-5)
+    assert w.duration_spin.value() > 0
+
+
+def test_autosave_reloads_and_skips_corrupt_takes(make_window, qtbot, data_dir):
+    w = make_window()
+    w.prompt_edit.setText("rain on a roof")
+    w.duration_spin.setValue(1.0)
+    for seed in (1, 2):
+        w.seed_spin.setValue(seed)
+        w.request_generate()
+    wait_idle(qtbot, w)
+    w.request_explain()
+    wait_idle(qtbot, w)
+    ids = set(w.items)
+    explained = w.current.id
+    w.close()
+    takes = data_dir / "takes"
+    folders = sorted(takes.iterdir())
+    assert len(folders) == 2
+    # corrupt one more take: a copy with a broken take.json, and a stray folder
+    import shutil
+    bad = takes / "20990101000000_broken"
+    shutil.copytree(folders[0], bad)
+    (bad / "take.json").write_text("{ not json")
+    (takes / "not_a_take").mkdir()
+    w2 = make_window()
+    assert set(w2.items) == ids
+    assert w2.items[explained].explanation is not None
+    assert w2.notice_label.isVisible() and "skipped" in w2.notice_label.text()
+    assert "2 autosaved item(s)" in w2.notice_label.text() and "2 take(s) loaded" in w2.notice_label.text()
+    assert len(w2.notices) == 2
+    assert w2.history.count() == 2
+
+
+def test_settings_are_remembered(make_window, qtbot, data_dir):
+    w = make_window()
+    w.prompt_edit.setText("thunder far away")
+    w.seed_spin.setValue(1234)
+    w.epochs_spin.setValue(7)
+    w.duration_spin.setValue(2.5)
+    w.close()
+    saved = json.loads((data_dir / "settings.json").read_text())
+    assert saved["prompt"] == "thunder far away" and saved["seed"] == 1234
+    w2 = make_window()
+    assert w2.prompt_edit.text() == "thunder far away"
+    assert w2.seed_spin.value() == 1234 and w2.epochs_spin.value() == 7 and w2.duration_spin.value() == 2.5
+
+
+def test_second_request_is_queued_visibly(make_window, qtbot):
+    w = make_window()
+    w.prompt_edit.setText("a bell rings")
+    w.duration_spin.setValue(1.0)
+    j1 = w.request_generate(explain_after=True)
+    j2 = w.request_generate()
+    assert w.runner.running is j1 and w.runner.pending == [j2]
+    assert w.queue_label.text() == "1 queued" and w.clear_queue_btn.isVisibleTo(w)
+    wait_idle(qtbot, w)
+    assert w.history.count() == 2 and w.queue_label.text() == ""
+
+
+def _long_explain(w, qtbot):
+    w.prompt_edit.setText("a dog barks")
+    w.duration_spin.setValue(2.0)
+    w.request_generate()
+    wait_idle(qtbot, w)
+    w.epochs_spin.setValue(1000)
+    job = w.request_explain()
+    qtbot.waitUntil(lambda: w.runner.running is job and w.progress.maximum() == 1000 and w.progress.value() > 0,
+                    timeout=20000)
+    return job
+
+
+def test_cancel_stops_within_a_second_and_changes_nothing(make_window, qtbot):
+    w = make_window()
+    job = _long_explain(w, qtbot)
+    item = w.current
+    n = len(w.items)
+    cancelled = []
+    w.runner.cancelled.connect(cancelled.append)
+    t0 = time.perf_counter()
+    qtbot.mouseClick(w.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cancelled == [job], timeout=5000)
+    assert time.perf_counter() - t0 < 1.0
+    assert item.explanation is None and len(w.items) == n and w.current is item
+    assert not (item.folder / "explanation.json").exists()
+    assert "Cancelled" in w.progress.format()
+    w.epochs_spin.setValue(2)
+    w.request_explain()  # still usable
+    wait_idle(qtbot, w)
+    assert item.explanation is not None
+
+
+def test_worker_error_shows_dialog_and_app_stays_usable(make_window, qtbot, monkeypatch):
+    from agx_desktop.ui import tasks
+    w = make_window()
+    w.prompt_edit.setText("a siren")
+    w.duration_spin.setValue(1.0)
+    real = tasks.generate
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated failure deep in the engine")
+    monkeypatch.setattr(tasks, "generate", boom)
+    w.request_generate()
+    wait_idle(qtbot, w)
+    assert w.error_box is not None and w.error_box.isVisible()
+    assert "simulated failure" in w.error_box.informativeText()
+    assert "Traceback" in w.error_box.detailedText()
+    assert w.history.count() == 0
+    w.error_box.close()
+    monkeypatch.setattr(tasks, "generate", real)
+    w.request_generate()
+    wait_idle(qtbot, w)
+    assert w.history.count() == 1
+
+
+def test_quit_during_a_job_cancels_and_waits(make_window, qtbot, data_dir):
+    w = make_window()
+    _long_explain(w, qtbot)
+    t0 = time.perf_counter()
+    w.close()
+    assert time.perf_counter() - t0 < 3.0
+    assert not w.runner.busy and w.runner._thread is None
+    assert (data_dir / "settings.json").is_file()

@@ -1,0 +1,33 @@
+"""The README screenshot: the main window after Generate + Explain, on the shipped bundled model
+(the trained one in resources/bundled when present, else the untrained stand-in)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import SHOTS, wait_idle
+
+
+@pytest.mark.real_bundled
+def test_main_window_screenshot(make_window, qtbot):
+    from agx_desktop.engine import models
+    models._CACHE.pop(("bundled", "cpu"), None)  # the untrained stand-in may be cached by other tests
+    w = make_window()
+    assert w.model is not None
+    w.prompt_edit.setText("a dog barks then a bell rings")
+    w.duration_spin.setValue(min(4.0, w.duration_spin.maximum()))
+    w.seed_spin.setValue(1)
+    w.epochs_spin.setValue(30)
+    w.request_generate(explain_after=True)
+    wait_idle(qtbot, w)
+    item = w.current
+    assert item is not None and item.explanation is not None
+    w.timeline.set_selection((item.take.duration * 0.3, item.take.duration * 0.55))
+    w.seek(item.take.duration * 0.42)
+    qtbot.wait(100)
+    os.makedirs(SHOTS, exist_ok=True)
+    path = os.path.join(SHOTS, "main_window.png")
+    assert w.grab().save(path)
+    assert os.path.getsize(path) > 20000
+    models._CACHE.pop(("bundled", "cpu"), None)
