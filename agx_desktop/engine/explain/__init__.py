@@ -7,10 +7,20 @@ from __future__ import annotations
 import typing as tp
 
 from ..errors import UnknownMethodError
+from .atman import explain_atman
 from .audiogenx import explain_audiogenx
 from .base import Explanation
+from .chefer import explain_chefer
+from .gradcam import explain_gradcam_a, explain_gradcam_e
+from .random_mask import explain_random
+from .rollout import explain_rollout
 
-METHODS: dict[str, tp.Callable[..., Explanation]] = {"audiogenx": explain_audiogenx}
+METHODS: dict[str, tp.Callable[..., Explanation]] = {
+    "audiogenx": explain_audiogenx,
+    # baselines of the paper's Table 1 (+ attention rollout), same interface and output
+    "random": explain_random, "gradcam-e": explain_gradcam_e, "gradcam-a": explain_gradcam_a,
+    "atman": explain_atman, "chefer": explain_chefer, "rollout": explain_rollout,
+}
 
 
 def available_methods() -> list[str]:

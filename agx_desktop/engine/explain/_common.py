@@ -1,0 +1,226 @@
+"""Shared machinery of the baseline explainers (random, Grad-CAM-e/-a, AtMan, Chefer, rollout).
+
+* :func:`step_targets` — the token each step actually generated (``z_t``, one per codebook), the
+  class a gradient/perturbation baseline explains;
+* :func:`target_scores` / :func:`target_nll` — per-step score of those tokens from LM logits;
+* :class:`AttentionRecorder` — an *instance-level* capture of post-softmax attention weights
+  (self- and/or cross-attention) with their gradients. Like :mod:`..intervention` it gives the
+  chosen attention modules an explicit forward for the duration of the context (nothing of
+  audiocraft is edited; the instance attribute is deleted on exit, even on error);
+* :func:`minmax_rows` — the per-step normalisation every score-based baseline uses.
+"""
+from __future__ import annotations
+
+import time
+import typing as tp
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from audiocraft.modules.transformer import StreamingMultiheadAttention
+
+from ..intervention import _projections
+from ..models import LoadedModel
+from ..take import Take
+from .. import teacher
+from .base import Explanation
+
+
+def check_params(name: str, params: dict, defaults: dict) -> dict:
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown {name} parameter(s): {', '.join(sorted(unknown))} "
+                        f"(known: {', '.join(sorted(defaults)) or 'none'})")
+    return {**defaults, **params}
+
+
+def step_targets(model: LoadedModel, take: Take) -> torch.Tensor:
+    """[K, steps] the code each step generated for each codebook; -1 where the pattern has none.
+
+    Input position s of the pattern sequence predicts position s + 1 (see :mod:`..teacher`).
+    """
+    lm = model.lm
+    codes = take.codes.to(model.device).long().unsqueeze(0)
+    pattern = lm.pattern_provider.get_pattern(int(codes.shape[-1]))
+    seq, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id, keep_only_valid_steps=False)
+    steps = len(pattern.layout) - 1
+    tgt = seq[0, :, 1:steps + 1].clone()
+    tgt[tgt == lm.special_token_id] = -1
+    return tgt
+
+
+def _gather(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits [B, K, S, card], targets [K, S] → (chosen [B, K, S] with 0 at invalid, valid [K, S])."""
+    valid = targets >= 0
+    idx = targets.clamp(min=0)[None, :, :, None].expand(logits.shape[0], -1, -1, 1)
+    return logits.gather(-1, idx).squeeze(-1) * valid.to(logits), valid
+
+
+def target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """[B, S]: sum over codebooks of the logit of the generated code (the "class score" y_t)."""
+    chosen, _ = _gather(logits.float(), targets)
+    return chosen.sum(1)
+
+
+def target_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """[B, S]: sum over codebooks of −log p(generated code) (AtMan's loss)."""
+    chosen, valid = _gather(torch.log_softmax(logits.float(), dim=-1), targets)
+    return -(chosen * valid.to(chosen)).sum(1)
+
+
+def lm_logits(model: LoadedModel, inputs: teacher.TeacherInputs, batch: int = 1,
+              condition: dict | None = None) -> torch.Tensor:
+    """Teacher-forced logits [batch, K, S, card] of the conditional branch."""
+    seq = inputs.sequence.expand(batch, -1, -1)
+    cond = condition if condition is not None else teacher.expand_condition(inputs.condition, batch)
+    return model.lm(seq, [], condition_tensors=cond)
+
+
+def minmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Per-step min-max normalisation to [0, 1]; a constant row (no evidence) becomes all 0."""
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64))
+    lo = s.min(axis=-1, keepdims=True)
+    span = s.max(axis=-1, keepdims=True) - lo
+    return np.where(span > 1e-12, (s - lo) / np.where(span > 1e-12, span, 1.0), 0.0)
+
+
+def make_explanation(name: str, model: LoadedModel, take: Take, inputs: teacher.TeacherInputs,
+                     masks: np.ndarray, params: dict, start: float, extras: dict | None = None) -> Explanation:
+    masks = np.clip(np.asarray(masks, dtype=np.float64), 0.0, 1.0)
+    return Explanation(method=name, model_id=model.id, prompt=take.prompt, take_id=take.id, text=take.text,
+                       step_masks=masks, step_frames=inputs.step_frames, n_frames=inputs.n_frames,
+                       frame_rate=model.frame_rate, params={**params, "take_seed": int(take.params.seed)},
+                       seconds=time.perf_counter() - start, extras=extras or {})
+
+
+# --------------------------------------------------------------------------- attention capture
+
+def _explicit_self_attention(mod: StreamingMultiheadAttention, x: torch.Tensor,
+                             record: tp.Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Causal self-attention of ``mod`` on [B, T, D] with its weights passed through ``record``."""
+    if getattr(mod, "rope", None) is not None or getattr(mod, "kv_repeat", 1) != 1:
+        raise ValueError("attention capture supports sinusoidal positions and kv_repeat=1 only")
+    if getattr(mod, "past_context", None) is not None:
+        raise ValueError("attention capture does not support a finite past_context")
+    weight, bias, out_proj = _projections(mod)
+    dim = weight.shape[0] // 3
+    qkv = F.linear(x, weight, bias)
+    q, k, v = qkv[..., :dim], qkv[..., dim:2 * dim], qkv[..., 2 * dim:]
+    if getattr(mod, "qk_layer_norm", False):
+        q, k = mod.q_layer_norm(q), mod.k_layer_norm(k)
+    B, T, _ = q.shape
+    H = mod.num_heads
+    q, k, v = (t.reshape(B, T, H, -1).transpose(1, 2) for t in (q, k, v))
+    dtype = q.dtype
+    if getattr(mod, "attention_as_float32", False):
+        q, k, v = q.float(), k.float(), v.float()
+    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if mod.causal:
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+    w = record(torch.softmax(scores, dim=-1))
+    out = (w @ v).to(dtype).transpose(1, 2).reshape(B, T, -1)
+    return out_proj(out)
+
+
+class AttentionRecorder:
+    """Context manager recording the post-softmax attention weights [B, H, T, S] of every layer.
+
+    Args:
+        lm: the audiocraft LM.
+        self_attention / cross_attention: which maps to record (``self_maps`` / ``cross_maps``,
+            one entry per layer in order).
+        layers: restrict recording to these layer indices (others run unmodified).
+        grad: keep each map's gradient (``.grad`` after ``backward``).
+        cross_mask: optional mask multiplied onto the cross-attention weights (as the intervention).
+    The forward of a recorded module is replaced on the instance only while inside the context.
+    """
+
+    def __init__(self, lm: tp.Any, self_attention: bool = True, cross_attention: bool = True,
+                 layers: tp.Sequence[int] | None = None, grad: bool = False) -> None:
+        self.lm = lm
+        self.want_self, self.want_cross = self_attention, cross_attention
+        n = len(lm.transformer.layers)
+        self.layers = list(range(n)) if layers is None else [i % n for i in layers]
+        self.grad = grad
+        self.self_maps: list[torch.Tensor] = []
+        self.cross_maps: list[torch.Tensor] = []
+        self._mods: list[StreamingMultiheadAttention] = []
+
+    def _record(self, store: list) -> tp.Callable[[torch.Tensor], torch.Tensor]:
+        def rec(w: torch.Tensor) -> torch.Tensor:
+            if self.grad:
+                if w.requires_grad:
+                    w.retain_grad()
+                else:  # nothing upstream needs grad (frozen LM): a leaf loses no gradient path
+                    w = w.detach().requires_grad_(True)
+            store.append(w)
+            return w
+        return rec
+
+    def __enter__(self) -> "AttentionRecorder":
+        if self.lm._is_streaming:
+            raise RuntimeError("attention capture works on teacher-forced (non-streaming) passes only")
+        try:
+            for i in self.layers:
+                layer = self.lm.transformer.layers[i]
+                if self.want_self:
+                    mod = layer.self_attn
+                    rec = self._record(self.self_maps)
+
+                    def sa_forward(query, key, value, key_padding_mask=None, need_weights=False, attn_mask=None,
+                                   average_attn_weights=True, is_causal=False, _mod=mod, _rec=rec):
+                        return _explicit_self_attention(_mod, query, _rec), None
+                    mod.forward = sa_forward
+                    self._mods.append(mod)
+                cross = getattr(layer, "cross_attention", None)
+                if self.want_cross and cross is not None:
+                    rec = self._record(self.cross_maps)
+
+                    def ca_forward(query, key, value, key_padding_mask=None, need_weights=False, attn_mask=None,
+                                   average_attn_weights=True, is_causal=False, _mod=cross, _rec=rec):
+                        return _recorded_cross(_mod, query, key, value, _rec), None
+                    cross.forward = ca_forward
+                    self._mods.append(cross)
+        except Exception:
+            self._restore()
+            raise
+        return self
+
+    def _restore(self) -> None:
+        for mod in self._mods:
+            mod.__dict__.pop("forward", None)
+        self._mods.clear()
+
+    def __exit__(self, *exc: tp.Any) -> None:
+        self._restore()
+
+
+def _recorded_cross(mod: StreamingMultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                    record: tp.Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Cross-attention as :func:`masked_cross_attention` with an all-ones mask, recording weights."""
+    weight, bias, out_proj = _projections(mod)
+    dim = weight.shape[0] // 3
+    b_q, b_k, b_v = (None, None, None) if bias is None else (bias[:dim], bias[dim:2 * dim], bias[2 * dim:])
+    q = F.linear(query, weight[:dim], b_q)
+    k = F.linear(key, weight[dim:2 * dim], b_k)
+    v = F.linear(value, weight[2 * dim:], b_v)
+    if getattr(mod, "qk_layer_norm", False):
+        q, k = mod.q_layer_norm(q), mod.k_layer_norm(k)
+    H = mod.num_heads
+    B, T, _ = q.shape
+    L = k.shape[1]
+    q = q.view(B, T, H, -1).transpose(1, 2)
+    k = k.view(B, L, H, -1).transpose(1, 2)
+    v = v.view(B, L, H, -1).transpose(1, 2)
+    dtype = q.dtype
+    if getattr(mod, "attention_as_float32", False):
+        q, k, v = q.float(), k.float(), v.float()
+    w = record(torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1))
+    x = (w @ v).to(dtype).transpose(1, 2).reshape(B, T, -1)
+    return out_proj(x)
+
+
+__all__ = ["AttentionRecorder", "step_targets", "target_scores", "target_nll", "lm_logits", "minmax_rows",
+           "make_explanation", "check_params"]
