@@ -895,11 +895,20 @@ class MainWindow(QMainWindow):
         return out
 
     def _export_heatmap_png(self, path: Path) -> Path:
+        """The word × time heatmap with its time axis, word labels and colour bar, at 2× scale."""
+        from PySide6.QtGui import QImage, QPainter
         from .export import atomic_write
-        pix = self.timeline.grab()
+        tl = self.timeline
+        rect = tl.heat.sceneBoundingRect().united(tl.heat_bar.sceneBoundingRect()).adjusted(-4, -4, 4, 4)
+        img = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format.Format_ARGB32)
+        img.fill(tl.backgroundBrush().color())
+        painter = QPainter(img)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        tl.scene().render(painter, img.rect().toRectF(), rect)
+        painter.end()
 
         def writer(tmp: str) -> None:
-            if not pix.save(tmp, "PNG"):
+            if not img.save(tmp, "PNG"):
                 raise ExportError(f"could not write a PNG to {path.parent}")
         return atomic_write(path, writer, suffix=".png.part")
 

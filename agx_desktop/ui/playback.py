@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 import typing as tp
 
 import numpy as np
@@ -115,13 +116,18 @@ class Player:
         with self._lock:
             if not self._marks_t:
                 return self._read if self._ended else self._paused_at
-            now = float(stream.time)
+            now = self._now()
             i = bisect.bisect_right(self._marks_t, now) - 1
             if i < 0:
                 return self._marks[0][0]
             start, length = self._marks[i]
             elapsed = int((now - self._marks_t[i]) * self._sr)
             return start + max(0, min(elapsed, length))
+
+    def _now(self) -> float:
+        """The stream's clock (PortAudio's stream time); a monotonic clock where a host API lacks one."""
+        t = float(getattr(self._stream, "time", 0.0) or 0.0)
+        return t if t > 0 or isinstance(self._stream, FakeStream) else time.monotonic()
 
     def position(self) -> float:
         return self.position_frames() / float(self._sr)
@@ -200,7 +206,9 @@ class Player:
 
     # ------------------------------------------------------------------ audio thread
     def _callback(self, outdata: np.ndarray, frames: int, time_info: tp.Any, status: tp.Any) -> None:
-        dac = float(getattr(time_info, "outputBufferDacTime", 0.0))
+        dac = float(getattr(time_info, "outputBufferDacTime", 0.0) or 0.0)
+        if dac <= 0 and not isinstance(self._stream, FakeStream):  # host API without DAC times
+            dac = self._now() + float(getattr(self._stream, "latency", 0.0) or 0.0)
         with self._lock:
             filled = 0
             buf, n = self._buf, len(self._buf)

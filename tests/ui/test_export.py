@@ -133,3 +133,21 @@ def test_drag_mime_holds_a_readable_wav(generated):
     mime2 = w._mime_for_current()  # the "Drag WAV" handle
     path = QUrl(mime2.urls()[0]).toLocalFile()
     assert sf.info(path).frames == take.audio.shape[-1] and path.endswith(".wav")
+
+
+def test_export_dialog_previews_name_and_rejects_bad_pattern(generated, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+    from agx_desktop.ui.widgets.export_dialog import ExportDialog
+    w = generated
+    dlg = ExportDialog(ExportSettings(folder=str(tmp_path)), w.current.take, w)
+    ok = dlg.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dlg.preview.text().startswith("MISCMisc_A Dog Barks") and ok.isEnabled()
+    dlg.pattern.setText("{catid}_{bogus}")
+    assert not ok.isEnabled() and "unknown field" in dlg.preview.text()
+    dlg.pattern.setText("{fxname}_{seed}")
+    dlg.subtype.setCurrentIndex(dlg.subtype.findData("PCM_16"))
+    dlg.rate.setCurrentIndex(dlg.rate.findData(44100))
+    o = dlg.result_settings()
+    assert (o.pattern, o.subtype, o.sample_rate, o.folder) == ("{fxname}_{seed}", "PCM_16", 44100, str(tmp_path))
+    path = w.export_current(o.folder, o)
+    assert path.name == "A Dog Barks Then A Bell Rings_3.wav" and sf.info(str(path)).samplerate == 44100

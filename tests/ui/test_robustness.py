@@ -22,6 +22,8 @@ def test_empty_prompt_disables_generate_with_hint(make_window, qtbot):
         assert w.request_generate() is None and not w.runner.busy and not w.runner.pending
     w.prompt_edit.setText("wind")
     assert w.generate_btn.isEnabled() and not w.hint_label.isVisible()
+    w.prompt_edit.setText(" ".join(["wind"] * 600))  # more tokens than the text encoder takes
+    assert not w.generate_btn.isEnabled() and "shorten" in w.hint_label.text()
 
 
 def test_duration_control_stays_in_model_range(make_window):

@@ -181,7 +181,7 @@ class WordChip(QFrame):
     def _restyle(self) -> None:
         bg = QColor("#3a3d42") if self.importance is None else importance_color(self.importance, self.levels)
         fg = "#000000" if bg.lightnessF() > 0.55 else "#ffffff"
-        border = "3px solid #ffd400" if self.active else "1px solid #66696e"
+        border = "3px solid #ffffff" if self.active else "1px solid #66696e"
         font = "text-decoration: line-through;" if self.mute.isChecked() else ""
         weight = "bold" if self.word != self.original or abs(self.weight - 1.0) > 1e-6 else "normal"
         self.setStyleSheet(f"QFrame#chip {{ background: {bg.name()}; border: {border}; border-radius: 8px; }}"
