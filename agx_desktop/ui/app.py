@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Start the app and run its event loop; returns the exit status."""
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -41,15 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("AGX Desktop")
     app.setOrganizationName("AGX")
     apply_style(app)
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QSplashScreen
     from .paths import resources_dir
     icon = resources_dir() / "icons" / "agx.png"
+    splash = None
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    from .main_window import MainWindow
+        splash = QSplashScreen(QPixmap(str(icon)))
+        splash.showMessage("Loading AGX Desktop…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+        splash.show()
+        app.processEvents()
+    from .main_window import MainWindow  # imports torch + audiocraft: a few seconds
 
     window = MainWindow()
     window.resize(1440, 900)
     window.show()
+    if splash is not None:
+        splash.finish(window)
     if os.environ.get("AGX_DESKTOP_SMOKE"):  # `AGX_DESKTOP_SMOKE=1 agx-desktop` opens and quits (CI)
         from PySide6.QtCore import QTimer
         QTimer.singleShot(int(os.environ.get("AGX_DESKTOP_SMOKE_MS", "1500")), window.close)

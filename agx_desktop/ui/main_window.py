@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
         self.progress.setFormat("Idle")
         self.progress.setTextVisible(True)
         self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setToolTip("Stop the running job (Esc twice); queued jobs then run")
+        self.cancel_btn.setToolTip("Stop the running job within about a second; queued jobs then run")
         self.clear_queue_btn = QPushButton("Clear queue")
         self.queue_label = QLabel("")
         self.hint_label = QLabel("")
@@ -899,7 +899,9 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QImage, QPainter
         from .export import atomic_write
         tl = self.timeline
-        rect = tl.heat.sceneBoundingRect().united(tl.heat_bar.sceneBoundingRect()).adjusted(-4, -4, 4, 4)
+        rect = tl.heat.sceneBoundingRect()
+        rect.setRight(max(rect.right(), tl.heat_bar.sceneBoundingRect().right()) + 4)
+        rect.setLeft(rect.left() - 4)
         img = QImage(int(rect.width() * 2), int(rect.height() * 2), QImage.Format.Format_ARGB32)
         img.fill(tl.backgroundBrush().color())
         painter = QPainter(img)
