@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="for --variant weighted: e.g. dog=0 bell=2 (by word or by index: 1=0)")
     r.add_argument("--seed", type=int, default=None, help="default: the take's seed")
     r.add_argument("--out", required=True, help="take folder to write")
+    from .evaluate import add_subparser as _add_evaluate; _add_evaluate(sub)  # noqa: E702
     return p
 
 
@@ -241,6 +242,8 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         out = takes.save_take(new, args.out)
         print(f"wrote {out} ({args.variant} of {take.id}, seed {new.params.seed})")
         return 0
+    if args.command == "evaluate":
+        from .evaluate import run_from_args; return run_from_args(args)  # noqa: E702
     raise AssertionError(args.command)
 
 

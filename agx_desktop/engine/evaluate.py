@@ -1,0 +1,375 @@
+"""``agx evaluate``: explain many captions with several methods and measure faithfulness (paper Tables 1-2).
+
+For every caption of a caption file (one per line; blank lines skipped and counted):
+  1. generate a take (seed = ``--seed`` + caption index, ``--duration`` seconds);
+  2. explain it with every method, timing each and sampling its peak memory (CPU: process RSS
+     above the level before the call, sampled every 5 ms; CUDA: ``max_memory_allocated``);
+  3. regenerate factual/counterfactual samples and the floor, score them with the classifier
+     (:func:`..metrics.faithfulness`).
+Each finished caption is appended as one JSON line to ``OUT/results.jsonl`` (flushed and
+fsync'ed), so a crash or Ctrl-C loses no finished caption; a rerun with the same settings skips
+the captions already there (``run.json`` records the settings; different settings are refused).
+Tables are rewritten after every caption: ``table1.md/.csv`` (Fid_F, Fid_CF, KL_F, KL_CF, size:
+mean ± standard error over captions, plus the "same prompt, new samples" floor) and
+``table2.md/.csv`` (seconds and peak MB per explanation). Until every caption is done they are
+titled PARTIAL with the count; the command exits 0 only when the run is complete.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import threading
+import time
+import typing as tp
+from pathlib import Path
+
+from .errors import AgxError
+
+RESULTS, RUN, TABLE1, TABLE2 = "results.jsonl", "run.json", "table1", "table2"
+DEFAULT_METHODS = ["random", "gradcam-e", "gradcam-a", "atman", "chefer", "rollout", "audiogenx"]
+LABELS = {"random": "Random mask", "gradcam-e": "Grad-CAM-e", "gradcam-a": "Grad-CAM-a", "atman": "AtMan",
+          "chefer": "Chefer et al.", "rollout": "Attention rollout", "audiogenx": "AudioGenX",
+          "audiogenx-reference": "AudioGenX (reference mode)"}
+
+
+class EvaluationError(AgxError, ValueError):
+    """Bad input to ``agx evaluate`` (caption file, output folder, settings)."""
+
+
+# --------------------------------------------------------------------------- inputs
+
+def read_captions(path: str | os.PathLike) -> tuple[list[str], int]:
+    """(captions, blank lines skipped); raises :class:`EvaluationError` for a missing/empty file."""
+    p = Path(path)
+    if not p.is_file():
+        raise EvaluationError(f"caption file not found: {p}")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise EvaluationError(f"caption file {p} is not UTF-8 text") from None
+    captions = [ln.strip() for ln in lines if ln.strip()]
+    blank = len(lines) - len(captions)
+    if not captions:
+        raise EvaluationError(f"caption file {p} has no captions (one per line)"
+                              + (f"; {blank} blank line(s)" if blank else ""))
+    return captions, blank
+
+
+def parse_methods(spec: str | tp.Sequence[str] | None) -> list[str]:
+    """Method names (comma-separated or a list); ``audiogenx-reference`` is AudioGenX's reference mode."""
+    from .errors import UnknownMethodError
+    from .explain import available_methods
+    if spec is None:
+        return list(DEFAULT_METHODS)
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    known = available_methods() + ["audiogenx-reference"]
+    for n in names:
+        if n not in known:
+            raise UnknownMethodError(f"unknown method '{n}': use one of {', '.join(known)}")
+    if not names:
+        raise EvaluationError("no methods given")
+    return list(dict.fromkeys(names))
+
+
+def write_heldout_world_captions(path: str | os.PathLike, n: int, first_seed: int = 1_000_000) -> int:
+    """Write ``n`` captions of the bundled world that are not among its training captions.
+
+    Training scenes are seeds [0, 8000) (``resources/bundled/config.json``); these come from seeds
+    ``first_seed``..., keeping only captions absent from ``train_captions.txt.gz`` and unique.
+    Returns the number of seeds drawn.
+    """
+    import gzip
+    from .bundled import world
+    from .bundled.loader import BUNDLED_DIR
+    with gzip.open(BUNDLED_DIR / "train_captions.txt.gz", "rt", encoding="utf-8") as f:
+        train = {ln.strip().lower() for ln in f if ln.strip()}
+    out: list[str] = []
+    seed = first_seed
+    while len(out) < n:
+        cap = world.scene_from_seed(seed).caption
+        seed += 1
+        if cap.lower() not in train and cap not in out:
+            out.append(cap)
+    Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
+    return seed - first_seed
+
+
+# --------------------------------------------------------------------------- measurement
+
+class PeakMemory:
+    """Peak memory above the starting level during a block, in MB (RSS on CPU, allocator on CUDA)."""
+
+    def __init__(self, device: tp.Any = None, interval: float = 0.005) -> None:
+        self.cuda = device is not None and getattr(device, "type", str(device)).startswith("cuda")
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss_bytes() -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            import resource
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def __enter__(self) -> "PeakMemory":
+        if self.cuda:
+            import torch
+            torch.cuda.synchronize()
+            self._base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            return self
+        self._base = self.rss_bytes()
+        self._peak = self._base
+
+        def poll() -> None:
+            while not self._stop.wait(self.interval):
+                self._peak = max(self._peak, self.rss_bytes())
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: tp.Any) -> None:
+        if self.cuda:
+            import torch
+            torch.cuda.synchronize()
+            self.peak_mb = (torch.cuda.max_memory_allocated() - self._base) / 2 ** 20
+            return
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self.rss_bytes())
+        self.peak_mb = (self._peak - self._base) / 2 ** 20
+
+
+def method_call(name: str, params: dict) -> tuple[str, dict]:
+    """(registered method, its params) for an evaluation method name."""
+    if name == "audiogenx-reference":
+        return "audiogenx", {**params.get("audiogenx", {}), "mode": "reference"}
+    return name, dict(params.get(name, {}))
+
+
+def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str], classifier: tp.Any, *,
+                     duration: float, seed: int, samples: int, method_params: dict, sample_seed: int,
+                     cancel: tp.Any = None) -> dict:
+    """One caption's record: take generation, every method's explanation, metrics and costs."""
+    from .explain import explain
+    from .generation import generate
+    from .metrics import faithfulness
+    from .take import GenerationParams
+
+    take_seed = seed + index
+    t0 = time.perf_counter()
+    take = generate(model, caption, GenerationParams(duration=duration, seed=take_seed), cancel=cancel)
+    explanations, costs = {}, {}
+    for name in methods:
+        registered, params = method_call(name, method_params)
+        with PeakMemory(model.device) as mem:
+            start = time.perf_counter()
+            ex = explain(model, take, method=registered, cancel=cancel, **params)
+            seconds = time.perf_counter() - start
+        explanations[name] = ex
+        costs[name] = {"seconds": seconds, "peak_mb": mem.peak_mb}
+    scores = faithfulness(model, take, explanations, classifier, n_samples=samples,
+                          sample_seed=sample_seed + index, cancel=cancel)
+    for name in methods:
+        scores["methods"][name].update(costs[name])
+        scores["methods"][name]["words"] = [float(v) for v in explanations[name].word_importance()]
+    return {"index": index, "caption": caption, "take_seed": take_seed, "words": take.words,
+            "top1": scores["top1"], "methods": scores["methods"], "floor": scores["floor"],
+            "seconds": time.perf_counter() - t0}
+
+
+# --------------------------------------------------------------------------- results files
+
+def load_results(out: Path) -> list[dict]:
+    """Finished caption records; a torn last line (crash mid-write) is ignored."""
+    path = out / RESULTS
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def append_result(out: Path, record: dict) -> None:
+    path = out / RESULTS
+    # a torn last line from a crash would swallow the next record: start on a fresh line
+    needs_newline = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(("\n" if needs_newline else "") + json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fmt(mean: float, se: float, digits: int = 3) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def tables(records: list[dict], methods: list[str], total: int, settings: dict) -> dict[str, tp.Any]:
+    """Markdown and CSV rows of Table 1 (faithfulness) and Table 2 (cost)."""
+    from .metrics import mean_se
+
+    n = len(records)
+    complete = n >= total
+    status = (f"complete: {n} of {total} captions" if complete
+              else f"PARTIAL: {n} of {total} captions finished — not a complete result")
+    desc = (f"model `{settings['model']}`, classifier `{settings['classifier']}`, {settings['duration']:g} s takes, "
+            f"{settings['samples']} samples per mask, mean ± standard error over captions; {status}")
+    t1_rows: list[list[str]] = []
+    t1_csv = [["method", "n", "fid_f", "fid_f_se", "fid_cf", "fid_cf_se", "kl_f", "kl_f_se", "kl_cf", "kl_cf_se",
+               "size", "size_se"]]
+    floors = [r["floor"] for r in records if r.get("floor")]
+    if floors:
+        (ff, ffs), (kf, kfs) = mean_se([f["fid"] for f in floors]), mean_se([f["kl"] for f in floors])
+        t1_rows.append([f"same prompt, {settings['samples']} new samples (floor)", _fmt(ff, ffs), "–", _fmt(kf, kfs),
+                        "–", "–"])
+        t1_csv.append(["floor", str(len(floors)), f"{ff:.6f}", f"{ffs:.6f}", "", "", f"{kf:.6f}", f"{kfs:.6f}",
+                       "", "", "", ""])
+    t2_rows: list[list[str]] = []
+    t2_csv = [["method", "n", "seconds", "seconds_se", "peak_mb", "peak_mb_se", "peak_mb_max"]]
+    for m in methods:
+        vals = [r["methods"][m] for r in records if m in r.get("methods", {})]
+        stats = {k: mean_se([v[k] for v in vals]) for k in ("fid_f", "fid_cf", "kl_f", "kl_cf", "size", "seconds",
+                                                           "peak_mb")}
+        label = LABELS.get(m, m)
+        t1_rows.append([label] + [_fmt(*stats[k]) for k in ("fid_f", "fid_cf", "kl_f", "kl_cf", "size")])
+        t1_csv.append([m, str(len(vals))] + [f"{x:.6f}" for k in ("fid_f", "fid_cf", "kl_f", "kl_cf", "size")
+                                            for x in stats[k]])
+        peak_max = max([v["peak_mb"] for v in vals], default=float("nan"))
+        t2_rows.append([label, _fmt(*stats["seconds"], digits=2), _fmt(*stats["peak_mb"], digits=0),
+                        "–" if math.isnan(peak_max) else f"{peak_max:.0f}"])
+        t2_csv.append([m, str(len(vals)), f"{stats['seconds'][0]:.4f}", f"{stats['seconds'][1]:.4f}",
+                       f"{stats['peak_mb'][0]:.1f}", f"{stats['peak_mb'][1]:.1f}", f"{peak_max:.1f}"])
+
+    def md(title: str, header: list[str], rows: list[list[str]]) -> str:
+        lines = [f"# {title}", "", desc, "", "| " + " | ".join(header) + " |",
+                 "|" + "|".join(["---"] * len(header)) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+
+    h1 = ["method", "Fid_F ↓", "Fid_CF ↑", "KL_F ↓", "KL_CF ↑", "size ↓"]
+    h2 = ["method", "seconds per explanation ↓", "peak MB ↓ (mean)", "peak MB (max)"]
+    mem_note = "CUDA max_memory_allocated" if settings.get("device", "cpu").startswith("cuda") else \
+        "process RSS above the level before the call, sampled every 5 ms"
+    return {"complete": complete,
+            "table1_md": md("Table 1 — faithfulness" + ("" if complete else " (PARTIAL)"), h1, t1_rows),
+            "table1_csv": t1_csv,
+            "table2_md": md("Table 2 — cost per explanation" + ("" if complete else " (PARTIAL)"), h2, t2_rows)
+            + f"\nMemory: {mem_note}. Device: {settings.get('device', 'cpu')}, "
+              f"threads: {settings.get('threads', '?')}.\n",
+            "table2_csv": t2_csv}
+
+
+def write_tables(out: Path, records: list[dict], methods: list[str], total: int, settings: dict) -> dict:
+    t = tables(records, methods, total, settings)
+    for key in ("table1", "table2"):
+        (out / f"{key}.md").write_text(t[f"{key}_md"], encoding="utf-8")
+        with open(out / f"{key}.csv", "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(t[f"{key}_csv"])
+    return t
+
+
+# --------------------------------------------------------------------------- command
+
+def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate", help="faithfulness of explanation methods over a caption file (paper Tables 1-2)",
+        description="For each caption: generate a take, explain it with every method, regenerate factual "
+                    "(M) and counterfactual (1-M) samples and score them with an audio classifier. Resumable: "
+                    "finished captions are kept in OUT/results.jsonl and skipped on rerun.")
+    p.add_argument("captions", help="text file, one caption per line (blank lines are skipped)")
+    p.add_argument("--model", default="bundled", help="model id (default bundled)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma-separated methods (default: all); audiogenx-reference = AudioGenX reference mode")
+    p.add_argument("--classifier", default="bundled",
+                   help="bundled (offline event classifier), passt (needs hear21passt + weights) or module:factory")
+    p.add_argument("--out", required=True, help="results folder (results.jsonl, run.json, table1/2 .md/.csv)")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per take (default 5, as the paper)")
+    p.add_argument("--seed", type=int, default=0, help="take seed of caption i is SEED + i")
+    p.add_argument("--samples", type=int, default=5, help="samples per factual/counterfactual mask (default 5)")
+    p.add_argument("--epochs", type=int, default=50, help="AudioGenX epochs (default 50)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N captions")
+    p.add_argument("--restart", action="store_true", help="discard existing results in --out")
+    return p
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    captions, blank = read_captions(args.captions)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise EvaluationError("--limit must be >= 1")
+        captions = captions[:args.limit]
+    methods = parse_methods(args.methods)
+    if args.samples < 1:
+        raise EvaluationError("--samples must be >= 1")
+    out = Path(args.out)
+    settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
+                "methods": methods, "classifier": args.classifier, "duration": args.duration, "seed": args.seed,
+                "samples": args.samples, "epochs": args.epochs, "sample_seed": 1000 + args.seed}
+    quiet = getattr(args, "quiet", False)
+
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    say(f"{len(captions)} captions" + (f" ({blank} blank line(s) skipped)" if blank else ""))
+    from .metrics import load_classifier
+    classifier = load_classifier(args.classifier)  # fails here, before any work or table
+    from .models import load_model
+    model = load_model(args.model, getattr(args, "device", None))
+    settings["device"] = str(model.device)
+    settings["threads"] = model.num_threads
+    out.mkdir(parents=True, exist_ok=True)
+    run_path = out / RUN
+    if args.restart:
+        for name in (RESULTS, RUN):
+            (out / name).unlink(missing_ok=True)
+    if run_path.is_file():
+        old = json.loads(run_path.read_text(encoding="utf-8"))
+        keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
+        diff = [k for k in keys if old.get(k) != settings[k]]
+        if diff:
+            raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
+                                  f"use another --out or --restart")
+    run_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    records = load_results(out)
+    done = {(r["index"], r["caption"]) for r in records}
+    records = [r for r in records if r["index"] < len(captions) and captions[r["index"]] == r["caption"]]
+    todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done]
+    if len(todo) < len(captions):
+        say(f"resuming: {len(captions) - len(todo)} caption(s) already done in {out / RESULTS}")
+    params = {"audiogenx": {"epochs": args.epochs}}
+    interrupted = False
+    try:
+        for k, (i, cap) in enumerate(todo):
+            t0 = time.perf_counter()
+            rec = evaluate_caption(model, cap, i, methods, classifier, duration=args.duration, seed=args.seed,
+                                   samples=args.samples, method_params=params,
+                                   sample_seed=settings["sample_seed"])
+            append_result(out, rec)
+            records.append(rec)
+            write_tables(out, records, methods, len(captions), settings)
+            say(f"[{len(records)}/{len(captions)}] {time.perf_counter() - t0:5.1f} s  {cap}")
+    except KeyboardInterrupt:
+        interrupted = True
+    t = write_tables(out, records, methods, len(captions), settings)
+    if interrupted:
+        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {out / RESULTS} "
+              f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
+        return 130
+    print(t["table1_md"])
+    print(t["table2_md"])
+    print(f"wrote {out / 'table1.md'}, {out / 'table2.md'} (+ .csv)")
+    return 0 if t["complete"] else 1

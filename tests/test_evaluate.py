@@ -1,0 +1,108 @@
+"""`agx evaluate`: caption-file input, resumability, tables, bad input."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agx_desktop.engine import evaluate, models
+from agx_desktop.engine.cli import run
+from agx_desktop.engine.errors import UnknownMethodError
+from _eval_helpers import synth_model
+
+CLF = "_eval_helpers:make_classifier"
+FAST = ["--methods", "random,atman,audiogenx", "--epochs", "2", "--samples", "2", "--duration", "0.5",
+        "--classifier", CLF, "--quiet"]
+
+
+@pytest.fixture
+def tiny_registry(monkeypatch):
+    model = synth_model()
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: model)
+    return model
+
+
+def _args(captions, out, *extra):
+    return ["--quiet", "evaluate", str(captions), "--out", str(out)] + [a for a in FAST if a != "--quiet"] + list(extra)
+
+
+def test_read_captions(tmp_path):
+    with pytest.raises(evaluate.EvaluationError, match="not found"):
+        evaluate.read_captions(tmp_path / "missing.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    with pytest.raises(evaluate.EvaluationError, match="no captions"):
+        evaluate.read_captions(empty)
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\n\n  \nrain falls\n")
+    assert evaluate.read_captions(f) == (["a dog barks", "rain falls"], 2)
+
+
+def test_unknown_method_lists_the_known_ones():
+    with pytest.raises(UnknownMethodError, match="gradcam-e.*rollout"):
+        evaluate.parse_methods("audiogenx,nope")
+
+
+def test_bad_input_exit_codes(tmp_path, capsys, tiny_registry):
+    assert run(["evaluate", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]) == 2
+    assert "caption file not found" in capsys.readouterr().err
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\n")
+    assert run(["evaluate", str(f), "--out", str(tmp_path / "o"), "--methods", "nope"]) == 2
+    assert "use one of" in capsys.readouterr().err
+    out = tmp_path / "o2"
+    assert run(["evaluate", str(f), "--out", str(out), "--classifier", "_eval_helpers:broken_classifier"]) == 2
+    err = capsys.readouterr().err
+    errors = [ln for ln in err.splitlines() if ln.startswith("agx: error:")]
+    assert len(errors) == 1 and "cannot be loaded" in errors[0]
+    assert not (out / "table1.md").exists()  # nothing presented as a result
+
+
+def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\n\nrain falls on a roof\nthunder then a bell\n")
+    out = tmp_path / "res"
+    # crash (Ctrl-C) during the second caption: the first one is kept, tables are PARTIAL
+    real = evaluate.evaluate_caption
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(evaluate, "evaluate_caption", flaky)
+    assert run(_args(f, out)) == 130
+    assert "interrupted" in capsys.readouterr().err
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["caption"] == "a dog barks"
+    assert "PARTIAL: 1 of 3" in (out / "table1.md").read_text()
+    # a torn half-written line (crash mid-write) is ignored
+    with open(out / "results.jsonl", "a") as fh:
+        fh.write('{"index": 1, "capt')
+    # resume: only the two missing captions run
+    monkeypatch.setattr(evaluate, "evaluate_caption", real)
+    seen = []
+    monkeypatch.setattr(evaluate, "evaluate_caption",
+                        lambda model, cap, i, *a, **k: seen.append(cap) or real(model, cap, i, *a, **k))
+    assert run(_args(f, out)) == 0
+    assert seen == ["rain falls on a roof", "thunder then a bell"]
+    records = evaluate.load_results(out)
+    assert [r["index"] for r in records] == [0, 1, 2]
+    t1 = (out / "table1.md").read_text()
+    assert "complete: 3 of 3" in t1 and "PARTIAL" not in t1
+    for label in ("Random mask", "AtMan", "AudioGenX", "floor"):
+        assert label in t1
+    assert "±" in t1
+    csv1 = (out / "table1.csv").read_text().splitlines()
+    assert csv1[0].startswith("method,n,fid_f") and len(csv1) == 1 + 1 + 3
+    t2 = (out / "table2.md").read_text()
+    assert "seconds per explanation" in t2 and "AudioGenX" in t2
+    rec = records[0]["methods"]["audiogenx"]
+    assert rec["seconds"] > 0 and "peak_mb" in rec and len(rec["words"]) == len(records[0]["words"])
+    # a finished run is not redone; other settings are refused
+    seen.clear()
+    assert run(_args(f, out)) == 0 and seen == []
+    assert run(_args(f, out, "--seed", "9")) == 2
+    assert "other settings" in capsys.readouterr().err
