@@ -106,3 +106,15 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
     assert run(_args(f, out)) == 0 and seen == []
     assert run(_args(f, out, "--seed", "9")) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_shards_share_one_result(tmp_path, tiny_registry):
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\nrain falls\nthunder rolls\n")
+    out = tmp_path / "res"
+    assert run(_args(f, out, "--shard", "1/2", "--methods", "random")) == 1  # other shard not done yet
+    assert "PARTIAL: 1 of 3" in (out / "table1.md").read_text()
+    assert run(_args(f, out, "--shard", "0/2", "--methods", "random")) == 0
+    assert [r["index"] for r in evaluate.load_results(out)] == [1, 0, 2]
+    assert "complete: 3 of 3" in (out / "table1.md").read_text()
+    assert run(_args(f, out, "--shard", "2/2")) == 2

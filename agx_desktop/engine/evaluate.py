@@ -201,6 +201,25 @@ def load_results(out: Path) -> list[dict]:
     return records
 
 
+class _Lock:
+    """An exclusive ``flock`` on OUT/.lock, so shards of one run can share results.jsonl and the tables."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / ".lock"
+
+    def __enter__(self) -> "_Lock":
+        self.f = open(self.path, "a")
+        try:
+            import fcntl
+            fcntl.flock(self.f.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # not POSIX: single process only
+            pass
+        return self
+
+    def __exit__(self, *exc: tp.Any) -> None:
+        self.f.close()  # releases the lock
+
+
 def append_result(out: Path, record: dict) -> None:
     path = out / RESULTS
     # a torn last line from a crash would swallow the next record: start on a fresh line
@@ -302,7 +321,22 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=50, help="AudioGenX epochs (default 50)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N captions")
     p.add_argument("--restart", action="store_true", help="discard existing results in --out")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="run only captions with index %% N == K; N processes (K = 0..N-1) with the same --out "
+                        "share results.jsonl and the tables (use one thread each on a multi-core CPU)")
     return p
+
+
+def _parse_shard(spec: str | None) -> tuple[int, int]:
+    if spec is None:
+        return 0, 1
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise EvaluationError(f"--shard must look like K/N (e.g. 0/2), got {spec!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise EvaluationError(f"--shard {spec}: need 0 <= K < N")
+    return k, n
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -312,6 +346,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             raise EvaluationError("--limit must be >= 1")
         captions = captions[:args.limit]
     methods = parse_methods(args.methods)
+    shard, n_shards = _parse_shard(getattr(args, "shard", None))
     if args.samples < 1:
         raise EvaluationError("--samples must be >= 1")
     out = Path(args.out)
@@ -333,38 +368,49 @@ def run_from_args(args: argparse.Namespace) -> int:
     settings["threads"] = model.num_threads
     out.mkdir(parents=True, exist_ok=True)
     run_path = out / RUN
-    if args.restart:
-        for name in (RESULTS, RUN):
-            (out / name).unlink(missing_ok=True)
-    if run_path.is_file():
-        old = json.loads(run_path.read_text(encoding="utf-8"))
-        keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
-        diff = [k for k in keys if old.get(k) != settings[k]]
-        if diff:
-            raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
-                                  f"use another --out or --restart")
-    run_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
-    records = load_results(out)
-    done = {(r["index"], r["caption"]) for r in records}
-    records = [r for r in records if r["index"] < len(captions) and captions[r["index"]] == r["caption"]]
-    todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done]
-    if len(todo) < len(captions):
-        say(f"resuming: {len(captions) - len(todo)} caption(s) already done in {out / RESULTS}")
+    with _Lock(out):
+        if args.restart:
+            for name in (RESULTS, RUN):
+                (out / name).unlink(missing_ok=True)
+        if run_path.is_file():
+            old = json.loads(run_path.read_text(encoding="utf-8"))
+            keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
+            diff = [k for k in keys if old.get(k) != settings[k]]
+            if diff:
+                raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
+                                      f"use another --out or --restart")
+        run_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+        done = {(r["index"], r["caption"]) for r in load_results(out)}
+    todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done and i % n_shards == shard]
+    mine = sum(1 for i in range(len(captions)) if i % n_shards == shard)
+    if len(todo) < mine:
+        say(f"resuming: {mine - len(todo)} caption(s) already done in {out / RESULTS}")
+
+    def finished() -> list[dict]:
+        keep: dict[int, dict] = {}
+        for r in load_results(out):
+            if r["index"] < len(captions) and captions[r["index"]] == r["caption"]:
+                keep.setdefault(r["index"], r)
+        return [keep[i] for i in sorted(keep)]
+
     params = {"audiogenx": {"epochs": args.epochs}}
     interrupted = False
     try:
-        for k, (i, cap) in enumerate(todo):
+        for i, cap in todo:
             t0 = time.perf_counter()
             rec = evaluate_caption(model, cap, i, methods, classifier, duration=args.duration, seed=args.seed,
                                    samples=args.samples, method_params=params,
                                    sample_seed=settings["sample_seed"])
-            append_result(out, rec)
-            records.append(rec)
-            write_tables(out, records, methods, len(captions), settings)
+            with _Lock(out):
+                append_result(out, rec)
+                records = finished()
+                write_tables(out, records, methods, len(captions), settings)
             say(f"[{len(records)}/{len(captions)}] {time.perf_counter() - t0:5.1f} s  {cap}")
     except KeyboardInterrupt:
         interrupted = True
-    t = write_tables(out, records, methods, len(captions), settings)
+    with _Lock(out):
+        records = finished()
+        t = write_tables(out, records, methods, len(captions), settings)
     if interrupted:
         print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {out / RESULTS} "
               f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
