@@ -32,6 +32,7 @@ from .export import ExportError, explanation_csv, export_take, write_text_atomic
 from .jobs import Job, JobRunner
 from .paths import data_dir, drag_dir
 from .playback import Player
+from .qt_compat import install_refcount_guard
 from .settings import Settings, load_settings, save_settings
 from .store import TakeStore
 from .widgets.chips import ChipsPanel
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
     def __init__(self, player: Player | None = None, store: TakeStore | None = None,
                  settings: Settings | None = None, load_autosaved: bool = True) -> None:
         super().__init__()
+        install_refcount_guard()
         tasks.configure_threads()
         self.setWindowTitle("AGX Desktop — text to sound, explained")
         self.settings = settings or load_settings()
@@ -134,7 +136,7 @@ class MainWindow(QMainWindow):
         # ---- parameters row
         params = QHBoxLayout()
         self.model_combo = QComboBox()
-        self.model_combo.setMinimumWidth(200)
+        self.model_combo.setMinimumWidth(150)
         self._fill_models()
         params.addWidget(QLabel("Model"))
         params.addWidget(self.model_combo)
@@ -147,7 +149,7 @@ class MainWindow(QMainWindow):
         params.addWidget(self.duration_spin)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, MAX_SEED)
-        self.seed_spin.setMinimumWidth(90)
+        self.seed_spin.setMinimumWidth(80)
         self.dice_btn = QToolButton()
         self.dice_btn.setIcon(dice_icon())
         self.dice_btn.setToolTip("Pick a random seed")
@@ -212,7 +214,7 @@ class MainWindow(QMainWindow):
         self.time_label = QLabel("0:00.00 / 0:00.00")
         self.time_label.setMinimumWidth(130)
         self.words_label = QLabel("")
-        self.words_label.setMinimumWidth(200)
+        self.words_label.setMinimumWidth(120)
         self.drag_handle = DragHandle(self._mime_for_current)
         for w in (self.play_btn, self.stop_btn, self.loop_check, self.time_label):
             transport.addWidget(w)
@@ -293,7 +295,7 @@ class MainWindow(QMainWindow):
         self.dock.setWidget(dock_w)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                               | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.dock.setMinimumWidth(300)
+        self.dock.setMinimumWidth(230)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.statusBar().showMessage(f"Data folder: {data_dir()}")
 
@@ -457,6 +459,8 @@ class MainWindow(QMainWindow):
         def done(model: tp.Any) -> None:
             if model_id == self.current_model_id():
                 self.model = model
+                if self.notice_label.text().startswith("Model not loaded"):
+                    self.notice_label.hide()
                 self._set_duration_range(model_id)
                 if not getattr(model, "trained", True):
                     self.statusBar().showMessage(f"Model {model_id} is an UNTRAINED stand-in: it makes noise. "
@@ -610,7 +614,8 @@ class MainWindow(QMainWindow):
         self.last_error = (job.title, message, details)
         self._idle_progress(f"Failed: {job.title}")
         if job.kind == "load" and job.title.startswith("Load model"):
-            self.hint_label.setText(f"Model not loaded: {message}")
+            self.notice_label.setText(f"Model not loaded: {message}")
+            self.notice_label.show()
         if not self._closing:
             self.show_error(f"{job.title} failed", message, details)
         self._update_actions()
@@ -772,6 +777,7 @@ class MainWindow(QMainWindow):
             if self.active_words:
                 self.active_words = []
                 self.chips.set_active(())
+                self.timeline.set_active_words((), pos)
             self.words_label.setText("")
             return
         frame = int(np.clip(pos * item.explanation.frame_rate, 0, len(pf) - 1))
@@ -779,6 +785,7 @@ class MainWindow(QMainWindow):
         if active != self.active_words:
             self.active_words = active
             self.chips.set_active(active)
+        self.timeline.set_active_words(active, pos)
         words = item.explanation.words
         self.words_label.setText("At the playhead: " + ", ".join(words[i] for i in active))
 

@@ -78,11 +78,13 @@ def test_playhead_and_words_follow_the_stream_clock(generated, qtbot):
         heard = t - stream.latency
         for line in w.timeline.playheads:  # all panes, one playhead, at what is heard
             assert line.value() == pytest.approx(heard, abs=1e-3)
-        frame = int(heard * ex.frame_rate)
+        frame = int(np.clip(w.player.position() * ex.frame_rate, 0, len(pf) - 1))
         expected = w.words_at(pf[frame])
         assert w.active_words == expected
         assert [c.active for c in w.chips.chips] == [i in expected for i in range(len(w.chips.chips))]
         assert w.words_label.text().endswith(", ".join(ex.words[i] for i in expected))
+        xs, ys = w.timeline.active_marks.getData()  # markers on the heatmap rows, at the playhead
+        assert np.allclose(xs, heard, atol=1e-3) and sorted(len(ex.words) - 0.5 - ys) == expected
     w.toggle_play()
     assert not w.player.playing
     stopped_at = w.timeline.playhead()

@@ -98,6 +98,11 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.heat.addItem(self.heat_empty)
         self.words: list[str] = []
         self._set_word_ticks([])
+        # the words that matter at the playhead: a marker on their rows, riding the playhead
+        self.active_marks = pg.ScatterPlotItem(size=11, symbol="t2", pen=pg.mkPen("#1e1f22", width=1),
+                                               brush=pg.mkBrush("#ffffff"))
+        self.active_marks.setZValue(110)
+        self.heat.addItem(self.active_marks, ignoreBounds=True)
 
     def _add_plot(self, row: int, title: str, ylabel: str) -> pg.PlotItem:
         vb = TimeViewBox()
@@ -155,6 +160,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
             self.set_selection(None)
 
     def set_heatmap(self, explanation: tp.Any) -> None:
+        self.active_marks.setData([], [])
         if explanation is None:
             self.heat_img.clear()
             self.words = []
@@ -187,6 +193,12 @@ class TimelineView(pg.GraphicsLayoutWidget):
     def set_playhead(self, seconds: float) -> None:
         for line in self.playheads:
             line.setValue(seconds)
+
+    def set_active_words(self, indices: tp.Sequence[int], seconds: float) -> None:
+        """Mark rows ``indices`` (word order, first word on top) at the playhead."""
+        n = len(self.words)
+        ys = [n - 1 - i + 0.5 for i in indices if 0 <= i < n]
+        self.active_marks.setData([seconds] * len(ys), ys)
 
     def playhead(self) -> float:
         return float(self.playheads[0].value())
