@@ -1,5 +1,8 @@
 """The README screenshot: the main window after Generate + Explain, on the shipped bundled model
-(the trained one in resources/bundled when present, else the untrained stand-in)."""
+(the trained one in resources/bundled when present, else the untrained stand-in).
+
+Always rendered (offscreen) and checked; written over resources/screenshots/main_window.png only
+with ``AGX_UPDATE_SCREENSHOT=1`` so that running the suite leaves the working tree clean."""
 from __future__ import annotations
 
 import os
@@ -10,7 +13,7 @@ from conftest import SHOTS, wait_idle
 
 
 @pytest.mark.real_bundled
-def test_main_window_screenshot(make_window, qtbot):
+def test_main_window_screenshot(make_window, qtbot, tmp_path):
     from agx_desktop.engine import models
     models._CACHE.pop(("bundled", "cpu"), None)  # the untrained stand-in may be cached by other tests
     w = make_window()
@@ -27,8 +30,11 @@ def test_main_window_screenshot(make_window, qtbot):
     w.timeline.set_selection((item.take.duration * 0.3, item.take.duration * 0.55))
     w.seek(item.take.duration * 0.42)
     qtbot.wait(100)
-    os.makedirs(SHOTS, exist_ok=True)
-    path = os.path.join(SHOTS, "main_window.png")
+    if os.environ.get("AGX_UPDATE_SCREENSHOT"):
+        os.makedirs(SHOTS, exist_ok=True)
+        path = os.path.join(SHOTS, "main_window.png")
+    else:
+        path = str(tmp_path / "main_window.png")
     assert w.grab().save(path)
     assert os.path.getsize(path) > 20000
     models._CACHE.pop(("bundled", "cpu"), None)
