@@ -505,7 +505,7 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return None
         prompt, params = self.prompt_edit.text().strip(), self.params()
-        self.collect_settings()
+        save_settings(self.collect_settings())
         title = ("Generate + explain" if explain_after else "Generate") + f" “{prompt[:40]}” (seed {params.seed})"
         fn = tasks.generate_task(self.store, self.current_model_id(), prompt, params, explain_after=explain_after,
                                  method=self.method_combo.currentText(), epochs=self.epochs_spin.value())
@@ -521,6 +521,8 @@ class MainWindow(QMainWindow):
 
         def done(explanation: tp.Any, item: TakeItem = item) -> None:
             item.explanation = explanation
+            if explanation.extras.get("autosave_error"):
+                self._autosave_problem(explanation.extras.pop("autosave_error"))
             self._per_frame_cache.pop(item.id, None)
             self.history.refresh(item)
             if self.current is item:
@@ -657,8 +659,16 @@ class MainWindow(QMainWindow):
     def _on_new_items(self, items: list[TakeItem]) -> None:
         for item in items:
             self.add_item(item)
+            if item.notes.get("autosave_error"):
+                self._autosave_problem(item.notes["autosave_error"])
         if items:
             self.show_take(items[0].id)
+
+    def _autosave_problem(self, message: str) -> None:
+        self.notices.append(message)
+        self.notice_label.setText(f"Autosave failed — {message}. The take is kept in this session; "
+                                  "export it or free the data folder.")
+        self.notice_label.show()
 
     def add_item(self, item: TakeItem) -> None:
         if item.id in self.items:
@@ -841,8 +851,10 @@ class MainWindow(QMainWindow):
         if item is None:
             return None
         try:
-            path, _ = export_take(item.take, drag_dir(), self._drag_settings(), overwrite=True)
-        except ExportError as exc:
+            folder = drag_dir() / item.id  # one folder per take: same-named files never clash
+            folder.mkdir(exist_ok=True)
+            path, _ = export_take(item.take, folder, self._drag_settings(), overwrite=True)
+        except (ExportError, OSError) as exc:
             self.show_error("Could not prepare the WAV to drag", str(exc))
             return None
         return path

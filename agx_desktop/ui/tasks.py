@@ -8,6 +8,7 @@ from __future__ import annotations
 import typing as tp
 from dataclasses import replace
 
+from agx_desktop.engine.errors import AgxError
 from agx_desktop.engine.explain import explain
 from agx_desktop.engine.generation import generate, regenerate
 from agx_desktop.engine.models import load_model
@@ -16,6 +17,15 @@ from agx_desktop.engine.take import GenerationParams
 from .analysis import TakeItem, analyse
 from .jobs import JobContext
 from .store import TakeStore
+
+
+def _autosave(store: TakeStore, item: TakeItem) -> None:
+    """Save ``item``; a full or read-only data dir must not cost the user the take itself."""
+    try:
+        store.save(item)
+    except (OSError, AgxError) as exc:
+        item.folder = None
+        item.notes["autosave_error"] = f"take not autosaved ({store.root}): {exc}"
 
 
 def _model(ctx: JobContext, model_id: str) -> tp.Any:
@@ -61,7 +71,7 @@ def generate_task(store: TakeStore, model_id: str, prompt: str, params: Generati
         ctx.check()
         ctx.progress("autosave", 0, 1)
         for item in items:
-            store.save(item)
+            _autosave(store, item)
         return items
     return run
 
@@ -75,7 +85,10 @@ def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str, e
         ctx.progress("autosave", 0, 1)
         if item.folder is not None:
             from agx_desktop.engine.takes import save_explanation
-            save_explanation(explanation, item.folder)
+            try:
+                save_explanation(explanation, item.folder)
+            except (OSError, AgxError) as exc:
+                explanation.extras["autosave_error"] = f"explanation not autosaved: {exc}"
         return explanation
     return run
 
@@ -89,7 +102,7 @@ def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: st
                           progress=ctx.progress, cancel=ctx.cancel)
         new = analyse(take)
         ctx.check()
-        store.save(new)
+        _autosave(store, new)
         return [new]
     return run
 

@@ -156,3 +156,31 @@ def test_quit_during_a_job_cancels_and_waits(make_window, qtbot, data_dir):
     assert time.perf_counter() - t0 < 3.0
     assert not w.runner.busy and w.runner._thread is None
     assert (data_dir / "settings.json").is_file()
+
+
+def test_failed_autosave_keeps_the_take(make_window, qtbot, monkeypatch):
+    from agx_desktop.ui import store as store_mod
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+    w = make_window()
+    monkeypatch.setattr(store_mod, "save_take", full)
+    w.prompt_edit.setText("a clock ticks")
+    w.duration_spin.setValue(1.0)
+    w.request_generate()
+    wait_idle(qtbot, w)
+    assert w.history.count() == 1 and w.current.folder is None
+    assert w.notice_label.isVisible() and "No space left" in w.notice_label.text()
+
+
+def test_space_types_in_the_prompt_but_plays_elsewhere(generated, qtbot):
+    w = generated
+    w.prompt_edit.setFocus()
+    w.prompt_edit.setText("wind")
+    qtbot.keyClick(w.prompt_edit, Qt.Key.Key_Space)
+    assert w.prompt_edit.text() == "wind " and not w.player.playing
+    w.timeline.setFocus()
+    qtbot.keyClick(w.timeline, Qt.Key.Key_Space)
+    assert w.player.playing
+    qtbot.keyClick(w.timeline, Qt.Key.Key_Space)
+    assert not w.player.playing
