@@ -32,7 +32,7 @@ class ImportanceBars(pg.PlotWidget):
         self.values: np.ndarray = np.zeros(0)
         self.words: list[str] = []
         self.mode = "holistic"
-        self.setTitle("Word importance (explain a take)", color="#d0d0d0", size="9pt")
+        self.set_values(None, None)
 
     def set_values(self, words: list[str] | None, values: tp.Sequence[float] | None,
                    interval: tuple[float, float] | None = None,

@@ -103,6 +103,10 @@ class TimelineView(pg.GraphicsLayoutWidget):
                                                brush=pg.mkBrush("#ffffff"))
         self.active_marks.setZValue(110)
         self.heat.addItem(self.active_marks, ignoreBounds=True)
+        self.spec.getAxis("left").enableAutoSIPrefix(False)
+        self.spec.setYRange(0, 8000, padding=0)
+        self.wave.setXRange(0, self.duration, padding=0)
+        self.set_heatmap(None)
 
     def _add_plot(self, row: int, title: str, ylabel: str) -> pg.PlotItem:
         vb = TimeViewBox()
