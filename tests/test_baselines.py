@@ -99,3 +99,28 @@ def test_unknown_parameter_and_cancel(tiny_model, tiny_take):
     for method in BASELINES:
         with pytest.raises(Cancelled):
             METHODS[method](tiny_model, tiny_take, cancel=token)
+
+
+# ----------------------------------------------------------------------------- AudioGenX speed modes
+
+def test_flat_explainers_equal_the_per_step_ones():
+    from agx_desktop.engine.explain.audiogenx import FlatStepExplainers, StepExplainers
+    ref = StepExplainers(7, 16, 8, torch.Generator().manual_seed(0))
+    flat = FlatStepExplainers(ref)
+    U = torch.randn(5, 16)
+    torch.testing.assert_close(flat(U), ref(U))
+
+
+def test_quick_mode_stops_early_is_deterministic_and_finds_the_word():
+    model = _one_word_model(2)
+    take = generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2, top_k=32))
+    a = explain(model, take)  # default mode: quick
+    b = explain(model, take, mode="quick")
+    assert a.params["mode"] == "quick" and a.params["lr"] == 5e-3
+    assert np.array_equal(a.step_masks, b.step_masks)
+    assert 5 <= a.extras["epochs_run"] < 50
+    imp = a.word_importance()
+    i = a.words.index("thunder")
+    assert imp[i] > np.delete(imp, i).max() + 0.2
+    tok = take.text.tokens.index("thunder")
+    assert (a.step_masks.argmax(axis=1) == tok).mean() > 0.8
