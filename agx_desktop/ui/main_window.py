@@ -694,12 +694,16 @@ class MainWindow(QMainWindow):
         self._update_actions()
         stages = [lambda: self.timeline.set_item(item)]
         if switching:
-            stages.append(lambda: self.chips.set_words(item.take.words, item.take.word_weights))
+            stages.append(lambda: self._show_chips(item))
         stages.append(self._show_explanation)
         stages.append(lambda: (self._on_loop(self.loop_check.isChecked()), self._update_actions(),
                                self.take_shown.emit(take_id)))
         self._display_stages = stages
         QTimer.singleShot(1, self._run_display_stage)
+
+    def _show_chips(self, item: TakeItem) -> None:
+        self.chips.set_words(item.take.words, item.take.word_weights)
+        self.active_words = []  # new chips: the next playhead tick marks the active ones again
 
     def _run_display_stage(self) -> None:
         if self._display_stages:
