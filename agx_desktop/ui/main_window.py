@@ -543,10 +543,19 @@ class MainWindow(QMainWindow):
             fn = tasks.generate_task(self.store, take.model_id, prompt, take.params, word_weights=weights,
                                      parent=take.id)
             return self._submit(f"Regenerate “{prompt[:40]}” (seed {take.params.seed})", fn,
-                                self._on_new_items, "generate")
+                                lambda items: self._on_derived(item, items), "generate")
         fn = tasks.regenerate_task(self.store, take.model_id, item, "weighted", word_weights=weights)
-        return self._submit(f"Regenerate with weights (seed {take.params.seed})", fn, self._on_new_items,
-                            "generate")
+        return self._submit(f"Regenerate with weights (seed {take.params.seed})", fn,
+                            lambda items: self._on_derived(item, items), "generate")
+
+    def _on_derived(self, parent: TakeItem, items: list[TakeItem]) -> None:
+        """A take regenerated from ``parent`` (same seed): show it and make the pair A/B."""
+        self._on_new_items(items)
+        if items and parent.id in self.items:
+            self.ab = {"A": parent.id, "B": items[0].id}
+            self.ab_side = "B"
+            self._update_ab_label()
+            self._update_actions()
 
     @staticmethod
     def _replace_words(take: tp.Any, words: list[str]) -> str:
@@ -575,8 +584,8 @@ class MainWindow(QMainWindow):
             return None
         fn = tasks.regenerate_task(self.store, item.take.model_id, item, variant)
 
-        def done(items: list[TakeItem]) -> None:
-            self._on_new_items(items)
+        def done(items: list[TakeItem], parent: TakeItem = item) -> None:
+            self._on_derived(parent, items)
             if self.player.available:
                 self.player.play(0.0)
         return self._submit(f"Hear {variant} of take {item.id}", fn, done, "generate")

@@ -116,6 +116,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     assert not np.array_equal(new.take.codes.numpy(), take.codes.numpy())  # the weights changed what was sampled
     assert w.history.count() == 2 and set(w.history.ids()) == {take.id, new.take.id}
     assert w.chips.weights()[1] == 0.0  # the chips show the weights the take was made with
+    assert w.ab == {"A": take.id, "B": new.take.id} and w.ab_btn.isEnabled()  # ready to compare
 
     # ---- export (24-bit, 48 kHz, −14 LUFS) with metadata
     out = tmp_path / "exports"
