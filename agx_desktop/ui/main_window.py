@@ -785,8 +785,14 @@ class MainWindow(QMainWindow):
         self.player.set_loop(self.timeline.selection if on else None)
 
     def _tick_playhead(self) -> None:
+        """Move the playhead to what the stream says is being heard (30 ms GUI timer: redraw only)."""
         playing = self.player.poll()
         pos = self.player.position()
+        state = (playing, pos, self.current.id if self.current else None, len(self.active_words),
+                 id(self.current.explanation) if self.current else 0, self.display_pending())
+        if state == getattr(self, "_last_tick", None):
+            return  # idle: nothing to redraw
+        self._last_tick = state
         self.timeline.set_playhead(pos)
         self.play_btn.setText("❚❚ Pause" if playing else ("▶ Play" if self.player.available else "▶ Play (off)"))
         dur = self.current.take.duration if self.current else 0.0
