@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 import soundfile as sf
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
@@ -198,3 +199,30 @@ def test_ab_compare_keeps_position(generated, qtbot):
     assert abs(w.player.position() - before) < 0.02
     w.switch_ab()
     assert w.current is a
+
+
+def test_click_on_a_pane_seeks_and_escape_clears_the_selection(generated, qtbot):
+    w = generated
+    tl = w.timeline
+    vb = tl.heat.getViewBox()
+    pos = tl.mapFromScene(vb.mapViewToScene(QPointF(0.6, 1.0)))
+    qtbot.mouseClick(tl.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert w.player.position() == pytest.approx(0.6, abs=0.02)
+    w._tick_playhead()
+    assert tl.playhead() == pytest.approx(0.6, abs=0.02)
+    tl.set_selection((0.2, 0.5))
+    assert w.bars.mode == "interval"
+    w.clear_sel_act.trigger()
+    assert tl.selection is None and w.bars.mode == "holistic"
+    assert all(not r.isVisible() for r in tl.regions)
+
+
+def test_model_picker_shows_what_is_usable(make_window):
+    w = make_window()
+    combo = w.model_combo
+    rows = {combo.itemData(i): i for i in range(combo.count())}
+    assert "bundled" in rows and combo.currentData() == "bundled"
+    for info in w.model_infos:
+        item = combo.model().item(rows[info.id])
+        assert item.isEnabled() == info.usable
+        assert info.status in combo.itemData(rows[info.id], Qt.ItemDataRole.ToolTipRole)
