@@ -168,8 +168,10 @@ class MainWindow(QMainWindow):
         params.addWidget(QLabel("Top-k"))
         params.addWidget(self.topk_spin)
         self.method_combo = QComboBox()
-        for m in available_methods():
+        methods = available_methods()
+        for m in sorted(methods, key=lambda m: (m != "audiogenx", m)):  # AudioGenX first, then baselines
             self.method_combo.addItem(m)
+        self.method_combo.setToolTip("Explanation method: AudioGenX (the paper's), or a baseline to compare")
         params.addWidget(QLabel("Explainer"))
         params.addWidget(self.method_combo)
         self.epochs_spin = QSpinBox()
@@ -365,6 +367,8 @@ class MainWindow(QMainWindow):
         self.clear_queue_btn.clicked.connect(self.runner.clear_queue)
         self.dice_btn.clicked.connect(self.roll_seed)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.method_combo.currentTextChanged.connect(
+            lambda m: self.epochs_spin.setEnabled(m in tasks.TRAINED_METHODS))
         self.regenerate_btn.clicked.connect(self.request_regenerate)
         self.reset_chips_btn.clicked.connect(self.chips.reset)
         self.variations_btn.clicked.connect(self.request_variations)

@@ -47,8 +47,12 @@ def load_store_task(store: TakeStore) -> tp.Callable[[JobContext], tp.Any]:
     return run
 
 
+TRAINED_METHODS = {"audiogenx"}  # methods with an ``epochs`` parameter (the baselines have none)
+
+
 def _explain(ctx: JobContext, model: tp.Any, item: TakeItem, method: str, epochs: int) -> tp.Any:
-    return explain(model, item.take, method=method, epochs=int(epochs), progress=ctx.progress, cancel=ctx.cancel)
+    kwargs = {"epochs": int(epochs)} if method in TRAINED_METHODS else {}
+    return explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **kwargs)
 
 
 def generate_task(store: TakeStore, model_id: str, prompt: str, params: GenerationParams,

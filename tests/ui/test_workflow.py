@@ -226,3 +226,16 @@ def test_model_picker_shows_what_is_usable(make_window):
         item = combo.model().item(rows[info.id])
         assert item.isEnabled() == info.usable
         assert info.status in combo.itemData(rows[info.id], Qt.ItemDataRole.ToolTipRole)
+
+
+def test_baseline_explainers_run_from_the_picker(generated, qtbot):
+    w = generated
+    assert w.method_combo.itemText(0) == "audiogenx"
+    w.method_combo.setCurrentText("random")
+    assert not w.epochs_spin.isEnabled()
+    w.request_explain()
+    wait_idle(qtbot, w)
+    assert w.last_error is None
+    assert w.current.explanation.method == "random"
+    w.method_combo.setCurrentText("audiogenx")
+    assert w.epochs_spin.isEnabled()
