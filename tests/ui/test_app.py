@@ -33,3 +33,18 @@ def test_signal_emits_do_not_eat_singletons(qapp):
         qt_compat._GUARD.top_up()
     after = sys.getrefcount(True), sys.getrefcount(None)
     assert after[0] >= before[0] - 50 and after[1] >= before[1] - 50
+
+
+def test_views_never_import_torch():
+    """The views only display and drive the engine (BRIEF §2): no torch in ui/widgets."""
+    import ast
+    import pathlib
+    widgets = pathlib.Path(__file__).resolve().parents[2] / "agx_desktop" / "ui" / "widgets"
+    for path in widgets.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] in ("torch", "audiocraft", "torchaudio") for n in names), path.name
