@@ -360,6 +360,14 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.prompt_edit.textChanged.connect(self._update_actions)
         self.prompt_edit.returnPressed.connect(self.request_generate)
+        for keys, slot, button in (("Ctrl+Return", self.request_generate, self.generate_btn),
+                                   ("Ctrl+Shift+Return", lambda: self.request_generate(explain_after=True),
+                                    self.gen_explain_btn),
+                                   ("Ctrl+Shift+X", self.request_explain, self.explain_btn)):
+            act = QAction(self, shortcut=QKeySequence(keys))
+            act.triggered.connect(slot)
+            self.addAction(act)
+            button.setStatusTip(f"{button.text()} ({QKeySequence(keys).toString(QKeySequence.SequenceFormat.NativeText)})")
         self.generate_btn.clicked.connect(self.request_generate)
         self.explain_btn.clicked.connect(self.request_explain)
         self.gen_explain_btn.clicked.connect(lambda: self.request_generate(explain_after=True))

@@ -31,6 +31,25 @@ def drag_dir() -> Path:
     return path
 
 
+def prune_drag_dir(max_age_days: float = 7.0) -> int:
+    """Delete drag-out WAVs older than ``max_age_days`` (a DAW has long copied them); returns how many."""
+    import shutil
+    import time
+    root = data_dir() / "drag"
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - max_age_days * 86400
+    removed = 0
+    for entry in root.iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def settings_path() -> Path:
     return data_dir() / "settings.json"
 

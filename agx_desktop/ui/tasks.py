@@ -43,6 +43,8 @@ def load_model_task(model_id: str) -> tp.Callable[[JobContext], tp.Any]:
 
 def load_store_task(store: TakeStore) -> tp.Callable[[JobContext], tp.Any]:
     def run(ctx: JobContext) -> tuple[list[TakeItem], list[str]]:
+        from .paths import prune_drag_dir
+        prune_drag_dir()
         return store.load_all(progress=ctx.progress)
     return run
 
