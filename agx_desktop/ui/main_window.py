@@ -204,6 +204,8 @@ class MainWindow(QMainWindow):
         self.notice_label = QLabel("")
         self.notice_label.setWordWrap(True)
         self.notice_label.setStyleSheet("color: #ffb347; background: #3a2f1e; padding: 3px;")
+        self.notice_label.setTextFormat(Qt.TextFormat.RichText)
+        self.notice_label.linkActivated.connect(lambda _l: self.notice_label.hide())
         self.notice_label.hide()
         root.addWidget(self.notice_label)
 
@@ -637,8 +639,7 @@ class MainWindow(QMainWindow):
         self.last_error = (job.title, message, details)
         self._idle_progress(f"Failed: {job.title}")
         if job.kind == "load" and job.title.startswith("Load model"):
-            self.notice_label.setText(f"Model not loaded: {message}")
-            self.notice_label.show()
+            self.show_notice(f"Model not loaded: {message}")
         if not self._closing:
             self.show_error(f"{job.title} failed", message, details)
         self._update_actions()
@@ -668,11 +669,10 @@ class MainWindow(QMainWindow):
             self.show_take(items[-1].id)
         if notices:
             self.notices.extend(notices)
-            msg = (f"{len(notices)} autosaved item(s) could not be read and were skipped; "
+            skipped = sum(n.startswith("skipped") for n in notices)
+            msg = (f"{skipped} autosaved take folder(s) could not be read and were skipped; "
                    f"{len(items)} take(s) loaded. " + notices[0])
-            self.notice_label.setText(msg)
-            self.notice_label.setToolTip("\n".join(notices))
-            self.notice_label.show()
+            self.show_notice(msg, "\n".join(notices))
             self.notice.emit(msg)
         elif items:
             self.statusBar().showMessage(f"Loaded {len(items)} autosaved take(s) from {self.store.root}", 5000)
@@ -687,8 +687,14 @@ class MainWindow(QMainWindow):
 
     def _autosave_problem(self, message: str) -> None:
         self.notices.append(message)
-        self.notice_label.setText(f"Autosave failed — {message}. The take is kept in this session; "
-                                  "export it or free the data folder.")
+        self.show_notice(f"Autosave failed — {message}. The take is kept in this session; "
+                         "export it or free the data folder.")
+
+    def show_notice(self, text: str, tooltip: str = "") -> None:
+        """A persistent notice bar (dismissed with its link)."""
+        import html
+        self.notice_label.setText(f"{html.escape(text)} &nbsp;<a href='dismiss' style='color:#5fb3ff'>Dismiss</a>")
+        self.notice_label.setToolTip(tooltip)
         self.notice_label.show()
 
     def add_item(self, item: TakeItem) -> None:

@@ -62,7 +62,9 @@ def test_autosave_reloads_and_skips_corrupt_takes(make_window, qtbot, data_dir):
     assert set(w2.items) == ids
     assert w2.items[explained].explanation is not None
     assert w2.notice_label.isVisible() and "skipped" in w2.notice_label.text()
-    assert "2 autosaved item(s)" in w2.notice_label.text() and "2 take(s) loaded" in w2.notice_label.text()
+    assert "2 autosaved take folder(s)" in w2.notice_label.text() and "2 take(s) loaded" in w2.notice_label.text()
+    w2.notice_label.linkActivated.emit("dismiss")
+    assert not w2.notice_label.isVisible()
     assert len(w2.notices) == 2
     assert w2.history.count() == 2
 
