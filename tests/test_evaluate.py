@@ -118,3 +118,11 @@ def test_shards_share_one_result(tmp_path, tiny_registry):
     assert [r["index"] for r in evaluate.load_results(out)] == [1, 0, 2]
     assert "complete: 3 of 3" in (out / "table1.md").read_text()
     assert run(_args(f, out, "--shard", "2/2")) == 2
+
+
+def test_peak_memory_sees_a_freed_allocation():
+    import torch
+    with evaluate.PeakMemory() as m:
+        x = torch.ones(20_000_000)  # 76 MB
+        del x
+    assert m.peak_mb > 60

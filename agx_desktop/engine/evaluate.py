@@ -100,14 +100,43 @@ def write_heldout_world_captions(path: str | os.PathLike, n: int, first_seed: in
 
 # --------------------------------------------------------------------------- measurement
 
+class _MallInfo2(__import__("ctypes").Structure):
+    _fields_ = [(n, __import__("ctypes").c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def _heap_in_use() -> tp.Callable[[], int] | None:
+    """glibc's bytes in use (``mallinfo2``: uordblks + hblkhd), or None where unavailable."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        fn = libc.mallinfo2
+        fn.restype = _MallInfo2
+    except (OSError, AttributeError):
+        return None
+
+    def in_use() -> int:
+        m = fn()
+        return int(m.uordblks + m.hblkhd)
+    return in_use
+
+
 class PeakMemory:
-    """Peak memory above the starting level during a block, in MB (RSS on CPU, allocator on CUDA)."""
+    """Peak memory a block allocates above the level at its start, in MB.
+
+    CUDA: ``max_memory_allocated``. CPU: the C heap's bytes *in use* (glibc ``mallinfo2``, where
+    torch's CPU tensors live), sampled every 5 ms — unlike RSS it falls when tensors are freed, so
+    a method is not credited with memory an earlier one left cached. Elsewhere: RSS.
+    """
 
     def __init__(self, device: tp.Any = None, interval: float = 0.005) -> None:
         self.cuda = device is not None and getattr(device, "type", str(device)).startswith("cuda")
         self.interval = interval
         self.peak_mb = 0.0
         self._stop = threading.Event()
+        self._probe = _heap_in_use() or self.rss_bytes
+        self.kind = "cuda" if self.cuda else ("heap" if self._probe is not self.rss_bytes else "rss")
 
     @staticmethod
     def rss_bytes() -> int:
@@ -125,12 +154,12 @@ class PeakMemory:
             self._base = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
             return self
-        self._base = self.rss_bytes()
+        self._base = self._probe()
         self._peak = self._base
 
         def poll() -> None:
             while not self._stop.wait(self.interval):
-                self._peak = max(self._peak, self.rss_bytes())
+                self._peak = max(self._peak, self._probe())
         self._thread = threading.Thread(target=poll, daemon=True)
         self._thread.start()
         return self
@@ -143,8 +172,8 @@ class PeakMemory:
             return
         self._stop.set()
         self._thread.join()
-        self._peak = max(self._peak, self.rss_bytes())
-        self.peak_mb = (self._peak - self._base) / 2 ** 20
+        self._peak = max(self._peak, self._probe())
+        self.peak_mb = max(0.0, (self._peak - self._base) / 2 ** 20)
 
 
 def method_call(name: str, params: dict) -> tuple[str, dict]:
@@ -281,7 +310,7 @@ def tables(records: list[dict], methods: list[str], total: int, settings: dict) 
     h1 = ["method", "Fid_F ↓", "Fid_CF ↑", "KL_F ↓", "KL_CF ↑", "size ↓"]
     h2 = ["method", "seconds per explanation ↓", "peak MB ↓ (mean)", "peak MB (max)"]
     mem_note = "CUDA max_memory_allocated" if settings.get("device", "cpu").startswith("cuda") else \
-        "process RSS above the level before the call, sampled every 5 ms"
+        "peak C-heap bytes in use (glibc mallinfo2) above the level before the call, sampled every 5 ms"
     return {"complete": complete,
             "table1_md": md("Table 1 — faithfulness" + ("" if complete else " (PARTIAL)"), h1, t1_rows),
             "table1_csv": t1_csv,
