@@ -176,6 +176,12 @@ def atomic_write(path: Path, writer: tp.Callable[[str], None], suffix: str = "")
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise _explain_os_error(exc, folder) from exc
+    except ExportError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # e.g. libsndfile refusing a format: still one clear line, nothing left
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"could not write {path.name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -151,3 +151,12 @@ def test_export_dialog_previews_name_and_rejects_bad_pattern(generated, tmp_path
     assert (o.pattern, o.subtype, o.sample_rate, o.folder) == ("{fxname}_{seed}", "PCM_16", 44100, str(tmp_path))
     path = w.export_current(o.folder, o)
     assert path.name == "A Dog Barks Then A Bell Rings_3.wav" and sf.info(str(path)).samplerate == 44100
+
+
+def test_writer_failure_of_any_kind_is_one_clear_error(tmp_path, monkeypatch):
+    def broken(self, data):
+        raise RuntimeError("libsndfile says no")
+    monkeypatch.setattr(sf.SoundFile, "write", broken)
+    with pytest.raises(ex.ExportError, match="libsndfile says no"):
+        ex.export_take(_Take(), tmp_path, ExportSettings())
+    assert list(tmp_path.iterdir()) == []
