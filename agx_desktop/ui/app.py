@@ -30,6 +30,22 @@ def apply_style(app) -> None:  # noqa: ANN001
     app.setPalette(pal)
 
 
+def install_excepthook(window) -> None:  # noqa: ANN001
+    """An exception escaping a Qt slot is shown in a dialog (with details) instead of only on stderr."""
+    import traceback
+
+    previous = sys.excepthook
+
+    def hook(etype, value, tb):  # noqa: ANN001
+        previous(etype, value, tb)
+        try:
+            window.show_error("Unexpected error (the app keeps running)", f"{etype.__name__}: {value}",
+                              "".join(traceback.format_exception(etype, value, tb)))
+        except Exception:
+            pass
+    sys.excepthook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the app and run its event loop; returns the exit status."""
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -58,12 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.resize(1440, 900)
     window.show()
+    previous_hook = sys.excepthook
+    install_excepthook(window)
     if splash is not None:
         splash.finish(window)
     if os.environ.get("AGX_DESKTOP_SMOKE"):  # `AGX_DESKTOP_SMOKE=1 agx-desktop` opens and quits (CI)
         from PySide6.QtCore import QTimer
         QTimer.singleShot(int(os.environ.get("AGX_DESKTOP_SMOKE_MS", "1500")), window.close)
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        sys.excepthook = previous_hook
 
 
 if __name__ == "__main__":
