@@ -160,3 +160,25 @@ def test_writer_failure_of_any_kind_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ex.ExportError, match="libsndfile says no"):
         ex.export_take(_Take(), tmp_path, ExportSettings())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_drag_handle_starts_a_drag_with_the_wav(generated, qtbot, monkeypatch):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QDrag
+    w = generated
+    seen = []
+
+    def fake_exec(self, *a, **k):  # a real drag would wait for a drop target
+        seen.append(self.mimeData().urls()[0].toLocalFile())
+        return Qt.DropAction.CopyAction
+    monkeypatch.setattr(QDrag, "exec", fake_exec)
+    h = w.drag_handle
+    qtbot.mousePress(h, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    qtbot.mouseMove(h, QPoint(40, 30))
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+    ev = QMouseEvent(QMouseEvent.Type.MouseMove, QPointF(60, 40), h.mapToGlobal(QPointF(60, 40)),
+                     Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(h, ev)
+    assert len(seen) == 1 and sf.info(seen[0]).frames == w.current.take.audio.shape[-1]
