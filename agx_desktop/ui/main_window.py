@@ -31,7 +31,7 @@ from .analysis import TakeItem
 from .export import ExportError, explanation_csv, export_take, write_text_atomic
 from .jobs import Job, JobRunner
 from .paths import data_dir, drag_dir
-from .playback import Player
+from .playback import PlaybackError, Player
 from .qt_compat import install_refcount_guard
 from .settings import Settings, load_settings, save_settings
 from .store import TakeStore
@@ -601,7 +601,10 @@ class MainWindow(QMainWindow):
         def done(items: list[TakeItem], parent: TakeItem = item) -> None:
             self._on_derived(parent, items)
             if self.player.available:
-                self.player.play(0.0)
+                try:
+                    self.player.play(0.0)
+                except PlaybackError as exc:
+                    self.show_error("Playback failed", str(exc))
         return self._submit(f"Hear {variant} of take {item.id}", fn, done, "generate")
 
     # ================================================================== job feedback
@@ -717,7 +720,10 @@ class MainWindow(QMainWindow):
         self.history.blockSignals(False)
         if switching:  # A/B: keep playing from the same position when swapping the pair
             keep = self.player.playing and self._ab_pair_contains(take_id)
-            self.player.load(item.take.audio, item.take.sample_rate, keep_position=keep)
+            try:
+                self.player.load(item.take.audio, item.take.sample_rate, keep_position=keep)
+            except PlaybackError as exc:
+                self.show_error("Playback failed", str(exc))
         self._update_actions()
         stages = [lambda: self.timeline.set_item(item)]
         if switching:
@@ -788,7 +794,10 @@ class MainWindow(QMainWindow):
     def toggle_play(self) -> None:
         if not self.player.available or self.current is None:
             return
-        self.player.toggle()
+        try:
+            self.player.toggle()
+        except PlaybackError as exc:
+            self.show_error("Playback failed", str(exc))
         self._tick_playhead()
 
     def stop(self) -> None:
@@ -796,7 +805,10 @@ class MainWindow(QMainWindow):
         self._tick_playhead()
 
     def seek(self, t: float) -> None:
-        self.player.seek(t)
+        try:
+            self.player.seek(t)
+        except PlaybackError as exc:
+            self.show_error("Playback failed", str(exc))
         self._tick_playhead()
 
     def _on_loop(self, on: bool) -> None:

@@ -33,6 +33,10 @@ def _default_stream_factory() -> tuple[tp.Callable[..., tp.Any] | None, str]:
     return sd.OutputStream, ""
 
 
+class PlaybackError(Exception):
+    """The output device refused to play (one line, shown to the user)."""
+
+
 class Player:
     """Plays one float32 buffer [channels, samples] with optional looping of a region.
 
@@ -41,12 +45,13 @@ class Player:
     """
 
     def __init__(self, stream_factory: tp.Callable[..., tp.Any] | None = None, reason: str = "",
-                 blocksize: int = 512) -> None:
+                 blocksize: int = 512, fallback_rate: int = 48000) -> None:
         if stream_factory is None and not reason:
             stream_factory, reason = _default_stream_factory()
         self._factory = stream_factory
         self.reason = reason if stream_factory is None else ""
         self.blocksize = blocksize
+        self.fallback_rate = fallback_rate  # tried when the device refuses the take's own rate
         self._lock = threading.Lock()
         self._buf = np.zeros((0, 1), np.float32)  # [samples, channels]
         self._sr = 16000
@@ -79,14 +84,14 @@ class Player:
         """Set the buffer; while playing, keeps playing the new audio from the same position (A/B)."""
         buf = np.zeros((0, 1), np.float32) if audio is None else np.ascontiguousarray(
             np.asarray(audio, dtype=np.float32).T)
-        pos = self.position_frames()
+        pos_s = self.position()
         restart = self.playing and (int(sample_rate) != self._sr or buf.shape[1] != self._buf.shape[1])
         was_playing = self.playing
         if restart:
             self._close_stream()
         with self._lock:
             self._buf, self._sr = buf, int(sample_rate)
-            pos = min(pos, len(buf)) if keep_position else 0
+            pos = min(int(pos_s * self._sr), len(buf)) if keep_position else 0
             self._read = pos
             self._paused_at = pos
             self._marks_t, self._marks = [], []
@@ -149,9 +154,38 @@ class Player:
             self._paused_at = frame
             self._marks_t, self._marks = [], []
             self._ended = False
+        try:
+            self._open_stream()
+        except Exception as exc:  # e.g. the device refuses 16 kHz (WASAPI exclusive, some USB interfaces)
+            self._stream = None
+            if self.fallback_rate and self._sr != self.fallback_rate:
+                self._resample_buffer(self.fallback_rate)
+                try:
+                    self._open_stream()
+                    return
+                except Exception as exc2:
+                    self._stream = None
+                    exc = exc2
+            raise PlaybackError(f"cannot play: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+    def _open_stream(self) -> None:
         self._stream = self._factory(samplerate=self._sr, channels=self._buf.shape[1], dtype="float32",
                                      callback=self._callback, blocksize=self.blocksize)
         self._stream.start()
+
+    def _resample_buffer(self, rate: int) -> None:
+        """Play at ``rate`` instead (positions are kept in seconds)."""
+        from scipy.signal import resample_poly
+        from math import gcd
+        g = gcd(int(rate), int(self._sr))
+        with self._lock:
+            ratio = rate / self._sr
+            self._buf = np.ascontiguousarray(
+                resample_poly(self._buf, rate // g, self._sr // g, axis=0).astype(np.float32))
+            self._paused_at = self._read = int(self._paused_at * ratio)
+            if self._loop:
+                self._loop = (int(self._loop[0] * ratio), int(self._loop[1] * ratio))
+            self._sr = int(rate)
 
     def pause(self) -> None:
         if self._stream is None:

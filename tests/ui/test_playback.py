@@ -105,3 +105,30 @@ def test_loop_selection_and_seek(generated, qtbot):
         assert 0.2 - 1e-3 <= w.timeline.playhead() <= 0.4 + 1e-3
     w.stop()
     QApplication.processEvents()
+
+
+def test_device_refusing_the_rate_falls_back_to_48k():
+    def picky(samplerate, **kw):
+        if samplerate != 48000:
+            raise RuntimeError("Invalid sample rate [PaErrorCode -9997]")
+        return FakeStream(samplerate=samplerate, latency=0.0, **kw)
+    p = Player(stream_factory=picky)
+    p.load(np.zeros((1, 16000), np.float32), 16000)
+    p.seek(0.25)
+    p.play()
+    assert p.sample_rate == 48000 and p.playing
+    assert p.position() == pytest.approx(0.25, abs=1e-3)
+    p._stream.pump(0.1)
+    assert p.position() == pytest.approx(0.35, abs=1e-3)
+
+
+def test_device_refusing_everything_raises_one_clear_error(make_window, monkeypatch):
+    from agx_desktop.ui.playback import PlaybackError
+
+    def broken(**kw):
+        raise RuntimeError("Device unavailable [PaErrorCode -9985]")
+    p = Player(stream_factory=broken)
+    p.load(np.zeros((1, 1600), np.float32), 16000)
+    with pytest.raises(PlaybackError, match="Device unavailable"):
+        p.play()
+    assert not p.playing
