@@ -539,6 +539,8 @@ class MainWindow(QMainWindow):
                 self._autosave_problem(explanation.extras.pop("autosave_error"))
             self._per_frame_cache.pop(item.id, None)
             self.history.refresh(item)
+            self.statusBar().showMessage(f"Explained take {item.id} with {explanation.method} in "
+                                         f"{explanation.seconds:.1f} s", 8000)
             if self.current is item:
                 self._show_explanation()
             self._update_actions()

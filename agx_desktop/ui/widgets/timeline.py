@@ -174,6 +174,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
             self.heat.setYRange(0, 1, padding=0)
             return
         self.heat_empty.hide()
+        name = {"audiogenx": "AudioGenX"}.get(explanation.method, explanation.method)
+        self.heat.setTitle(f"{name} word importance over time", color="#d0d0d0", size="9pt")
         per_frame = np.asarray(explanation.per_frame_words(), dtype=np.float32)  # [frames, words]
         self.words = list(explanation.words)
         n = max(1, len(self.words))
