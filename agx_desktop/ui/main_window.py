@@ -631,7 +631,8 @@ class MainWindow(QMainWindow):
             self.progress.setFormat(text)
 
     def _on_job_finished(self, job: Job, _result: tp.Any) -> None:
-        self.statusBar().showMessage(f"Done: {job.title}", 5000)
+        if job.kind != "explain":  # explain's own message says how long it took
+            self.statusBar().showMessage(f"Done: {job.title}", 5000)
         self._idle_progress(f"Done: {job.title}")
         self._update_actions()
 
