@@ -3,7 +3,7 @@
 Input: training/runs/data.npz (log-mel + frame labels of the training scenes) and the shipped codec.
 Half of the training examples are codec round trips (encode -> Griffin-Lim decode -> log-mel) of
 the same scenes, so that the classifier judges generated audio on the same footing.
-Validation: 300 fresh world scenes (seeds 5_000_000+), original and round trip.
+Validation: 200 fresh world scenes (seeds 5_000_000+), original and round trip.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from agx_desktop.engine.bundled import loader, world
 from agx_desktop.engine.bundled.classifier import EventClassifier
 
 SEED = 4321
-N_ROUNDTRIP = 1000
+N_ROUNDTRIP = 400
 STEPS = 1500
 VAL_SEED0 = 5_000_000
-N_VAL = 300
+N_VAL = 200
 
 
 def _roundtrip_mel(codec, mel: torch.Tensor) -> torch.Tensor:

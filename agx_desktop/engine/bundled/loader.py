@@ -21,7 +21,7 @@ CODEC_NAME = "codec.safetensors"
 CLASSIFIER_NAME = "classifier.safetensors"
 
 DEFAULT_LM_CONFIG: tp.Dict[str, tp.Any] = {
-    "n_q": 4, "card": 128, "dim": 256, "num_heads": 4, "num_layers": 4, "hidden_scale": 4,
+    "n_q": 4, "card": 128, "dim": 192, "num_heads": 4, "num_layers": 4, "hidden_scale": 4,
     "max_tokens": 64, "cfg_coef": 3.0, "max_duration": 10.0,
 }
 
