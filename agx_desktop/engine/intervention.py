@@ -47,12 +47,15 @@ def _projections(mod: StreamingMultiheadAttention) -> tuple[torch.Tensor, torch.
 
 
 def masked_cross_attention(mod: StreamingMultiheadAttention, query: torch.Tensor, key: torch.Tensor,
-                           value: torch.Tensor, mask_rows: torch.Tensor) -> torch.Tensor:
+                           value: torch.Tensor, mask_rows: torch.Tensor | None = None,
+                           on_weights: tp.Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Cross-attention of ``mod`` with post-softmax weights multiplied by ``mask_rows``.
 
     Args:
         query: [B, T, D] audio-side inputs; key/value: [B, L, D] text tokens.
-        mask_rows: broadcastable to [B, T, L].
+        mask_rows: broadcastable to [B, T, L]; ``None`` leaves the weights as they are.
+        on_weights: called with the post-softmax weights [B, H, T, L] before masking; what it
+            returns is used instead (explainers record the maps and their gradients this way).
     Returns:
         [B, T, D], the module's output (before the layer's dropout/residual).
     """
@@ -74,7 +77,10 @@ def masked_cross_attention(mod: StreamingMultiheadAttention, query: torch.Tensor
     if getattr(mod, "attention_as_float32", False):
         q, k, v = q.float(), k.float(), v.float()
     w = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)  # [B, H, T, L]
-    w = w * mask_rows.to(w).unsqueeze(1)
+    if on_weights is not None:
+        w = on_weights(w)
+    if mask_rows is not None:
+        w = w * mask_rows.to(w).unsqueeze(1)
     x = (w @ v).to(dtype).transpose(1, 2).reshape(B, T, -1)
     return out_proj(x)
 
