@@ -185,7 +185,8 @@ class WordChip(QFrame):
         font = "text-decoration: line-through;" if self.mute.isChecked() else ""
         weight = "bold" if self.word != self.original or abs(self.weight - 1.0) > 1e-6 else "normal"
         self.setStyleSheet(f"QFrame#chip {{ background: {bg.name()}; border: {border}; border-radius: 8px; }}"
-                           f"QFrame#chip QLabel {{ color: {fg}; background: transparent; font-weight: {weight}; {font} }}")
+                           f"QFrame#chip QLabel {{ color: {fg}; background: transparent; font-weight: {weight}; {font} }}"
+                           "QFrame#chip QToolButton:checked { background: #c0392b; color: #ffffff; border-radius: 3px; }")
 
 
 class ChipsPanel(QWidget):
