@@ -42,9 +42,9 @@ def drag_select(qtbot, timeline, plot, t0: float, t1: float) -> None:
 def test_full_loop(make_window, qtbot, tmp_path, capsys):
     w = make_window()
     w.prompt_edit.setText("a dog barks then a bell rings")
-    w.duration_spin.setValue(2.0)
+    w.duration_spin.setValue(3.0)
     w.seed_spin.setValue(3)
-    w.epochs_spin.setValue(20)
+    w.epochs_spin.setValue(50)
 
     # ---- generate + explain, measuring how long the GUI thread is ever blocked meanwhile
     meter = GapMeter()
@@ -76,7 +76,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     item = w.current
     take, ex = item.take, item.explanation
     assert ex is not None and ex.take_id == take.id
-    assert take.params.seed == 3 and abs(take.duration - 2.0) < 0.05
+    assert take.params.seed == 3 and abs(take.duration - 3.0) < 0.05
     assert w.history.count() == 1
     # the panes show it on one time axis
     assert w.timeline.spec_img.image is not None and w.timeline.spec_img.image.shape[0] > 10
