@@ -240,3 +240,18 @@ def test_baseline_explainers_run_from_the_picker(generated, qtbot):
     assert w.current.explanation.method == "random"
     w.method_combo.setCurrentText("audiogenx")
     assert w.epochs_spin.isEnabled()
+
+
+def test_zooming_in_draws_the_waveform_from_the_samples(generated, qtbot):
+    w = generated
+    take = w.current.take
+    w.timeline.wave.setXRange(0.30, 0.33, padding=0)  # 480 samples at 16 kHz
+    a, b = w.timeline.wave.getViewBox().viewRange()[0]
+    x, y = w.timeline.wave_curve.getData()
+    assert a - 1e-3 <= x.min() and x.max() <= b + 1e-3 and len(x) > 400
+    mono = take.audio.mean(axis=0)
+    i = int(round(x[0] * take.sample_rate))
+    assert np.isclose(y[0], mono[i])
+    w.timeline.wave.setXRange(0, take.duration, padding=0)
+    x, y = w.timeline.wave_curve.getData()
+    assert x.max() > 0.9 * take.duration and y.max() == pytest.approx(mono.max(), abs=1e-6)

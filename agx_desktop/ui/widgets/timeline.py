@@ -79,6 +79,9 @@ class TimelineView(pg.GraphicsLayoutWidget):
         # min/max envelope drawn as one vertical segment per bucket (fast at any zoom)
         self.wave_curve = pg.PlotCurveItem(pen=pg.mkPen("#5fb3ff", width=1), connect="pairs", antialias=False)
         self.wave.addItem(self.wave_curve)
+        self._mono: np.ndarray | None = None  # channel mean, for detail when zoomed in
+        self._sr = 1
+        self.wave.getViewBox().sigXRangeChanged.connect(self._on_x_range)
 
         self.spec_img = pg.ImageItem(axisOrder="col-major")
         self.spec.addItem(self.spec_img)
@@ -136,6 +139,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
     # ------------------------------------------------------------------ content
     def clear(self) -> None:
         self.wave_curve.setData([], [])
+        self._mono = None
         self.spec_img.clear()
         self.set_heatmap(None)
         self.set_selection(None)
@@ -150,6 +154,9 @@ class TimelineView(pg.GraphicsLayoutWidget):
         lo, hi = item.env
         x = np.linspace(0, self.duration, len(lo))
         self.wave_curve.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel())
+        audio = np.asarray(take.audio, dtype=np.float32)
+        self._mono = audio.mean(axis=0) if audio.ndim == 2 else audio
+        self._sr = int(take.sample_rate)
         spec = item.spec
         self.spec_img.setImage(spec.db, autoLevels=False)
         self.spec_img.setRect(QRectF(0, 0, spec.duration, spec.max_freq))
@@ -162,6 +169,30 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.wave.setXRange(0, self.duration, padding=0)
         if self._selection and self._selection[1] > self.duration:
             self.set_selection(None)
+
+    def _on_x_range(self, _vb: tp.Any, rng: tp.Any) -> None:
+        """Zoomed in: redraw the visible part of the waveform from the samples (min/max per pixel)."""
+        if self._mono is None or not len(self._mono):
+            return
+        a, b = max(0.0, float(rng[0])), min(self.duration, float(rng[1]))
+        if b <= a:
+            return
+        i0, i1 = int(a * self._sr), min(len(self._mono), int(np.ceil(b * self._sr)) + 1)
+        n = i1 - i0
+        if n <= 1:
+            return
+        if n <= 3000:  # few samples: draw them as a line through each sample
+            y = self._mono[i0:i1]
+            x = (i0 + np.arange(n)) / self._sr
+            self.wave_curve.setData(np.repeat(x, 2)[1:-1], np.repeat(y, 2)[1:-1])
+            return
+        buckets = 1500
+        edges = np.linspace(0, n, buckets + 1).astype(int)[:-1]
+        seg = self._mono[i0:i1]
+        lo = np.minimum.reduceat(seg, edges)
+        hi = np.maximum.reduceat(seg, edges)
+        x = (i0 + edges) / self._sr
+        self.wave_curve.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel())
 
     def set_heatmap(self, explanation: tp.Any) -> None:
         self.active_marks.setData([], [])
