@@ -10,7 +10,6 @@ import json
 import math
 import random
 import typing as tp
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFrame,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from agx_desktop.engine.errors import AgxError, IntervalError

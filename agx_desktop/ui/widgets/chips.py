@@ -6,7 +6,7 @@ import typing as tp
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLayout, QLineEdit, QSizePolicy, QSlider,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QToolButton, QWidget)
 
 from .importance import importance_color
 
