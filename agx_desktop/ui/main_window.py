@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
         self.export_json_act = QAction("Export explanation as &JSON…", self)
         self.export_csv_act = QAction("Export explanation as &CSV…", self)
         self.export_png_act = QAction("Export &heatmap as PNG…", self)
-        self.open_data_act = QAction("Show data folder", self)
+        self.open_data_act = QAction("Open data folder", self)
         self.quit_act = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         for a in (self.export_wav_act, self.export_json_act, self.export_csv_act, self.export_png_act):
             fm.addAction(a)
@@ -401,8 +401,7 @@ class MainWindow(QMainWindow):
         self.export_json_act.triggered.connect(lambda: self.export_explanation_dialog("json"))
         self.export_csv_act.triggered.connect(lambda: self.export_explanation_dialog("csv"))
         self.export_png_act.triggered.connect(lambda: self.export_explanation_dialog("png"))
-        self.open_data_act.triggered.connect(lambda: QMessageBox.information(
-            self, "Data folder", f"Takes, explanations and settings are kept in\n{data_dir()}"))
+        self.open_data_act.triggered.connect(self.open_data_folder)
         self.quit_act.triggered.connect(self.close)
         r = self.runner
         r.started.connect(self._on_job_started)
@@ -992,6 +991,14 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, f"Export explanation as {fmt.upper()}", str(start), ext)
         if path:
             self.export_explanation(path, fmt)
+
+    def open_data_folder(self) -> None:
+        """Open the autosave folder in the file manager (or say where it is)."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+        folder = data_dir()
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            QMessageBox.information(self, "Data folder", f"Takes, explanations and settings are kept in\n{folder}")
 
     # ================================================================== state of the controls
     def _update_actions(self) -> None:
