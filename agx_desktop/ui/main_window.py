@@ -496,12 +496,23 @@ class MainWindow(QMainWindow):
         prompt = self.prompt_edit.text()
         if not prompt.strip():
             return "Type a prompt to generate, e.g. “rain on a tin roof”."
-        if self.model is not None:
-            try:
-                self.model.text_tokens(prompt)
-            except AgxError as exc:
-                return str(exc)
-        return ""
+        if self.model is None:
+            return ""
+        key = (prompt, self.model.id)
+        cached = getattr(self, "_prompt_check", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if self.runner.busy:
+            # a Hugging Face fast tokenizer must not be used from two threads at once ("Already
+            # borrowed"): while a job runs only emptiness is checked here; the job reports the rest
+            return ""
+        try:
+            self.model.text_tokens(prompt)
+            problem = ""
+        except AgxError as exc:
+            problem = str(exc)
+        self._prompt_check = (key, problem)
+        return problem
 
     def roll_seed(self) -> None:
         self.seed_spin.setValue(random.randint(0, MAX_SEED))
