@@ -209,6 +209,8 @@ def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str]
     for name in methods:
         scores["methods"][name].update(costs[name])
         scores["methods"][name]["words"] = [float(v) for v in explanations[name].word_importance()]
+        if "epochs_run" in explanations[name].extras:
+            scores["methods"][name]["epochs_run"] = int(explanations[name].extras["epochs_run"])
     return {"index": index, "caption": caption, "take_seed": take_seed, "words": take.words,
             "top1": scores["top1"], "methods": scores["methods"], "floor": scores["floor"],
             "seconds": time.perf_counter() - t0}
