@@ -1,0 +1,89 @@
+"""Small pieces on their own: the job queue, analysis, settings."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from agx_desktop.engine.errors import PromptError
+from agx_desktop.ui.analysis import envelope, spectrogram
+from agx_desktop.ui.jobs import Job, JobRunner
+from agx_desktop.ui.settings import Settings, load_settings, save_settings
+
+
+def test_runner_runs_in_order_reports_progress_and_errors(qtbot):
+    r = JobRunner()
+    done, failed, progress = [], [], []
+    r.failed.connect(lambda j, m, d: failed.append((j.title, m, "Traceback" in d)))
+    r.progress.connect(lambda j, s, d, t: progress.append((j.title, s, d, t)))
+
+    def work(name):
+        def fn(ctx):
+            for i in range(3):
+                ctx.progress("step", i + 1, 3)
+            return name
+        return fn
+
+    def bad(ctx):
+        raise PromptError("the prompt is empty: describe the sound")
+    jobs = [r.submit(Job("a", work("a"), done.append)), r.submit(Job("bad", bad)),
+            r.submit(Job("b", work("b"), done.append))]
+    assert r.running is jobs[0] and r.pending == jobs[1:]
+    qtbot.waitUntil(lambda: not r.busy and not r.pending, timeout=5000)
+    assert done == ["a", "b"]
+    assert failed == [("bad", "the prompt is empty: describe the sound", True)]
+    assert ("a", "step", 3, 3) in progress
+
+
+def test_runner_cancel_and_clear_queue(qtbot):
+    r = JobRunner()
+    cancelled, done = [], []
+    r.cancelled.connect(lambda j: cancelled.append(j.title))
+
+    def slow(ctx):
+        for i in range(500):
+            time.sleep(0.01)
+            ctx.progress("wait", i, 500)
+        return "never"
+    a = r.submit(Job("slow", slow, done.append))
+    r.submit(Job("queued", slow, done.append))
+    r.clear_queue()
+    qtbot.waitUntil(lambda: r.busy, timeout=2000)
+    t0 = time.perf_counter()
+    r.cancel_current()
+    qtbot.waitUntil(lambda: not r.busy, timeout=3000)
+    assert time.perf_counter() - t0 < 1.0
+    assert cancelled == ["queued", "slow"] and done == [] and a.token.cancelled
+
+
+def test_spectrogram_finds_a_tone():
+    sr = 16000
+    t = np.arange(sr) / sr
+    spec = spectrogram((0.5 * np.sin(2 * np.pi * 1000 * t))[None].astype(np.float32), sr)
+    peak_bin = spec.db[spec.db.shape[0] // 2].argmax()
+    assert abs(peak_bin * spec.max_freq / (spec.db.shape[1] - 1) - 1000) < 40
+    assert spec.duration == pytest.approx(1.0) and spec.db.max() == pytest.approx(20 * np.log10(0.5), abs=1.5)
+
+
+def test_envelope_keeps_peaks():
+    x = np.zeros(10000, np.float32)
+    x[1234] = 0.9
+    x[7777] = -0.8
+    lo, hi = envelope(x[None], points=100)
+    assert hi.max() == pytest.approx(0.9) and lo.min() == pytest.approx(-0.8) and len(lo) == 100
+
+
+def test_settings_survive_garbage(data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "settings.json").write_text("{ not json")
+    assert load_settings() == Settings()
+    (data_dir / "settings.json").write_text(json.dumps({"seed": "x", "duration": 2, "prompt": 5,
+                                                       "export": {"lufs": -16.0, "subtype": 3}}))
+    s = load_settings()
+    assert s.seed == 0 and s.duration == 2.0 and s.prompt == Settings().prompt
+    assert s.export.lufs == -16.0 and s.export.subtype == "PCM_24"
+    s.seed = 42
+    save_settings(s)
+    assert load_settings().seed == 42
