@@ -55,7 +55,7 @@ class ImportanceBars(pg.PlotWidget):
         self.getAxis("bottom").setTicks([[(i, w[:12]) for i, w in enumerate(words)]])
         self.setXRange(-0.6, len(words) - 0.4, padding=0)
         top = float(self.values.max()) if len(self.values) else 1.0
-        self.setYRange(0, min(1.0, max(0.05, top * 1.25)), padding=0)
+        self.setYRange(0, min(1.15, max(0.05, top * 1.2)), padding=0)  # room for the value labels
         for i, v in enumerate(self.values):
             t = pg.TextItem(f"{v:.2f}", color="#d0d0d0", anchor=(0.5, 1.0))
             t.setPos(i, float(v))
