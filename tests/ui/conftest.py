@@ -7,12 +7,12 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import time  # noqa: E402
 import typing as tp  # noqa: E402
 
 import pytest  # noqa: E402
 
-SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "screenshots")
+from uihelpers import wait_idle  # noqa: E402
+
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,12 +47,6 @@ def data_dir(tmp_path, monkeypatch):
     d = tmp_path / "agx-data"
     monkeypatch.setenv("AGX_DATA_DIR", str(d))
     return d
-
-
-def wait_idle(qtbot, window, timeout: float = 120.0) -> None:
-    qtbot.waitUntil(lambda: not window.runner.busy and not window.runner.pending and not window.display_pending(),
-                    timeout=int(timeout * 1000))
-    qtbot.wait(20)
 
 
 @pytest.fixture
@@ -91,40 +85,3 @@ def generated(make_window, qtbot):
     wait_idle(qtbot, w)
     assert w.current is not None and w.current.explanation is not None
     return w
-
-
-class GapMeter:
-    """Measures the longest gap between ticks of a 10 ms QTimer on the GUI thread."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-        self.gaps: list[tuple[float, float]] = []  # (gap, time of the tick that ended it)
-        self._last = 0.0
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        if self._last:
-            self.gaps.append((now - self._last, now))
-        self._last = now
-
-    @property
-    def ticks(self) -> int:
-        return len(self.gaps)
-
-    @property
-    def max_gap(self) -> float:
-        return max((g for g, _ in self.gaps), default=0.0)
-
-    def max_gap_between(self, t0: float, t1: float) -> float:
-        """Longest gap that overlaps [t0, t1] (a gap ends at its tick time)."""
-        return max((g for g, at in self.gaps if at > t0 and at - g < t1), default=0.0)
-
-    def start(self) -> None:
-        self._last = 0.0
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()

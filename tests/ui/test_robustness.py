@@ -8,7 +8,7 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from conftest import wait_idle
+from uihelpers import wait_idle
 
 
 def test_empty_prompt_disables_generate_with_hint(make_window, qtbot):

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import SHOTS, wait_idle
+from uihelpers import SHOTS, wait_idle
 
 
 @pytest.mark.real_bundled

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from conftest import GapMeter, wait_idle
+from uihelpers import GapMeter, wait_idle
 
 from agx_desktop.ui.settings import ExportSettings
 
