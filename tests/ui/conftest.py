@@ -14,7 +14,6 @@ import pytest  # noqa: E402
 from uihelpers import wait_idle  # noqa: E402
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def _style(qapp):
     from agx_desktop.ui.app import apply_style
