@@ -103,3 +103,15 @@ def test_bad_word_weights(tiny_model):
         generate(tiny_model, "a dog barks", P, word_weights=[1, 1])
     with pytest.raises(ParameterError, match=">= 0"):
         generate(tiny_model, "a dog barks", P, word_weights=[1, -1, 1])
+
+
+def test_take_from_other_weights_under_the_same_id_is_refused(tiny_model, tiny_take):
+    from dataclasses import replace
+    from agx_desktop.engine.errors import ModelMismatchError
+
+    assert tiny_take.model_fingerprint == tiny_model.fingerprint
+    stale = replace(tiny_take, model_fingerprint="0" * 16)
+    with pytest.raises(ModelMismatchError, match="other weights"):
+        explain(tiny_model, stale, epochs=1)
+    with pytest.raises(ModelMismatchError, match="other weights"):
+        regenerate(tiny_model, stale, "weighted", word_weights=[1.0] * len(stale.words))

@@ -98,7 +98,8 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
                 codes=codes[0].cpu(), latents=latents, text=text,
                 word_weights=None if word_weights is None else [float(w) for w in word_weights],
                 step_mask=None if step_mask is None else np.asarray(step_mask, dtype=np.float32),
-                kind=kind, parent=parent, seconds=time.perf_counter() - start)
+                kind=kind, parent=parent, seconds=time.perf_counter() - start,
+                model_fingerprint=model.fingerprint)
 
 
 Variant = tp.Literal["factual", "counterfactual", "weighted"]

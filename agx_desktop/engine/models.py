@@ -13,6 +13,8 @@ Ids:
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import socket
 import typing as tp
@@ -203,6 +205,23 @@ class LoadedModel:
             raise PromptError(f"the prompt is {len(tokens)} tokens long; model {self.id} accepts at most "
                               f"{limit}: shorten it")
         return align_tokens(prompt, tokens, special={"</s>", "<pad>", "[CLS]", "[SEP]", "[PAD]"})
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the weights (names, shapes and a sample of values at fp16 precision).
+
+        Takes record it, so a take made by other weights under the same id (a retrained
+        ``bundled``, the untrained stand-in) is refused with a clear message instead of failing
+        deep inside the LM. Sampling keeps it cheap for billion-parameter models.
+        """
+        digest = hashlib.sha1()
+        for module in (self.lm, self.compression_model):
+            for name, tensor in module.state_dict().items():
+                flat = tensor.detach().reshape(-1)
+                sample = flat[:: max(1, flat.numel() // 64)][:64].to("cpu", torch.float16)
+                digest.update(f"{name}{tuple(tensor.shape)}".encode())
+                digest.update(sample.numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     @property
     def num_threads(self) -> int:

@@ -52,6 +52,7 @@ class Take:
         step_mask: per-step token mask applied when generating [steps, L] (factual/counterfactual).
         kind: 'original', 'weighted', 'factual' or 'counterfactual'.
         parent: id of the take this one was regenerated from.
+        model_fingerprint: :attr:`LoadedModel.fingerprint` of the weights that made it.
     """
 
     prompt: str
@@ -68,6 +69,7 @@ class Take:
     kind: str = "original"
     parent: str | None = None
     seconds: float = 0.0
+    model_fingerprint: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
@@ -83,7 +85,7 @@ class Take:
         """Everything but the arrays, as JSON-ready values."""
         return {
             "format": "agx-take/1", "id": self.id, "created": self.created, "prompt": self.prompt,
-            "model": self.model_id, "seed": int(self.params.seed), "params": self.params.to_dict(),
+            "model": self.model_id, "model_fingerprint": self.model_fingerprint, "seed": int(self.params.seed), "params": self.params.to_dict(),
             "sample_rate": self.sample_rate, "frame_rate": self.frame_rate, "duration": self.duration,
             "kind": self.kind, "parent": self.parent, "word_weights": self.word_weights,
             "seconds": self.seconds, "text": self.text.to_dict(),

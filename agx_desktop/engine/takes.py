@@ -113,7 +113,8 @@ def load_take(folder: str | Path) -> Take:
                     word_weights=meta.get("word_weights"),
                     step_mask=tensors["step_mask"].numpy() if "step_mask" in tensors else None,
                     kind=meta.get("kind", "original"), parent=meta.get("parent"),
-                    seconds=float(meta.get("seconds", 0.0)), id=meta["id"], created=meta["created"])
+                    seconds=float(meta.get("seconds", 0.0)), id=meta["id"], created=meta["created"],
+                    model_fingerprint=meta.get("model_fingerprint"))
     except NotATakeError:
         raise
     except Exception as exc:

@@ -35,9 +35,13 @@ class TeacherInputs:
 
 
 def check_model(model: LoadedModel, take: Take) -> None:
+    """Refuse a take made by another model, or by other weights under the same id."""
     if take.model_id != model.id:
         raise ModelMismatchError(f"this take was made by model '{take.model_id}', not '{model.id}': "
                                  f"load '{take.model_id}' to explain or regenerate it")
+    if take.model_fingerprint and take.model_fingerprint != model.fingerprint:
+        raise ModelMismatchError(f"this take was made by other weights of model '{model.id}' (the model changed "
+                                 "since): generate it again to explain or regenerate it")
 
 
 def prepare(model: LoadedModel, take: Take) -> TeacherInputs:

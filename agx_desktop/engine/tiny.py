@@ -86,6 +86,9 @@ def build_tiny_codec(card: int = 64, n_q: int = 4, sample_rate: int = 16000, see
     kw = dict(channels=1, dimension=32, n_filters=4, n_residual_layers=1, ratios=ratios, lstm=0)
     encoder, decoder = SEANetEncoder(**kw), SEANetDecoder(**kw)
     quantizer = ResidualVectorQuantizer(dimension=32, n_q=n_q, bins=card)
+    for layer in quantizer.vq.layers:  # k-means init would only happen in training: random codebooks instead,
+        layer._codebook.embed.normal_()  # so that different codes decode to different audio
+        layer._codebook.inited.fill_(1.0)
     frame_rate = sample_rate // 320
     return EncodecModel(encoder, decoder, quantizer, frame_rate=frame_rate, sample_rate=sample_rate,
                         channels=1, causal=False, renormalize=False).eval()
