@@ -87,10 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("take", help="take folder written by `agx generate`")
     e.add_argument("--method", default="audiogenx", help="explanation method (default audiogenx)")
     e.add_argument("--model", default=None, help="model to use (default: the one that made the take)")
-    e.add_argument("--epochs", type=int, default=50, help="AudioGenX training epochs (default 50, as the paper)")
-    e.add_argument("--mode", choices=["fast", "reference"], default="fast",
-                   help="fast: factual+counterfactual batched, conditional branch only (same loss); "
-                        "reference: as the paper's code runs it")
+    e.add_argument("--epochs", type=int, default=50,
+                   help="AudioGenX training epochs (default 50, as the paper; the most for --mode quick)")
+    e.add_argument("--mode", choices=["quick", "fast", "reference"], default="quick",
+                   help="quick (default): the paper's loss, higher decaying lr, stops when the importances "
+                        "settle (~6x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
+                        "optimisation exactly, factual+counterfactual in one batch (~2x faster); reference: "
+                        "as the paper's code runs it")
     e.add_argument("--seed", type=int, default=0, help="explainer seed (initialisation, Gumbel noise)")
     e.add_argument("--interval", nargs=2, type=float, metavar=("START", "END"),
                    help="report importance for this interval in seconds (re-uses a stored explanation)")
