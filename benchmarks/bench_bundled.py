@@ -67,16 +67,25 @@ def bench_speed(m, generate, GenerationParams, runs: int = 5) -> dict:
         t_engine.append(time.perf_counter() - t)
     gen = loader.load_bundled_model()
     gen.set_generation_params(duration=5)
-    gen.generate([prompt])
-    t_ac = []
-    for i in range(runs):
-        torch.manual_seed(i)
-        t = time.perf_counter()
+    res = {"engine_generate_5s_median_s": round(statistics.median(t_engine), 3),
+           "engine_threads": getattr(m, "num_threads", None), "runs": runs}
+    before = torch.get_num_threads()
+    for threads in sorted({1, before}):
+        torch.set_num_threads(threads)
         gen.generate([prompt])
-        t_ac.append(time.perf_counter() - t)
-    return {"engine_generate_5s_median_s": round(statistics.median(t_engine), 3),
-            "audiocraft_generate_5s_median_s": round(statistics.median(t_ac), 3),
-            "threads": torch.get_num_threads(), "runs": runs}
+        t_ac = []
+        for i in range(runs):
+            torch.manual_seed(i)
+            t = time.perf_counter()
+            gen.generate([prompt])
+            t_ac.append(time.perf_counter() - t)
+        res[f"audiocraft_generate_5s_median_s_{threads}_threads"] = round(statistics.median(t_ac), 3)
+    torch.set_num_threads(before)
+    try:
+        res["load_avg_1min"] = __import__("os").getloadavg()[0]
+    except OSError:
+        pass
+    return res
 
 
 def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int) -> dict:
