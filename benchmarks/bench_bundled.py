@@ -88,12 +88,13 @@ def bench_speed(m, generate, GenerationParams, runs: int = 5) -> dict:
     return res
 
 
-def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int) -> dict:
+def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int, cfg: float = 3.0) -> dict:
     tp_ = fn = fp = tn = 0
+    per_event_fp = {e: [0, 0] for e in world.EVENT_NAMES}
     ctp = cfn = cfp = ctn = 0
     per_event = {e: [0, 0] for e in world.EVENT_NAMES}
     for i, sc in enumerate(scenes):
-        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k))
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, cfg_coef=cfg))
         det = set(clf.detect(take.audio[0]))
         ref = set(clf.detect(sc.audio))
         named = set(sc.names)
@@ -108,11 +109,15 @@ def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int) -> dic
             else:
                 fp += e in det
                 tn += e not in det
+                per_event_fp[e][0] += e in det
+                per_event_fp[e][1] += 1
                 cfp += e in ref
                 ctn += e not in ref
     return {"n_captions": len(scenes), "recall": tp_ / max(tp_ + fn, 1), "false_positive": fp / max(fp + tn, 1),
             "classifier_on_scene_audio": {"recall": ctp / max(ctp + cfn, 1), "false_positive": cfp / max(cfp + ctn, 1)},
-            "per_event_recall": {e: round(a / b, 3) for e, (a, b) in per_event.items() if b}}
+            "per_event_recall": {e: round(a / b, 3) for e, (a, b) in per_event.items() if b},
+            "per_event_false_positive": {e: round(a / b, 3) for e, (a, b) in per_event_fp.items() if b},
+            "cfg_coef": cfg}
 
 
 def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int) -> dict:
@@ -193,6 +198,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", nargs="*", default=["speed", "quality", "order", "explain"])
     ap.add_argument("--top-k", type=int, default=250, help="sampling top-k (engine default 250, clamped to 128)")
+    ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance (quality only)")
     ap.add_argument("--n-quality", type=int, default=200)
     ap.add_argument("--n-order", type=int, default=80)
     ap.add_argument("--n-explain", type=int, default=30)
@@ -216,7 +222,7 @@ def main() -> None:
         print("speed", res["speed"], flush=True)
     if "quality" in a.only:
         res["quality"] = bench_quality(m, generate, GenerationParams, clf,
-                                       held_out(a.n_quality, 10_000_000, seen), a.top_k)
+                                       held_out(a.n_quality, 10_000_000, seen), a.top_k, a.cfg)
         print("quality", json.dumps(res["quality"]), flush=True)
     if "order" in a.only:
         res["order"] = bench_order(m, generate, GenerationParams, clf,
@@ -235,7 +241,7 @@ def main() -> None:
     res["bench_seconds"] = round(time.perf_counter() - t0)
     out = pathlib.Path(a.out)
     prev = json.loads(out.read_text()) if out.exists() else {}
-    tag = f"top_k={a.top_k}" + (" quick" if a.quick else "")
+    tag = f"top_k={a.top_k}" + (f" cfg={a.cfg}" if a.cfg != 3.0 else "") + (" quick" if a.quick else "")
     prev[tag] = {**prev.get(tag, {}), **res}
     out.write_text(json.dumps(prev, indent=2) + "\n")
     print(json.dumps(res, indent=2))
