@@ -156,3 +156,18 @@ def test_musicgen_checkpoint_explains_like_audiogen(tmp_path):
     assert take.audio.shape == (1, 16000)
     ex = explain(model, take, epochs=2)
     assert ex.step_masks.shape == (take.latents.shape[0], len(take.text.tokens))
+
+
+def test_shipped_bundled_model_refuses_prompts_it_would_truncate():
+    from agx_desktop.engine.bundled.loader import weights_present
+    from agx_desktop.engine.errors import PromptError
+
+    if not weights_present():
+        pytest.skip("resources/bundled weights are not in this checkout")
+    model = models.load_model("bundled", "cpu")
+    assert model.trained
+    limit = model.max_text_tokens
+    with pytest.raises(PromptError, match=f"at most {limit}"):
+        model.text_tokens(" ".join(["rain"] * (limit + 5)))
+    tokens = model.text_tokens("A dog barks then a bell rings")
+    assert tokens.words[tokens.token_word[3]] == "barks" and tokens.token_word[0] is None  # [CLS]

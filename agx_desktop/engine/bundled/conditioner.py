@@ -60,8 +60,12 @@ class MiniLMConditioner(TextConditioner):
 
     # ------------------------------------------------------------------ engine helpers
     def token_strings(self, text: str) -> tp.List[str]:
-        """One string per position of this text's output sequence ('[CLS]', 'dog', '##s', '[SEP]')."""
-        ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
+        """One string per position of this text's output sequence ('[CLS]', 'dog', '##s', '[SEP]').
+
+        Not truncated: a prompt longer than ``max_tokens`` gives a longer list, so the engine can
+        refuse it with a clear message instead of silently dropping its end.
+        """
+        ids = self.tokenizer(text, truncation=False)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
 
     def encode_text(self, entries: tp.List[str]) -> tp.Tuple[torch.Tensor, torch.Tensor]:
