@@ -90,10 +90,11 @@ def test_attention_capture_is_removed_and_matches_the_real_forward(tiny_model, t
 
 
 def test_unknown_parameter_and_cancel(tiny_model, tiny_take):
-    from agx_desktop.engine.errors import Cancelled
+    from agx_desktop.engine.errors import AgxError, Cancelled, ParameterError
     from agx_desktop.engine.jobs import CancelToken
-    with pytest.raises(TypeError, match="epochs"):
+    with pytest.raises(ParameterError, match="epochs") as err:
         explain(tiny_model, tiny_take, method="atman", epochs=3)
+    assert isinstance(err.value, AgxError)  # the CLI and the app show it as a one-line message
     token = CancelToken()
     token.cancel()
     for method in BASELINES:

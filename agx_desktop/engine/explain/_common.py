@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from audiocraft.modules.transformer import StreamingMultiheadAttention
 
-from ..intervention import _projections
+from ..errors import ParameterError
+from ..intervention import _projections, masked_cross_attention
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher
@@ -30,7 +31,7 @@ from .base import Explanation
 def check_params(name: str, params: dict, defaults: dict) -> dict:
     unknown = set(params) - set(defaults)
     if unknown:
-        raise TypeError(f"unknown {name} parameter(s): {', '.join(sorted(unknown))} "
+        raise ParameterError(f"unknown {name} parameter(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(sorted(defaults)) or 'none'})")
     return {**defaults, **params}
 
@@ -180,7 +181,7 @@ class AttentionRecorder:
 
                     def ca_forward(query, key, value, key_padding_mask=None, need_weights=False, attn_mask=None,
                                    average_attn_weights=True, is_causal=False, _mod=cross, _rec=rec):
-                        return _recorded_cross(_mod, query, key, value, _rec), None
+                        return masked_cross_attention(_mod, query, key, value, on_weights=_rec), None
                     cross.forward = ca_forward
                     self._mods.append(cross)
         except Exception:
@@ -195,31 +196,6 @@ class AttentionRecorder:
 
     def __exit__(self, *exc: tp.Any) -> None:
         self._restore()
-
-
-def _recorded_cross(mod: StreamingMultiheadAttention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                    record: tp.Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Cross-attention as :func:`masked_cross_attention` with an all-ones mask, recording weights."""
-    weight, bias, out_proj = _projections(mod)
-    dim = weight.shape[0] // 3
-    b_q, b_k, b_v = (None, None, None) if bias is None else (bias[:dim], bias[dim:2 * dim], bias[2 * dim:])
-    q = F.linear(query, weight[:dim], b_q)
-    k = F.linear(key, weight[dim:2 * dim], b_k)
-    v = F.linear(value, weight[2 * dim:], b_v)
-    if getattr(mod, "qk_layer_norm", False):
-        q, k = mod.q_layer_norm(q), mod.k_layer_norm(k)
-    H = mod.num_heads
-    B, T, _ = q.shape
-    L = k.shape[1]
-    q = q.view(B, T, H, -1).transpose(1, 2)
-    k = k.view(B, L, H, -1).transpose(1, 2)
-    v = v.view(B, L, H, -1).transpose(1, 2)
-    dtype = q.dtype
-    if getattr(mod, "attention_as_float32", False):
-        q, k, v = q.float(), k.float(), v.float()
-    w = record(torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1))
-    x = (w @ v).to(dtype).transpose(1, 2).reshape(B, T, -1)
-    return out_proj(x)
 
 
 __all__ = ["AttentionRecorder", "step_targets", "target_scores", "target_nll", "lm_logits", "minmax_rows",

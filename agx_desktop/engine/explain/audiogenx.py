@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ParameterError
 from ..jobs import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
@@ -138,7 +139,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     """
     unknown = set(params) - set(DEFAULTS)
     if unknown:
-        raise TypeError(f"unknown AudioGenX parameter(s): {', '.join(sorted(unknown))}")
+        raise ParameterError(f"unknown AudioGenX parameter(s): {', '.join(sorted(unknown))}")
     cfg = {**DEFAULTS, **params}
     if cfg["mode"] not in MODES:
         raise ValueError("mode must be 'quick', 'fast' or 'reference'")
