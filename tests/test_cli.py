@@ -82,3 +82,11 @@ def test_console_script_help_and_models():
     out = subprocess.run([str(agx), "models", "--offline"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and "bundled" in out.stdout and "facebook/audiogen-medium" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_bad_explainer_settings_exit_2(cli, tmp_path):
+    take = tmp_path / "t"
+    assert cli("generate", "wind", "--duration", 0.5, "--out", take)[0] == 0
+    code, _, err = cli("explain", take, "--epochs", 0)
+    assert code == 2 and "epochs must be >= 1" in err and err.count("\n") == 1
+    assert not (take / "explanation.json").exists()

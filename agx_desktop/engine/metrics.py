@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import AgxError
+from .errors import AgxError, ParameterError
 
 EPS = 1e-6
 
@@ -210,7 +210,7 @@ def faithfulness(model: tp.Any, take: tp.Any, explanations: tp.Mapping[str, tp.A
     Returns ``{"top1": c, "methods": {name: MethodScores.to_dict()}, "floor": {"fid", "kl"} | None}``.
     """
     if n_samples < 1:
-        raise ValueError("n_samples must be >= 1")
+        raise ParameterError(f"the number of samples must be >= 1, got {n_samples}")
     names = list(explanations)
     masks: list[np.ndarray | None] = []
     for name in names:

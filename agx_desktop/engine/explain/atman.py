@@ -23,6 +23,7 @@ import typing as tp
 import numpy as np
 import torch
 
+from ..errors import ParameterError
 from ..intervention import cross_attention_mask
 from ..jobs import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
@@ -40,7 +41,7 @@ def explain_atman(model: LoadedModel, take: Take, *, progress: ProgressFn | None
     cfg = check_params(NAME, params, DEFAULTS)
     f, chunk = float(cfg["factor"]), max(1, int(cfg["chunk"]))
     if not 0.0 < f <= 1.0:
-        raise ValueError("factor must be in (0, 1]")
+        raise ParameterError(f"AtMan factor must be in (0, 1], got {f}")
     start = time.perf_counter()
     inputs = teacher.prepare(model, take)
     targets = step_targets(model, take)

@@ -142,14 +142,14 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
         raise ParameterError(f"unknown AudioGenX parameter(s): {', '.join(sorted(unknown))}")
     cfg = {**DEFAULTS, **params}
     if cfg["mode"] not in MODES:
-        raise ValueError("mode must be 'quick', 'fast' or 'reference'")
+        raise ParameterError(f"AudioGenX mode must be 'quick', 'fast' or 'reference', got {cfg['mode']!r}")
     if cfg["lr"] is None:
         cfg["lr"] = QUICK_LR if cfg["mode"] == "quick" else PAPER_LR
     if cfg["lr_decay"] is None and cfg["mode"] == "quick":
         cfg["lr_decay"] = QUICK_DECAY
     quick = cfg["mode"] == "quick"
     if int(cfg["epochs"]) < 1:
-        raise ValueError("epochs must be >= 1")
+        raise ParameterError(f"epochs must be >= 1, got {cfg['epochs']}")
     start = time.perf_counter()
     inputs = teacher.prepare(model, take)
     lm = model.lm
