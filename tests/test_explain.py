@@ -143,3 +143,18 @@ def test_wrong_model_and_unknown_method(tiny_model, tiny_take, one_word_model):
     with pytest.raises(UnknownMethodError, match="audiogenx"):
         explain(tiny_model, tiny_take, method="nope")
     assert "audiogenx" in available_methods()
+
+
+def test_bf16_quick_mode_agrees_with_float32(tiny_model, tiny_take, monkeypatch):
+    """Where bf16 pays (CUDA, big LMs on AMX CPUs) quick runs under autocast: same answer as float32."""
+    assert not tiny_model.fast_bf16  # small model on the CPU: float32 by default
+    monkeypatch.setenv("AGX_BF16", "0")
+    f32 = explain(tiny_model, tiny_take, epochs=8, seed=3, tol=-1.0)
+    monkeypatch.setenv("AGX_BF16", "1")
+    assert tiny_model.fast_bf16
+    b16 = explain(tiny_model, tiny_take, epochs=8, seed=3, tol=-1.0)
+    assert b16.step_masks.dtype == np.float64 and not np.array_equal(f32.step_masks, b16.step_masks)
+    corr = np.corrcoef(f32.step_masks.ravel(), b16.step_masks.ravel())[0, 1]
+    assert corr > 0.95, corr
+    assert np.abs(f32.word_importance() - b16.word_importance()).max() < 0.05
+    assert all(p.dtype == torch.float32 for p in tiny_model.lm.parameters())

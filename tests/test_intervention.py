@@ -123,3 +123,28 @@ def test_mask_shape_errors(tiny_model, tiny_take):
     with pytest.raises(ValueError, match="mask must be"):
         with cross_attention_mask(tiny_model.lm, torch.ones(1, 1, 1, 1)):
             pass
+
+
+def test_bf16_weights_run_close_to_float32_and_are_restored(model_and_inputs):
+    """The quick explainer's bf16 path: GEMM weights cast once, attention weights kept float32."""
+    model, inputs = model_and_inputs
+    lm = model.lm
+    before = {n: (p, p.detach().clone()) for n, p in lm.named_parameters()}
+    mask = torch.rand(2, inputs.n_steps, inputs.text_embeddings.shape[0], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = teacher.latents(model, inputs, mask, batch=2)
+    seen: list[torch.dtype] = []
+    mods = cross_attention_modules(lm)
+    with torch.no_grad(), teacher.bf16_weights(lm), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert all(p.dtype == torch.bfloat16 for n, p in lm.transformer.named_parameters()
+                   if n.endswith("in_proj_weight") or (n.endswith("weight") and "linear" in n))
+        assert all(p.dtype == torch.float32 for n, p in lm.named_parameters() if "norm" in n or "emb" in n)
+        q = torch.randn(1, 3, lm.dim)
+        kv = inputs.text_embeddings.unsqueeze(0)
+        masked_cross_attention(mods[0], q, kv, kv, on_weights=lambda w: (seen.append(w.dtype), w)[1])
+        out = teacher.latents(model, inputs, mask, batch=2).float()
+    assert seen == [torch.float32]
+    cos = torch.nn.functional.cosine_similarity(out, ref, dim=-1)
+    assert cos.min() > 0.99, float(cos.min())
+    for n, p in lm.named_parameters():  # the same float32 Parameter objects, values untouched
+        assert p is before[n][0] and p.dtype == torch.float32 and torch.equal(p, before[n][1]), n

@@ -28,9 +28,13 @@ Execution modes:
     (mean over steps of p_t, what the user reads) has moved less than ``tol`` (0.01, max over
     tokens) for ``patience`` (3) epochs in a row; ``epochs`` (50) is then a maximum. Chosen on
     the bundled model (4 prompts, latent-space F/CF cosines and correlation with the reference
-    masks: 0.92-0.98, stopping after 11-20 epochs) before any classifier metric was computed. On CUDA the
-    teacher-forced passes run under bf16 autocast (``amp``; not measured in this project: no GPU
-    was lent). Its faithfulness against ``reference`` is measured by ``agx evaluate`` (methods
+    masks: 0.92-0.98, stopping after 11-20 epochs) before any classifier metric was computed. Where
+    :attr:`LoadedModel.fast_bf16` says bf16 pays (CUDA; large LMs on CPUs with AMX) the
+    teacher-forced passes, the target's included, run under bf16 autocast (``amp``) with the GEMM
+    weights cast to bf16 once per explanation (:class:`teacher.bf16_weights`); the explainers,
+    masks, cross-attention weights, norms and loss stay float32. The bundled model is small
+    and stays float32. On audiogen-medium's shape the mask gradient under bf16 is measured
+    against float32's by ``benchmarks/bench_explainers.py medium``. Its faithfulness against ``reference`` is measured by ``agx evaluate`` (methods
     ``audiogenx`` and ``audiogenx-reference``) and ``benchmarks/bench_explainers.py``.
 
 The reported mask is p_t (the explainer's probability after training, no Gumbel noise): it is
@@ -170,11 +174,15 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     stopped_at = epochs
     prev_importance: torch.Tensor | None = None
     calm = 0
-    use_amp = quick and bool(cfg["amp"]) and model.device.type == "cuda"
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
-    with model.threads(), teacher.frozen(lm):
-        with torch.no_grad():
-            target = teacher.latents(model, inputs)[0]  # [steps, D], the unperturbed e_t
+    use_amp = quick and bool(cfg["amp"]) and model.fast_bf16
+
+    def autocast() -> tp.ContextManager:
+        return (torch.autocast(model.device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
+
+    precision = teacher.bf16_weights(lm) if use_amp else contextlib.nullcontext()
+    with model.threads(), teacher.frozen(lm), precision:
+        with torch.no_grad(), autocast():  # the target in the same precision as the masked passes
+            target = teacher.latents(model, inputs)[0].float()  # [steps, D], the unperturbed e_t
         if cfg["mode"] == "reference":
             from ..generation import conditions_for
             provider = lm.condition_provider
@@ -194,7 +202,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
                 prev_importance = importance
             m = gumbel_mask(p, cfg["tau"], cfg["hard"], gen)
             if cfg["mode"] in ("fast", "quick"):
-                with autocast:
+                with autocast():
                     out = teacher.latents(model, inputs, torch.stack([m, 1 - m]), batch=2)
                 h_f, h_cf = out[0].float(), out[1].float()
             else:
