@@ -126,3 +126,34 @@ def test_peak_memory_sees_a_freed_allocation():
         x = torch.ones(20_000_000)  # 76 MB
         del x
     assert m.peak_mb > 60
+
+
+def test_redo_recomputes_only_stale_methods(tmp_path, tiny_registry):
+    """After a change of AudioGenX's settings, --redo recomputes it in finished captions, keeps the rest."""
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\nrain falls on a roof\n")
+    out = tmp_path / "res"
+    assert run(_args(f, out)) == 0
+    recs = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert recs[0]["methods"]["audiogenx"]["settings"]["tol"] == 0.02  # resolved defaults are recorded
+    # simulate a record made under an older default (and one from before settings were recorded)
+    recs[0]["methods"]["audiogenx"]["settings"]["tol"] = 0.01
+    recs[0]["methods"]["audiogenx"]["fid_cf"] = 123.0
+    del recs[1]["methods"]["audiogenx"]["settings"]
+    kept = {i: r["methods"]["atman"] for i, r in enumerate(recs)}
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    settings = json.loads((out / "run.json").read_text())
+    assert "61.5" in evaluate.write_tables(out, recs, ["random", "atman", "audiogenx"], 2, settings)["table1_md"]
+    assert run(_args(f, out, "--redo", "audiogenx")) == 0
+    new = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert len(new) == 2
+    for i, r in enumerate(new):
+        assert r["methods"]["atman"] == kept[i]  # untouched
+        assert r["methods"]["audiogenx"]["settings"]["tol"] == 0.02
+        assert r["methods"]["audiogenx"]["fid_cf"] != 123.0
+    assert "61.5" not in (out / "table1.md").read_text()
+    # nothing stale any more: a second --redo recomputes nothing
+    before = (out / "results.jsonl").read_text()
+    assert run(_args(f, out, "--redo", "audiogenx")) == 0
+    assert (out / "results.jsonl").read_text() == before
+    assert run(_args(f, out, "--redo", "rollout")) == 2  # not among --methods

@@ -183,10 +183,22 @@ def method_call(name: str, params: dict) -> tuple[str, dict]:
     return name, dict(params.get(name, {}))
 
 
+def method_settings(name: str, method_params: dict) -> dict:
+    """What a method's results depend on, recorded with them: AudioGenX's full resolved settings
+    (so a change of the default mode's stop rule is seen), the given params for the others."""
+    registered, params = method_call(name, method_params)
+    if registered == "audiogenx":
+        from .explain.audiogenx import resolve_params
+        return json.loads(json.dumps(resolve_params(params)))
+    return json.loads(json.dumps(params))
+
+
 def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str], classifier: tp.Any, *,
                      duration: float, seed: int, samples: int, method_params: dict, sample_seed: int,
-                     cancel: tp.Any = None) -> dict:
-    """One caption's record: take generation, every method's explanation, metrics and costs."""
+                     cancel: tp.Any = None, floor: bool = True) -> dict:
+    """One caption's record: take generation, every method's explanation, metrics and costs.
+
+    ``floor=False`` skips the unmasked samples (when only some methods are recomputed)."""
     from .explain import explain
     from .generation import generate
     from .metrics import faithfulness
@@ -205,9 +217,10 @@ def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str]
         explanations[name] = ex
         costs[name] = {"seconds": seconds, "peak_mb": mem.peak_mb}
     scores = faithfulness(model, take, explanations, classifier, n_samples=samples,
-                          sample_seed=sample_seed + index, cancel=cancel)
+                          sample_seed=sample_seed + index, cancel=cancel, floor=floor)
     for name in methods:
         scores["methods"][name].update(costs[name])
+        scores["methods"][name]["settings"] = method_settings(name, method_params)
         scores["methods"][name]["words"] = [float(v) for v in explanations[name].word_importance()]
         if "epochs_run" in explanations[name].extras:
             scores["methods"][name]["epochs_run"] = int(explanations[name].extras["epochs_run"])
@@ -249,6 +262,24 @@ class _Lock:
 
     def __exit__(self, *exc: tp.Any) -> None:
         self.f.close()  # releases the lock
+
+
+def stale_methods(record: dict, methods: list[str], method_params: dict) -> list[str]:
+    """Methods of ``record`` whose results were made with other settings than now (or unrecorded ones)."""
+    return [m for m in methods if m in record.get("methods", {})
+            and record["methods"][m].get("settings") != method_settings(m, method_params)]
+
+
+def replace_results(out: Path, records: list[dict]) -> None:
+    """Rewrite results.jsonl atomically (temp file + rename) with ``records``."""
+    path = out / RESULTS
+    tmp = path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def append_result(out: Path, record: dict) -> None:
@@ -352,6 +383,9 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=50, help="AudioGenX epochs (default 50)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N captions")
     p.add_argument("--restart", action="store_true", help="discard existing results in --out")
+    p.add_argument("--redo", default=None, metavar="METHODS",
+                   help="comma-separated methods to recompute in finished captions whose results were made with "
+                        "other settings (e.g. after a change of AudioGenX's defaults); other methods are kept")
     p.add_argument("--shard", default=None, metavar="K/N",
                    help="run only captions with index %% N == K; N processes (K = 0..N-1) with the same --out "
                         "share results.jsonl and the tables (use one thread each on a multi-core CPU)")
@@ -412,6 +446,10 @@ def run_from_args(args: argparse.Namespace) -> int:
                                       f"use another --out or --restart")
         run_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
         done = {(r["index"], r["caption"]) for r in load_results(out)}
+    redo_methods = parse_methods(args.redo) if getattr(args, "redo", None) else []
+    for m in redo_methods:
+        if m not in methods:
+            raise EvaluationError(f"--redo {m}: not among --methods")
     todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done and i % n_shards == shard]
     mine = sum(1 for i in range(len(captions)) if i % n_shards == shard)
     if len(todo) < mine:
@@ -425,8 +463,33 @@ def run_from_args(args: argparse.Namespace) -> int:
         return [keep[i] for i in sorted(keep)]
 
     params = {"audiogenx": {"epochs": args.epochs}}
+    stale = []
+    if redo_methods:
+        for r in load_results(out):
+            i = r["index"]
+            if i < len(captions) and captions[i] == r["caption"] and i % n_shards == shard:
+                names = stale_methods(r, redo_methods, params)
+                if names:
+                    stale.append((i, r["caption"], names))
+        say(f"--redo: {len(stale)} finished caption(s) of this shard need {', '.join(redo_methods)} recomputed")
     interrupted = False
     try:
+        for i, cap, names in stale:
+            t0 = time.perf_counter()
+            part = evaluate_caption(model, cap, i, names, classifier, duration=args.duration, seed=args.seed,
+                                    samples=args.samples, method_params=params,
+                                    sample_seed=settings["sample_seed"], floor=False)
+            with _Lock(out):
+                records = load_results(out)
+                for r in records:
+                    if r["index"] == i and r["caption"] == cap:
+                        if r["top1"] != part["top1"]:
+                            raise EvaluationError(f"caption {i}: the regenerated take differs from the recorded "
+                                                  "one (top-1 class changed); rerun with --restart")
+                        r["methods"].update(part["methods"])
+                replace_results(out, records)
+                write_tables(out, finished(), methods, len(captions), settings)
+            say(f"[redo {i}] {time.perf_counter() - t0:5.1f} s  {cap}")
         for i, cap in todo:
             t0 = time.perf_counter()
             rec = evaluate_caption(model, cap, i, methods, classifier, duration=args.duration, seed=args.seed,

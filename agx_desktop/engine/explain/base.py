@@ -25,6 +25,25 @@ from ..text import TextTokens, WordAggregation
 Interval = tp.Optional[tp.Tuple[float, float]]
 
 
+def frames_for_interval(interval: Interval, n_frames: int, frame_rate: float) -> range:
+    """Frame indices covered by ``interval`` (seconds) in a clip of ``n_frames``; all for ``None``."""
+    if interval is None:
+        return range(n_frames)
+    start, end = check_interval(interval, n_frames / frame_rate, frame_rate)
+    f0 = max(0, int(math.floor(start * frame_rate + 1e-9)))
+    f1 = min(n_frames, max(f0 + 1, int(math.ceil(end * frame_rate - 1e-9))))
+    return range(f0, f1)
+
+
+def steps_for_interval(interval: Interval, step_frames: tp.Sequence[tp.Sequence[int]], n_frames: int,
+                       frame_rate: float) -> np.ndarray:
+    """Indices of the generation steps that predict a frame inside ``interval`` (all for ``None``)."""
+    if interval is None:
+        return np.arange(len(step_frames))
+    frames = set(frames_for_interval(interval, n_frames, frame_rate))
+    return np.array([s for s, fr in enumerate(step_frames) if frames.intersection(fr)], dtype=int)
+
+
 def check_interval(interval: tp.Tuple[float, float], duration: float, frame_rate: float) -> tp.Tuple[float, float]:
     """Validate an interval in seconds against a clip; raises :class:`IntervalError`."""
     start, end = float(interval[0]), float(interval[1])
@@ -71,19 +90,11 @@ class Explanation:
     # ---------------------------------------------------------------- time
     def frames_for_interval(self, interval: Interval) -> range:
         """Frame indices covered by ``interval`` (seconds); all frames for ``None``."""
-        if interval is None:
-            return range(self.n_frames)
-        start, end = check_interval(interval, self.duration, self.frame_rate)
-        f0 = max(0, int(math.floor(start * self.frame_rate + 1e-9)))
-        f1 = min(self.n_frames, max(f0 + 1, int(math.ceil(end * self.frame_rate - 1e-9))))
-        return range(f0, f1)
+        return frames_for_interval(interval, self.n_frames, self.frame_rate)
 
     def steps_for_interval(self, interval: Interval) -> np.ndarray:
         """Indices of the steps that predict a frame inside ``interval``."""
-        if interval is None:
-            return np.arange(self.n_steps)
-        frames = set(self.frames_for_interval(interval))
-        return np.array([s for s, fr in enumerate(self.step_frames) if frames.intersection(fr)], dtype=int)
+        return steps_for_interval(interval, self.step_frames, self.n_frames, self.frame_rate)
 
     # ---------------------------------------------------------------- values
     def token_importance(self, interval: Interval = None) -> np.ndarray:
