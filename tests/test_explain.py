@@ -158,3 +158,19 @@ def test_bf16_quick_mode_agrees_with_float32(tiny_model, tiny_take, monkeypatch)
     assert corr > 0.95, corr
     assert np.abs(f32.word_importance() - b16.word_importance()).max() < 0.05
     assert all(p.dtype == torch.float32 for p in tiny_model.lm.parameters())
+
+
+def test_focus_trains_masks_only_through_the_region_and_earlier(tiny_model, tiny_take):
+    """focus=(a, b): only the region's steps enter the cosines, so (with no regulariser) the masks of
+    steps after the region get no gradient at all, while those inside it train."""
+    kw = dict(seed=2, tol=-1.0, alpha=0.0, beta=0.0, weight_decay=0.0, focus=(0.0, 0.2))
+    one = explain(tiny_model, tiny_take, epochs=1, **kw)
+    four = explain(tiny_model, tiny_take, epochs=4, **kw)
+    inside = one.steps_for_interval((0.0, 0.2))
+    after = np.arange(inside.max() + 1, one.n_steps)
+    assert len(after) > 0 and len(inside) > 0
+    np.testing.assert_array_equal(one.step_masks[after], four.step_masks[after])
+    assert np.abs(one.step_masks[inside] - four.step_masks[inside]).max() > 1e-4
+    assert four.params["focus"] == [0.0, 0.2]
+    full = explain(tiny_model, tiny_take, epochs=4, **{**kw, "focus": None})
+    assert np.abs(full.step_masks[after] - one.step_masks[after]).max() > 1e-4
