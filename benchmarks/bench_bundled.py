@@ -90,13 +90,15 @@ def bench_speed(m, generate, GenerationParams, runs: int = 5) -> dict:
     return res
 
 
-def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int, cfg: float = 3.0) -> dict:
+def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int, cfg: float = 3.0,
+                  temperature: float = 1.0) -> dict:
     tp_ = fn = fp = tn = 0
     per_event_fp = {e: [0, 0] for e in world.EVENT_NAMES}
     ctp = cfn = cfp = ctn = 0
     per_event = {e: [0, 0] for e in world.EVENT_NAMES}
     for i, sc in enumerate(scenes):
-        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, cfg_coef=cfg))
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, cfg_coef=cfg,
+                                                        temperature=temperature))
         det = set(clf.detect(take.audio[0]))
         ref = set(clf.detect(sc.audio))
         named = set(sc.names)
@@ -119,15 +121,15 @@ def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int, cfg: f
             "classifier_on_scene_audio": {"recall": ctp / max(ctp + cfn, 1), "false_positive": cfp / max(cfp + ctn, 1)},
             "per_event_recall": {e: round(a / b, 3) for e, (a, b) in per_event.items() if b},
             "per_event_false_positive": {e: round(a / b, 3) for e, (a, b) in per_event_fp.items() if b},
-            "cfg_coef": cfg}
+            "cfg_coef": cfg, "temperature": temperature}
 
 
-def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int) -> dict:
+def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperature: float = 1.0) -> dict:
     ok = ok_lit = n_lit = first_ok = second_ok = 0
     ceiling = 0
     for i, sc in enumerate(scenes):
         x, y = sc.events[0].name, sc.events[1].name
-        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k))
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, temperature=temperature))
         a = take.audio[0]
         d1, d2 = set(clf.detect(a, interval=(0, HALF))), set(clf.detect(a, interval=(HALF, 2 * HALF)))
         good = x in d1 and y in d2
@@ -208,6 +210,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=["speed", "quality", "order", "explain"])
     ap.add_argument("--top-k", type=int, default=250, help="sampling top-k (engine default 250, clamped to 128)")
     ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance (quality only)")
+    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (quality and order)")
     ap.add_argument("--n-quality", type=int, default=200)
     ap.add_argument("--n-order", type=int, default=80)
     ap.add_argument("--n-explain", type=int, default=30)
@@ -234,11 +237,11 @@ def main() -> None:
         print("speed", res["speed"], flush=True)
     if "quality" in a.only:
         res["quality"] = bench_quality(m, generate, GenerationParams, clf,
-                                       held_out(a.n_quality, 10_000_000, seen), a.top_k, a.cfg)
+                                       held_out(a.n_quality, 10_000_000, seen), a.top_k, a.cfg, a.temperature)
         print("quality", json.dumps(res["quality"]), flush=True)
     if "order" in a.only:
         res["order"] = bench_order(m, generate, GenerationParams, clf,
-                                   held_out(a.n_order, 20_000_000, seen, relation="then"), a.top_k)
+                                   held_out(a.n_order, 20_000_000, seen, relation="then"), a.top_k, a.temperature)
         print("order", json.dumps(res["order"]), flush=True)
     if "explain" in a.only:
         from agx_desktop.engine.explain import explain

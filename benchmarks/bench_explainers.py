@@ -73,11 +73,25 @@ def cmd_ratio(args: argparse.Namespace) -> None:
         rows.append(row)
         print(f"[{i + 1}/{len(captions)}] " + "  ".join(f"{m} {secs[m]:.1f}s" for m in modes) + f"  {cap}",
               file=sys.stderr)
+    res = {"machine": machine(), "model": args.model, "duration": args.duration, "threads": model.num_threads,
+           "modes": modes, "metrics": clf is not None, "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "explainers_ratio.json").write_text(json.dumps(res, indent=1))
+    render_ratio(res)
+
+
+METRIC_KEYS = ("fid_f", "fid_cf", "kl_f", "kl_cf", "size")
+
+
+def render_ratio(res: dict) -> None:
+    """explainers_ratio.md from the measurements (``ratio --render-only`` redoes it from the JSON)."""
+    from agx_desktop.engine import metrics
+    rows, modes = res["rows"], res["modes"]
     tot = {m: sum(r["seconds"][m] for r in rows) for m in modes}
     ratio = tot["reference"] / tot["quick"]
     lines = ["# AudioGenX: reference vs default (quick) mode, same takes, one process", "",
-             f"Model `{args.model}`, {args.duration:g} s takes, {len(rows)} held-out captions, "
-             f"threads {model.num_threads}; {machine()}.", "",
+             f"Model `{res['model']}`, {res['duration']:g} s takes, {len(rows)} held-out captions, "
+             f"threads {res['threads']}; {res['machine']}.", "",
              f"**Speed ratio reference / quick = {ratio:.2f}×** (total {tot['reference']:.1f} s vs {tot['quick']:.1f} s)",
              "", "| mode | s per explanation (mean ± SE) | epochs (mean) | Fid_F ↓ | Fid_CF ↑ | KL_F ↓ | KL_CF ↑ | size |",
              "|---|---|---|---|---|---|---|---|"]
@@ -86,18 +100,25 @@ def cmd_ratio(args: argparse.Namespace) -> None:
         se = statistics.stdev(s) / len(s) ** 0.5 if len(s) > 1 else 0.0
         ep = statistics.mean(r["epochs"][m] for r in rows)
         cells = []
-        for k in ("fid_f", "fid_cf", "kl_f", "kl_cf", "size"):
-            if clf is None:
+        for k in METRIC_KEYS:
+            if not res["metrics"]:
                 cells.append("–")
                 continue
             mean, sem = metrics.mean_se([r["scores"][m][k] for r in rows])
             cells.append(f"{mean:.3f} ± {sem:.3f}")
         lines.append(f"| {m} | {statistics.mean(s):.2f} ± {se:.2f} | {ep:.1f} | " + " | ".join(cells) + " |")
+    if res["metrics"]:
+        cells = []
+        for k in METRIC_KEYS:
+            mean, sem = metrics.mean_se([r["scores"]["quick"][k] - r["scores"]["reference"][k] for r in rows])
+            cells.append(f"{mean:+.3f} ± {sem:.3f}")
+        lines.append("| quick − reference, paired per take | | | " + " | ".join(cells) + " |")
+        lines += ["", "Both modes explain the same take and their samples are drawn in one batch from one seed; the paired row is the mean per-take difference "
+                  "± its standard error (↑ columns: positive = quick more faithful; ↓ columns: negative = quick "
+                  "more faithful)."]
     text = "\n".join(lines) + "\n\nRerun: `nice -n 10 .venv/bin/python benchmarks/bench_explainers.py ratio " \
-        f"--takes {args.takes}`\n"
-    RESULTS.mkdir(parents=True, exist_ok=True)
+        f"--takes {len(rows)}`\n"
     (RESULTS / "explainers_ratio.md").write_text(text)
-    (RESULTS / "explainers_ratio.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
     print(text)
 
 
@@ -384,6 +405,7 @@ def main() -> None:
     r.add_argument("--classifier", default="bundled")
     r.add_argument("--no-metrics", action="store_true")
     r.add_argument("--with-fast", action="store_true", help="also time the fast mode (same masks as reference)")
+    r.add_argument("--render-only", action="store_true", help="rewrite the .md from explainers_ratio.json")
     s = sub.add_parser("scaling")
     s.add_argument("--epochs", type=int, default=5, help="extra epochs timed per point")
     s.add_argument("--quick-epochs", type=int, default=15)
@@ -394,6 +416,9 @@ def main() -> None:
     args = ap.parse_args()
     import torch
     torch.set_num_threads(int(os.environ.get("AGX_BENCH_THREADS", torch.get_num_threads())))
+    if args.cmd == "ratio" and args.render_only:
+        render_ratio(json.loads((RESULTS / "explainers_ratio.json").read_text()))
+        return
     if args.cmd == "medium" and args.render_only:
         render_medium(json.loads((RESULTS / "explainers_medium_cpu.json").read_text()))
         return

@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="AudioGenX training epochs (default 50, as the paper; the most for --mode quick)")
     e.add_argument("--mode", choices=["quick", "fast", "reference"], default="quick",
                    help="quick (default): the paper's loss, higher decaying lr, stops when the importances "
-                        "settle (~6x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
+                        "settle (~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
                         "optimisation exactly, factual+counterfactual in one batch (~2x faster); reference: "
                         "as the paper's code runs it")
     e.add_argument("--seed", type=int, default=0, help="explainer seed (initialisation, Gumbel noise)")
