@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from agx_desktop.engine.errors import IntervalError, ModelMismatchError, UnknownMethodError
+from agx_desktop.engine.errors import IntervalError, ModelMismatchError, ParameterError, UnknownMethodError
 from agx_desktop.engine.explain import available_methods, explain
 from agx_desktop.engine.explain.base import Explanation
 from agx_desktop.engine.generation import generate
@@ -51,6 +51,19 @@ def test_the_only_informative_token_ranks_first(seed):
     # it also ranks first in most individual steps, not only on average
     tok = take.text.tokens.index("thunder")
     assert (ex.step_masks.argmax(axis=1) == tok).mean() > 0.8
+
+
+def test_probs_space_variant_also_finds_the_informative_token():
+    """space='probs' (cosines on the next-code distributions) is a variant, not the paper's."""
+    model = _one_word_model(0)
+    take = generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2, top_k=32))
+    ex = explain(model, take, epochs=30, seed=0, space="probs")
+    imp = ex.word_importance()
+    others = np.delete(imp, ex.words.index("thunder"))
+    assert imp[ex.words.index("thunder")] > others.max() + 0.02, dict(zip(ex.words, imp.round(3)))  # weaker signal
+    assert ex.params["space"] == "probs"
+    with pytest.raises(ParameterError, match="space"):
+        explain(model, take, epochs=1, space="logits")
 
 
 def test_deterministic_for_a_seed(tiny_model, tiny_take):

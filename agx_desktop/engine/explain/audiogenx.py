@@ -42,9 +42,13 @@ masks, cross-attention weights, norms and the loss stay float32. The bundled mod
 stays float32. At audiogen-medium's shape, ``benchmarks/bench_explainers.py medium`` measures the
 bf16 mask gradient against float32's.
 
-Region-local variant (``focus``, not the paper's): only the steps predicting frames inside an
-interval enter the cosine terms (all masks still train, since earlier steps shape later ones
-through self-attention).
+Variants (not the paper's, documented with their measured effect in the bundled model card):
+  * ``focus`` (region-local): only the steps predicting frames inside an interval enter the
+    cosine terms (all masks still train, since earlier steps shape later ones through
+    self-attention);
+  * ``space='probs'``: the cosines compare each step's next-code distributions (softmax of the
+    LM's codebook heads, concatenated) instead of e_t. e_t also carries what the LM plans for
+    later steps; the distributions only what it is about to emit.
 
 The reported mask is p_t (the explainer's probability after training, no Gumbel noise): it is
 deterministic for a given seed, and it is what regeneration uses as M (and 1 − M).
@@ -71,7 +75,8 @@ from .base import Explanation, steps_for_interval
 NAME = "audiogenx"
 DEFAULTS = dict(epochs=50, lr=None, alpha=1e-3, beta=1e-1, weight_decay=1e-3, tau=1.0, hard=False,
                 hidden=512, seed=0, mode="quick", min_epochs=5, tol=0.02, patience=2, lr_decay=None, amp=True,
-                focus=None)
+                focus=None, space="latents")
+SPACES = ("latents", "probs")
 PAPER_LR, QUICK_LR, QUICK_DECAY = 1e-3, 5e-3, 0.95
 MODES = ("quick", "fast", "reference")
 
@@ -160,6 +165,8 @@ def resolve_params(params: tp.Mapping[str, tp.Any]) -> dict:
         raise ParameterError(f"epochs must be >= 1, got {cfg['epochs']}")
     if cfg["focus"] is not None:
         cfg["focus"] = [float(cfg["focus"][0]), float(cfg["focus"][1])]
+    if cfg["space"] not in SPACES:
+        raise ParameterError(f"AudioGenX space must be 'latents' or 'probs', got {cfg['space']!r}")
     return cfg
 
 
@@ -208,9 +215,16 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
         return (torch.autocast(model.device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
 
     precision = teacher.bf16_weights(lm) if use_amp else contextlib.nullcontext()
+
+    def space(h: torch.Tensor) -> torch.Tensor:
+        """What the cosines compare: e_t itself (the paper) or the next-code distributions it gives."""
+        if cfg["space"] == "latents":
+            return h
+        probs = torch.stack([torch.softmax(lin(h).float(), dim=-1) for lin in lm.linears], dim=-2)
+        return probs.flatten(-2)  # [..., steps, K·card]
     with model.threads(), teacher.frozen(lm), precision:
         with torch.no_grad(), autocast():  # the target in the same precision as the masked passes
-            target = teacher.latents(model, inputs)[0].float()  # [steps, D], the unperturbed e_t
+            target = space(teacher.latents(model, inputs)[0]).float()  # [steps, D], the unperturbed e_t
         if cfg["mode"] == "reference":
             from ..generation import conditions_for
             provider = lm.condition_provider
@@ -231,11 +245,11 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
             m = gumbel_mask(p, cfg["tau"], cfg["hard"], gen)
             if cfg["mode"] in ("fast", "quick"):
                 with autocast():
-                    out = teacher.latents(model, inputs, torch.stack([m, 1 - m]), batch=2)
+                    out = space(teacher.latents(model, inputs, torch.stack([m, 1 - m]), batch=2))
                 h_f, h_cf = out[0].float(), out[1].float()
             else:
-                h_f = teacher.latents(model, inputs, m, batch=2, condition=cfg_condition)[0]
-                h_cf = teacher.latents(model, inputs, 1 - m, batch=2, condition=cfg_condition)[0]
+                h_f = space(teacher.latents(model, inputs, m, batch=2, condition=cfg_condition)[0])
+                h_cf = space(teacher.latents(model, inputs, 1 - m, batch=2, condition=cfg_condition)[0])
             cos_f = F.cosine_similarity(target, h_f, dim=-1, eps=1e-6)
             cos_cf = F.cosine_similarity(target, h_cf, dim=-1, eps=1e-6)
             if focus is not None:
