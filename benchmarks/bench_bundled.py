@@ -153,6 +153,8 @@ def _positions(words: list, wanted: set) -> list:
 
 def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict) -> dict:
     fillers = set(world.FILLER_WORDS)
+    halves = params.get("focus") == "halves"  # region-local variant: one explanation per half of "X then Y"
+    params = {k: v for k, v in params.items() if k != "focus"}
     wins = used = 0
     rnd = []
     secs = []
@@ -173,8 +175,6 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         rnd.append(len(own) / (len(own) + len(fil)))  # P(random scores put an own word on top)
     first = second = 0
     n_then = 0
-    halves = params.get("focus") == "halves"  # region-local variant: one explanation per half
-    params = {k: v for k, v in params.items() if k != "focus"}
     for i, sc in enumerate(thens):
         x = world.EVENTS[world.EVENT_INDEX[sc.events[0].name]]
         y = world.EVENTS[world.EVENT_INDEX[sc.events[1].name]]

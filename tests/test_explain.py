@@ -185,5 +185,9 @@ def test_focus_trains_masks_only_through_the_region_and_earlier(tiny_model, tiny
     np.testing.assert_array_equal(one.step_masks[after], four.step_masks[after])
     assert np.abs(one.step_masks[inside] - four.step_masks[inside]).max() > 1e-4
     assert four.params["focus"] == [0.0, 0.2]
+    with pytest.raises(ParameterError, match="focus"):
+        explain(tiny_model, tiny_take, epochs=1, focus="halves")
+    with pytest.raises(IntervalError):
+        explain(tiny_model, tiny_take, epochs=1, focus=(0.3, 0.1))
     full = explain(tiny_model, tiny_take, epochs=4, **{**kw, "focus": None})
     assert np.abs(full.step_masks[after] - one.step_masks[after]).max() > 1e-4

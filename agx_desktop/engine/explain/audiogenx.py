@@ -164,7 +164,11 @@ def resolve_params(params: tp.Mapping[str, tp.Any]) -> dict:
     if int(cfg["epochs"]) < 1:
         raise ParameterError(f"epochs must be >= 1, got {cfg['epochs']}")
     if cfg["focus"] is not None:
-        cfg["focus"] = [float(cfg["focus"][0]), float(cfg["focus"][1])]
+        try:
+            start, end = (float(v) for v in cfg["focus"])
+        except (TypeError, ValueError):
+            raise ParameterError(f"focus must be (start, end) in seconds, got {cfg['focus']!r}") from None
+        cfg["focus"] = [start, end]
     if cfg["space"] not in SPACES:
         raise ParameterError(f"AudioGenX space must be 'latents' or 'probs', got {cfg['space']!r}")
     return cfg
