@@ -151,7 +151,9 @@ def test_redo_recomputes_only_stale_methods(tmp_path, tiny_registry):
         assert r["methods"]["atman"] == kept[i]  # untouched
         assert r["methods"]["audiogenx"]["settings"]["tol"] == 0.02
         assert r["methods"]["audiogenx"]["fid_cf"] != 123.0
-    assert "61.5" not in (out / "table1.md").read_text()
+    table = (out / "table1.md").read_text()
+    assert "61.5" not in table and "AudioGenX minus each method, paired per caption" in table
+    assert "| AtMan | " in table.split("paired per caption")[1]
     # nothing stale any more: a second --redo recomputes nothing
     before = (out / "results.jsonl").read_text()
     assert run(_args(f, out, "--redo", "audiogenx")) == 0

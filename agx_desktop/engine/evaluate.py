@@ -342,15 +342,40 @@ def tables(records: list[dict], methods: list[str], total: int, settings: dict) 
 
     h1 = ["method", "Fid_F ↓", "Fid_CF ↑", "KL_F ↓", "KL_CF ↑", "size ↓"]
     h2 = ["method", "seconds per explanation ↓", "peak MB ↓ (mean)", "peak MB (max)"]
+    paired = _paired_md(records, methods)
     mem_note = "CUDA max_memory_allocated" if settings.get("device", "cpu").startswith("cuda") else \
         "peak C-heap bytes in use (glibc mallinfo2) above the level before the call, sampled every 5 ms"
     return {"complete": complete,
-            "table1_md": md("Table 1 — faithfulness" + ("" if complete else " (PARTIAL)"), h1, t1_rows),
+            "table1_md": md("Table 1 — faithfulness" + ("" if complete else " (PARTIAL)"), h1, t1_rows) + paired,
             "table1_csv": t1_csv,
             "table2_md": md("Table 2 — cost per explanation" + ("" if complete else " (PARTIAL)"), h2, t2_rows)
             + f"\nMemory: {mem_note}. Device: {settings.get('device', 'cpu')}, "
               f"threads: {settings.get('threads', '?')}.\n",
             "table2_csv": t2_csv}
+
+
+def _paired_md(records: list[dict], methods: list[str], ref: str = "audiogenx") -> str:
+    """AudioGenX minus each other method, caption by caption (mean ± SE of the paired differences).
+
+    Every method explains the same takes, so paired differences remove the take-to-take spread
+    that dominates the per-method standard errors above."""
+    from .metrics import mean_se
+    others = [m for m in methods if m != ref]
+    if ref not in methods or not others:
+        return ""
+    keys = ("fid_f", "fid_cf", "kl_f", "kl_cf")
+    lines = ["", f"## {LABELS.get(ref, ref)} minus each method, paired per caption", "",
+             "Negative is better for Fid_F/KL_F, positive for Fid_CF/KL_CF; |mean| > 2 SE marked *.", "",
+             "| method | ΔFid_F | ΔFid_CF | ΔKL_F | ΔKL_CF |", "|---|---|---|---|---|"]
+    for m in others:
+        cells = []
+        for k in keys:
+            d = [r["methods"][ref][k] - r["methods"][m][k] for r in records
+                 if ref in r.get("methods", {}) and m in r["methods"]]
+            mean, se = mean_se(d)
+            cells.append("–" if math.isnan(mean) else f"{mean:+.3f} ± {se:.3f}" + ("*" if abs(mean) > 2 * se else ""))
+        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_tables(out: Path, records: list[dict], methods: list[str], total: int, settings: dict) -> dict:
