@@ -166,6 +166,13 @@ class MainWindow(QMainWindow):
         self.topk_spin.setToolTip("Sample among the k most likely tokens (0 = no limit)")
         params.addWidget(QLabel("Top-k"))
         params.addWidget(self.topk_spin)
+        self.temp_spin = QDoubleSpinBox()
+        self.temp_spin.setRange(0.0, 2.0)
+        self.temp_spin.setSingleStep(0.05)
+        self.temp_spin.setToolTip("Sampling temperature: lower is more conservative (fewer stray sounds, less "
+                                  "variety), 0 = always the most likely token")
+        params.addWidget(QLabel("Temp"))
+        params.addWidget(self.temp_spin)
         self.method_combo = QComboBox()
         methods = available_methods()
         for m in sorted(methods, key=lambda m: (m != "audiogenx", m)):  # AudioGenX first, then baselines
@@ -425,6 +432,7 @@ class MainWindow(QMainWindow):
         self.seed_spin.setValue(min(max(0, s.seed), MAX_SEED))
         self.cfg_spin.setValue(s.cfg_coef)
         self.topk_spin.setValue(s.top_k)
+        self.temp_spin.setValue(s.temperature)
         self.epochs_spin.setValue(s.epochs)
         mi = self.method_combo.findText(s.method)
         self.method_combo.setCurrentIndex(max(0, mi))
@@ -446,6 +454,7 @@ class MainWindow(QMainWindow):
         s.seed = int(self.seed_spin.value())
         s.cfg_coef = float(self.cfg_spin.value())
         s.top_k = int(self.topk_spin.value())
+        s.temperature = float(self.temp_spin.value())
         s.epochs = int(self.epochs_spin.value())
         s.method = self.method_combo.currentText()
         s.variations = int(self.variations_spin.value())
@@ -489,7 +498,8 @@ class MainWindow(QMainWindow):
     # ================================================================== requests
     def params(self) -> GenerationParams:
         return GenerationParams(duration=float(self.duration_spin.value()), seed=int(self.seed_spin.value()),
-                                top_k=int(self.topk_spin.value()), cfg_coef=float(self.cfg_spin.value()))
+                                top_k=int(self.topk_spin.value()), cfg_coef=float(self.cfg_spin.value()),
+                                temperature=float(self.temp_spin.value()))
 
     def prompt_problem(self) -> str:
         """Why Generate is disabled ('' when it is enabled)."""

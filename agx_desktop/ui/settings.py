@@ -34,6 +34,7 @@ class Settings:
     seed: int = 0
     cfg_coef: float = 3.0
     top_k: int = 250
+    temperature: float = 1.0
     epochs: int = 50
     method: str = "audiogenx"
     variations: int = 3

@@ -75,12 +75,15 @@ def test_settings_are_remembered(make_window, qtbot, data_dir):
     w.seed_spin.setValue(1234)
     w.epochs_spin.setValue(7)
     w.duration_spin.setValue(2.5)
+    w.temp_spin.setValue(0.8)
+    assert w.params().temperature == pytest.approx(0.8)  # what Generate sends to the engine
     w.close()
     saved = json.loads((data_dir / "settings.json").read_text())
-    assert saved["prompt"] == "thunder far away" and saved["seed"] == 1234
+    assert saved["prompt"] == "thunder far away" and saved["seed"] == 1234 and saved["temperature"] == 0.8
     w2 = make_window()
     assert w2.prompt_edit.text() == "thunder far away"
     assert w2.seed_spin.value() == 1234 and w2.epochs_spin.value() == 7 and w2.duration_spin.value() == 2.5
+    assert w2.temp_spin.value() == pytest.approx(0.8)
 
 
 def test_second_request_is_queued_visibly(make_window, qtbot):
