@@ -148,3 +148,39 @@ def test_bf16_weights_run_close_to_float32_and_are_restored(model_and_inputs):
     assert cos.min() > 0.99, float(cos.min())
     for n, p in lm.named_parameters():  # the same float32 Parameter objects, values untouched
         assert p is before[n][0] and p.dtype == torch.float32 and torch.equal(p, before[n][1]), n
+
+
+def test_bf16_weights_never_leave_a_half_swapped_model(tiny_model, monkeypatch):
+    """A failure while casting (out of memory, Ctrl-C) restores what was already swapped."""
+    lm = tiny_model.lm
+    before = {n: p for n, p in lm.named_parameters()}
+    real, calls = torch.Tensor.to, {"n": 0}
+
+    def failing_to(self, *a, **k):
+        if a and a[0] is torch.bfloat16:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise MemoryError("simulated")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.Tensor, "to", failing_to)
+    with pytest.raises(MemoryError):
+        with teacher.bf16_weights(lm):
+            pass
+    monkeypatch.undo()
+    assert calls["n"] == 3
+    assert all(p is before[n] and p.dtype == torch.float32 for n, p in lm.named_parameters())
+    ctx = teacher.bf16_weights(lm)
+    with ctx:
+        with pytest.raises(RuntimeError, match="re-entrant"):
+            ctx.__enter__()
+    assert all(p is before[n] for n, p in lm.named_parameters())
+
+
+def test_float64_attention_keeps_its_precision():
+    gen = build_tiny_model(name="t", seed=3, dim=32, num_layers=1, card=32, custom=True)
+    mod = cross_attention_modules(gen.lm.double())[0]
+    seen: list[torch.dtype] = []
+    q, kv = torch.randn(1, 3, 32, dtype=torch.float64), torch.randn(1, 4, 32, dtype=torch.float64)
+    out = masked_cross_attention(mod, q, kv, kv, on_weights=lambda w: (seen.append(w.dtype), w)[1])
+    assert seen == [torch.float64] and out.dtype == torch.float64

@@ -183,13 +183,17 @@ def method_call(name: str, params: dict) -> tuple[str, dict]:
     return name, dict(params.get(name, {}))
 
 
-def method_settings(name: str, method_params: dict) -> dict:
+def method_settings(name: str, method_params: dict, model: tp.Any = None) -> dict:
     """What a method's results depend on, recorded with them: AudioGenX's full resolved settings
-    (so a change of the default mode's stop rule is seen), the given params for the others."""
+    (so a change of the default mode's stop rule is seen) and, given the model, whether its passes
+    ran in bf16; the given params for the others."""
     registered, params = method_call(name, method_params)
     if registered == "audiogenx":
-        from .explain.audiogenx import resolve_params
-        return json.loads(json.dumps(resolve_params(params)))
+        from .explain.audiogenx import resolve_params, uses_bf16
+        cfg = json.loads(json.dumps(resolve_params(params)))
+        if model is not None:
+            cfg["bf16"] = uses_bf16(model, cfg)
+        return cfg
     return json.loads(json.dumps(params))
 
 
@@ -220,7 +224,7 @@ def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str]
                           sample_seed=sample_seed + index, cancel=cancel, floor=floor)
     for name in methods:
         scores["methods"][name].update(costs[name])
-        scores["methods"][name]["settings"] = method_settings(name, method_params)
+        scores["methods"][name]["settings"] = method_settings(name, method_params, model)
         scores["methods"][name]["words"] = [float(v) for v in explanations[name].word_importance()]
         if "epochs_run" in explanations[name].extras:
             scores["methods"][name]["epochs_run"] = int(explanations[name].extras["epochs_run"])
@@ -264,10 +268,10 @@ class _Lock:
         self.f.close()  # releases the lock
 
 
-def stale_methods(record: dict, methods: list[str], method_params: dict) -> list[str]:
+def stale_methods(record: dict, methods: list[str], method_params: dict, model: tp.Any = None) -> list[str]:
     """Methods of ``record`` whose results were made with other settings than now (or unrecorded ones)."""
     return [m for m in methods if m in record.get("methods", {})
-            and record["methods"][m].get("settings") != method_settings(m, method_params)]
+            and record["methods"][m].get("settings") != method_settings(m, method_params, model)]
 
 
 def replace_results(out: Path, records: list[dict]) -> None:
@@ -373,7 +377,8 @@ def _paired_md(records: list[dict], methods: list[str], ref: str = "audiogenx") 
             d = [r["methods"][ref][k] - r["methods"][m][k] for r in records
                  if ref in r.get("methods", {}) and m in r["methods"]]
             mean, se = mean_se(d)
-            cells.append("–" if math.isnan(mean) else f"{mean:+.3f} ± {se:.3f}" + ("*" if abs(mean) > 2 * se else ""))
+            star = len(d) >= 2 and abs(mean) > 2 * se
+            cells.append("–" if math.isnan(mean) else f"{mean:+.3f} ± {se:.3f}" + ("*" if star else ""))
         lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -493,7 +498,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         for r in load_results(out):
             i = r["index"]
             if i < len(captions) and captions[i] == r["caption"] and i % n_shards == shard:
-                names = stale_methods(r, redo_methods, params)
+                names = stale_methods(r, redo_methods, params, model)
                 if names:
                     stale.append((i, r["caption"], names))
         say(f"--redo: {len(stale)} finished caption(s) of this shard need {', '.join(redo_methods)} recomputed")

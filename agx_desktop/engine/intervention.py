@@ -79,13 +79,14 @@ def masked_cross_attention(mod: StreamingMultiheadAttention, query: torch.Tensor
     # (measured 17x slower than float32 for a whole teacher-forced pass), while the big
     # projections around them stay in the autocast dtype.
     with torch.autocast(q.device.type, enabled=False):
-        q, k, v = q.float(), k.float(), v.float()
+        if q.dtype in (torch.float16, torch.bfloat16):  # float64 models keep their precision
+            q, k, v = q.float(), k.float(), v.float()
         w = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)  # [B, H, T, L]
         if on_weights is not None:
             w = on_weights(w)
         if mask_rows is not None:
             w = w * mask_rows.to(w).unsqueeze(1)
-        x = (w @ v).transpose(1, 2).reshape(B, T, -1)
+        x = (w @ v.to(w.dtype)).transpose(1, 2).reshape(B, T, -1)
     return out_proj(x.to(dtype))
 
 

@@ -113,16 +113,22 @@ class bf16_weights:
         self.saved: list[tuple[torch.nn.Module, str, torch.nn.Parameter]] = []
 
     def __enter__(self) -> None:
+        if self.saved:
+            raise RuntimeError("bf16_weights is not re-entrant: use a new instance")
         roots = [getattr(self.lm, "transformer", None), getattr(self.lm, "linears", None)]
-        for root in (r for r in roots if r is not None):
-            for module in root.modules():
-                for name in ("weight", "in_proj_weight"):
-                    p = module._parameters.get(name)
-                    is_gemm = isinstance(module, torch.nn.Linear) or name == "in_proj_weight"
-                    if p is not None and is_gemm and p.dtype == torch.float32:
-                        self.saved.append((module, name, p))
-                        module._parameters[name] = torch.nn.Parameter(p.detach().to(torch.bfloat16),
-                                                                      requires_grad=False)
+        try:
+            for root in (r for r in roots if r is not None):
+                for module in root.modules():
+                    for name in ("weight", "in_proj_weight"):
+                        p = module._parameters.get(name)
+                        is_gemm = isinstance(module, torch.nn.Linear) or name == "in_proj_weight"
+                        if p is not None and is_gemm and p.dtype == torch.float32:
+                            self.saved.append((module, name, p))
+                            module._parameters[name] = torch.nn.Parameter(p.detach().to(torch.bfloat16),
+                                                                          requires_grad=False)
+        except BaseException:  # out of memory, Ctrl-C: never leave a half-swapped model behind
+            self.__exit__()
+            raise
 
     def __exit__(self, *a: tp.Any) -> None:
         for module, name, p in reversed(self.saved):

@@ -174,6 +174,11 @@ def resolve_params(params: tp.Mapping[str, tp.Any]) -> dict:
     return cfg
 
 
+def uses_bf16(model: LoadedModel, cfg: tp.Mapping[str, tp.Any]) -> bool:
+    """Whether an explanation with resolved settings ``cfg`` runs its LM passes in bf16 on ``model``."""
+    return cfg["mode"] == "quick" and bool(cfg["amp"]) and model.fast_bf16
+
+
 def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
                       cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
     """Train AudioGenX's per-step explainers on ``take`` and return their masks.
@@ -213,7 +218,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     stopped_at = epochs
     prev_importance: torch.Tensor | None = None
     calm = 0
-    use_amp = quick and bool(cfg["amp"]) and model.fast_bf16
+    use_amp = uses_bf16(model, cfg)
 
     def autocast() -> tp.ContextManager:
         return (torch.autocast(model.device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
@@ -278,5 +283,5 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
                        n_frames=inputs.n_frames, frame_rate=model.frame_rate,
                        params={**cfg, "take_seed": int(take.params.seed)},
                        seconds=time.perf_counter() - start,
-                       extras={"loss_history": history, "epochs_run": stopped_at,
+                       extras={"loss_history": history, "epochs_run": stopped_at, "bf16": use_amp,
                                "importance_moves": importance_moves})
