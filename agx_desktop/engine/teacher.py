@@ -66,9 +66,10 @@ def expand_condition(condition: dict, batch: int) -> dict:
     return {k: (e.expand(batch, *e.shape[1:]), m.expand(batch, *m.shape[1:])) for k, (e, m) in condition.items()}
 
 
-def latents(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None = None,
-            batch: int = 1, condition: dict | None = None) -> torch.Tensor:
-    """Final hidden states [batch, steps, D] of a teacher-forced pass, optionally under a mask.
+def forward(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None = None,
+            batch: int = 1, condition: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A teacher-forced pass, optionally under a mask: (final hidden states [batch, steps, D],
+    logits [batch, K, steps, card]); ``condition`` defaults to the prompt's, conditional branch only.
 
     Gradients flow to ``mask`` when it requires grad (the LM's own weights may be frozen).
     """
@@ -77,8 +78,14 @@ def latents(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None
     cond = condition if condition is not None else expand_condition(inputs.condition, batch)
     ctx = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
     with ctx, HiddenCapture(lm) as hidden:
-        lm(seq, [], condition_tensors=cond)
-    return hidden.outputs[-1]
+        logits = lm(seq, [], condition_tensors=cond)
+    return hidden.outputs[-1], logits
+
+
+def latents(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None = None,
+            batch: int = 1, condition: dict | None = None) -> torch.Tensor:
+    """Final hidden states [batch, steps, D] of :func:`forward`: AudioGenX's e_t."""
+    return forward(model, inputs, mask, batch, condition)[0]
 
 
 class frozen:

@@ -73,9 +73,7 @@ def target_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def lm_logits(model: LoadedModel, inputs: teacher.TeacherInputs, batch: int = 1,
               condition: dict | None = None) -> torch.Tensor:
     """Teacher-forced logits [batch, K, S, card] of the conditional branch."""
-    seq = inputs.sequence.expand(batch, -1, -1)
-    cond = condition if condition is not None else teacher.expand_condition(inputs.condition, batch)
-    return model.lm(seq, [], condition_tensors=cond)
+    return teacher.forward(model, inputs, batch=batch, condition=condition)[1]
 
 
 def minmax_rows(scores: np.ndarray) -> np.ndarray:

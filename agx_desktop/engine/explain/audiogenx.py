@@ -225,15 +225,17 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
 
     precision = teacher.bf16_weights(lm) if use_amp else contextlib.nullcontext()
 
-    def space(h: torch.Tensor) -> torch.Tensor:
-        """What the cosines compare: e_t itself (the paper) or the next-code distributions it gives."""
+    def observe(mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
+        """What the cosines compare, [batch, steps, ·]: e_t itself (the paper) or the next-code
+        distributions the same pass gives (``space='probs'``)."""
+        hidden, logits = teacher.forward(model, inputs, mask, batch=batch, condition=condition)
         if cfg["space"] == "latents":
-            return h
-        probs = torch.stack([torch.softmax(lin(h).float(), dim=-1) for lin in lm.linears], dim=-2)
-        return probs.flatten(-2)  # [..., steps, K·card]
+            return hidden
+        return torch.softmax(logits.float(), dim=-1).transpose(1, 2).flatten(-2)  # [batch, steps, K·card]
+
     with model.threads(), teacher.frozen(lm), precision:
         with torch.no_grad(), autocast():  # the target in the same precision as the masked passes
-            target = space(teacher.latents(model, inputs)[0]).float()  # [steps, D], the unperturbed e_t
+            target = observe()[0].float()  # [steps, ·], the unperturbed e_t
         if cfg["mode"] == "reference":
             from ..generation import conditions_for
             provider = lm.condition_provider
@@ -254,11 +256,11 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
             m = gumbel_mask(p, cfg["tau"], cfg["hard"], gen)
             if cfg["mode"] in ("fast", "quick"):
                 with autocast():
-                    out = space(teacher.latents(model, inputs, torch.stack([m, 1 - m]), batch=2))
+                    out = observe(torch.stack([m, 1 - m]), batch=2)
                 h_f, h_cf = out[0].float(), out[1].float()
             else:
-                h_f = space(teacher.latents(model, inputs, m, batch=2, condition=cfg_condition)[0])
-                h_cf = space(teacher.latents(model, inputs, 1 - m, batch=2, condition=cfg_condition)[0])
+                h_f = observe(m, batch=2, condition=cfg_condition)[0]
+                h_cf = observe(1 - m, batch=2, condition=cfg_condition)[0]
             cos_f = F.cosine_similarity(target, h_f, dim=-1, eps=1e-6)
             cos_cf = F.cosine_similarity(target, h_cf, dim=-1, eps=1e-6)
             if focus is not None:
