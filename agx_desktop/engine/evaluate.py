@@ -275,15 +275,9 @@ def stale_methods(record: dict, methods: list[str], method_params: dict, model: 
 
 
 def replace_results(out: Path, records: list[dict]) -> None:
-    """Rewrite results.jsonl atomically (temp file + rename) with ``records``."""
-    path = out / RESULTS
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Rewrite results.jsonl atomically with ``records``."""
+    from .takes import write_text_atomic
+    write_text_atomic(out / RESULTS, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def append_result(out: Path, record: dict) -> None:
