@@ -276,7 +276,7 @@ def stale_methods(record: dict, methods: list[str], method_params: dict, model: 
 
 def replace_results(out: Path, records: list[dict]) -> None:
     """Rewrite results.jsonl atomically with ``records``."""
-    from .takes import write_text_atomic
+    from .takes import write_text_atomic  # lazy: takes imports torch, `agx --help` should not
     write_text_atomic(out / RESULTS, "".join(json.dumps(r) + "\n" for r in records))
 
 
@@ -468,7 +468,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             if diff:
                 raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
                                       f"use another --out or --restart")
-        run_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+        from .takes import write_json_atomic
+        write_json_atomic(run_path, settings)  # a torn run.json would refuse every resume
         done = {(r["index"], r["caption"]) for r in load_results(out)}
     redo_methods = parse_methods(args.redo) if getattr(args, "redo", None) else []
     for m in redo_methods:
