@@ -248,7 +248,7 @@ def _plot(rows: list[dict], path: Path) -> None:
 ISSUE_UNIT_S = 15.3  # the issue's fp32 forward+backward at batch 2 on this machine's 2 free cores
 
 
-def _medium_model():
+def _medium_model(num_layers: int = 48, device=None):
     """Random-init LM in audiogen-medium's configuration (audiocraft's config/model/lm/audiogen_lm.yaml
     with model_scale medium: dim 1536, 48 layers, 24 heads, 4 × 2048, delay pattern, memory-efficient
     custom attention, GELU, pre-norm, no biases, cross-attention)."""
@@ -264,12 +264,12 @@ def _medium_model():
     provider = ConditioningProvider({"description": HashWordConditioner(output_dim=dim)})
     fuser = ConditionFuser(fuse2cond={"cross": ["description"], "prepend": [], "sum": []})
     lm = LMModel(DelayedPatternProvider(n_q=4, delays=[0, 1, 2, 3]), provider, fuser, n_q=4, card=2048, dim=dim,
-                 num_heads=24, num_layers=48, hidden_scale=4, norm="layer_norm", norm_first=True,
+                 num_heads=24, num_layers=num_layers, hidden_scale=4, norm="layer_norm", norm_first=True,
                  cross_attention=True, memory_efficient=True, activation="gelu", bias_ff=False, bias_attn=False,
                  bias_proj=False, causal=True, positional_embedding="sin", cfg_dropout=0.0, cfg_coef=3.0,
                  two_step_cfg=False).eval()
     gen = AudioGen(name="medium-shape", compression_model=build_tiny_codec(card=2048, n_q=4), lm=lm, max_duration=10)
-    return LoadedModel("medium-shape", gen, torch.device("cpu"))
+    return LoadedModel("medium-shape", gen, torch.device(device or "cpu"))
 
 
 def _unit(model, inputs, mask: "torch.Tensor", bf16: bool) -> tuple[float, "torch.Tensor"]:

@@ -132,6 +132,12 @@ print('TOKENS', take.text.tokens)
 print('TOKEN_WORD', take.text.token_word)
 ex = explain(m, take, epochs=2)
 print('WORDS', len(ex.word_importance()))
+# the T5 lives outside the module tree: moving the model must take it (and tokenize's device) along
+import torch
+from agx_desktop.engine.models import LoadedModel
+cond = m.lm.condition_provider.conditioners['description']
+moved = LoadedModel('x', m.gen, torch.device('meta'))
+print('T5_MOVED', next(cond.t5.parameters()).device, cond.device, moved.lm.condition_provider.device)
 """
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "0"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
@@ -141,6 +147,7 @@ print('WORDS', len(ex.word_importance()))
     assert "'▁dog'" in lines["TOKENS"] or "'dog'" in lines["TOKENS"]
     assert "None" in lines["TOKEN_WORD"] and "6" in lines["TOKEN_WORD"]  # </s> has no word; 'rings' is word 6
     assert lines["WORDS"] == "7"
+    assert lines["T5_MOVED"] == "meta meta meta"
 
 
 def test_musicgen_checkpoint_explains_like_audiogen(tmp_path):

@@ -136,6 +136,26 @@ def list_models(check_network: bool = True) -> list[ModelInfo]:
 
 # --------------------------------------------------------------------------- loaded model
 
+def move_text_encoders(lm: tp.Any, device: torch.device) -> None:
+    """Make the LM's text conditioners follow it to ``device``.
+
+    Checkpoints are built on the CPU (in float32) and then moved, but ``Module.to`` leaves two
+    things behind: audiocraft's ``T5Conditioner`` keeps its frozen T5 outside the module tree
+    (``__dict__['t5']``, so it is never saved) and remembers the device it was built for, where
+    ``tokenize`` puts its inputs. Left alone, T5 runs on the CPU and ``forward`` multiplies CUDA
+    embeddings by a CPU mask, which fails. Our ``MiniLMConditioner`` is deliberately left where
+    it is: its encoder is shared by every loaded copy of the bundled model, is small, and its
+    projection already moves the states to the LM's device.
+    """
+    provider = lm.condition_provider
+    provider.device = device
+    for cond in provider.conditioners.values():
+        encoder = cond.__dict__.get("t5")
+        if isinstance(encoder, torch.nn.Module):
+            cond.__dict__["t5"] = encoder.to(device)
+            cond.device = device
+
+
 class LoadedModel:
     """A generation model ready to use, with what the engine needs to know about its text side."""
 
@@ -147,6 +167,7 @@ class LoadedModel:
         self.codec_device = codec_device or device
         self.trained = trained
         self.lm = gen.lm.to(device).eval()
+        move_text_encoders(self.lm, device)
         self.compression_model = gen.compression_model.to(self.codec_device).eval()
 
     @property
