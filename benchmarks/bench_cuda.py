@@ -21,6 +21,7 @@ Writes ``cuda.json`` and ``cuda.md`` to ``--out`` (default ``benchmarks/results`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -104,6 +105,9 @@ def part_bundled(dev: torch.device, repeats: int) -> dict:
         if mode == "quick":
             masks_dev = ex.step_masks
     res["explain_peak_gb"] = peak_gb(dev)
+    with forced_bf16("1"):
+        sec, ex_bf16 = timed(explain, model, take, mode="quick")
+    res["explain_quick_bf16_s"], res["explain_quick_bf16_epochs"] = sec, ex_bf16.extras.get("epochs_run")
     assert np.isfinite(masks_dev).all()
     cpu_model = load_model("bundled", "cpu", use_cache=False)
     sec, ex_cpu = timed(explain, cpu_model, take, mode="quick")
@@ -172,15 +176,17 @@ def part_medium(dev: torch.device, layers: int, epochs: int, repeats: int) -> di
     a, b = grads[False].flatten().double(), grads[True].flatten().double()
     res["grad_cosine_bf16_fp32"] = float(torch.nn.functional.cosine_similarity(a, b, dim=0))
     del inputs, grads
-    for mode, amp in (("quick", True), ("quick", False), ("reference", True)):
-        key = f"{mode}_{'bf16' if amp else 'fp32'}"
+    for key, mode, bf16 in (("quick_fp32", "quick", "0"), ("quick_bf16", "quick", "1"),
+                            ("reference_fp32", "reference", "0")):
         reset_peak(dev)
-        times = []
-        for e in (1, 1 + epochs):
-            sec, _ = timed(explain, model, take, mode=mode, epochs=e, tol=-1.0, amp=amp)
-            times.append(sec)
+        times, runs = [], []
+        with forced_bf16(bf16):
+            for e in (1, 1 + epochs):
+                sec, ex = timed(explain, model, take, mode=mode, epochs=e, tol=-1.0)
+                times.append(sec)
+                runs.append(ex.extras.get("epochs_run", e))
         per = (times[1] - times[0]) / epochs
-        res[key] = {"setup_s": times[0] - per, "epoch_s": per, "peak_gb": peak_gb(dev)}
+        res[key] = {"setup_s": times[0] - per, "epoch_s": per, "peak_gb": peak_gb(dev), "epochs_run": runs}
     sec, ex = timed(explain, model, take)  # the app's default, convergence stop on (random weights)
     res["default_explain_s"] = sec
     res["default_epochs_run"] = ex.extras.get("epochs_run")
@@ -188,9 +194,22 @@ def part_medium(dev: torch.device, layers: int, epochs: int, repeats: int) -> di
     return res
 
 
+@contextlib.contextmanager
+def forced_bf16(value: str):
+    """Run the body with ``AGX_BF16`` set to ``value`` (the engine's precision override)."""
+    before = os.environ.get("AGX_BF16")
+    os.environ["AGX_BF16"] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("AGX_BF16", None)
+        else:
+            os.environ["AGX_BF16"] = before
+
+
 def _unit(model, inputs, mask, bf16: bool, dev: torch.device):
     """One teacher-forced forward+backward at batch 2 through ``mask`` (as bench_explainers' unit)."""
-    import contextlib
     from agx_desktop.engine import teacher
     m = mask.clone().requires_grad_(True)
     ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
@@ -229,13 +248,15 @@ def render(res: dict) -> str:
                   f"| generate 5 s (median of {len(b['generate_5s_s'])}) | {med(b['generate_5s_s']):.2f} |",
                   f"| explain, quick (default; bf16 autocast: {b['bf16']}; {b['explain_quick_epochs']} epochs) | "
                   f"{b['explain_quick_s']:.2f} |",
+                  f"| explain, quick with bf16 forced (`AGX_BF16=1`; {b['explain_quick_bf16_epochs']} epochs) | "
+                  f"{b['explain_quick_bf16_s']:.2f} |",
                   f"| explain, fast ({b['explain_fast_epochs']} epochs) | {b['explain_fast_s']:.2f} |",
                   f"| explain, reference (paper; {b['explain_reference_epochs']} epochs) | "
                   f"{b['explain_reference_s']:.2f} |",
                   f"| explain, quick on this host's CPU, float32, {b['cpu_threads']} threads | "
                   f"{b['cpu_explain_quick_s']:.2f} |", "",
                   f"Reference/quick on the GPU: {b['explain_reference_s'] / b['explain_quick_s']:.2f}×. Quick masks, GPU "
-                  f"(bf16) vs CPU (float32) on the same take: correlation {b['quick_mask_corr_dev_vs_cpu']:.3f} per "
+                  f"vs CPU (both default precision) on the same take: correlation {b['quick_mask_corr_dev_vs_cpu']:.3f} per "
                   f"step, {b['quick_holistic_corr_dev_vs_cpu']:.3f} holistic. Peak GPU memory while explaining "
                   f"{b['explain_peak_gb']:.2f} GiB.", ""]
     if h:
@@ -246,7 +267,7 @@ def render(res: dict) -> str:
                   f"{'ran, finite' if ok else 'FAILED'}.", ""]
     if m:
         u = m["unit_s"]
-        q = m["quick_bf16"]
+        q = m["quick_fp32" if not m["bf16"] else "quick_bf16"]
         est = {n: q["setup_s"] + n * q["epoch_s"] for n in (11, 16, 50)}
         lines += [f"## audiogen-medium shape (random init, {m['params_b']:.2f} B params, {m['layers']} layers)", "",
                   f"5 s = {m['steps']} steps, {m['tokens']} text tokens.", "",
@@ -255,8 +276,8 @@ def render(res: dict) -> str:
                   f"{med(m['generate_5s_s']):.2f} |",
                   f"| teacher-forced fwd+bwd at batch 2, float32 | {u['fp32']:.3f} |",
                   f"| same, bf16 autocast (weights cast once) | {u['bf16']:.3f} |"]
-        for key, label in (("quick_bf16", "quick, bf16 (default)"), ("quick_fp32", "quick, float32"),
-                           ("reference_bf16", "reference (paper's per-step masks), bf16")):
+        for key, label in (("quick_fp32", "quick, float32"), ("quick_bf16", "quick, bf16 autocast (`AGX_BF16=1`)"),
+                           ("reference_fp32", "reference (the paper's execution), float32")):
             r = m[key]
             lines.append(f"| {label}: setup / per epoch (peak {r['peak_gb']:.1f} GiB) | {r['setup_s']:.2f} / "
                          f"{r['epoch_s']:.3f} |")
@@ -264,7 +285,8 @@ def render(res: dict) -> str:
                   f"epochs) | {m['default_explain_s']:.2f} |", "",
                   f"Unit speed-up from bf16: {u['fp32'] / u['bf16']:.2f}×; mask-gradient cosine bf16 vs float32 "
                   f"{m['grad_cosine_bf16_fp32']:.4f}. Peak GPU memory while generating {m['generate_peak_gb']:.1f} GiB.",
-                  "", "Quick explanation of 5 s, setup + epochs × per-epoch (epoch counts from the bundled model's "
+                  "", f"Default precision here: {'bf16' if m['bf16'] else 'float32'}. "
+                  "Quick explanation of 5 s in it, setup + epochs × per-epoch (epoch counts from the bundled model's "
                   "evaluation: median 11, 90th percentile 16; the paper's fixed 50): "
                   + ", ".join(f"{n} epochs **{s:.1f} s**" for n, s in est.items()) + ".", ""]
     lines += ["Rerun: `.venv/bin/python benchmarks/bench_cuda.py` on a machine with a CUDA GPU (about 3 min on "

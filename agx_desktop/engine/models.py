@@ -264,20 +264,20 @@ class LoadedModel:
     def fast_bf16(self) -> bool:
         """Whether bf16 autocast speeds this model's teacher-forced passes up on its device.
 
-        Only for float32 LMs (a float16 one, as audiocraft loads them on CUDA, would just lose
-        mantissa bits): True on CUDA, and on CPUs with AMX tiles (Sapphire Rapids and later) for
-        large LMs (dim ≥ 1024), where GEMMs dominate: there a bf16 GEMM ran 5.8× faster than
-        float32 and a teacher-forced forward+backward of audiogen-medium's shape 2.2× faster.
-        Small models stay in float32: their cost is elementwise work and Python overhead, which
-        bf16 only slows. ``AGX_BF16=0`` turns it off, ``AGX_BF16=1`` forces it.
+        Only for float32 LMs on CPUs with AMX tiles (Sapphire Rapids and later) and large LMs
+        (dim ≥ 1024), where GEMMs dominate: there a bf16 GEMM ran 5.8× faster than float32 and a
+        teacher-forced forward+backward of audiogen-medium's shape 2.2× faster. Small models stay
+        in float32: their cost is elementwise work and Python overhead, which bf16 only slows.
+        CUDA stays float32 too: on an H100 the passes (batch 2, ~250 steps) are too small for
+        bf16 to pay, and a quick epoch at audiogen-medium's shape took 0.102 s in float32 against
+        0.119 s under autocast, setup 1.3 s against 1.7 s (``benchmarks/results/cuda.md``). ``AGX_BF16=0`` turns it off, ``AGX_BF16=1``
+        forces it.
         """
         env = os.environ.get("AGX_BF16")
         if env in ("0", "1"):
             return env == "1"
         if next(self.lm.parameters()).dtype != torch.float32:
             return False
-        if self.device.type == "cuda":
-            return True
         if self.device.type == "cpu" and int(self.lm.dim) >= 1024:
             amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
             return bool(amx and amx())

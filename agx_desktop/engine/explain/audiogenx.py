@@ -35,7 +35,8 @@ Execution modes:
     faithfulness against ``reference`` comes from ``benchmarks/bench_explainers.py ratio`` and
     ``agx evaluate`` (methods ``audiogenx`` and ``audiogenx-reference``).
 
-Precision: where :attr:`LoadedModel.fast_bf16` says bf16 pays (CUDA; large LMs on CPUs with AMX)
+Precision: where :attr:`LoadedModel.fast_bf16` says bf16 pays (large LMs on CPUs with AMX;
+not CUDA, where float32 measured faster on an H100)
 quick runs the teacher-forced passes, the target's included, under bf16 autocast (``amp``) with
 the GEMM weights cast to bf16 once per explanation (:class:`teacher.bf16_weights`); explainers,
 masks, cross-attention weights, norms and the loss stay float32. The bundled model is small and
