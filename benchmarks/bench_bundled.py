@@ -144,14 +144,19 @@ def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperat
     n = len(scenes)
     return {"n_captions": n, "order_followed": ok / n, "first_in_first_half": first_ok / n,
             "second_in_second_half": second_ok / n, "literal_then_subset": {"n": n_lit, "rate": ok_lit / max(n_lit, 1)},
-            "classifier_on_scene_audio": ceiling / n}
+            "classifier_on_scene_audio": ceiling / n, "temperature": temperature}
 
 
 def _positions(words: list, wanted: set) -> list:
     return [i for i, w in enumerate(words) if _norm(w) in wanted]
 
 
-def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict) -> dict:
+def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict,
+                  temperature: float = 1.0, clf=None) -> dict:
+    """Explanation figures against the world's ground truth; with ``clf``, also against the model's own
+    behaviour: each "X then Y" take is regenerated (same seed) with X's words muted and with Y's
+    words muted, and the classifier says how much each muting changed each half."""
+    from agx_desktop.engine.generation import regenerate
     fillers = set(world.FILLER_WORDS)
     halves = params.get("focus") == "halves"  # region-local variant: one explanation per half of "X then Y"
     params = {k: v for k, v in params.items() if k != "focus"}
@@ -160,7 +165,7 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
     secs = []
     for i, sc in enumerate(singles):
         ev = world.EVENTS[world.EVENT_INDEX[sc.names[0]]]
-        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k))
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, temperature=temperature))
         t = time.perf_counter()
         ex = explain(m, take, method="audiogenx", **params)
         secs.append(time.perf_counter() - t)
@@ -175,10 +180,12 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         rnd.append(len(own) / (len(own) + len(fil)))  # P(random scores put an own word on top)
     first = second = 0
     n_then = 0
+    rows: list = []
     for i, sc in enumerate(thens):
         x = world.EVENTS[world.EVENT_INDEX[sc.events[0].name]]
         y = world.EVENTS[world.EVENT_INDEX[sc.events[1].name]]
-        take = generate(m, sc.caption, GenerationParams(duration=5, seed=1000 + i, top_k=top_k))
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=1000 + i, top_k=top_k,
+                                                        temperature=temperature))
         t = time.perf_counter()
         ex = explain(m, take, method="audiogenx", **params)
         secs.append(time.perf_counter() - t)
@@ -197,11 +204,87 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         i2 = np.asarray(ex2.word_importance((HALF, 2 * HALF)))
         first += i1[px].max() > i1[py].max()
         second += i2[py].max() > i2[px].max()
+        if clf is not None:
+            rows.append(_mute_check(m, take, clf, regenerate, x.name, y.name, px, py,
+                                    i1[px].max() - i1[py].max(), i2[py].max() - i2[px].max()))
     return {"params": {**params, **({"focus": "halves"} if halves else {})}, "single": {"n": used, "own_word_beats_fillers": wins / max(used, 1),
                                          "random_mask_rate": float(np.mean(rnd)) if rnd else None},
             "then": {"n": n_then, "first_half_correct": first / max(n_then, 1),
                      "second_half_correct": second / max(n_then, 1), "random_mask_rate": 0.5},
-            "explain_seconds_median": round(statistics.median(secs), 2) if secs else None}
+            "explain_seconds_median": round(statistics.median(secs), 2) if secs else None,
+            "temperature": temperature, **({"mute_check": _mute_summary(rows)} if rows else {})}
+
+
+def _half_probs(clf, audio) -> tuple:
+    return (np.array(list(clf.event_probs(audio, interval=(0.0, HALF)).values())),
+            np.array(list(clf.event_probs(audio, interval=(HALF, 2 * HALF)).values())))
+
+
+def _mute_check(m, take, clf, regenerate, x: str, y: str, px: list, py: list, margin1: float, margin2: float) -> dict:
+    """How much muting X's words, and Y's, changes each half of the take (same prompt, seed, sampling)."""
+    n_words = len(take.text.words)
+    probs = {"orig": _half_probs(clf, take.audio[0])}
+    for key, pos in (("mute_x", px), ("mute_y", py)):
+        w = [0.0 if j in pos else 1.0 for j in range(n_words)]
+        probs[key] = _half_probs(clf, regenerate(m, take, "weighted", word_weights=w).audio[0])
+    ix, iy = clf.event_names.index(x), clf.event_names.index(y)
+    o1, o2 = probs["orig"]
+    out = {"x_first_orig": float(o1[ix]), "y_second_orig": float(o2[iy]),
+           "x_first_after_mute_x": float(probs["mute_x"][0][ix]), "y_second_after_mute_y": float(probs["mute_y"][1][iy]),
+           "margin_first": float(margin1), "margin_second": float(margin2)}
+    for key in ("mute_x", "mute_y"):  # L1 change of the half's event probabilities
+        out[f"change_first_{key}"] = float(np.abs(probs[key][0] - o1).sum())
+        out[f"change_second_{key}"] = float(np.abs(probs[key][1] - o2).sum())
+    out.update(_teacher_forced_change(m, take, px, py))
+    return out
+
+
+def _teacher_forced_change(m, take, px: list, py: list) -> dict:
+    """The same mutings seen as AudioGenX sees them: teacher-forced on the take's own codes, the mean
+    1 − cos(e_t, ẽ_t) of the final hidden states over each half's steps (hard 0/1 token masks)."""
+    from agx_desktop.engine import teacher
+    from agx_desktop.engine.explain.base import steps_for_interval
+    inputs = teacher.prepare(m, take)
+    n_tok = len(take.text.tokens)
+    mask = torch.ones(3, inputs.n_steps, n_tok)
+    for b, words in ((1, px), (2, py)):
+        for t, w in enumerate(take.text.token_word):
+            if w is not None and w in words:
+                mask[b, :, t] = 0.0
+    with torch.no_grad(), m.threads():
+        lat = teacher.latents(m, inputs, mask.to(m.device), batch=3).float()
+    out = {}
+    for half, iv in (("first", (0.0, HALF)), ("second", (HALF, 2 * HALF))):
+        st = steps_for_interval(iv, inputs.step_frames, inputs.n_frames, m.frame_rate)
+        for b, key in ((1, "mute_x"), (2, "mute_y")):
+            cos = torch.nn.functional.cosine_similarity(lat[0, st], lat[b, st], dim=-1)
+            out[f"tf_change_{half}_{key}"] = float((1 - cos).mean())
+    return out
+
+
+def _mute_summary(rows: list) -> dict:
+    """Rates over the "X then Y" takes: does muting X remove X from the first half; which muting
+    changes each half more (the model's own answer); does the explanation rank the same way."""
+    n = len(rows)
+    had_x = [r for r in rows if r["x_first_orig"] > 0.5]
+    had_y = [r for r in rows if r["y_second_orig"] > 0.5]
+    first_x = [r["change_first_mute_x"] > r["change_first_mute_y"] for r in rows]
+    second_y = [r["change_second_mute_y"] > r["change_second_mute_x"] for r in rows]
+    return {"n": n,
+            "x_survives_muting_x_in_first_half": sum(r["x_first_after_mute_x"] > 0.5 for r in had_x) / max(len(had_x), 1),
+            "y_survives_muting_y_in_second_half": sum(r["y_second_after_mute_y"] > 0.5 for r in had_y) / max(len(had_y), 1),
+            "first_half_changed_more_by_muting_x": sum(first_x) / n,
+            "second_half_changed_more_by_muting_y": sum(second_y) / n,
+            "explanation_agrees_first_half": sum((r["margin_first"] > 0) == f for r, f in zip(rows, first_x)) / n,
+            "explanation_agrees_second_half": sum((r["margin_second"] > 0) == f for r, f in zip(rows, second_y)) / n,
+            "teacher_forced_first_half_changed_more_by_muting_x":
+                sum(r["tf_change_first_mute_x"] > r["tf_change_first_mute_y"] for r in rows) / n,
+            "teacher_forced_second_half_changed_more_by_muting_y":
+                sum(r["tf_change_second_mute_y"] > r["tf_change_second_mute_x"] for r in rows) / n,
+            "mean_change_first": {"mute_x": float(np.mean([r["change_first_mute_x"] for r in rows])),
+                                  "mute_y": float(np.mean([r["change_first_mute_y"] for r in rows]))},
+            "mean_change_second": {"mute_x": float(np.mean([r["change_second_mute_x"] for r in rows])),
+                                   "mute_y": float(np.mean([r["change_second_mute_y"] for r in rows]))}}
 
 
 def main() -> None:
@@ -210,7 +293,12 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=["speed", "quality", "order", "explain"])
     ap.add_argument("--top-k", type=int, default=250, help="sampling top-k (engine default 250, clamped to 128)")
     ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance (quality only)")
-    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (quality and order)")
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="sampling temperature (default: the model's, 0.8 for bundled)")
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="draw the held-out captions from seeds shifted by this (a fresh test set)")
+    ap.add_argument("--mute-check", action="store_true",
+                    help="explain: also regenerate each 'X then Y' take with X's / Y's words muted")
     ap.add_argument("--n-quality", type=int, default=200)
     ap.add_argument("--n-order", type=int, default=80)
     ap.add_argument("--n-explain", type=int, default=30)
@@ -231,32 +319,38 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     clf = loader.load_classifier()
     seen = train_captions()
+    if a.temperature is None:
+        a.temperature = m.default_params().temperature
+    off = a.seed_offset
     res: dict = {"load_seconds": round(load_s, 2), "top_k": a.top_k}
     if "speed" in a.only:
         res["speed"] = bench_speed(m, generate, GenerationParams)
         print("speed", res["speed"], flush=True)
     if "quality" in a.only:
         res["quality"] = bench_quality(m, generate, GenerationParams, clf,
-                                       held_out(a.n_quality, 10_000_000, seen), a.top_k, a.cfg, a.temperature)
+                                       held_out(a.n_quality, 10_000_000 + off, seen), a.top_k, a.cfg, a.temperature)
         print("quality", json.dumps(res["quality"]), flush=True)
     if "order" in a.only:
         res["order"] = bench_order(m, generate, GenerationParams, clf,
-                                   held_out(a.n_order, 20_000_000, seen, relation="then"), a.top_k, a.temperature)
+                                   held_out(a.n_order, 20_000_000 + off, seen, relation="then"), a.top_k, a.temperature)
         print("order", json.dumps(res["order"]), flush=True)
     if "explain" in a.only:
         from agx_desktop.engine.explain import explain
 
-        singles = [s for s in held_out(a.n_explain * 2, 30_000_000, seen, relation="single")
+        singles = [s for s in held_out(a.n_explain * 2, 30_000_000 + off, seen, relation="single")
                    if any(_norm(w) in world.FILLER_WORDS for w in s.caption.split())][: a.n_explain]
-        thens = held_out(a.n_explain, 40_000_000, seen, relation="then")
+        thens = held_out(a.n_explain, 40_000_000 + off, seen, relation="then")
         params = json.loads(a.explain_variant) if a.explain_variant else {}
         key = a.key or ("explain" if not params else "explain_variant")
-        res[key] = bench_explain(m, generate, GenerationParams, explain, singles, thens, a.top_k, params)
+        res[key] = bench_explain(m, generate, GenerationParams, explain, singles, thens, a.top_k, params,
+                                 a.temperature, clf if a.mute_check else None)
         print(key, json.dumps(res[key]), flush=True)
     res["bench_seconds"] = round(time.perf_counter() - t0)
     out = pathlib.Path(a.out)
     prev = json.loads(out.read_text()) if out.exists() else {}
-    tag = a.tag or (f"top_k={a.top_k}" + (f" cfg={a.cfg}" if a.cfg != 3.0 else "") + (" quick" if a.quick else ""))
+    tag = a.tag or (f"top_k={a.top_k}" + (f" cfg={a.cfg}" if a.cfg != 3.0 else "")
+                    + (f" temp={a.temperature:g}" if a.temperature != 1.0 else "")
+                    + (f" seeds+{off}" if off else "") + (" quick" if a.quick else ""))
     prev[tag] = {**prev.get(tag, {}), **res}
     out.write_text(json.dumps(prev, indent=2) + "\n")
     print(json.dumps(res, indent=2))

@@ -75,10 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--model", default="bundled", help="model id (see `agx models`) or a checkpoint folder")
     g.add_argument("--duration", type=float, default=5.0, help="seconds of audio (default 5)")
     g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings = same audio")
-    g.add_argument("--top-k", type=int, default=250, help="sample among the k most likely codes (default 250)")
-    g.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling threshold, 0 = off (default)")
-    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
-    g.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance strength (default 3.0)")
+    g.add_argument("--top-k", type=int, default=None,
+                   help="sample among the k most likely codes, 0 = all (default: the model's; 250 for AudioGen)")
+    g.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold, 0 = off (default)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (default: the model's; 1.0 for AudioGen, 0.8 for bundled)")
+    g.add_argument("--cfg", type=float, default=None, help="classifier-free guidance strength (default 3.0)")
     g.add_argument("--weights", nargs="*", metavar="WORD=W", default=None,
                    help="per-word cross-attention weights, e.g. dog=0 (mute) bell=2 (boost)")
     g.add_argument("--out", required=True, help="take folder to write (replaced atomically if it exists)")
@@ -172,7 +174,6 @@ def _load(model_id: str, args: argparse.Namespace) -> tp.Any:
 
 def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
     from .models import list_models
-    from .take import GenerationParams
     from . import takes
 
     if args.command == "models":
@@ -184,8 +185,8 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         weights = None
         if args.weights:
             weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights)
-        params = GenerationParams(duration=args.duration, seed=args.seed, top_k=args.top_k, top_p=args.top_p,
-                                  temperature=args.temperature, cfg_coef=args.cfg)
+        params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k, top_p=args.top_p,
+                                      temperature=args.temperature, cfg_coef=args.cfg)
         take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
         bars.close()
         out = takes.save_take(take, args.out)

@@ -210,6 +210,8 @@ def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str]
 
     take_seed = seed + index
     t0 = time.perf_counter()
+    # The protocol's sampling is fixed (AudioGen's: top-k 250, temperature 1.0, guidance 3.0), not the
+    # model's recommended defaults, so results stay comparable across models and runs.
     take = generate(model, caption, GenerationParams(duration=duration, seed=take_seed), cancel=cancel)
     explanations, costs = {}, {}
     for name in methods:

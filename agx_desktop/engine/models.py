@@ -26,6 +26,9 @@ import torch
 from .errors import CheckpointError, ModelUnavailableError, PromptError, UnknownModelError
 from .text import TextTokens, align_tokens
 
+if tp.TYPE_CHECKING:
+    from .take import GenerationParams
+
 BUNDLED_ID = "bundled"
 LM_FILE, CODEC_FILE = "state_dict.bin", "compression_state_dict.bin"
 
@@ -226,6 +229,25 @@ class LoadedModel:
             raise PromptError(f"the prompt is {len(tokens)} tokens long; model {self.id} accepts at most "
                               f"{limit}: shorten it")
         return align_tokens(prompt, tokens, special={"</s>", "<pad>", "[CLS]", "[SEP]", "[PAD]"})
+
+    def default_params(self, **overrides: tp.Any) -> "GenerationParams":
+        """This model's recommended sampling, with ``overrides`` (None = keep the default).
+
+        Read from audiocraft's ``generation_params``: AudioGen/MusicGen checkpoints get audiocraft's
+        own defaults (top-k 250, temperature 1.0, guidance 3.0); the bundled model gets those of its
+        ``config.json`` (temperature 0.8 and no top-k, see its model card). ``agx evaluate`` does not
+        use this: its protocol fixes the sampling, so results stay comparable across models.
+        """
+        from .take import GenerationParams
+        g = getattr(self.gen, "generation_params", None) or {}
+        base = GenerationParams()
+        vals: dict[str, tp.Any] = {"top_k": int(g.get("top_k", base.top_k)), "top_p": float(g.get("top_p", base.top_p)),
+                                   "temperature": float(g.get("temp", base.temperature)),
+                                   "cfg_coef": float(g.get("cfg_coef", base.cfg_coef))}
+        if not g.get("use_sampling", True):
+            vals["temperature"] = 0.0  # greedy, as audiocraft does without sampling
+        vals.update({k: v for k, v in overrides.items() if v is not None})
+        return GenerationParams(**vals)
 
     @functools.cached_property
     def fingerprint(self) -> str:

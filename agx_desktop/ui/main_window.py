@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
         self.active_words: list[int] = []
         self._closing = False
         self._display_stages: list[tp.Callable[[], tp.Any]] = []
+        self._sampling_custom = False  # see reset_sampling
+        self._setting_sampling = False
 
         self._build_ui()
         self._build_menus()
@@ -173,6 +175,11 @@ class MainWindow(QMainWindow):
                                   "variety), 0 = always the most likely token")
         params.addWidget(QLabel("Temp"))
         params.addWidget(self.temp_spin)
+        self.sampling_reset_btn = QToolButton()
+        self.sampling_reset_btn.setText("↺")
+        self.sampling_reset_btn.setToolTip("Guidance, top-k and temperature back to the model's defaults "
+                                           "(they follow the model until you change one)")
+        params.addWidget(self.sampling_reset_btn)
         self.method_combo = QComboBox()
         methods = available_methods()
         for m in sorted(methods, key=lambda m: (m != "audiogenx", m)):  # AudioGenX first, then baselines
@@ -382,6 +389,9 @@ class MainWindow(QMainWindow):
         self.cancel_btn.clicked.connect(self.runner.cancel_current)
         self.clear_queue_btn.clicked.connect(self.runner.clear_queue)
         self.dice_btn.clicked.connect(self.roll_seed)
+        for spin in (self.cfg_spin, self.topk_spin, self.temp_spin):
+            spin.valueChanged.connect(self._on_sampling_edited)
+        self.sampling_reset_btn.clicked.connect(self.reset_sampling)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.method_combo.currentTextChanged.connect(
             lambda m: self.epochs_spin.setEnabled(m in tasks.TRAINED_METHODS))
@@ -430,9 +440,8 @@ class MainWindow(QMainWindow):
         self._set_duration_range(self.current_model_id())
         self.duration_spin.setValue(s.duration)
         self.seed_spin.setValue(min(max(0, s.seed), MAX_SEED))
-        self.cfg_spin.setValue(s.cfg_coef)
-        self.topk_spin.setValue(s.top_k)
-        self.temp_spin.setValue(s.temperature)
+        self._set_sampling(s.cfg_coef, s.top_k, s.temperature)
+        self._sampling_custom = bool(s.sampling_custom)
         self.epochs_spin.setValue(s.epochs)
         mi = self.method_combo.findText(s.method)
         self.method_combo.setCurrentIndex(max(0, mi))
@@ -455,6 +464,7 @@ class MainWindow(QMainWindow):
         s.cfg_coef = float(self.cfg_spin.value())
         s.top_k = int(self.topk_spin.value())
         s.temperature = float(self.temp_spin.value())
+        s.sampling_custom = self._sampling_custom
         s.epochs = int(self.epochs_spin.value())
         s.method = self.method_combo.currentText()
         s.variations = int(self.variations_spin.value())
@@ -483,11 +493,34 @@ class MainWindow(QMainWindow):
                 if self.notice_label.text().startswith("Model not loaded"):
                     self.notice_label.hide()
                 self._set_duration_range(model_id)
+                if not self._sampling_custom:
+                    self.reset_sampling()
                 if not getattr(model, "trained", True):
                     self.statusBar().showMessage(f"Model {model_id} is an UNTRAINED stand-in: it makes noise. "
                                                  "Fine for trying the app.", 8000)
                 self._update_actions()
         self.runner.submit(Job(f"Load model {model_id}", tasks.load_model_task(model_id), done, kind="load"))
+
+    def _set_sampling(self, cfg_coef: float, top_k: int, temperature: float) -> None:
+        """Show these sampling values without counting it as the user's edit."""
+        self._setting_sampling = True
+        try:
+            self.cfg_spin.setValue(cfg_coef)
+            self.topk_spin.setValue(top_k)
+            self.temp_spin.setValue(temperature)
+        finally:
+            self._setting_sampling = False
+
+    def _on_sampling_edited(self, _value: float) -> None:
+        if not getattr(self, "_setting_sampling", False):
+            self._sampling_custom = True  # the user's values now stay when the model changes
+
+    def reset_sampling(self) -> None:
+        """Guidance, top-k and temperature from the loaded model's recommendation (bundled: temp 0.8)."""
+        self._sampling_custom = False
+        if self.model is not None and hasattr(self.model, "default_params"):
+            p = self.model.default_params()
+            self._set_sampling(p.cfg_coef, p.top_k, p.temperature)
 
     def _on_model_changed(self, _idx: int) -> None:
         self.model = None

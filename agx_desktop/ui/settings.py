@@ -34,7 +34,8 @@ class Settings:
     seed: int = 0
     cfg_coef: float = 3.0
     top_k: int = 250
-    temperature: float = 1.0
+    temperature: float = 0.8
+    sampling_custom: bool = False    # False: guidance/top-k/temp follow the loaded model's defaults
     epochs: int = 50
     method: str = "audiogenx"
     variations: int = 3

@@ -30,12 +30,14 @@ def pytest_configure(config):
 def _untrained_bundled(request, monkeypatch):
     """'bundled' = the in-process untrained stand-in (kept cached across tests for speed)."""
     from agx_desktop.engine import models
+    key = ("bundled", "cpu")
+    cached = models._CACHE.get(key)
     if request.node.get_closest_marker("real_bundled"):
+        if cached is not None and not cached.trained:
+            monkeypatch.delitem(models._CACHE, key)  # an earlier test cached the stand-in
         yield
         return
     monkeypatch.setattr(models, "_bundled_present", lambda: False)
-    key = ("bundled", "cpu")
-    cached = models._CACHE.get(key)
     if cached is not None and cached.trained:
         monkeypatch.delitem(models._CACHE, key)
     yield

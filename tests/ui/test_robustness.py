@@ -75,15 +75,34 @@ def test_settings_are_remembered(make_window, qtbot, data_dir):
     w.seed_spin.setValue(1234)
     w.epochs_spin.setValue(7)
     w.duration_spin.setValue(2.5)
-    w.temp_spin.setValue(0.8)
-    assert w.params().temperature == pytest.approx(0.8)  # what Generate sends to the engine
+    w.temp_spin.setValue(0.65)
+    assert w.params().temperature == pytest.approx(0.65)  # what Generate sends to the engine
     w.close()
     saved = json.loads((data_dir / "settings.json").read_text())
-    assert saved["prompt"] == "thunder far away" and saved["seed"] == 1234 and saved["temperature"] == 0.8
+    assert saved["prompt"] == "thunder far away" and saved["seed"] == 1234 and saved["temperature"] == 0.65
+    assert saved["sampling_custom"] is True
     w2 = make_window()
     assert w2.prompt_edit.text() == "thunder far away"
     assert w2.seed_spin.value() == 1234 and w2.epochs_spin.value() == 7 and w2.duration_spin.value() == 2.5
-    assert w2.temp_spin.value() == pytest.approx(0.8)
+    assert w2.temp_spin.value() == pytest.approx(0.65)  # the user's value beats the model's default
+
+
+@pytest.mark.real_bundled
+def test_sampling_follows_the_model_until_the_user_changes_it(make_window, qtbot, data_dir):
+    w = make_window()
+    d = w.model.default_params()
+    assert (d.temperature, d.top_k, d.cfg_coef) == (pytest.approx(0.8), 0, 3.0)  # bundled's, see its model card
+    assert w.temp_spin.value() == pytest.approx(0.8) and w.topk_spin.value() == 0
+    assert w.params().temperature == pytest.approx(0.8)
+    w.temp_spin.setValue(1.1)
+    w.model = None
+    w._request_model(w.current_model_id())  # a model (re)load keeps the user's value
+    wait_idle(qtbot, w)
+    assert w.model is not None and w.temp_spin.value() == pytest.approx(1.1)
+    w.sampling_reset_btn.click()
+    assert w.temp_spin.value() == pytest.approx(0.8) and not w._sampling_custom
+    w.close()
+    assert json.loads((data_dir / "settings.json").read_text())["sampling_custom"] is False
 
 
 def test_second_request_is_queued_visibly(make_window, qtbot):

@@ -95,7 +95,10 @@ def build_codec(codec_state: tp.Optional[tp.Dict[str, torch.Tensor]] = None, cfg
     return codec
 
 
-GENERATION_DEFAULTS = {"use_sampling": True, "top_k": 50, "top_p": 0.0, "temperature": 1.0, "cfg_coef": 3.0}
+# The app's default sampling for this model (LoadedModel.default_params). No top-k: the codec has only
+# 128 codes. Temperature 0.8: at 1.0 the model adds an event nobody named in 6.8% of (caption, event)
+# pairs, at 0.8 in 3.6%, with recall 92.1% (model card, 200 held-out captions).
+GENERATION_DEFAULTS = {"use_sampling": True, "top_k": 0, "top_p": 0.0, "temperature": 0.8, "cfg_coef": 3.0}
 
 
 def _clamp_top_k(lm) -> None:
