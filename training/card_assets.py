@@ -61,7 +61,7 @@ def spectrogram_png(path: pathlib.Path, wav: np.ndarray, scale: int = 4) -> None
 
 
 def main() -> None:
-    from agx_desktop.engine.generation import GenerationParams, generate
+    from agx_desktop.engine.generation import generate
     from agx_desktop.engine.models import load_model
 
     torch.set_num_threads(2)
@@ -71,7 +71,7 @@ def main() -> None:
     clf = loader.load_classifier()
     rows = []
     for i, p in enumerate(EXAMPLES):
-        take = generate(m, p, GenerationParams(duration=5, seed=1))
+        take = generate(m, p, m.default_params(duration=5, seed=1))  # as the app generates it
         name = f"gen_{i}.png"
         spectrogram_png(out / name, take.audio[0])
         det1 = clf.detect(take.audio[0], interval=(0, 2.5))
