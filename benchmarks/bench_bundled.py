@@ -152,7 +152,7 @@ def _positions(words: list, wanted: set) -> list:
 
 
 def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict,
-                  temperature: float = 1.0, clf=None) -> dict:
+                  temperature: float = 1.0, clf=None, method: str = "audiogenx") -> dict:
     """Explanation figures against the world's ground truth; with ``clf``, also against the model's own
     behaviour: each "X then Y" take is regenerated (same seed) with X's words muted and with Y's
     words muted, and the classifier says how much each muting changed each half."""
@@ -167,7 +167,7 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         ev = world.EVENTS[world.EVENT_INDEX[sc.names[0]]]
         take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, temperature=temperature))
         t = time.perf_counter()
-        ex = explain(m, take, method="audiogenx", **params)
+        ex = explain(m, take, method=method, **params)
         secs.append(time.perf_counter() - t)
         words = list(ex.words)
         own = _positions(words, set(ev.words))
@@ -187,7 +187,7 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         take = generate(m, sc.caption, GenerationParams(duration=5, seed=1000 + i, top_k=top_k,
                                                         temperature=temperature))
         t = time.perf_counter()
-        ex = explain(m, take, method="audiogenx", **params)
+        ex = explain(m, take, method=method, **params)
         secs.append(time.perf_counter() - t)
         words = list(ex.words)
         px = _positions(words, set(x.words))
@@ -207,7 +207,7 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         if clf is not None:
             rows.append(_mute_check(m, take, clf, regenerate, x.name, y.name, px, py,
                                     i1[px].max() - i1[py].max(), i2[py].max() - i2[px].max()))
-    return {"params": {**params, **({"focus": "halves"} if halves else {})}, "single": {"n": used, "own_word_beats_fillers": wins / max(used, 1),
+    return {"method": method, "params": {**params, **({"focus": "halves"} if halves else {})}, "single": {"n": used, "own_word_beats_fillers": wins / max(used, 1),
                                          "random_mask_rate": float(np.mean(rnd)) if rnd else None},
             "then": {"n": n_then, "first_half_correct": first / max(n_then, 1),
                      "second_half_correct": second / max(n_then, 1), "random_mask_rate": 0.5},
@@ -297,6 +297,7 @@ def main() -> None:
                     help="sampling temperature (default: the model's, 0.8 for bundled)")
     ap.add_argument("--seed-offset", type=int, default=0,
                     help="draw the held-out captions from seeds shifted by this (a fresh test set)")
+    ap.add_argument("--method", default="audiogenx", help="explain: the explanation method (a baseline to compare)")
     ap.add_argument("--mute-check", action="store_true",
                     help="explain: also regenerate each 'X then Y' take with X's / Y's words muted")
     ap.add_argument("--n-quality", type=int, default=200)
@@ -341,9 +342,9 @@ def main() -> None:
                    if any(_norm(w) in world.FILLER_WORDS for w in s.caption.split())][: a.n_explain]
         thens = held_out(a.n_explain, 40_000_000 + off, seen, relation="then")
         params = json.loads(a.explain_variant) if a.explain_variant else {}
-        key = a.key or ("explain" if not params else "explain_variant")
+        key = a.key or ("explain" if not params else "explain_variant") + ("" if a.method == "audiogenx" else f"_{a.method}")
         res[key] = bench_explain(m, generate, GenerationParams, explain, singles, thens, a.top_k, params,
-                                 a.temperature, clf if a.mute_check else None)
+                                 a.temperature, clf if a.mute_check else None, a.method)
         print(key, json.dumps(res[key]), flush=True)
     res["bench_seconds"] = round(time.perf_counter() - t0)
     out = pathlib.Path(a.out)

@@ -67,8 +67,9 @@ def stage_data(n: int = N_TRAIN) -> None:
     caps = [r[0] for r in res]
     np.savez(RUNS / "data.npz", mel=np.stack([r[1] for r in res]), labels=np.stack([r[2] for r in res]),
              captions=np.array(caps), relations=np.array([r[3] for r in res]))
-    with gzip.open(OUT / "train_captions.txt.gz", "wt") as f:
-        f.write("\n".join(sorted(set(caps))) + "\n")
+    text = "\n".join(sorted(set(caps))) + "\n"
+    with gzip.GzipFile(OUT / "train_captions.txt.gz", "wb", mtime=0) as f:  # mtime 0: byte-reproducible
+        f.write(text.encode())
     log(f"data: {n} scenes in {time.time() - t:.0f}s, {len(set(caps))} distinct captions")
 
 
