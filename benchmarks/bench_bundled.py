@@ -229,8 +229,9 @@ def _mute_check(m, take, clf, regenerate, x: str, y: str, px: list, py: list, ma
         probs[key] = _half_probs(clf, regenerate(m, take, "weighted", word_weights=w).audio[0])
     ix, iy = clf.event_names.index(x), clf.event_names.index(y)
     o1, o2 = probs["orig"]
-    out = {"x_first_orig": float(o1[ix]), "y_second_orig": float(o2[iy]),
+    out = {"caption": take.prompt, "x_first_orig": float(o1[ix]), "y_second_orig": float(o2[iy]),
            "x_first_after_mute_x": float(probs["mute_x"][0][ix]), "y_second_after_mute_y": float(probs["mute_y"][1][iy]),
+           "x_first_after_mute_y": float(probs["mute_y"][0][ix]), "y_second_after_mute_x": float(probs["mute_x"][1][iy]),
            "margin_first": float(margin1), "margin_second": float(margin2)}
     for key in ("mute_x", "mute_y"):  # L1 change of the half's event probabilities
         out[f"change_first_{key}"] = float(np.abs(probs[key][0] - o1).sum())
@@ -270,21 +271,30 @@ def _mute_summary(rows: list) -> dict:
     had_y = [r for r in rows if r["y_second_orig"] > 0.5]
     first_x = [r["change_first_mute_x"] > r["change_first_mute_y"] for r in rows]
     second_y = [r["change_second_mute_y"] > r["change_second_mute_x"] for r in rows]
+    tf_first_x = [r["tf_change_first_mute_x"] > r["tf_change_first_mute_y"] for r in rows]
+    tf_second_y = [r["tf_change_second_mute_y"] > r["tf_change_second_mute_x"] for r in rows]
+
+    def agree(margin: str, truth: list) -> float:
+        return sum((r[margin] > 0) == t for r, t in zip(rows, truth)) / n
+
     return {"n": n,
             "x_survives_muting_x_in_first_half": sum(r["x_first_after_mute_x"] > 0.5 for r in had_x) / max(len(had_x), 1),
+            "x_survives_muting_y_in_first_half": sum(r["x_first_after_mute_y"] > 0.5 for r in had_x) / max(len(had_x), 1),
             "y_survives_muting_y_in_second_half": sum(r["y_second_after_mute_y"] > 0.5 for r in had_y) / max(len(had_y), 1),
+            "y_survives_muting_x_in_second_half": sum(r["y_second_after_mute_x"] > 0.5 for r in had_y) / max(len(had_y), 1),
             "first_half_changed_more_by_muting_x": sum(first_x) / n,
             "second_half_changed_more_by_muting_y": sum(second_y) / n,
-            "explanation_agrees_first_half": sum((r["margin_first"] > 0) == f for r, f in zip(rows, first_x)) / n,
-            "explanation_agrees_second_half": sum((r["margin_second"] > 0) == f for r, f in zip(rows, second_y)) / n,
-            "teacher_forced_first_half_changed_more_by_muting_x":
-                sum(r["tf_change_first_mute_x"] > r["tf_change_first_mute_y"] for r in rows) / n,
-            "teacher_forced_second_half_changed_more_by_muting_y":
-                sum(r["tf_change_second_mute_y"] > r["tf_change_second_mute_x"] for r in rows) / n,
+            "teacher_forced_first_half_changed_more_by_muting_x": sum(tf_first_x) / n,
+            "teacher_forced_second_half_changed_more_by_muting_y": sum(tf_second_y) / n,
+            "explanation_agrees_first_half": agree("margin_first", first_x),
+            "explanation_agrees_second_half": agree("margin_second", second_y),
+            "explanation_agrees_teacher_forced_first_half": agree("margin_first", tf_first_x),
+            "explanation_agrees_teacher_forced_second_half": agree("margin_second", tf_second_y),
             "mean_change_first": {"mute_x": float(np.mean([r["change_first_mute_x"] for r in rows])),
                                   "mute_y": float(np.mean([r["change_first_mute_y"] for r in rows]))},
             "mean_change_second": {"mute_x": float(np.mean([r["change_second_mute_x"] for r in rows])),
-                                   "mute_y": float(np.mean([r["change_second_mute_y"] for r in rows]))}}
+                                   "mute_y": float(np.mean([r["change_second_mute_y"] for r in rows]))},
+            "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
 
 
 def main() -> None:
