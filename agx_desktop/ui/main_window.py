@@ -165,7 +165,8 @@ class MainWindow(QMainWindow):
         params.addWidget(self.cfg_spin)
         self.topk_spin = QSpinBox()
         self.topk_spin.setRange(0, 2048)
-        self.topk_spin.setToolTip("Sample among the k most likely tokens (0 = no limit)")
+        self.topk_spin.setSpecialValueText("all")  # 0: no top-k limit
+        self.topk_spin.setToolTip("Sample among the k most likely tokens (0 = all)")
         params.addWidget(QLabel("Top-k"))
         params.addWidget(self.topk_spin)
         self.temp_spin = QDoubleSpinBox()
