@@ -196,8 +196,8 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
             continue
         n_then += 1
         if halves:
-            ex1 = explain(m, take, method="audiogenx", focus=(0.0, HALF), **params)
-            ex2 = explain(m, take, method="audiogenx", focus=(HALF, 2 * HALF), **params)
+            ex1 = explain(m, take, method=method, focus=(0.0, HALF), **params)
+            ex2 = explain(m, take, method=method, focus=(HALF, 2 * HALF), **params)
         else:
             ex1 = ex2 = ex
         i1 = np.asarray(ex1.word_importance((0.0, HALF)))
@@ -301,7 +301,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", nargs="*", default=["speed", "quality", "order", "explain"])
-    ap.add_argument("--top-k", type=int, default=250, help="sampling top-k (engine default 250, clamped to 128)")
+    ap.add_argument("--top-k", type=int, default=None,
+                    help="sampling top-k (default: the model's; bundled: 0 = all 128 codes, as 250 clamped)")
     ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance (quality only)")
     ap.add_argument("--temperature", type=float, default=None,
                     help="sampling temperature (default: the model's, 0.8 for bundled)")
@@ -332,6 +333,8 @@ def main() -> None:
     seen = train_captions()
     if a.temperature is None:
         a.temperature = m.default_params().temperature
+    if a.top_k is None:
+        a.top_k = m.default_params().top_k
     off = a.seed_offset
     res: dict = {"load_seconds": round(load_s, 2), "top_k": a.top_k}
     if "speed" in a.only:

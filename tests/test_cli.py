@@ -90,3 +90,23 @@ def test_bad_explainer_settings_exit_2(cli, tmp_path):
     code, _, err = cli("explain", take, "--epochs", 0)
     assert code == 2 and "epochs must be >= 1" in err and err.count("\n") == 1
     assert not (take / "explanation.json").exists()
+
+
+def test_generate_samples_with_the_models_defaults_unless_told(cli, tmp_path, monkeypatch):
+    """Sampling flags left out take the model's recommendation (bundled ships temperature 0.8 in its
+    config.json); flags given, 0 included, win."""
+    from agx_desktop.engine.models import load_model
+
+    def params(name, *flags):
+        assert cli("generate", "wind", "--duration", 0.5, "--out", tmp_path / name, *flags)[0] == 0
+        return json.loads((tmp_path / name / "take.json").read_text())["params"]
+
+    p = params("plain")
+    assert (p["temperature"], p["top_k"], p["cfg_coef"]) == (1.0, 250, 3.0)  # the stand-in: audiocraft's
+    model = load_model("bundled")  # the cached model the CLI uses
+    monkeypatch.setitem(model.gen.generation_params, "temp", 0.8)
+    monkeypatch.setitem(model.gen.generation_params, "top_k", 50)
+    p = params("model")
+    assert (p["temperature"], p["top_k"]) == (0.8, 50)
+    p = params("mine", "--temperature", 1.2, "--top-k", 0, "--cfg", 2)
+    assert (p["temperature"], p["top_k"], p["cfg_coef"]) == (1.2, 0, 2.0)

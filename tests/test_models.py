@@ -178,3 +178,21 @@ def test_shipped_bundled_model_refuses_prompts_it_would_truncate():
         model.text_tokens(" ".join(["rain"] * (limit + 5)))
     tokens = model.text_tokens("A dog barks then a bell rings")
     assert tokens.words[tokens.token_word[3]] == "barks" and tokens.token_word[0] is None  # [CLS]
+
+
+def test_default_params_follow_the_model(tiny_model, monkeypatch):
+    """audiocraft's generation_params → GenerationParams; greedy models sample at temperature 0."""
+    d = tiny_model.default_params(duration=1.0, seed=4)
+    assert (d.duration, d.seed, d.top_k, d.temperature, d.cfg_coef) == (1.0, 4, 250, 1.0, 3.0)
+    assert tiny_model.default_params(temperature=0.5, top_k=None).temperature == 0.5
+    monkeypatch.setitem(tiny_model.gen.generation_params, "use_sampling", False)
+    assert tiny_model.default_params().temperature == 0.0
+
+
+def test_bundled_default_sampling_is_its_config():
+    from agx_desktop.engine.bundled import loader
+    if not loader.weights_present():
+        pytest.skip("shipped weights not present")
+    d = models.load_model("bundled", "cpu", use_cache=False).default_params()
+    g = loader.read_config()["generation"]
+    assert (d.temperature, d.top_k, d.cfg_coef) == (g["temperature"], g["top_k"], g["cfg_coef"]) == (0.8, 0, 3.0)

@@ -291,8 +291,9 @@ class LoadedModel:
         teacher-forced forward+backward of audiogen-medium's shape 2.2× faster. Small models stay
         in float32: their cost is elementwise work and Python overhead, which bf16 only slows.
         CUDA stays float32 too: on an H100 the passes (batch 2, ~250 steps) are too small for
-        bf16 to pay, and a quick epoch at audiogen-medium's shape took 0.102 s in float32 against
-        0.119 s under autocast, setup 1.3 s against 1.7 s (``benchmarks/results/cuda.md``). ``AGX_BF16=0`` turns it off, ``AGX_BF16=1``
+        bf16 to pay: a quick epoch at audiogen-medium's shape took 0.107 s in float32 against
+        0.118 s under autocast, setup 1.7 s against 2.3 s, and the bundled model's whole quick
+        explanation 0.24 s against 0.48 s (``benchmarks/results/cuda.md``). ``AGX_BF16=0`` turns it off, ``AGX_BF16=1``
         forces it.
         """
         env = os.environ.get("AGX_BF16")

@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.active_words: list[int] = []
         self._closing = False
         self._display_stages: list[tp.Callable[[], tp.Any]] = []
-        self._sampling_custom = False  # see reset_sampling
+        self._sampling_custom: set[str] = set()  # sampling fields the user set (see reset_sampling)
         self._setting_sampling = False
 
         self._build_ui()
@@ -390,8 +390,8 @@ class MainWindow(QMainWindow):
         self.cancel_btn.clicked.connect(self.runner.cancel_current)
         self.clear_queue_btn.clicked.connect(self.runner.clear_queue)
         self.dice_btn.clicked.connect(self.roll_seed)
-        for spin in (self.cfg_spin, self.topk_spin, self.temp_spin):
-            spin.valueChanged.connect(self._on_sampling_edited)
+        for name, spin in (("cfg_coef", self.cfg_spin), ("top_k", self.topk_spin), ("temperature", self.temp_spin)):
+            spin.valueChanged.connect(lambda _v, n=name: self._on_sampling_edited(n))
         self.sampling_reset_btn.clicked.connect(self.reset_sampling)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.method_combo.currentTextChanged.connect(
@@ -442,7 +442,8 @@ class MainWindow(QMainWindow):
         self.duration_spin.setValue(s.duration)
         self.seed_spin.setValue(min(max(0, s.seed), MAX_SEED))
         self._set_sampling(s.cfg_coef, s.top_k, s.temperature)
-        self._sampling_custom = bool(s.sampling_custom)
+        self._sampling_custom = set(s.sampling_custom)
+        self._update_sampling_hint()
         self.epochs_spin.setValue(s.epochs)
         mi = self.method_combo.findText(s.method)
         self.method_combo.setCurrentIndex(max(0, mi))
@@ -465,7 +466,7 @@ class MainWindow(QMainWindow):
         s.cfg_coef = float(self.cfg_spin.value())
         s.top_k = int(self.topk_spin.value())
         s.temperature = float(self.temp_spin.value())
-        s.sampling_custom = self._sampling_custom
+        s.sampling_custom = sorted(self._sampling_custom)
         s.epochs = int(self.epochs_spin.value())
         s.method = self.method_combo.currentText()
         s.variations = int(self.variations_spin.value())
@@ -494,8 +495,7 @@ class MainWindow(QMainWindow):
                 if self.notice_label.text().startswith("Model not loaded"):
                     self.notice_label.hide()
                 self._set_duration_range(model_id)
-                if not self._sampling_custom:
-                    self.reset_sampling()
+                self._apply_model_sampling()
                 if not getattr(model, "trained", True):
                     self.statusBar().showMessage(f"Model {model_id} is an UNTRAINED stand-in: it makes noise. "
                                                  "Fine for trying the app.", 8000)
@@ -512,16 +512,33 @@ class MainWindow(QMainWindow):
         finally:
             self._setting_sampling = False
 
-    def _on_sampling_edited(self, _value: float) -> None:
-        if not getattr(self, "_setting_sampling", False):
-            self._sampling_custom = True  # the user's values now stay when the model changes
+    def _on_sampling_edited(self, name: str) -> None:
+        if not self._setting_sampling:
+            self._sampling_custom.add(name)  # this value now stays when the model changes
+            self._update_sampling_hint()
+
+    def _apply_model_sampling(self) -> None:
+        """Set the sampling fields the user has not changed to the loaded model's recommendation."""
+        if self.model is None or not hasattr(self.model, "default_params"):
+            return
+        d = self.model.default_params()
+        mine = {"cfg_coef": self.cfg_spin.value(), "top_k": self.topk_spin.value(), "temperature": self.temp_spin.value()}
+        vals = {f: (mine[f] if f in self._sampling_custom else getattr(d, f)) for f in mine}
+        self._set_sampling(vals["cfg_coef"], int(vals["top_k"]), vals["temperature"])
+        self._update_sampling_hint()
 
     def reset_sampling(self) -> None:
         """Guidance, top-k and temperature from the loaded model's recommendation (bundled: temp 0.8)."""
-        self._sampling_custom = False
-        if self.model is not None and hasattr(self.model, "default_params"):
-            p = self.model.default_params()
-            self._set_sampling(p.cfg_coef, p.top_k, p.temperature)
+        self._sampling_custom.clear()
+        self._apply_model_sampling()
+
+    def _update_sampling_hint(self) -> None:
+        changed = ", ".join(sorted(self._sampling_custom))
+        model = self.model.id if self.model is not None else "the model"
+        self.sampling_reset_btn.setEnabled(bool(self._sampling_custom))
+        self.sampling_reset_btn.setToolTip(
+            f"Guidance, top-k and temperature follow {model}'s defaults until you change one"
+            + (f"; yours: {changed}. Click to go back to the model's." if changed else "."))
 
     def _on_model_changed(self, _idx: int) -> None:
         self.model = None

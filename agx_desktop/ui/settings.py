@@ -26,6 +26,10 @@ class ExportSettings:
     source: str = "AGXDesktop"
 
 
+SAMPLING_FIELDS = ("cfg_coef", "top_k", "temperature")
+OLD_SAMPLING_DEFAULTS = {"cfg_coef": 3.0, "top_k": 250, "temperature": 1.0}
+
+
 @dataclass
 class Settings:
     prompt: str = "a dog barks then a bell rings"
@@ -35,7 +39,8 @@ class Settings:
     cfg_coef: float = 3.0
     top_k: int = 250
     temperature: float = 0.8
-    sampling_custom: bool = False    # False: guidance/top-k/temp follow the loaded model's defaults
+    # Which of "cfg_coef", "top_k", "temperature" the user set; the others follow the loaded model.
+    sampling_custom: list = field(default_factory=list)
     epochs: int = 50
     method: str = "audiogenx"
     variations: int = 3
@@ -63,6 +68,12 @@ class Settings:
                 default = getattr(s, k)
                 if isinstance(v, type(default)) or (isinstance(default, float) and isinstance(v, int)):
                     setattr(s, k, type(default)(v))
+        s.sampling_custom = [f for f in s.sampling_custom if f in SAMPLING_FIELDS]
+        if d and "sampling_custom" not in d:
+            # Settings from before sampling followed the model: keep what the user had changed from
+            # the old fixed defaults.
+            s.sampling_custom = [f for f, old in OLD_SAMPLING_DEFAULTS.items()
+                                 if f in d and getattr(s, f) != old]
         return s
 
 

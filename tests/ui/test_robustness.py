@@ -80,7 +80,7 @@ def test_settings_are_remembered(make_window, qtbot, data_dir):
     w.close()
     saved = json.loads((data_dir / "settings.json").read_text())
     assert saved["prompt"] == "thunder far away" and saved["seed"] == 1234 and saved["temperature"] == 0.65
-    assert saved["sampling_custom"] is True
+    assert saved["sampling_custom"] == ["temperature"]
     w2 = make_window()
     assert w2.prompt_edit.text() == "thunder far away"
     assert w2.seed_spin.value() == 1234 and w2.epochs_spin.value() == 7 and w2.duration_spin.value() == 2.5
@@ -89,21 +89,27 @@ def test_settings_are_remembered(make_window, qtbot, data_dir):
 
 @pytest.mark.real_bundled
 def test_sampling_follows_the_model_until_the_user_changes_it(make_window, qtbot, data_dir):
+    from agx_desktop.engine.bundled import loader
+    if not loader.weights_present():
+        pytest.skip("shipped weights not present")
     w = make_window()
     d = w.model.default_params()
     assert (d.temperature, d.top_k, d.cfg_coef) == (pytest.approx(0.8), 0, 3.0)  # bundled's, see its model card
     assert w.temp_spin.value() == pytest.approx(0.8) and w.topk_spin.value() == 0
-    assert w.params().temperature == pytest.approx(0.8)
+    assert w.params().temperature == pytest.approx(0.8) and not w.sampling_reset_btn.isEnabled()
     w.temp_spin.setValue(1.1)
+    assert w.sampling_reset_btn.isEnabled() and "temperature" in w.sampling_reset_btn.toolTip()
+    w.topk_spin.setValue(7)
+    w._sampling_custom.discard("top_k")  # as if only the temperature had been changed
     w.model = None
-    w._request_model(w.current_model_id())  # a model (re)load keeps the user's value
+    w._request_model(w.current_model_id())  # a model (re)load keeps the user's value, resets the others
     wait_idle(qtbot, w)
-    assert w.model is not None and w.temp_spin.value() == pytest.approx(1.1)
+    assert w.model is not None and w.temp_spin.value() == pytest.approx(1.1) and w.topk_spin.value() == 0
     w.sampling_reset_btn.click()
     assert w.temp_spin.value() == pytest.approx(0.8) and not w._sampling_custom
+    assert not w.sampling_reset_btn.isEnabled()
     w.close()
-    assert json.loads((data_dir / "settings.json").read_text())["sampling_custom"] is False
-
+    assert json.loads((data_dir / "settings.json").read_text())["sampling_custom"] == []
 
 def test_second_request_is_queued_visibly(make_window, qtbot):
     w = make_window()

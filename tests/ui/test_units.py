@@ -87,3 +87,14 @@ def test_settings_survive_garbage(data_dir):
     s.seed = 42
     save_settings(s)
     assert load_settings().seed == 42
+
+
+def test_old_settings_keep_the_sampling_the_user_had_changed(data_dir):
+    """Settings from before sampling followed the model: values changed from the old fixed defaults
+    (guidance 3, top-k 250, temperature 1.0) stay the user's; unchanged ones follow the model."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "settings.json").write_text(json.dumps({"cfg_coef": 3.0, "top_k": 250, "temperature": 0.9}))
+    s = load_settings()
+    assert s.sampling_custom == ["temperature"] and s.temperature == 0.9
+    (data_dir / "settings.json").write_text(json.dumps({"sampling_custom": ["top_k", "bogus"], "top_k": 5}))
+    assert load_settings().sampling_custom == ["top_k"]
