@@ -97,6 +97,8 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
     assert "±" in t1
     csv1 = (out / "table1.csv").read_text().splitlines()
     assert csv1[0].startswith("method,n,fid_f") and len(csv1) == 1 + 1 + 3
+    assert b"\r\r" not in (out / "table1.csv").read_bytes()  # CSV line ends written as given
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".lock"]  # no temp files left
     t2 = (out / "table2.md").read_text()
     assert "seconds per explanation" in t2 and "AudioGenX" in t2
     rec = records[0]["methods"]["audiogenx"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import os
@@ -380,11 +381,14 @@ def _paired_md(records: list[dict], methods: list[str], ref: str = "audiogenx") 
 
 
 def write_tables(out: Path, records: list[dict], methods: list[str], total: int, settings: dict) -> dict:
+    """Rewrite the tables from the records, each file atomically (a reader never sees half a table)."""
+    from .takes import write_text_atomic  # lazy, as in save_results
     t = tables(records, methods, total, settings)
     for key in ("table1", "table2"):
-        (out / f"{key}.md").write_text(t[f"{key}_md"], encoding="utf-8")
-        with open(out / f"{key}.csv", "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(t[f"{key}_csv"])
+        write_text_atomic(out / f"{key}.md", t[f"{key}_md"])
+        buf = io.StringIO(newline="")
+        csv.writer(buf).writerows(t[f"{key}_csv"])
+        write_text_atomic(out / f"{key}.csv", buf.getvalue())
     return t
 
 
