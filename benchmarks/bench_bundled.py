@@ -223,9 +223,9 @@ def _half_probs(clf, audio) -> tuple:
 def _mute_check(m, take, clf, regenerate, x: str, y: str, px: list, py: list, margin1: float, margin2: float) -> dict:
     """How much muting X's words, and Y's, changes each half of the take (same prompt, seed, sampling)."""
     n_words = len(take.text.words)
+    weights = {key: [0.0 if j in pos else 1.0 for j in range(n_words)] for key, pos in (("mute_x", px), ("mute_y", py))}
     probs = {"orig": _half_probs(clf, take.audio[0])}
-    for key, pos in (("mute_x", px), ("mute_y", py)):
-        w = [0.0 if j in pos else 1.0 for j in range(n_words)]
+    for key, w in weights.items():
         probs[key] = _half_probs(clf, regenerate(m, take, "weighted", word_weights=w).audio[0])
     ix, iy = clf.event_names.index(x), clf.event_names.index(y)
     o1, o2 = probs["orig"]
@@ -236,22 +236,18 @@ def _mute_check(m, take, clf, regenerate, x: str, y: str, px: list, py: list, ma
     for key in ("mute_x", "mute_y"):  # L1 change of the half's event probabilities
         out[f"change_first_{key}"] = float(np.abs(probs[key][0] - o1).sum())
         out[f"change_second_{key}"] = float(np.abs(probs[key][1] - o2).sum())
-    out.update(_teacher_forced_change(m, take, px, py))
+    out.update(_teacher_forced_change(m, take, weights))
     return out
 
 
-def _teacher_forced_change(m, take, px: list, py: list) -> dict:
+def _teacher_forced_change(m, take, weights: dict) -> dict:
     """The same mutings seen as AudioGenX sees them: teacher-forced on the take's own codes, the mean
     1 − cos(e_t, ẽ_t) of the final hidden states over each half's steps (hard 0/1 token masks)."""
     from agx_desktop.engine import teacher
     from agx_desktop.engine.explain.base import steps_for_interval
     inputs = teacher.prepare(m, take)
-    n_tok = len(take.text.tokens)
-    mask = torch.ones(3, inputs.n_steps, n_tok)
-    for b, words in ((1, px), (2, py)):
-        for t, w in enumerate(take.text.token_word):
-            if w is not None and w in words:
-                mask[b, :, t] = 0.0
+    rows = [np.ones(len(take.text.tokens))] + [take.text.word_token_mask(weights[k]) for k in ("mute_x", "mute_y")]
+    mask = torch.tensor(np.stack(rows), dtype=torch.float32)[:, None, :].expand(-1, inputs.n_steps, -1).contiguous()
     with torch.no_grad(), m.threads():
         lat = teacher.latents(m, inputs, mask.to(m.device), batch=3).float()
     out = {}

@@ -171,7 +171,7 @@ def part_medium(dev: torch.device, layers: int, epochs: int, repeats: int) -> di
     units, grads = {}, {}
     with teacher.frozen(model.lm):
         for bf16 in (False, True, False, True):
-            sec, grads[bf16] = _unit(model, inputs, mask, bf16, dev)
+            sec, grads[bf16] = be._unit(model, inputs, mask, bf16)
             units.setdefault("bf16" if bf16 else "fp32", []).append(sec)
     res["unit_s"] = {k: min(v) for k, v in units.items()}
     a, b = grads[False].flatten().double(), grads[True].flatten().double()
@@ -207,22 +207,6 @@ def forced_bf16(value: str):
             os.environ.pop("AGX_BF16", None)
         else:
             os.environ["AGX_BF16"] = before
-
-
-def _unit(model, inputs, mask, bf16: bool, dev: torch.device):
-    """One teacher-forced forward+backward at batch 2 through ``mask`` (as bench_explainers' unit)."""
-    from agx_desktop.engine import teacher
-    m = mask.clone().requires_grad_(True)
-    ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    weights = teacher.bf16_weights(model.lm) if bf16 else contextlib.nullcontext()
-    with weights:
-        sync()
-        t = time.perf_counter()
-        with ctx:
-            out = teacher.latents(model, inputs, m, batch=2)
-        (out.float() ** 2).mean(-1).sum().backward()
-        sync()
-        return time.perf_counter() - t, m.grad.detach().cpu()
 
 
 # ----------------------------------------------------------------------------- report

@@ -273,19 +273,24 @@ def _medium_model(num_layers: int = 48, device=None):
 
 
 def _unit(model, inputs, mask: "torch.Tensor", bf16: bool) -> tuple[float, "torch.Tensor"]:
-    """One teacher-forced forward+backward at batch 2 through ``mask``: (seconds, d loss / d mask)."""
+    """One teacher-forced forward+backward at batch 2 through ``mask`` on the model's device:
+    (seconds, d loss / d mask on the CPU)."""
     import contextlib
     import torch
     from agx_desktop.engine import teacher
     m = mask.clone().requires_grad_(True)
-    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    dev = model.device
+    ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     weights = teacher.bf16_weights(model.lm) if bf16 else contextlib.nullcontext()
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     with weights:  # as the quick mode runs it: GEMM weights cast once (outside the timing)
+        sync()
         t = time.perf_counter()
         with ctx:
             out = teacher.latents(model, inputs, m, batch=2)
         (out.float() ** 2).mean(-1).sum().backward()
-        return time.perf_counter() - t, m.grad
+        sync()
+        return time.perf_counter() - t, m.grad.detach().cpu()
 
 
 def cmd_medium(args: argparse.Namespace) -> None:

@@ -293,8 +293,8 @@ class LoadedModel:
         CUDA stays float32 too: on an H100 the passes (batch 2, ~250 steps) are too small for
         bf16 to pay: a quick epoch at audiogen-medium's shape took 0.107 s in float32 against
         0.118 s under autocast, setup 1.7 s against 2.3 s, and the bundled model's whole quick
-        explanation 0.24 s against 0.48 s (``benchmarks/results/cuda.md``). ``AGX_BF16=0`` turns it off, ``AGX_BF16=1``
-        forces it.
+        explanation 0.24 s against 0.48 s (``benchmarks/results/cuda.md``).
+        ``AGX_BF16=0`` turns it off, ``AGX_BF16=1`` forces it.
         """
         env = os.environ.get("AGX_BF16")
         if env in ("0", "1"):
