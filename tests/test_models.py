@@ -122,8 +122,10 @@ from agx_desktop.engine.models import load_model, list_models
 rows = {{r.id: r for r in list_models(check_network=False)}}
 assert rows['facebook/audiogen-medium'].usable, rows['facebook/audiogen-medium']
 start = time.perf_counter()
-m = load_model('facebook/audiogen-medium')
+stages = []
+m = load_model('facebook/audiogen-medium', progress=lambda what, i, n: stages.append(what))
 print('LOAD_SECONDS', time.perf_counter() - start)
+print('STAGES', '|'.join(stages))
 from agx_desktop.engine.generation import generate
 from agx_desktop.engine.take import GenerationParams
 from agx_desktop.engine.explain import explain
@@ -148,6 +150,11 @@ print('T5_MOVED', next(cond.t5.parameters()).device, cond.device, moved.lm.condi
     assert "None" in lines["TOKEN_WORD"] and "6" in lines["TOKEN_WORD"]  # </s> has no word; 'rings' is word 6
     assert lines["WORDS"] == "7"
     assert lines["T5_MOVED"] == "meta meta meta"
+    assert lines["STAGES"].split("|") == ["finding state_dict.bin", "finding compression_state_dict.bin",
+                                          "reading state_dict.bin", "reading compression_state_dict.bin",
+                                          "building the compression model",
+                                          "building the language model and text encoder", "moving to cpu",
+                                          "model ready"]
 
 
 def test_musicgen_checkpoint_explains_like_audiogen(tmp_path):
@@ -196,3 +203,45 @@ def test_bundled_default_sampling_is_its_config():
     d = models.load_model("bundled", "cpu", use_cache=False).default_params()
     g = loader.read_config()["generation"]
     assert (d.temperature, d.top_k, d.cfg_coef) == (g["temperature"], g["top_k"], g["cfg_coef"]) == (0.8, 0, 3.0)
+
+
+def test_load_reports_each_stage_and_can_be_cancelled_between_them(tmp_path):
+    """A load says what it is doing (reading, building, moving) and stops at the next stage when
+    cancelled: the cache then holds nothing, and a later load of the same folder works."""
+    from agx_desktop.engine.errors import Cancelled
+    from agx_desktop.engine.jobs import CancelToken
+
+    folder = tmp_path / "ckpt"
+    write_hub_layout_checkpoint(folder, seed=2)
+    seen: list[tuple[str, int, int]] = []
+    model = models.load_model(str(folder), "cpu", use_cache=False, progress=lambda *a: seen.append(a))
+    assert [s[0] for s in seen] == ["reading state_dict.bin", "reading compression_state_dict.bin",
+                                    "building the compression model",
+                                    "building the language model and text encoder", "moving to cpu", "model ready"]
+    assert [s[1] for s in seen] == [0, 1, 2, 3, 4, 5] and {s[2] for s in seen} == {5}
+    assert model.lm is not None
+
+    token = CancelToken()
+
+    def cancel_while_building(what: str, done: int, total: int) -> None:
+        if what.startswith("building the compression"):
+            token.cancel()  # the user presses Cancel while the codec is being built
+    key = (str(folder), "cpu")
+    models._CACHE.pop(key, None)
+    with pytest.raises(Cancelled):
+        models.load_model(str(folder), "cpu", progress=cancel_while_building, cancel=token)
+    assert key not in models._CACHE
+    again = models.load_model(str(folder), "cpu")
+    assert models._CACHE[key] is again
+    models._CACHE.pop(key, None)
+
+
+def test_bundled_load_reports_its_stages():
+    from agx_desktop.engine.bundled import loader
+    if not loader.weights_present():
+        pytest.skip("shipped weights not present")
+    seen: list[tuple[str, int, int]] = []
+    models.load_model("bundled", "cpu", use_cache=False, progress=lambda *a: seen.append(a))
+    assert [s[0] for s in seen] == ["reading the weights", "building the language model and text encoder",
+                                    "building the compression model", "moving to cpu", "model ready"]
+    assert seen[-1][1:] == (4, 4)

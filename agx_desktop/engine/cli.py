@@ -167,9 +167,14 @@ def run(argv: list[str] | None = None) -> int:
 def _load(model_id: str, args: argparse.Namespace) -> tp.Any:
     """Load a model, saying so first (a hub model can take a while to load or download)."""
     from .models import load_model
-    if not args.quiet:
-        print(f"loading model '{model_id}'...", file=sys.stderr, flush=True)
-    return load_model(model_id, args.device)
+    if args.quiet:
+        return load_model(model_id, args.device)
+    print(f"loading model '{model_id}'...", file=sys.stderr, flush=True)
+
+    def say(what: str, done: int, total: int) -> None:
+        if done < total:
+            print(f"  [{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
+    return load_model(model_id, args.device, progress=say)
 
 
 def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError, ModelUnavailableError, PromptError, UnknownModelError
+from .errors import Cancelled, CheckpointError, ModelUnavailableError, PromptError, UnknownModelError
+from .jobs import CancelToken, ProgressFn, check, report
 from .text import TextTokens, align_tokens
 
 if tp.TYPE_CHECKING:
@@ -322,6 +323,37 @@ class LoadedModel:
 
 # --------------------------------------------------------------------------- loading
 
+LoadStep = tp.Callable[[str], None]
+"""Called with what a model load starts doing next; it may raise :class:`Cancelled` to stop there."""
+
+
+def _no_step(what: str) -> None:
+    pass
+
+
+class _LoadSteps:
+    """Turns the load's named stages into ``progress(what, i, total)`` calls and checks ``cancel``
+    before each one, so a long load (a hub download, a T5 build) can be followed and stopped between
+    stages. ``total`` is set by the path the load takes (bundled, hub, folder)."""
+
+    def __init__(self, progress: ProgressFn | None, cancel: CancelToken | None) -> None:
+        self.progress, self.cancel = progress, cancel
+        self.done, self.total = 0, 1
+
+    def expect(self, total: int) -> None:
+        self.total = max(int(total), self.done + 1)
+
+    def __call__(self, what: str) -> None:
+        check(self.cancel)
+        self.total = max(self.total, self.done + 1)
+        report(self.progress, what, self.done, self.total)
+        self.done += 1
+
+    def finish(self) -> None:
+        check(self.cancel)
+        report(self.progress, "model ready", self.total, self.total)
+
+
 def _safe_load(path: Path) -> dict:
     """``torch.load`` restricted to tensors and plain containers (never arbitrary pickles)."""
     if not path.is_file():
@@ -361,7 +393,7 @@ def _build_from_pkg(pkg: dict, kind: str, device: torch.device) -> tp.Any:
 
 
 def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str | None = None,
-                           family: str = "audiogen") -> tp.Any:
+                           family: str = "audiogen", step: LoadStep = _no_step) -> tp.Any:
     """Load a folder holding ``state_dict.bin`` + ``compression_state_dict.bin`` (the hub's layout).
 
     Returns audiocraft's ``MusicGen`` when ``family`` says so or the checkpoint's config names the
@@ -370,9 +402,14 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
     from audiocraft.models import AudioGen, MusicGen
 
     folder = Path(folder).expanduser()
-    lm_pkg, codec_pkg = _safe_load(folder / LM_FILE), _safe_load(folder / CODEC_FILE)
+    step(f"reading {LM_FILE}")
+    lm_pkg = _safe_load(folder / LM_FILE)
+    step(f"reading {CODEC_FILE}")
+    codec_pkg = _safe_load(folder / CODEC_FILE)
     try:
+        step("building the compression model")
         codec = _build_from_pkg(codec_pkg, "codec", device)
+        step("building the language model and text encoder")
         lm = _build_from_pkg(lm_pkg, "lm", device)
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{folder} does not match an audiocraft model ({exc.__class__.__name__}: "
@@ -392,7 +429,7 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
     return gen
 
 
-def _load_hub(m: HubModel, device: torch.device) -> tp.Any:
+def _load_hub(m: HubModel, device: torch.device, step: LoadStep = _no_step) -> tp.Any:
     from huggingface_hub import snapshot_download  # noqa: F401  (import errors surface early)
 
     missing = _hub_files_missing(m)
@@ -403,11 +440,16 @@ def _load_hub(m: HubModel, device: torch.device) -> tp.Any:
     with _hub_offline(not missing):  # everything cached: never wait on the network
         try:
             from huggingface_hub import hf_hub_download
+            verb = "downloading" if missing else "finding"
+            step(f"{verb} {LM_FILE}")
             lm_path = hf_hub_download(m.id, LM_FILE)
+            step(f"{verb} {CODEC_FILE}")
             hf_hub_download(m.id, CODEC_FILE)
+        except Cancelled:
+            raise
         except Exception as exc:
             raise ModelUnavailableError(f"could not fetch {m.id}: {exc.__class__.__name__}: {str(exc)[:200]}") from exc
-        return load_checkpoint_folder(Path(lm_path).parent, device, name=m.id, family=m.family)
+        return load_checkpoint_folder(Path(lm_path).parent, device, name=m.id, family=m.family, step=step)
 
 
 @contextlib.contextmanager
@@ -437,37 +479,51 @@ _CACHE: dict[tuple[str, str], LoadedModel] = {}
 
 
 def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = None,
-               use_cache: bool = True) -> LoadedModel:
+               use_cache: bool = True, *, progress: ProgressFn | None = None,
+               cancel: CancelToken | None = None) -> LoadedModel:
     """Load a model by id (see module docstring), on CUDA when available unless told otherwise.
 
     On Apple MPS the compression model stays on the CPU (audiocraft users report garbled audio
     otherwise). Loaded models are cached per (id, device).
 
+    ``progress(what, i, total)`` is called before each stage of the load (reading, downloading,
+    building, moving to the device) and once more with ``"model ready"``; ``cancel`` is checked
+    before each stage. A cancelled load raises :class:`Cancelled` and leaves the cache as it was.
+
     Raises:
-        UnknownModelError, ModelUnavailableError, CheckpointError.
+        UnknownModelError, ModelUnavailableError, CheckpointError, Cancelled.
     """
     dev = device if isinstance(device, torch.device) else choose_device(device)
     key = (model_id, str(dev))
     if use_cache and key in _CACHE:
+        report(progress, "model ready", 1, 1)
         return _CACHE[key]
     codec_dev = codec_device_for(dev)
     trained = True
+    step = _LoadSteps(progress, cancel)
     if model_id == BUNDLED_ID:
         if _bundled_present():
             from .bundled.loader import load_bundled_model
-            gen = load_bundled_model("cpu")
+            step.expect(4)
+            gen = load_bundled_model("cpu", step=step)
         else:
             from .tiny import build_tiny_model
+            step.expect(2)
+            step("building the untrained stand-in model")
             gen, trained = build_tiny_model(name=BUNDLED_ID, seed=1234, dim=128, num_layers=2, card=256), False
     elif model_id in HUB_MODELS:
-        gen = _load_hub(HUB_MODELS[model_id], torch.device("cpu"))
+        step.expect(7)
+        gen = _load_hub(HUB_MODELS[model_id], torch.device("cpu"), step=step)
     elif is_local_checkpoint(model_id):
-        gen = load_checkpoint_folder(model_id, torch.device("cpu"))
+        step.expect(5)
+        gen = load_checkpoint_folder(model_id, torch.device("cpu"), step=step)
     else:
         known = ", ".join([BUNDLED_ID, *HUB_MODELS])
         raise UnknownModelError(f"unknown model '{model_id}': use one of {known}, or a folder with {LM_FILE} "
                                 f"and {CODEC_FILE}")
+    step(f"moving to {dev}")
     loaded = LoadedModel(model_id, gen, dev, trained=trained, codec_device=codec_dev)
+    step.finish()
     if use_cache:
         _CACHE[key] = loaded
     return loaded

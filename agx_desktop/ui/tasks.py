@@ -29,10 +29,7 @@ def _autosave(store: TakeStore, item: TakeItem) -> None:
 
 
 def _model(ctx: JobContext, model_id: str) -> tp.Any:
-    ctx.progress("load model", 0, 1)
-    model = load_model(model_id)
-    ctx.progress("load model", 1, 1)
-    return model
+    return load_model(model_id, progress=ctx.progress, cancel=ctx.cancel)
 
 
 def load_model_task(model_id: str) -> tp.Callable[[JobContext], tp.Any]:

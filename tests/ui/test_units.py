@@ -98,3 +98,32 @@ def test_old_settings_keep_the_sampling_the_user_had_changed(data_dir):
     assert s.sampling_custom == ["temperature"] and s.temperature == 0.9
     (data_dir / "settings.json").write_text(json.dumps({"sampling_custom": ["top_k", "bogus"], "top_k": 5}))
     assert load_settings().sampling_custom == ["top_k"]
+
+
+
+def test_model_load_job_shows_its_stages_and_stops_when_cancelled():
+    """The app's load job passes the engine's stages to its progress and its Cancel to the load
+    (the emit below runs where the worker's would, so the cancel lands at a known stage)."""
+    from agx_desktop.engine import models
+    from agx_desktop.engine.errors import Cancelled
+    from agx_desktop.ui import tasks
+    from agx_desktop.ui.jobs import JobContext
+
+    models._CACHE.clear()
+    stages: list[str] = []
+    job = Job("Load model bundled", tasks.load_model_task("bundled"), kind="load")
+
+    def emit(stage: str, done: int, total: int) -> None:
+        stages.append(stage)
+        if stage.startswith("building"):
+            job.token.cancel()  # the user presses Cancel while the model is being built
+    with pytest.raises(Cancelled):
+        job.fn(JobContext(job, emit))
+    assert stages == ["building the untrained stand-in model"] and not models._CACHE
+
+    stages.clear()
+    again = Job("Load model bundled", tasks.load_model_task("bundled"), kind="load")
+    model = again.fn(JobContext(again, lambda s, d, t: stages.append(s)))
+    dev = str(models.choose_device())
+    assert stages == ["building the untrained stand-in model", f"moving to {dev}", "model ready"]
+    assert models._CACHE[("bundled", dev)] is model and not model.trained

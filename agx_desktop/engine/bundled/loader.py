@@ -135,19 +135,25 @@ def assemble(lm, codec, max_duration: float = 10.0, generation: tp.Optional[dict
     return model
 
 
-def load_bundled_model(device: tp.Union[str, torch.device] = "cpu", folder: tp.Optional[pathlib.Path] = None):
+def load_bundled_model(device: tp.Union[str, torch.device] = "cpu", folder: tp.Optional[pathlib.Path] = None,
+                       step: tp.Callable[[str], None] = lambda what: None):
     """Load the shipped model as an ``audiocraft.models.AudioGen`` (offline, safetensors only).
+
+    ``step`` is called before each of its three stages (progress and cancel: see ``load_model``).
 
     Raises:
         CheckpointError: a weights/config file is missing or corrupt (message names the file).
     """
     folder = pathlib.Path(folder) if folder is not None else BUNDLED_DIR
+    step("reading the weights")
     cfg = read_config(folder)
     lm_state = load_safetensors(folder / LM_NAME)
     codec_state = load_safetensors(folder / CODEC_NAME)
+    step("building the language model and text encoder")
     lm = build_lm(cfg.get("lm", {}))
     try:
         lm.load_state_dict(lm_state, strict=True)
+        step("building the compression model")
         codec = build_codec(codec_state, cfg)
     except (RuntimeError, KeyError) as e:
         raise _errors()(f"bundled model weights do not match {folder / CONFIG_NAME}: "
