@@ -84,6 +84,17 @@ def test_console_script_help_and_models():
     assert "Traceback" not in out.stderr
 
 
+def test_explain_by_occlusion_and_its_bad_draws(cli, tmp_path):
+    take = tmp_path / "t"
+    assert cli("generate", "wind then rain", "--duration", 0.5, "--out", take)[0] == 0
+    code, out, _ = cli("explain", take, "--method", "occlusion", "--draws", 1)
+    doc = json.loads((take / "explanation.json").read_text())
+    assert code == 0 and doc["method"] == "occlusion" and doc["params"]["draws"] == 1
+    assert doc["extras"]["reproduced"] is True and "importance over whole clip" in out
+    code, _, err = cli("explain", take, "--method", "occlusion", "--draws", 0, "--retrain")
+    assert code == 2 and "draws must be" in err and err.count("\n") == 1
+
+
 def test_bad_explainer_settings_exit_2(cli, tmp_path):
     take = tmp_path / "t"
     assert cli("generate", "wind", "--duration", 0.5, "--out", take)[0] == 0

@@ -87,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("explain", help="explain a take: word importance per frame -> DIR/explanation.json")
     e.add_argument("take", help="take folder written by `agx generate`")
-    e.add_argument("--method", default="audiogenx", help="explanation method (default audiogenx)")
+    e.add_argument("--method", default="audiogenx",
+                   help="explanation method: audiogenx (default, the paper's); occlusion (regenerates the take "
+                        "without each word with its own sampling noise: explains the sound, slower); or a "
+                        "baseline: random, gradcam-e, gradcam-a, atman, chefer, rollout")
     e.add_argument("--model", default=None, help="model to use (default: the one that made the take)")
     e.add_argument("--epochs", type=int, default=50,
                    help="AudioGenX training epochs (default 50, as the paper; the most for --mode quick)")
@@ -96,7 +99,11 @@ def _parser() -> argparse.ArgumentParser:
                         "settle (~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
                         "optimisation exactly, factual+counterfactual in one batch (~2x faster); reference: "
                         "as the paper's code runs it")
-    e.add_argument("--seed", type=int, default=0, help="explainer seed (initialisation, Gumbel noise)")
+    e.add_argument("--seed", type=int, default=0, help="explainer seed (audiogenx: initialisation, Gumbel noise; "
+                                                          "occlusion: the first posterior noise draw; random)")
+    e.add_argument("--draws", type=int, default=3,
+                   help="occlusion: posterior noise draws averaged (default 3; each regenerates the take once "
+                        "per word)")
     e.add_argument("--interval", nargs=2, type=float, metavar=("START", "END"),
                    help="report importance for this interval in seconds (re-uses a stored explanation)")
     e.add_argument("--retrain", action="store_true", help="explain again even if explanation.json exists")
@@ -226,6 +233,10 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
             kwargs = {"progress": bars}
             if args.method == "audiogenx":
                 kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
+            elif args.method == "occlusion":
+                kwargs.update(draws=args.draws, seed=args.seed)
+            elif args.method == "random":
+                kwargs.update(seed=args.seed)
             existing = explain(model, take, method=args.method, **kwargs)
             bars.close()
         path = takes.save_explanation(existing, args.take, interval)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox
                                QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from agx_desktop.engine.errors import AgxError, IntervalError
-from agx_desktop.engine.explain import available_methods
+from agx_desktop.engine.explain import SUMMARIES, available_methods
 from agx_desktop.engine.models import BUNDLED_ID, HUB_MODELS, list_models
 from agx_desktop.engine.take import GenerationParams
 
@@ -183,9 +183,11 @@ class MainWindow(QMainWindow):
         params.addWidget(self.sampling_reset_btn)
         self.method_combo = QComboBox()
         methods = available_methods()
-        for m in sorted(methods, key=lambda m: (m != "audiogenx", m)):  # AudioGenX first, then baselines
+        for m in sorted(methods, key=lambda m: (m != "audiogenx", m)):  # AudioGenX first, then the others
             self.method_combo.addItem(m)
-        self.method_combo.setToolTip("Explanation method: AudioGenX (the paper's), or a baseline to compare")
+            self.method_combo.setItemData(self.method_combo.count() - 1, SUMMARIES.get(m, m), Qt.ToolTipRole)
+        self.method_combo.setToolTip("Explanation method: AudioGenX (the paper's), a baseline to compare, or "
+                                     "counterfactual occlusion (hover an entry for what it does)")
         params.addWidget(QLabel("Explainer"))
         params.addWidget(self.method_combo)
         self.epochs_spin = QSpinBox()

@@ -238,6 +238,15 @@ def test_baseline_explainers_run_from_the_picker(generated, qtbot):
     wait_idle(qtbot, w)
     assert w.last_error is None
     assert w.current.explanation.method == "random"
+    i = w.method_combo.findText("occlusion")
+    assert "regenerates the take" in w.method_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    w.method_combo.setCurrentIndex(i)
+    assert not w.epochs_spin.isEnabled()
+    w.request_explain()
+    wait_idle(qtbot, w)
+    assert w.last_error is None
+    ex = w.current.explanation
+    assert ex.method == "occlusion" and ex.extras["reproduced"] and ex.step_masks.max() == 1
     w.method_combo.setCurrentText("audiogenx")
     assert w.epochs_spin.isEnabled()
 

@@ -12,6 +12,7 @@ from .audiogenx import explain_audiogenx
 from .base import Explanation
 from .chefer import explain_chefer
 from .gradcam import explain_gradcam_a, explain_gradcam_e
+from .occlusion import explain_occlusion
 from .random_mask import explain_random
 from .rollout import explain_rollout
 
@@ -20,6 +21,22 @@ METHODS: dict[str, tp.Callable[..., Explanation]] = {
     # baselines of the paper's Table 1 (+ attention rollout), same interface and output
     "random": explain_random, "gradcam-e": explain_gradcam_e, "gradcam-a": explain_gradcam_a,
     "atman": explain_atman, "chefer": explain_chefer, "rollout": explain_rollout,
+    # not the paper's: regenerates the take without each token, with the take's own sampling noise
+    "occlusion": explain_occlusion,
+}
+
+
+# one line each, for menus and ``--help``: what the method looks at and what it costs
+SUMMARIES: dict[str, str] = {
+    "audiogenx": "AudioGenX (the paper's): learns a soft mask per word and step, factual + counterfactual",
+    "random": "random masks: the floor any method must beat",
+    "gradcam-e": "Grad-CAM on the last cross-attention map (heads as channels, one backward pass)",
+    "gradcam-a": "Grad-CAM on the text token embeddings (gradients of each step's output)",
+    "atman": "AtMan: suppresses each word's attention and measures the change of loss (teacher-forced)",
+    "chefer": "Chefer et al.: gradient-weighted attention relevance through the layers",
+    "rollout": "attention rollout: attention maps multiplied through the layers",
+    "occlusion": "counterfactual occlusion (not the paper's): regenerates the take without each word, with its "
+                 "own sampling noise, and measures how the sound changes; slower (3 × words regenerations)",
 }
 
 
@@ -37,4 +54,4 @@ def explain(model: tp.Any, take: tp.Any, method: str = "audiogenx", **kwargs: tp
     return fn(model, take, **kwargs)
 
 
-__all__ = ["Explanation", "explain", "available_methods", "METHODS"]
+__all__ = ["Explanation", "explain", "available_methods", "METHODS", "SUMMARIES"]
