@@ -39,6 +39,7 @@ def test_registered_and_the_take_comes_back_with_nothing_muted(tiny_model, tiny_
     assert ex.extras["reference_distance"] < 1e-3
     assert ex.step_masks.shape == (tiny_take.latents.shape[0], len(tiny_take.text.tokens))
     assert (ex.step_masks >= 0).all() and (ex.step_masks <= 1).all() and ex.step_masks.max() == 1
+    assert ex.params["draws"] == 3 and ex.params["max_batch"] == 32  # a small LM: 32 regenerations at a time
     again = explain(tiny_model, tiny_take, method="occlusion")
     np.testing.assert_array_equal(ex.step_masks, again.step_masks)
 

@@ -45,7 +45,8 @@ from ._common import check_params, make_explanation, step_targets
 from .base import Explanation
 
 NAME = "occlusion"
-DEFAULTS = dict(seed=0, draws=3, focus=None, window=0.5, max_batch=32)
+DEFAULTS = dict(seed=0, draws=3, focus=None, window=0.5, max_batch=None)
+_BIG_LM_DIM = 1024  # audiogen-medium (1536): 8 rows at a time keep the streaming caches to a few GB
 _NEG = -1e9  # "never": finite, so guidance arithmetic on it stays finite
 
 
@@ -182,12 +183,14 @@ def explain_occlusion(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     """Counterfactual occlusion (module docstring). Params: ``seed`` (the first posterior noise draw),
     ``draws`` (posterior draws averaged: each is a full set of regenerations), ``focus`` (start, end)
     seconds (anchor: the take's codes are kept before start), ``window`` (seconds of spectrum averaged
-    in the distance), ``max_batch`` (regenerations run together)."""
+    in the distance), ``max_batch`` (regenerations run together; default 32, 8 for LMs of dim ≥ 1024)."""
     cfg = check_params(NAME, params, DEFAULTS)
     start = time.perf_counter()
     check(cancel)
     inputs = teacher.prepare(model, take)
     L, K, S = len(take.text.tokens), int(take.codes.shape[0]), inputs.n_steps
+    if cfg["max_batch"] is None:
+        cfg["max_batch"] = 8 if int(getattr(model.lm, "dim", 0)) >= _BIG_LM_DIM else 32
     for key, low in (("draws", 1), ("max_batch", 1), ("window", 1e-3)):
         if not isinstance(cfg[key], (int, float)) or cfg[key] < low:
             raise ParameterError(f"{key} must be a number ≥ {low:g}, got {cfg[key]!r}")
