@@ -9,12 +9,14 @@ resources/bundled/train_captions.txt.gz), with the engine's own generate/explain
   * recall / false positives: the shipped event classifier on the generated audio, for every event
     named in the caption / every world event not named (also the classifier on the scenes' own audio,
     its ceiling);
-  * order: "X then Y" captions, X detected in the first half and Y in the second;
+  * order: "X then Y" captions, X detected in the first half and Y in the second; and strictly, as
+    the world's scenes have it: only X before 2.1 s and only Y after 2.9 s;
   * explanations (AudioGenX in the engine's default mode; ``--explain-variant '{"mode": "fast"}'`` is
     the paper's optimisation, ``'{"focus": "halves"}'`` the region-local variant, one explanation
     per half): on single-event captions with fillers, the event's own
     words outrank every filler; on "X then Y", the interval explanation of each half ranks that
-    half's event words above the other's. Each with the rate a random mask would get.
+    half's event words above the other's. Each with the rate a random mask would get, and the
+    "X then Y" figures again on the takes whose half sounds as the world's do (take-grounded).
 Results: printed as a table and merged into resources/bundled/metrics.json.
 """
 from __future__ import annotations
@@ -36,6 +38,16 @@ sys.path.insert(0, str(ROOT))
 from agx_desktop.engine.bundled import loader, world  # noqa: E402
 
 HALF = world.CLIP_SECONDS / 2
+# In the world's "X then Y" scenes X ends and Y starts between 2.1 and 3.0 s: before EARLY only X
+# sounds, after LATE only Y. A take "follows the world" in a half when the classifier agrees there.
+EARLY, LATE = 2.1, 2.9
+
+
+def follows_world(clf, audio, x: str, y: str) -> tuple:
+    """(first, second): X and not Y detected in [0, EARLY); Y and not X detected in [LATE, end)."""
+    d1 = set(clf.detect(audio, interval=(0.0, EARLY)))
+    d2 = set(clf.detect(audio, interval=(LATE, 2 * HALF)))
+    return (x in d1 and y not in d1), (y in d2 and x not in d2)
 
 
 def _norm(w: str) -> str:
@@ -126,7 +138,7 @@ def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int, cfg: f
 
 def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperature: float = 1.0) -> dict:
     ok = ok_lit = n_lit = first_ok = second_ok = 0
-    ceiling = 0
+    ceiling = strict = strict_first = strict_second = strict_ceiling = 0
     for i, sc in enumerate(scenes):
         x, y = sc.events[0].name, sc.events[1].name
         take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, temperature=temperature))
@@ -138,13 +150,22 @@ def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperat
         second_ok += y in d2
         r1, r2 = set(clf.detect(sc.audio, interval=(0, HALF))), set(clf.detect(sc.audio, interval=(HALF, 2 * HALF)))
         ceiling += x in r1 and y in r2
+        f1, f2 = follows_world(clf, a, x, y)
+        strict += f1 and f2
+        strict_first += f1
+        strict_second += f2
+        strict_ceiling += all(follows_world(clf, sc.audio, x, y))
         if " then " in sc.caption and "," not in sc.caption:
             n_lit += 1
             ok_lit += good
     n = len(scenes)
     return {"n_captions": n, "order_followed": ok / n, "first_in_first_half": first_ok / n,
             "second_in_second_half": second_ok / n, "literal_then_subset": {"n": n_lit, "rate": ok_lit / max(n_lit, 1)},
-            "classifier_on_scene_audio": ceiling / n, "temperature": temperature}
+            "classifier_on_scene_audio": ceiling / n,
+            "strict": {"rule": f"only X detected before {EARLY} s and only Y after {LATE} s (as in the world's scenes)",
+                       "order_followed": strict / n, "first_part_only_x": strict_first / n,
+                       "last_part_only_y": strict_second / n, "classifier_on_scene_audio": strict_ceiling / n},
+            "temperature": temperature}
 
 
 def _positions(words: list, wanted: set) -> list:
@@ -152,10 +173,12 @@ def _positions(words: list, wanted: set) -> list:
 
 
 def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict,
-                  temperature: float = 1.0, clf=None, method: str = "audiogenx") -> dict:
+                  temperature: float = 1.0, clf=None, method: str = "audiogenx", grounding=None) -> dict:
     """Explanation figures against the world's ground truth; with ``clf``, also against the model's own
     behaviour: each "X then Y" take is regenerated (same seed) with X's words muted and with Y's
-    words muted, and the classifier says how much each muting changed each half."""
+    words muted, and the classifier says how much each muting changed each half. With ``grounding``
+    (the classifier), the "X then Y" figures are also given on the takes whose half sounds as the
+    world's scenes do (``follows_world``): there the caption's order is also the take's."""
     from agx_desktop.engine.generation import regenerate
     fillers = set(world.FILLER_WORDS)
     halves = params.get("focus") == "halves"  # region-local variant: one explanation per half of "X then Y"
@@ -181,6 +204,7 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
     first = second = 0
     n_then = 0
     rows: list = []
+    grounded = {"first": [0, 0], "second": [0, 0]}  # [takes that follow the world there, correct]
     for i, sc in enumerate(thens):
         x = world.EVENTS[world.EVENT_INDEX[sc.events[0].name]]
         y = world.EVENTS[world.EVENT_INDEX[sc.events[1].name]]
@@ -202,8 +226,14 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
             ex1 = ex2 = ex
         i1 = np.asarray(ex1.word_importance((0.0, HALF)))
         i2 = np.asarray(ex2.word_importance((HALF, 2 * HALF)))
-        first += i1[px].max() > i1[py].max()
-        second += i2[py].max() > i2[px].max()
+        ok1, ok2 = bool(i1[px].max() > i1[py].max()), bool(i2[py].max() > i2[px].max())
+        first += ok1
+        second += ok2
+        if grounding is not None:
+            for key, follows, ok in zip(("first", "second"), follows_world(grounding, take.audio[0], x.name, y.name),
+                                        (ok1, ok2)):
+                grounded[key][0] += follows
+                grounded[key][1] += follows and ok
         if clf is not None:
             rows.append(_mute_check(m, take, clf, regenerate, x.name, y.name, px, py,
                                     i1[px].max() - i1[py].max(), i2[py].max() - i2[px].max()))
@@ -211,6 +241,12 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
                                          "random_mask_rate": float(np.mean(rnd)) if rnd else None},
             "then": {"n": n_then, "first_half_correct": first / max(n_then, 1),
                      "second_half_correct": second / max(n_then, 1), "random_mask_rate": 0.5},
+            **({"then_take_grounded": {
+                "rule": f"takes with only X detected before {EARLY} s (1st half) / only Y after {LATE} s (2nd half)",
+                "first_half": {"n": grounded["first"][0], "correct": grounded["first"][1] / max(grounded["first"][0], 1)},
+                "second_half": {"n": grounded["second"][0],
+                                "correct": grounded["second"][1] / max(grounded["second"][0], 1)}}}
+               if grounding is not None and n_then else {}),
             "explain_seconds_median": round(statistics.median(secs), 2) if secs else None,
             "temperature": temperature, **({"mute_check": _mute_summary(rows)} if rows else {})}
 
@@ -310,6 +346,8 @@ def main() -> None:
     ap.add_argument("--n-quality", type=int, default=200)
     ap.add_argument("--n-order", type=int, default=80)
     ap.add_argument("--n-explain", type=int, default=30)
+    ap.add_argument("--explain-parts", nargs="+", choices=["single", "then"], default=["single", "then"],
+                    help="explain: which caption sets to run (default both)")
     ap.add_argument("--explain-variant", default=None, help="JSON dict of extra explain params (a documented variant)")
     ap.add_argument("--out", default=str(loader.BUNDLED_DIR / "metrics.json"))
     ap.add_argument("--key", default=None, help="name of the explanation result in the output (default explain / "
@@ -350,10 +388,12 @@ def main() -> None:
         singles = [s for s in held_out(a.n_explain * 2, 30_000_000 + off, seen, relation="single")
                    if any(_norm(w) in world.FILLER_WORDS for w in s.caption.split())][: a.n_explain]
         thens = held_out(a.n_explain, 40_000_000 + off, seen, relation="then")
+        singles = singles if "single" in a.explain_parts else []
+        thens = thens if "then" in a.explain_parts else []
         params = json.loads(a.explain_variant) if a.explain_variant else {}
         key = a.key or ("explain" if not params else "explain_variant") + ("" if a.method == "audiogenx" else f"_{a.method}")
         res[key] = bench_explain(m, generate, GenerationParams, explain, singles, thens, a.top_k, params,
-                                 a.temperature, clf if a.mute_check else None, a.method)
+                                 a.temperature, clf if a.mute_check else None, a.method, grounding=clf)
         print(key, json.dumps(res[key]), flush=True)
     res["bench_seconds"] = round(time.perf_counter() - t0)
     out = pathlib.Path(a.out)

@@ -93,6 +93,14 @@ def test_explain_by_occlusion_and_its_bad_draws(cli, tmp_path):
     assert doc["extras"]["reproduced"] is True and "importance over whole clip" in out
     code, _, err = cli("explain", take, "--method", "occlusion", "--draws", 0, "--retrain")
     assert code == 2 and "draws must be" in err and err.count("\n") == 1
+    code, out, _ = cli("explain", take, "--method", "occlusion", "--coalitions", "shapley", "--permutations", 2,
+                       "--retrain")
+    doc = json.loads((take / "explanation.json").read_text())
+    assert code == 0 and doc["params"]["coalitions"] == "shapley" and doc["params"]["permutations"] == 2
+    assert doc["extras"]["reproduced"] is True
+    code, _, err = cli("explain", take, "--method", "occlusion", "--coalitions", "shapley", "--permutations", 0,
+                       "--retrain")
+    assert code == 2 and "permutations must be" in err
 
 
 def test_bad_explainer_settings_exit_2(cli, tmp_path):

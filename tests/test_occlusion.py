@@ -137,3 +137,52 @@ def test_counterfactuals_sample_from_the_codes_audiocraft_would(top_k, top_p):
     assert torch.equal(kept, allowed)
     assert kept.gather(-1, draws).all()  # nothing audiocraft drew is ruled out
     assert (kept.sum(-1) < 20).any() == (top_k > 0 or top_p > 0)
+
+
+def _game_distances(plan, L: int, frames: int, distance) -> np.ndarray:
+    """The rows' distances for a synthetic game: ``distance(on)`` for each row's set of tokens switched on."""
+    return np.stack([np.full(frames, distance({j for j in range(L) if plan.masks[r, j] > 0}))
+                     for r in range(plan.masks.shape[0])])
+
+
+def test_shapley_coalitions_recover_additive_effects_and_split_redundant_ones():
+    from agx_desktop.engine.explain.occlusion import DEFAULTS, _plan
+    L = 5
+    plan = _plan(L, {**DEFAULTS, "coalitions": "shapley", "permutations": 2})
+    assert plan.masks.shape == (2 * (L + 1), L) and plan.draw.tolist() == [0] * (L + 1) + [1] * (L + 1)
+    assert plan.masks[: L + 1].sum(1).tolist() == list(range(L + 1))  # switched on one by one
+    # additive: each muted token adds its own distance -> every order gives each token exactly its own
+    w = np.array([0.5, 0.0, 2.0, 0.1, 0.0])
+    phi, ref = plan.attribute(_game_distances(plan, L, 3, lambda on: sum(w[j] for j in range(L) if j not in on)))
+    np.testing.assert_allclose(phi, np.repeat(w[:, None], 3, 1))
+    np.testing.assert_allclose(ref, 0.0)
+    # redundant: tokens 1 and 3 say the same thing (either one makes the sound). Muting one alone
+    # changes nothing, so single occlusion scores both 0; an order and its reverse split the credit.
+    game = lambda on: 0.0 if on & {1, 3} else 4.0  # noqa: E731
+    phi, _ = plan.attribute(_game_distances(plan, L, 2, game))
+    np.testing.assert_allclose(phi[[1, 3]], 2.0)
+    np.testing.assert_allclose(np.delete(phi, [1, 3], 0), 0.0)
+    single = _plan(L, {**DEFAULTS, "draws": 1})
+    d, _ = single.attribute(_game_distances(single, L, 2, game))
+    np.testing.assert_allclose(d, 0.0)
+    # efficiency: per frame the importances add up to the distance of the all-muted regeneration
+    rng = np.random.default_rng(0)
+    table: dict = {}  # any game: a random distance per coalition, 0 with nothing muted
+    game = lambda on: table.setdefault(frozenset(on), rng.random()) if len(on) < L else 0.0  # noqa: E731
+    dist = _game_distances(plan, L, 1, game)
+    phi, _ = plan.attribute(dist)
+    np.testing.assert_allclose(phi.sum(0), dist[[0, L + 1]].mean(0))
+
+
+def test_shapley_mode_reproduces_the_take_and_finds_the_informative_token(tiny_model, tiny_take):
+    model = _one_word_model(0)
+    take = generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2, top_k=32))
+    ex = explain(model, take, method="occlusion", coalitions="shapley", permutations=2)
+    imp = ex.word_importance()
+    i = ex.words.index("thunder")
+    assert ex.extras["reproduced"] and ex.params["coalitions"] == "shapley" and ex.params["permutations"] == 2
+    assert imp[i] > np.delete(imp, i).max(), dict(zip(ex.words, imp.round(3)))
+    with pytest.raises(ParameterError, match="coalitions"):
+        explain(tiny_model, tiny_take, method="occlusion", coalitions="pairs")
+    with pytest.raises(ParameterError, match="permutations"):
+        explain(tiny_model, tiny_take, method="occlusion", coalitions="shapley", permutations=0)

@@ -104,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--draws", type=int, default=3,
                    help="occlusion: posterior noise draws averaged (default 3; each regenerates the take once "
                         "per word)")
+    e.add_argument("--coalitions", choices=["single", "shapley"], default="single",
+                   help="occlusion: mute each word alone (single, default) or estimate Shapley values from "
+                        "words switched on one by one in random orders (shapley: words that say the same "
+                        "thing share the credit instead of hiding each other)")
+    e.add_argument("--permutations", type=int, default=4,
+                   help="occlusion --coalitions shapley: orders sampled (default 4; each regenerates the take "
+                        "once per word + 1)")
     e.add_argument("--interval", nargs=2, type=float, metavar=("START", "END"),
                    help="report importance for this interval in seconds (re-uses a stored explanation)")
     e.add_argument("--retrain", action="store_true", help="explain again even if explanation.json exists")
@@ -234,7 +241,8 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
             if args.method == "audiogenx":
                 kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
             elif args.method == "occlusion":
-                kwargs.update(draws=args.draws, seed=args.seed)
+                kwargs.update(draws=args.draws, seed=args.seed, coalitions=args.coalitions,
+                              permutations=args.permutations)
             elif args.method == "random":
                 kwargs.update(seed=args.seed)
             existing = explain(model, take, method=args.method, **kwargs)

@@ -21,6 +21,11 @@ not, depending on the draw, and from that step on the take is a different take. 
 the bundled model's held-out single-event captions it took the own-word-first rate from 27/30 with
 one draw to 30/30 (model card). Every draw costs one regeneration per token, batched.
 
+Muting one token at a time misses redundancy: in "a dog barks" muting "dog" leaves "barks" to make
+the bark, so both words look unimportant. ``coalitions='shapley'`` regenerates along random orders
+in which the tokens are switched on one by one, and credits each token with the average change its
+arrival makes (a sampled Shapley value; see ``_plan``).
+
 The distributions are the take's own: guidance, temperature and top-k from its parameters.
 ``focus=(start, end)`` anchors a region: every counterfactual keeps the take's codes before
 ``start`` (only the region and what follows are regenerated), so the region's explanation says what
@@ -45,7 +50,8 @@ from ._common import check_params, make_explanation, step_targets
 from .base import Explanation
 
 NAME = "occlusion"
-DEFAULTS = dict(seed=0, draws=3, focus=None, window=0.5, max_batch=None)
+DEFAULTS = dict(seed=0, draws=3, focus=None, window=0.5, max_batch=None, coalitions="single", permutations=4)
+COALITIONS = ("single", "shapley")
 _BIG_LM_DIM = 1024  # audiogen-medium (1536): 8 rows at a time keep the streaming caches to a few GB
 _NEG = -1e9  # "never": finite, so guidance arithmetic on it stays finite
 
@@ -178,12 +184,63 @@ def frame_distance(model: LoadedModel, take: Take, codes: torch.Tensor, window: 
     return ((smoothed_logmel(audio) - ref[None]) ** 2).mean(1).sqrt()[:, :n].numpy()
 
 
+class _Plan(tp.NamedTuple):
+    """Which token masks to regenerate under (``masks`` [R, L]), with which posterior draw (``draw``
+    [R]), and how to turn the rows' distances to the take into per-token importances."""
+    masks: torch.Tensor
+    draw: torch.Tensor
+    attribute: tp.Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _plan(L: int, cfg: dict) -> _Plan:
+    """``single``: per draw, nothing muted then each token muted alone; a token's importance is the
+    distance its mute makes, averaged over draws. Words that say the same thing ("dog" and "barks")
+    cover for each other there: muting one leaves the other to make the sound, so both look small.
+
+    ``shapley``: per permutation of the tokens (alternately a random one and its reverse, which
+    halves the variance of the estimate), the tokens are switched on one by one from all muted to
+    none muted; a token's importance at a frame is how much switching it on brings the regenerated
+    audio closer to the take there, averaged over permutations (each with its own posterior draw): a
+    sampled Shapley value (Štrumbelj & Kononenko 2014) of the distance to the take. Per frame the
+    importances add up to how far the unconditioned regeneration is from the take, and redundant
+    words share the credit instead of hiding each other. Cost: (tokens + 1) regenerations per
+    permutation.
+    """
+    if cfg["coalitions"] == "single":
+        draws = int(cfg["draws"])
+        one = torch.ones(L + 1, L)
+        one[1:] -= torch.eye(L)
+
+        def single(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            d = dist.reshape(draws, L + 1, -1).mean(0)
+            return d[1:], d[0]
+        return _Plan(one.repeat(draws, 1), torch.arange(draws).repeat_interleave(L + 1), single)
+    n = int(cfg["permutations"])
+    gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    orders: list[torch.Tensor] = []
+    for i in range(n):
+        orders.append(torch.randperm(L, generator=gen) if i % 2 == 0 else orders[-1].flip(0))
+    masks = torch.zeros(n, L + 1, L)
+    for i, order in enumerate(orders):
+        for j in range(1, L + 1):
+            masks[i, j:, order[j - 1]] = 1.0  # row j: the first j tokens of the order on
+    def shapley(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = dist.reshape(n, L + 1, -1)
+        phi = np.zeros((L, d.shape[-1]))
+        for i, order in enumerate(orders):
+            phi[order.numpy()] += d[i, :-1] - d[i, 1:]  # switching token order[j] on: row j -> j + 1
+        return phi / n, d[:, -1].mean(0)
+    return _Plan(masks.reshape(n * (L + 1), L), torch.arange(n).repeat_interleave(L + 1), shapley)
+
+
 def explain_occlusion(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
                       cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
     """Counterfactual occlusion (module docstring). Params: ``seed`` (the first posterior noise draw),
     ``draws`` (posterior draws averaged: each is a full set of regenerations), ``focus`` (start, end)
     seconds (anchor: the take's codes are kept before start), ``window`` (seconds of spectrum averaged
-    in the distance), ``max_batch`` (regenerations run together; default 32, 8 for LMs of dim ≥ 1024)."""
+    in the distance), ``max_batch`` (regenerations run together; default 32, 8 for LMs of dim ≥ 1024),
+    ``coalitions`` ('single': each token muted alone; 'shapley': sampled Shapley values) and
+    ``permutations`` (shapley: orders sampled, each with its own posterior draw; ``draws`` is unused)."""
     cfg = check_params(NAME, params, DEFAULTS)
     start = time.perf_counter()
     check(cancel)
@@ -191,9 +248,11 @@ def explain_occlusion(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     L, K, S = len(take.text.tokens), int(take.codes.shape[0]), inputs.n_steps
     if cfg["max_batch"] is None:
         cfg["max_batch"] = 8 if int(getattr(model.lm, "dim", 0)) >= _BIG_LM_DIM else 32
-    for key, low in (("draws", 1), ("max_batch", 1), ("window", 1e-3)):
-        if not isinstance(cfg[key], (int, float)) or cfg[key] < low:
+    for key, low in (("draws", 1), ("max_batch", 1), ("window", 1e-3), ("permutations", 1)):
+        if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] < low:
             raise ParameterError(f"{key} must be a number ≥ {low:g}, got {cfg[key]!r}")
+    if cfg["coalitions"] not in COALITIONS:
+        raise ParameterError(f"coalitions must be one of {', '.join(COALITIONS)}, got {cfg['coalitions']!r}")
     anchor = 0
     if cfg["focus"] is not None:
         try:
@@ -214,30 +273,28 @@ def explain_occlusion(model: LoadedModel, take: Take, *, progress: ProgressFn | 
         # forced codes: the take's own code gets 0, every other one _NEG
         keep = torch.full((K, S, log_p.shape[-1]), _NEG)
         keep.scatter_(-1, targets.clamp(min=0)[..., None].cpu(), 0.0)
-        masks = torch.ones(L + 1, L)  # row 0: nothing muted (must give the take back)
-        masks[1:] -= torch.eye(L)
-        draws, batch = int(cfg["draws"]), int(cfg["max_batch"])
+        plan = _plan(L, cfg)
+        draws, batch = int(plan.draw.max()) + 1, int(cfg["max_batch"])
         noises = torch.stack([torch.where(forced[..., None], keep,
                                           posterior_gumbel(log_p.cpu(), targets.cpu(),
                                                            torch.Generator().manual_seed(int(cfg["seed"]) + d)))
                               for d in range(draws)])  # [draws, K, S, card]
-        draw_of_row = torch.arange(draws).repeat_interleave(L + 1)  # rows: draw 0's L + 1 masks, draw 1's, …
-        all_masks = masks.repeat(draws, 1)
-        n_batches = -(-all_masks.shape[0] // batch)
+        n_rows = plan.masks.shape[0]
+        n_batches = -(-n_rows // batch)
         rows: list[np.ndarray] = []
         reproduced = True
-        for i, c0 in enumerate(range(0, all_masks.shape[0], batch)):
+        for i, c0 in enumerate(range(0, n_rows, batch)):
             def on_step(done: int, total: int, i: int = i) -> None:
                 report(progress, "explain", i * total + done, n_batches * total)
             sel = slice(c0, c0 + batch)
-            codes = counterfactual_codes(model, take, all_masks[sel], noises[draw_of_row[sel]], forced, cancel, on_step)
-            for r in range(c0, min(c0 + batch, all_masks.shape[0])):
-                if r % (L + 1) == 0:  # a nothing-muted row
+            codes = counterfactual_codes(model, take, plan.masks[sel], noises[plan.draw[sel]], forced, cancel, on_step)
+            for r in range(c0, min(c0 + batch, n_rows)):
+                if bool(plan.masks[r].all()):  # nothing muted: must give the take back
                     reproduced &= bool(torch.equal(codes[r - c0].cpu(), take.codes.cpu().long()))
             rows.append(frame_distance(model, take, codes, float(cfg["window"])))
-        dist = np.concatenate(rows).reshape(draws, L + 1, -1).mean(0)  # [L + 1, frames]
+        per_frame, reference = plan.attribute(np.concatenate(rows))  # [L, frames], [frames]
     check(cancel)
-    per_frame = dist[1:]  # [L, frames]
+    per_frame = np.clip(per_frame, 0.0, None)  # a word whose presence moves away from the take explains none of it
     step_values = np.stack([per_frame[:, [f for f in frames if 0 <= f < per_frame.shape[1]]].mean(1)
                             if any(0 <= f < per_frame.shape[1] for f in frames) else np.zeros(L)
                             for frames in inputs.step_frames])  # [S, L]
@@ -246,4 +303,4 @@ def explain_occlusion(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     report(progress, "explain", 1, 1)
     return make_explanation(NAME, model, take, inputs, masks_out, cfg, start,
                             extras={"reproduced": reproduced, "max_distance": scale,
-                                    "reference_distance": float(dist[0].max())})
+                                    "reference_distance": float(reference.max())})
