@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 from agx_desktop.engine.bundled import loader, world  # noqa: E402
 
 HALF = world.CLIP_SECONDS / 2
-# In the world's "X then Y" scenes X ends and Y starts between 2.1 and 3.0 s: before EARLY only X
-# sounds, after LATE only Y. A take "follows the world" in a half when the classifier agrees there.
+# In the world's "X then Y" scenes X ends between 2.1 and 2.9 s and Y starts within 0.1 s of that:
+# before EARLY only X sounds, after LATE only Y. A take "follows the world" in a half when the classifier agrees there.
 EARLY, LATE = 2.1, 2.9
 
 

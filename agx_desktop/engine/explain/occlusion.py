@@ -224,6 +224,7 @@ def _plan(L: int, cfg: dict) -> _Plan:
     for i, order in enumerate(orders):
         for j in range(1, L + 1):
             masks[i, j:, order[j - 1]] = 1.0  # row j: the first j tokens of the order on
+
     def shapley(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = dist.reshape(n, L + 1, -1)
         phi = np.zeros((L, d.shape[-1]))
