@@ -173,12 +173,12 @@ def _positions(words: list, wanted: set) -> list:
 
 
 def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k: int, params: dict,
-                  temperature: float = 1.0, clf=None, method: str = "audiogenx", grounding=None) -> dict:
-    """Explanation figures against the world's ground truth; with ``clf``, also against the model's own
-    behaviour: each "X then Y" take is regenerated (same seed) with X's words muted and with Y's
-    words muted, and the classifier says how much each muting changed each half. With ``grounding``
-    (the classifier), the "X then Y" figures are also given on the takes whose half sounds as the
-    world's scenes do (``follows_world``): there the caption's order is also the take's."""
+                  temperature: float = 1.0, clf=None, method: str = "audiogenx", mute_check: bool = False) -> dict:
+    """Explanation figures against the world's ground truth. With the classifier ``clf``, the "X then Y"
+    figures are also given on the takes whose half sounds as the world's scenes do
+    (``follows_world``): there the caption's order is also the take's. With ``mute_check`` too, also
+    against the model's own behaviour: each "X then Y" take is regenerated (same seed) with X's words
+    muted and with Y's words muted, and the classifier says how much each muting changed each half."""
     from agx_desktop.engine.generation import regenerate
     fillers = set(world.FILLER_WORDS)
     halves = params.get("focus") == "halves"  # region-local variant: one explanation per half of "X then Y"
@@ -229,12 +229,12 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
         ok1, ok2 = bool(i1[px].max() > i1[py].max()), bool(i2[py].max() > i2[px].max())
         first += ok1
         second += ok2
-        if grounding is not None:
-            for key, follows, ok in zip(("first", "second"), follows_world(grounding, take.audio[0], x.name, y.name),
+        if clf is not None:
+            for key, follows, ok in zip(("first", "second"), follows_world(clf, take.audio[0], x.name, y.name),
                                         (ok1, ok2)):
                 grounded[key][0] += follows
                 grounded[key][1] += follows and ok
-        if clf is not None:
+        if clf is not None and mute_check:
             rows.append(_mute_check(m, take, clf, regenerate, x.name, y.name, px, py,
                                     i1[px].max() - i1[py].max(), i2[py].max() - i2[px].max()))
     return {"method": method, "params": {**params, **({"focus": "halves"} if halves else {})}, "single": {"n": used, "own_word_beats_fillers": wins / max(used, 1),
@@ -246,7 +246,7 @@ def bench_explain(m, generate, GenerationParams, explain, singles, thens, top_k:
                 "first_half": {"n": grounded["first"][0], "correct": grounded["first"][1] / max(grounded["first"][0], 1)},
                 "second_half": {"n": grounded["second"][0],
                                 "correct": grounded["second"][1] / max(grounded["second"][0], 1)}}}
-               if grounding is not None and n_then else {}),
+               if clf is not None and n_then else {}),
             "explain_seconds_median": round(statistics.median(secs), 2) if secs else None,
             "temperature": temperature, **({"mute_check": _mute_summary(rows)} if rows else {})}
 
@@ -393,7 +393,7 @@ def main() -> None:
         params = json.loads(a.explain_variant) if a.explain_variant else {}
         key = a.key or ("explain" if not params else "explain_variant") + ("" if a.method == "audiogenx" else f"_{a.method}")
         res[key] = bench_explain(m, generate, GenerationParams, explain, singles, thens, a.top_k, params,
-                                 a.temperature, clf if a.mute_check else None, a.method, grounding=clf)
+                                 a.temperature, clf, a.method, mute_check=a.mute_check)
         print(key, json.dumps(res[key]), flush=True)
     res["bench_seconds"] = round(time.perf_counter() - t0)
     out = pathlib.Path(a.out)
