@@ -108,6 +108,14 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
     assert run(_args(f, out)) == 0 and seen == []
     assert run(_args(f, out, "--seed", "9")) == 2
     assert "other settings" in capsys.readouterr().err
+    # the same model name with other weights (a retrained model) is refused, not mixed in
+    retrained = synth_model(seed=1)
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: retrained)
+    assert retrained.fingerprint != tiny_registry.fingerprint
+    assert run(_args(f, out)) == 2
+    err = capsys.readouterr().err
+    assert "other weights" in err and retrained.fingerprint in err and tiny_registry.fingerprint in err
+    assert len(evaluate.load_results(out)) == 3
 
 
 def test_shards_share_one_result(tmp_path, tiny_registry):

@@ -45,7 +45,7 @@ def _metrics(clf, mel, labels) -> dict:
             "frame_accuracy": frame_acc}
 
 
-def train_classifier(runs: pathlib.Path, out: pathlib.Path) -> dict:
+def train_classifier(runs: pathlib.Path, out: pathlib.Path, n_scenes: int | None = None) -> dict:
     from safetensors.torch import save_file
 
     torch.set_num_threads(1)  # runs beside the LM stage; small enough for one core
@@ -53,8 +53,8 @@ def train_classifier(runs: pathlib.Path, out: pathlib.Path) -> dict:
     g = torch.Generator().manual_seed(SEED)
     t0 = time.time()
     d = np.load(runs / "data.npz")
-    mel = torch.from_numpy(d["mel"].astype(np.float32))
-    lab = torch.from_numpy(d["labels"].astype(np.float32))
+    mel = torch.from_numpy(d["mel"][:n_scenes].astype(np.float32))  # the first n_scenes (None: all)
+    lab = torch.from_numpy(d["labels"][:n_scenes].astype(np.float32))
     codec = loader.build_codec(loader.load_safetensors(out / loader.CODEC_NAME))
     rt_idx = torch.randperm(len(mel), generator=g)[:N_ROUNDTRIP]
     rt = torch.cat([_roundtrip_mel(codec, mel[rt_idx[i:i + 100]]) for i in range(0, N_ROUNDTRIP, 100)])

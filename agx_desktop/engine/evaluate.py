@@ -461,6 +461,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     model = load_model(args.model, getattr(args, "device", None))
     settings["device"] = str(model.device)
     settings["threads"] = model.num_threads
+    settings["weights"] = model.fingerprint  # a retrained model under the same name must not resume a run
     out.mkdir(parents=True, exist_ok=True)
     run_path = out / RUN
     with _Lock(out):
@@ -471,6 +472,10 @@ def run_from_args(args: argparse.Namespace) -> int:
             old = json.loads(run_path.read_text(encoding="utf-8"))
             keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
             diff = [k for k in keys if old.get(k) != settings[k]]
+            if diff == ["weights"]:
+                raise EvaluationError(f"{out} holds results made with other weights of model {args.model!r} "
+                                      f"(retrained or replaced since; fingerprint {old.get('weights') or 'not recorded'}, "
+                                      f"now {settings['weights']}): use another --out or --restart")
             if diff:
                 raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
                                       f"use another --out or --restart")
