@@ -33,7 +33,7 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) demo_take
 
-# Train the bundled model (resources/bundled/) from scratch, seeded: 49 min on 2 idle cores (bit-identical weights).
+# Train the bundled model (resources/bundled/) from scratch, seeded: about 55 min on 2 cores (bit-identical weights).
 .PHONY: train-bundled
 train-bundled: $(STAMP)
 	$(BIN)/python training/train_bundled.py all
