@@ -169,11 +169,8 @@ def stage_lm(steps: int | None = None, resume: str | None = None) -> None:
     decay, no_decay = [], []
     for name, p in lm.named_parameters():
         (no_decay if p.dim() < 2 or "emb" in name else decay).append(p)
-    def make_opt():
-        return torch.optim.AdamW([{"params": decay, "weight_decay": TRAIN["wd"]},
-                                  {"params": no_decay, "weight_decay": 0.0}], lr=TRAIN["lr"], betas=(0.9, 0.95))
-
-    opt = make_opt()
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": TRAIN["wd"]},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=TRAIN["lr"], betas=(0.9, 0.95))
 
     # Batches are drawn from one caption-length bucket, so no caption is padded: audiocraft's
     # cross-attention ignores the mask, and padded (zero) keys would still absorb attention
