@@ -33,7 +33,8 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) demo_take
 
-# Train the bundled model (resources/bundled/) from scratch, seeded: about 55 min on 2 cores (bit-identical weights).
+# Train the bundled model (resources/bundled/) from scratch, seeded: about 70 min on 2 Intel Xeon cores, about 90 on 2 AMD EPYC
+# cores (model card: wall time per stage; the same CPU and thread count give the same bytes).
 .PHONY: train-bundled
 train-bundled: $(STAMP)
 	$(BIN)/python training/train_bundled.py all

@@ -356,7 +356,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.n_quality, a.n_order, a.n_explain = 30, 16, 6
-    torch.set_num_threads(2)
+    # two benchmarks side by side (one per core): AGX_BENCH_THREADS=1 each
+    torch.set_num_threads(int(__import__("os").environ.get("AGX_BENCH_THREADS", "2")))
     from agx_desktop.engine.generation import GenerationParams, generate
     from agx_desktop.engine.models import load_model
 
