@@ -136,13 +136,19 @@ def bench_quality(m, generate, GenerationParams, clf, scenes, top_k: int, cfg: f
             "cfg_coef": cfg, "temperature": temperature}
 
 
-def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperature: float = 1.0) -> dict:
+def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperature: float = 1.0,
+                cfg: float = 3.0) -> dict:
     ok = ok_lit = n_lit = first_ok = second_ok = 0
     ceiling = strict = strict_first = strict_second = strict_ceiling = 0
+    track_x, track_y = [], []  # per-frame detections (probability > 0.5) of X and of Y
     for i, sc in enumerate(scenes):
         x, y = sc.events[0].name, sc.events[1].name
-        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, temperature=temperature))
+        take = generate(m, sc.caption, GenerationParams(duration=5, seed=i, top_k=top_k, temperature=temperature,
+                                                        cfg_coef=cfg))
         a = take.audio[0]
+        p = clf.frame_probs(a)[0]
+        track_x.append(p[clf.event_names.index(x)] > 0.5)
+        track_y.append(p[clf.event_names.index(y)] > 0.5)
         d1, d2 = set(clf.detect(a, interval=(0, HALF))), set(clf.detect(a, interval=(HALF, 2 * HALF)))
         good = x in d1 and y in d2
         ok += good
@@ -165,7 +171,14 @@ def bench_order(m, generate, GenerationParams, clf, scenes, top_k: int, temperat
             "strict": {"rule": f"only X detected before {EARLY} s and only Y after {LATE} s (as in the world's scenes)",
                        "order_followed": strict / n, "first_part_only_x": strict_first / n,
                        "last_part_only_y": strict_second / n, "classifier_on_scene_audio": strict_ceiling / n},
-            "temperature": temperature}
+            "tracks": {"what": "share of takes with X / Y detected, per 12-frame (0.48 s) bin from 0 s",
+                       "x": _bins(track_x), "y": _bins(track_y)},
+            "temperature": temperature, "cfg_coef": cfg}
+
+
+def _bins(tracks: list, width: int = 12) -> list:
+    t = np.mean(np.stack(tracks).astype(float), axis=0)
+    return [round(float(t[j:j + width].mean()), 3) for j in range(0, len(t), width)]
 
 
 def _positions(words: list, wanted: set) -> list:
@@ -335,7 +348,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=["speed", "quality", "order", "explain"])
     ap.add_argument("--top-k", type=int, default=None,
                     help="sampling top-k (default: the model's; bundled: 0 = all 128 codes, as 250 clamped)")
-    ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance (quality only)")
+    ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance (quality and order)")
     ap.add_argument("--temperature", type=float, default=None,
                     help="sampling temperature (default: the model's, 0.8 for bundled)")
     ap.add_argument("--seed-offset", type=int, default=0,
@@ -381,7 +394,8 @@ def main() -> None:
         print("quality", json.dumps(res["quality"]), flush=True)
     if "order" in a.only:
         res["order"] = bench_order(m, generate, GenerationParams, clf,
-                                   held_out(a.n_order, 20_000_000 + off, seen, relation="then"), a.top_k, a.temperature)
+                                   held_out(a.n_order, 20_000_000 + off, seen, relation="then"), a.top_k, a.temperature,
+                                   a.cfg)
         print("order", json.dumps(res["order"]), flush=True)
     if "explain" in a.only:
         from agx_desktop.engine.explain import explain

@@ -1,6 +1,6 @@
 """Which MiniLM layer says, at an event's own word, whether that event sounds late? (one command)
 
-    python benchmarks/probe_text_layers.py        # about 2 min on 2 cores
+    python benchmarks/probe_text_layers.py        # a few minutes (6.5 min sharing 2 cores with two benchmarks)
 
 The bundled LM reads the frozen encoder's last layer. In "X then Y" takes it often lays Y under X
 early (model card, "How strictly the takes follow the order"), so this asks whether the timing is
