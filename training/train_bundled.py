@@ -49,8 +49,8 @@ TRAIN = dict(steps=4500, batch=32, lr=1e-3, warmup=200, wd=0.01, cfg_dropout=0.1
 # tightened the "X then Y" timing on validation captions (see the model card).
 FINETUNE = dict(TRAIN, steps=1500, lr=3e-4, warmup=100, seed=999)
 RESULT_KEYS = ("steps_done", "val_loss", "wall_seconds_lm", "threads", "cpu")
-LM_MAIN = "lm_main.safetensors"
-N_VAL = 200  # the last N_VAL training clips: validation loss only  # the main cycle's weights (input of the fine-tune), in RUNS
+LM_MAIN = "lm_main.safetensors"  # the main cycle's weights (input of the fine-tune), in RUNS
+N_VAL = 200  # the last N_VAL training clips: validation loss only
 
 
 def log(msg: str) -> None:
