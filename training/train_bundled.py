@@ -33,6 +33,7 @@ OUT = ROOT / "resources" / "bundled"
 from agx_desktop.engine.bundled import world  # noqa: E402
 from agx_desktop.engine.bundled import codec as C  # noqa: E402
 from agx_desktop.engine.bundled import loader  # noqa: E402
+from agx_desktop.engine.machine import cpu_name  # noqa: E402
 
 N_TRAIN = 24000
 # The codec and the classifier are fit on the first N_FIT scenes (more scenes change neither
@@ -145,18 +146,6 @@ def write_config(extra: dict | None = None, fresh: str | None = None) -> None:
         for k, v in extra.items():
             cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
     path.write_text(json.dumps(cfg, indent=2) + "\n")
-
-
-def _cpu_name() -> str:
-    """The CPU model (float results, and so the weights' bytes, depend on it)."""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()
 
 
 def _lr(step: int, sched: dict = TRAIN) -> float:
@@ -272,7 +261,7 @@ def stage_lm(steps: int | None = None, resume: str | None = None, finetune: bool
             os.replace(ckpt.with_suffix(".tmp"), ckpt)
             os.replace(RUNS / "lm_last.safetensors", (OUT / loader.LM_NAME) if finetune else (RUNS / LM_MAIN))
             write_config({section: {"steps_done": step + 1, "val_loss": float(vl), "wall_seconds_lm": round(time.time() - t0),
-                                    "threads": torch.get_num_threads(), "cpu": _cpu_name()}})
+                                    "threads": torch.get_num_threads(), "cpu": cpu_name()}})
     log(f"lm ({section}): done in {time.time() - t0:.0f}s")
 
 
