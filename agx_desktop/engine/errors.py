@@ -54,5 +54,21 @@ class UnknownMethodError(AgxError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class OutputPathError(AgxError, ValueError):
+    """``--out`` (or a save target) is not a place where a take may be written or replaced."""
+
+
+class TakeBusyError(AgxError, RuntimeError):
+    """Another process is writing the same take folder right now."""
+
+
+class ExplanationError(AgxError, ValueError):
+    """An explanation is missing, corrupt, or belongs to another take."""
+
+
+class StorageError(AgxError, OSError):
+    """The disk refused a write (full, read-only, permission denied); nothing was half-written."""
+
+
 class Cancelled(AgxError):
     """The job was cancelled through its :class:`~agx_desktop.engine.jobs.CancelToken`."""

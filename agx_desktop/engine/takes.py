@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import typing as tp
 import uuid
 from pathlib import Path
@@ -26,30 +25,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import NotATakeError
+from .fsio import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported: settings, evaluate)
 from .take import GenerationParams, Take
 from .text import TextTokens
 
 AUDIO, META, TENSORS, EXPLANATION = "audio.wav", "take.json", "tensors.safetensors", "explanation.json"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:  # bytes as given (CSV brings its \r\n)
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to ``path`` atomically (:func:`write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _write_contents(take: Take, folder: Path) -> None:
