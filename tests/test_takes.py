@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agx_desktop.engine import takes
-from agx_desktop.engine.errors import NotATakeError
+from agx_desktop.engine.errors import NotATakeError, StorageError
 from agx_desktop.engine.explain import explain
 
 
@@ -32,7 +32,7 @@ def test_overwrite_is_atomic_and_keeps_nothing_half_written(tiny_take, tmp_path,
         raise OSError("disk full")
 
     monkeypatch.setattr(takes, "save_file", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StorageError, match="disk is full.*previous take there is unchanged"):
         takes.save_take(tiny_take, folder)
     assert (folder / "audio.wav").read_bytes() == before  # the old take is intact
     assert sorted(os.listdir(tmp_path)) == ["take"]

@@ -16,6 +16,7 @@ import numpy as np
 _WORD_RE = re.compile(r"\S+")
 _MARKERS = ("▁", "##", "Ġ")
 WordAggregation = tp.Literal["max", "mean", "sum"]
+MAX_TOKENS = 100_000  # far above any text encoder's limit; bounds what a damaged file may ask for
 
 
 @dataclass
@@ -42,8 +43,39 @@ class TextTokens:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TextTokens":
-        return cls(d["prompt"], list(d["tokens"]), list(d["token_word"]), list(d["words"]),
-                   [tuple(s) for s in d.get("word_spans", [])])
+        """Read :meth:`to_dict`'s output back, checked: ValueError (one line) if it is inconsistent.
+
+        The words must be the prompt's whitespace words (with their spans), every token a string,
+        and every token's word index ``None`` or a valid word index — a damaged file must not turn
+        into an IndexError (or a wrong word) later.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"text must be an object, got {type(d).__name__}")
+        prompt, tokens, token_word, words = (d.get(k) for k in ("prompt", "tokens", "token_word", "words"))
+        if not isinstance(prompt, str):
+            raise ValueError("text.prompt must be text")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError("text.tokens must be a list of strings")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValueError("text.words must be a list of strings")
+        if len(tokens) > MAX_TOKENS:
+            raise ValueError(f"text.tokens has {len(tokens)} tokens (at most {MAX_TOKENS})")
+        if not isinstance(token_word, list) or len(token_word) != len(tokens):
+            raise ValueError(f"text.token_word must be a list of {len(tokens)} word indices (one per token)")
+        for w in token_word:
+            if w is not None and (not isinstance(w, int) or isinstance(w, bool) or not 0 <= w < len(words)):
+                raise ValueError(f"text.token_word holds {w!r}: each must be null or a word index in "
+                                 f"[0, {len(words)})")
+        expected_words, expected_spans = split_words(prompt)
+        if words != expected_words:
+            raise ValueError("text.words are not the words of text.prompt")
+        spans = d.get("word_spans")
+        if spans is None:
+            spans = [list(s) for s in expected_spans]
+        if not isinstance(spans, list) or [s if isinstance(s, list) else None for s in spans] != \
+                [list(s) for s in expected_spans] or any(isinstance(v, bool) for s in spans for v in s):
+            raise ValueError("text.word_spans are not the character spans of the words in text.prompt")
+        return cls(prompt, list(tokens), list(token_word), list(words), [tuple(s) for s in expected_spans])
 
     def tokens_to_words(self, token_values: np.ndarray, how: WordAggregation = "max") -> np.ndarray:
         """Aggregate per-token values (last axis = L) into per-word values (last axis = words).

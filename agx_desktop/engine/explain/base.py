@@ -19,10 +19,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import IntervalError
+from ..errors import ExplanationError, IntervalError
 from ..text import TextTokens, WordAggregation
 
 Interval = tp.Optional[tp.Tuple[float, float]]
+MAX_STEPS = 1_000_000  # about 5.5 hours at 50 Hz; bounds what a damaged explanation.json may ask for
+
+
+def _is_int(value: tp.Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: tp.Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _strict_json_ok(value: tp.Any) -> bool:
+    """Whether ``value`` can be written as strict JSON (no NaN/infinity, only JSON types)."""
+    import json
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _short(value: tp.Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def frames_for_interval(interval: Interval, n_frames: int, frame_rate: float) -> range:
@@ -130,6 +154,18 @@ class Explanation:
         """The ``explanation.json`` document (BRIEF section 4) plus what reloading needs."""
         if interval is not None:
             self.frames_for_interval(interval)  # validate
+        masks = np.asarray(self.step_masks, dtype=np.float64)
+        if masks.ndim != 2 or not np.isfinite(masks).all():
+            raise ExplanationError("the explanation's masks hold NaN or infinite values (or are not "
+                                   "[steps, tokens]): explain the take again")
+        for name, value in (("frame_rate", self.frame_rate), ("seconds", self.seconds)):
+            if not _finite(value):
+                raise ExplanationError(f"the explanation's {name} is {value!r}, not a finite number: "
+                                       "explain the take again")
+        for name, value in (("params", self.params), ("extras", self.extras)):
+            if not _strict_json_ok(value):
+                raise ExplanationError(f"the explanation's {name} hold values JSON cannot store (NaN, "
+                                       "infinity or objects): explain the take again")
         return {
             "format": "agx-explanation/1", "method": self.method, "model": self.model_id,
             "prompt": self.prompt, "take_id": self.take_id, "words": self.words,
@@ -146,13 +182,75 @@ class Explanation:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "Explanation":
-        return cls(method=d["method"], model_id=d["model"], prompt=d["prompt"], take_id=d.get("take_id", ""),
-                   text=TextTokens.from_dict(d["text"]), step_masks=np.asarray(d["step_masks"], dtype=np.float64),
-                   step_frames=[list(f) for f in d["step_frames"]], n_frames=int(d["n_frames"]),
-                   frame_rate=float(d["frame_rate"]), params=dict(d.get("params", {})),
-                   seconds=float(d.get("seconds", 0.0)), word_aggregation=d.get("word_aggregation", "max"),
-                   extras=dict(d.get("extras", {})))
+    def from_json(cls, d: tp.Any) -> "Explanation":
+        """Rebuild an explanation from :meth:`to_json`'s document, checked field by field.
+
+        Raises :class:`ExplanationError` with one line saying which field is wrong (the caller adds
+        the file and what to do): wrong types, NaN/infinity, masks outside [0, 1] or not
+        [steps, tokens], frames out of range, a frame count the masks cannot cover.
+        """
+        if not isinstance(d, dict):
+            raise ExplanationError(f"it must hold a JSON object, got {type(d).__name__}")
+        fmt = d.get("format", "agx-explanation/1")
+        if not isinstance(fmt, str) or not fmt.startswith("agx-explanation/"):
+            raise ExplanationError(f"'format' must be 'agx-explanation/1', got {_short(fmt)}")
+        strings = {}
+        for key in ("method", "model", "prompt", "take_id"):
+            value = d.get(key, "" if key == "take_id" else None)
+            if not isinstance(value, str) or (key != "take_id" and not value):
+                raise ExplanationError(f"'{key}' must be text, got {_short(value)}")
+            strings[key] = value
+        try:
+            text = TextTokens.from_dict(d.get("text"))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ExplanationError(f"'text': {exc}") from None
+        if text.prompt != strings["prompt"]:
+            raise ExplanationError("'text.prompt' differs from 'prompt'")
+        for key, value in (("words", text.words), ("tokens", text.tokens), ("token_word", text.token_word)):
+            if key in d and d[key] != value:
+                raise ExplanationError(f"'{key}' differ from those of 'text'")
+        raw = d.get("step_masks")
+        try:
+            masks = np.asarray(raw) if isinstance(raw, list) and len(raw) <= MAX_STEPS else None
+        except (ValueError, TypeError, OverflowError):  # ragged rows, numbers beyond int64
+            masks = None
+        if masks is None or masks.dtype.kind not in "iuf" or masks.ndim != 2 or masks.size == 0:
+            raise ExplanationError("'step_masks' must be a [steps, tokens] list of lists of numbers")
+        if masks.shape[1] != len(text.tokens):
+            raise ExplanationError(f"'step_masks' have {masks.shape[1]} columns for {len(text.tokens)} tokens")
+        masks = masks.astype(np.float64)
+        if not np.isfinite(masks).all() or masks.min() < 0.0 or masks.max() > 1.0:
+            raise ExplanationError("'step_masks' must hold numbers in [0, 1] (no NaN or infinity)")
+        n_steps = masks.shape[0]
+        n_frames = d.get("n_frames")
+        if not _is_int(n_frames) or not 1 <= n_frames <= n_steps:
+            raise ExplanationError(f"'n_frames' must be a whole number from 1 to {n_steps} (the number of steps), "
+                                   f"got {_short(n_frames)}")
+        frames = d.get("step_frames")
+        if not isinstance(frames, list) or len(frames) != n_steps:
+            raise ExplanationError(f"'step_frames' must be a list of {n_steps} lists of frames (one per step)")
+        limit = n_frames + n_steps
+        for row in frames:
+            if not isinstance(row, list) or len(row) > limit or \
+                    not all(_is_int(f) and 0 <= f < limit for f in row):
+                raise ExplanationError(f"'step_frames' must hold lists of frame numbers in [0, {limit})")
+        frame_rate = d.get("frame_rate")
+        if not _finite(frame_rate) or not 0 < frame_rate <= 1e6:
+            raise ExplanationError(f"'frame_rate' must be a number above 0, got {_short(frame_rate)}")
+        seconds = d.get("seconds", 0.0)
+        if not _finite(seconds) or seconds < 0:
+            raise ExplanationError(f"'seconds' must be a number >= 0, got {_short(seconds)}")
+        aggregation = d.get("word_aggregation", "max")
+        if aggregation not in ("max", "mean", "sum"):
+            raise ExplanationError(f"'word_aggregation' must be max, mean or sum, got {_short(aggregation)}")
+        params, extras = d.get("params", {}), d.get("extras", {})
+        for key, value in (("params", params), ("extras", extras)):
+            if not isinstance(value, dict) or not _strict_json_ok(value):
+                raise ExplanationError(f"'{key}' must be an object of finite values")
+        return cls(method=strings["method"], model_id=strings["model"], prompt=strings["prompt"],
+                   take_id=strings["take_id"], text=text, step_masks=masks,
+                   step_frames=[list(f) for f in frames], n_frames=n_frames, frame_rate=float(frame_rate),
+                   params=dict(params), seconds=float(seconds), word_aggregation=aggregation, extras=dict(extras))
 
     def to_csv_rows(self) -> list[list[str]]:
         """Rows of a CSV: time (s) then one column per word, one row per frame."""
