@@ -1,7 +1,12 @@
 """``agx`` — the engine from the command line: list models, generate a take, explain it, regenerate it.
 
 Every command exits with status 0 on success and 2 with a one-line ``agx: error: ...`` on bad
-input (empty prompt, unknown model, folder that is not a take, ...).
+input (empty prompt, unknown model, folder that is not a take, a number out of range, ...). Every
+number is parsed by a ``type=`` function that refuses NaN, infinities and out-of-range values
+before anything loads (ranges: :mod:`.limits`). Text that came from the user or from a file is
+printed through :func:`.safetext.terminal_safe`, so a tampered take cannot drive the terminal.
+Anything unexpected ends as one ``agx: internal error: ...`` line with status 1 (``AGX_DEBUG=1``
+prints the traceback).
 """
 from __future__ import annotations
 
@@ -12,6 +17,12 @@ import sys
 import typing as tp
 import warnings
 from pathlib import Path
+
+from . import limits
+from .errors import AgxError, ExplanationError, ModelMismatchError, ParameterError, PromptError
+from .safetext import normalise_prompt, terminal_safe
+
+INTERNAL_HINT = "please report; run with AGX_DEBUG=1 for the traceback"
 
 EPILOG = """examples:
   agx models
@@ -55,8 +66,79 @@ class _Bars:
         self.bars.clear()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one ``agx: error:`` line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> tp.NoReturn:  # type: ignore[override]
+        print(f"agx: error: {terminal_safe(message)} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _checked(check: tp.Callable[[tp.Any], tp.Any], parse: tp.Callable[[str], tp.Any]) -> tp.Callable[[str], tp.Any]:
+    """An argparse ``type=``: ``parse`` the text, then ``check`` the value (errors become argparse's)."""
+    def convert(text: str) -> tp.Any:
+        try:
+            return check(parse(text))
+        except AgxError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = getattr(check, "__name__", "value")
+    return convert
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)  # 'nan', 'inf' and '1e400' parse here; the checks refuse them by name
+    except ValueError:
+        raise ParameterError(f"{text!r} is not a number") from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        if text.strip().lstrip("+-").isdigit():  # over Python's 4300-digit limit for int()
+            raise ParameterError(f"{text[:20]}… ({len(text)} digits) is far too large") from None
+        raise ParameterError(f"{text[:40]!r} is not a whole number") from None
+
+
+def _prompt(text: str) -> str:
+    prompt = normalise_prompt(text)
+    if not prompt.strip():
+        raise PromptError("the prompt is empty: describe the sound, e.g. 'a dog barks in the rain'")
+    return prompt
+
+
+def _weight_spec(text: str) -> tuple[str, float]:
+    """WORD=W (or INDEX=W) with W a finite number from 0 to :data:`limits.MAX_WORD_WEIGHT`."""
+    key, sep, val = text.rpartition("=")
+    if not sep or not key.strip():
+        raise ParameterError(f"weight '{text}' must look like WORD=W, e.g. dog=0")
+    try:
+        value: tp.Any = float(val)
+    except ValueError:
+        raise ParameterError(f"weight '{text}': {val!r} is not a number") from None
+    return key.strip(), limits.check_word_weight(value, key.strip())
+
+
+ARG_DURATION = _checked(limits.check_duration, _number)
+ARG_SEED = _checked(limits.check_seed, _whole)
+ARG_TOP_K = _checked(lambda v: limits.check_int("top-k", v, 0, limits.MAX_TOP_K, hint=" (0 = all codes)"), _whole)
+ARG_TOP_P = _checked(lambda v: limits.check_real("top-p", v, 0.0, 1.0, hint=" (0 = off)"), _number)
+ARG_TEMPERATURE = _checked(lambda v: limits.check_real("temperature", v, 0.0, limits.MAX_TEMPERATURE,
+                                                       hint=" (0 = greedy)"), _number)
+ARG_CFG = _checked(lambda v: limits.check_real("guidance (cfg)", v, 0.0, limits.MAX_CFG), _number)
+ARG_EPOCHS = _checked(lambda v: limits.check_int("epochs", v, 1, limits.MAX_EPOCHS), _whole)
+ARG_DRAWS = _checked(lambda v: limits.check_int("draws", v, 1, limits.MAX_DRAWS), _whole)
+ARG_PERMUTATIONS = _checked(lambda v: limits.check_int("permutations", v, 1, limits.MAX_PERMUTATIONS), _whole)
+ARG_SAMPLES = _checked(lambda v: limits.check_int("samples", v, 1, limits.MAX_SAMPLES), _whole)
+ARG_LIMIT = _checked(lambda v: limits.check_int("limit", v, 1, 10 ** 9), _whole)
+ARG_SECONDS = _checked(lambda v: limits.check_real("interval time", v, -1e9, 1e9, hint=" seconds"), _number)
+ARG_PROMPT = _checked(lambda v: v, _prompt)
+ARG_WEIGHT = _checked(lambda v: v, _weight_spec)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="agx", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Generate sound effects from text with AudioGen and explain which words made which "
                     "sounds (AudioGenX).")
@@ -71,19 +153,22 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate a take folder from a prompt",
                        description="Generate audio from PROMPT and write a take folder (audio.wav, take.json, "
                                    "tensors.safetensors) to --out.")
-    g.add_argument("prompt", help='what the sound should be, e.g. "rain on a tin roof with distant thunder"')
+    g.add_argument("prompt", type=ARG_PROMPT, help='what the sound should be, e.g. "rain on a tin roof with distant thunder"')
     g.add_argument("--model", default="bundled", help="model id (see `agx models`) or a checkpoint folder")
-    g.add_argument("--duration", type=float, default=5.0, help="seconds of audio (default 5)")
-    g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings = same audio")
-    g.add_argument("--top-k", type=int, default=None,
+    g.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds of audio (default 5)")
+    g.add_argument("--seed", type=ARG_SEED, default=0, help="random seed: same seed and settings = same audio")
+    g.add_argument("--top-k", type=ARG_TOP_K, default=None,
                    help="sample among the k most likely codes, 0 = all (default: the model's; 250 for AudioGen)")
-    g.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold, 0 = off (default)")
-    g.add_argument("--temperature", type=float, default=None,
+    g.add_argument("--top-p", type=ARG_TOP_P, default=None, help="nucleus sampling threshold, 0 = off (default)")
+    g.add_argument("--temperature", type=ARG_TEMPERATURE, default=None,
                    help="sampling temperature (default: the model's; 1.0 for AudioGen, 0.8 for bundled)")
-    g.add_argument("--cfg", type=float, default=None, help="classifier-free guidance strength (default 3.0)")
-    g.add_argument("--weights", nargs="*", metavar="WORD=W", default=None,
-                   help="per-word cross-attention weights, e.g. dog=0 (mute) bell=2 (boost)")
-    g.add_argument("--out", required=True, help="take folder to write (replaced atomically if it exists)")
+    g.add_argument("--cfg", type=ARG_CFG, default=None, help="classifier-free guidance strength (default 3.0)")
+    g.add_argument("--weights", nargs="*", metavar="WORD=W", default=None, type=ARG_WEIGHT,
+                   help=f"per-word cross-attention weights from 0 to {limits.MAX_WORD_WEIGHT:g}, e.g. dog=0 (mute) "
+                        "bell=2 (boost)")
+    g.add_argument("--out", required=True,
+                   help="take folder to write: a new folder, or an existing take (replaced atomically); "
+                        "any other folder or file is refused")
 
     e = sub.add_parser("explain", help="explain a take: word importance per frame -> DIR/explanation.json")
     e.add_argument("take", help="take folder written by `agx generate`")
@@ -91,61 +176,59 @@ def _parser() -> argparse.ArgumentParser:
                    help="explanation method: audiogenx (default, the paper's); occlusion (regenerates the take "
                         "without each word with its own sampling noise: explains the sound, slower); or a "
                         "baseline: random, gradcam-e, gradcam-a, atman, chefer, rollout")
-    e.add_argument("--model", default=None, help="model to use (default: the one that made the take)")
-    e.add_argument("--epochs", type=int, default=50,
+    e.add_argument("--model", default=None,
+                   help="model to use (default: the one that made the take; a take made by a model folder "
+                        "needs it named here)")
+    e.add_argument("--epochs", type=ARG_EPOCHS, default=50,
                    help="AudioGenX training epochs (default 50, as the paper; the most for --mode quick)")
     e.add_argument("--mode", choices=["quick", "fast", "reference"], default="quick",
                    help="quick (default): the paper's loss, higher decaying lr, stops when the importances "
                         "settle (~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
                         "optimisation exactly, factual+counterfactual in one batch (~2x faster); reference: "
                         "as the paper's code runs it")
-    e.add_argument("--seed", type=int, default=0, help="explainer seed (audiogenx: initialisation, Gumbel noise; "
+    e.add_argument("--seed", type=ARG_SEED, default=0, help="explainer seed (audiogenx: initialisation, Gumbel noise; "
                                                           "occlusion: the first posterior noise draw; random)")
-    e.add_argument("--draws", type=int, default=3,
+    e.add_argument("--draws", type=ARG_DRAWS, default=3,
                    help="occlusion: posterior noise draws averaged (default 3; each regenerates the take once "
                         "per word)")
     e.add_argument("--coalitions", choices=["single", "shapley"], default="single",
                    help="occlusion: mute each word alone (single, default) or estimate Shapley values from "
                         "words switched on one by one in random orders (shapley: words that say the same "
                         "thing share the credit instead of hiding each other)")
-    e.add_argument("--permutations", type=int, default=4,
+    e.add_argument("--permutations", type=ARG_PERMUTATIONS, default=4,
                    help="occlusion --coalitions shapley: orders sampled (default 4; each regenerates the take "
                         "once per word + 1)")
-    e.add_argument("--interval", nargs=2, type=float, metavar=("START", "END"),
+    e.add_argument("--interval", nargs=2, type=ARG_SECONDS, metavar=("START", "END"),
                    help="report importance for this interval in seconds (re-uses a stored explanation)")
     e.add_argument("--retrain", action="store_true", help="explain again even if explanation.json exists")
 
     r = sub.add_parser("regenerate", help="regenerate a take with its explanation's mask or word weights")
     r.add_argument("take", help="take folder")
     r.add_argument("--variant", choices=["factual", "counterfactual", "weighted"], default="weighted")
-    r.add_argument("--weights", nargs="*", metavar="WORD=W", default=None,
+    r.add_argument("--weights", nargs="*", metavar="WORD=W", default=None, type=ARG_WEIGHT,
                    help="for --variant weighted: e.g. dog=0 bell=2 (by word or by index: 1=0)")
-    r.add_argument("--seed", type=int, default=None, help="default: the take's seed")
-    r.add_argument("--out", required=True, help="take folder to write")
+    r.add_argument("--seed", type=ARG_SEED, default=None, help="default: the take's seed")
+    r.add_argument("--model", default=None,
+                   help="model to use (default: the one that made the take; a take made by a model folder "
+                        "needs it named here)")
+    r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
     from .evaluate import add_subparser as _add_evaluate; _add_evaluate(sub)  # noqa: E702
     return p
 
 
-def _parse_weights(words: list[str], specs: list[str]) -> list[float]:
-    from .errors import ParameterError
+def _parse_weights(words: list[str], specs: tp.Sequence[tuple[str, float]]) -> list[float]:
+    """One weight per word from ``(WORD or INDEX, W)`` pairs (values already range-checked by argparse)."""
     weights = [1.0] * len(words)
     lowered = [w.lower().strip(".,;:!?") for w in words]
-    for spec in specs:
-        key, sep, val = spec.rpartition("=")
-        if not sep:
-            raise ParameterError(f"weight '{spec}' must look like WORD=W, e.g. dog=0")
-        try:
-            value = float(val)
-        except ValueError:
-            raise ParameterError(f"weight '{spec}': {val!r} is not a number") from None
-        if key.isdigit() and int(key) < len(words):
+    for key, value in specs:
+        if key.isascii() and key.isdigit() and int(key) < len(words):
             idx = [int(key)]
         else:
             idx = [i for i, w in enumerate(lowered) if w == key.lower()]
         if not idx:
             raise ParameterError(f"'{key}' is not a word of the prompt ({' '.join(words)})")
         for i in idx:
-            weights[i] = value
+            weights[i] = limits.check_word_weight(value, key)
     return weights
 
 
@@ -159,21 +242,44 @@ def _print_models(rows: list, as_json: bool) -> None:
         print(f"{r.id:<{width}}  usable: {flag}  {r.status:<42}  {r.source} — {r.description}")
 
 
+def _exit_status(exc: SystemExit) -> int:
+    code = exc.code
+    return code if isinstance(code, int) else (0 if code is None else 2)
+
+
 def run(argv: list[str] | None = None) -> int:
+    """Run one ``agx`` command; returns the exit status (never raises, never prints a traceback
+    unless ``AGX_DEBUG=1``): 0 done, 2 bad input (one line), 1 internal error (one line), 130 Ctrl-C."""
     _quiet_imports()
-    args = _parser().parse_args(argv)
-    from .errors import AgxError
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument already reported in one line
+        return _exit_status(exc)
     bars = _Bars(enabled=not args.quiet)
     try:
         return _dispatch(args, bars)
     except AgxError as exc:
         bars.close()
-        print(f"agx: error: {exc}", file=sys.stderr)
+        print(f"agx: error: {terminal_safe(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         bars.close()
         print("agx: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except OSError as exc:  # the disk or the OS refused something: say what and where, in one line
+        bars.close()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"agx: error: {terminal_safe(exc.strerror or exc)}{terminal_safe(where)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        bars.close()
+        if os.environ.get("AGX_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        msg = terminal_safe(exc)
+        msg = msg if len(msg) <= 300 else msg[:300] + "…"
+        print(f"agx: internal error: {type(exc).__name__}: {msg} ({INTERNAL_HINT})", file=sys.stderr)
+        return 1
     finally:
         bars.close()
 
@@ -183,12 +289,61 @@ def _load(model_id: str, args: argparse.Namespace) -> tp.Any:
     from .models import load_model
     if args.quiet:
         return load_model(model_id, args.device)
-    print(f"loading model '{model_id}'...", file=sys.stderr, flush=True)
+    print(f"loading model '{terminal_safe(model_id)}'...", file=sys.stderr, flush=True)
 
     def say(what: str, done: int, total: int) -> None:
         if done < total:
-            print(f"  [{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
+            print(f"  [{done + 1}/{total}] {terminal_safe(what)}", file=sys.stderr, flush=True)
     return load_model(model_id, args.device, progress=say)
+
+
+def _registered_ids() -> set[str]:
+    """Model ids that name a known model (not a folder): these load as before, wherever a take says so."""
+    from . import models
+    ids = {models.BUNDLED_ID, *models.HUB_MODELS}
+    ids.update(getattr(models, "REGISTERED_IDS", ()))
+    for name in ("STANDIN_ID", "STAND_IN_ID"):
+        if isinstance(getattr(models, name, None), str):
+            ids.add(getattr(models, name))
+    return ids
+
+
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return os.path.realpath(os.path.expanduser(a)) == os.path.realpath(os.path.expanduser(b))
+    except (OSError, ValueError):
+        return False
+
+
+def _model_for(take: tp.Any, requested: str | None, verb: str) -> str:
+    """The model id to load for ``take``: a registered id loads as the take says; a model *folder*
+    (anything else) is loaded only when the user names it with --model, so an edited take.json
+    cannot point ``agx`` at an arbitrary folder."""
+    made_by = take.model_id
+    if made_by in _registered_ids():
+        if requested is not None and requested != made_by:
+            raise ModelMismatchError(f"this take was made by model '{made_by}', not '{requested}': "
+                                     f"{verb} it with --model {made_by}")
+        return made_by
+    if requested is None:
+        raise ModelMismatchError(f"this take was made by the model folder {made_by}; to load it, say so: "
+                                 f"--model {made_by}")
+    if requested != made_by and not _same_folder(requested, made_by):
+        raise ModelMismatchError(f"this take was made by the model folder {made_by}, not '{requested}': "
+                                 f"{verb} it with --model {made_by}")
+    return made_by
+
+
+def _read_explanation(folder: str, take: tp.Any) -> tp.Any:
+    """The stored explanation of ``take`` for regeneration, or one line saying what to run."""
+    from . import takes
+    try:
+        return takes.load_explanation(folder, take)  # missing, damaged, another take's: ExplanationError
+    except AgxError:
+        raise
+    except Exception as exc:  # a reader that missed a case: still one line with the fix
+        raise ExplanationError(f"{Path(folder) / takes.EXPLANATION} cannot be read ({type(exc).__name__}): "
+                               f"run `agx explain {folder} --retrain`") from exc
 
 
 def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
@@ -200,17 +355,19 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         return 0
     if args.command == "generate":
         from .generation import generate
-        model = _load(args.model, args)
-        weights = None
-        if args.weights:
-            weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights)
-        params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k, top_p=args.top_p,
-                                      temperature=args.temperature, cfg_coef=args.cfg)
-        take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
-        bars.close()
-        out = takes.save_take(take, args.out)
+        out = takes.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
+        with takes.take_lock(out):
+            model = _load(args.model, args)
+            weights = None
+            if args.weights:
+                weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights)
+            params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k,
+                                          top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg)
+            take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
+            bars.close()
+            out = takes.save_take(take, out)
         untrained = "" if model.trained else " (untrained model: expect noise)"
-        print(f"wrote {out} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
+        print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
               f"{take.seconds:.1f} s){untrained}")
         return 0
     if args.command == "explain":
@@ -218,57 +375,66 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         from .errors import UnknownMethodError
         if args.method not in available_methods():
             raise UnknownMethodError(f"unknown method '{args.method}': use one of {', '.join(available_methods())}")
-        take = takes.load_take(args.take)
-        if args.model and args.model != take.model_id:
-            from .errors import ModelMismatchError
-            raise ModelMismatchError(f"this take was made by model '{take.model_id}', not '{args.model}': "
-                                     f"explain it with --model {take.model_id}")
+        take = takes.load_take(args.take)  # a folder that is not a take: its own line, before any lock
+        model_id = _model_for(take, args.model, "explain")
         interval = tuple(args.interval) if args.interval else None
         if interval is not None:
             from .explain.base import check_interval
             check_interval(interval, take.duration, take.frame_rate)
-        existing = None
-        if not args.retrain and (Path(args.take) / takes.EXPLANATION).is_file():
-            try:
-                existing = takes.load_explanation(args.take)
-            except AgxError:
-                existing = None
-            if existing is not None and (existing.take_id != take.id or existing.method != args.method):
-                existing = None
-        if existing is None:
-            model = _load(args.model or take.model_id, args)
-            kwargs = {"progress": bars}
-            if args.method == "audiogenx":
-                kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
-            elif args.method == "occlusion":
-                kwargs.update(draws=args.draws, seed=args.seed, coalitions=args.coalitions,
-                              permutations=args.permutations)
-            elif args.method == "random":
-                kwargs.update(seed=args.seed)
-            existing = explain(model, take, method=args.method, **kwargs)
-            bars.close()
-        path = takes.save_explanation(existing, args.take, interval)
-        imp = existing.word_importance(interval)
+        with takes.take_lock(args.take):  # no generate may replace the take between explain and save
+            take = takes.load_take(args.take)
+            model_id = _model_for(take, args.model, "explain")
+            existing = None
+            stored = Path(args.take) / takes.EXPLANATION
+            if not args.retrain and stored.is_file():
+                try:
+                    existing = takes.load_explanation(args.take, take)
+                except Exception as exc:  # corrupt or tampered: explain it again and replace it
+                    print(f"agx: note: {terminal_safe(stored)} cannot be used ({terminal_safe(exc)[:200]}); "
+                          "explaining again", file=sys.stderr)
+                    existing = None
+                if existing is not None and (existing.take_id != take.id or existing.method != args.method):
+                    existing = None
+            if existing is None:
+                model = _load(model_id, args)
+                kwargs: dict[str, tp.Any] = {"progress": bars}
+                if args.method == "audiogenx":
+                    kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
+                elif args.method == "occlusion":
+                    kwargs.update(draws=args.draws, seed=args.seed, coalitions=args.coalitions,
+                                  permutations=args.permutations)
+                elif args.method == "random":
+                    kwargs.update(seed=args.seed)
+                existing = explain(model, take, method=args.method, **kwargs)
+                bars.close()
+            imp = existing.word_importance(interval)
+            path = takes.save_explanation(existing, args.take, interval)
         span = "whole clip" if interval is None else f"{interval[0]:g}-{interval[1]:g} s"
-        print(f"wrote {path} ({existing.method}, {existing.seconds:.1f} s); importance over {span}:")
+        print(f"wrote {terminal_safe(path)} ({existing.method}, {existing.seconds:.1f} s); importance over {span}:")
         for word, value in sorted(zip(existing.words, imp), key=lambda x: -x[1]):
-            print(f"  {value:5.3f}  {'#' * int(round(value * 30)):<30}  {word}")
+            print(f"  {value:5.3f}  {'#' * int(round(value * 30)):<30}  {terminal_safe(word)}")
         return 0
     if args.command == "regenerate":
         from .generation import regenerate
         take = takes.load_take(args.take)
-        model = _load(take.model_id, args)
+        model_id = _model_for(take, args.model, "regenerate")
         explanation = None
         weights = None
         if args.variant in ("factual", "counterfactual"):
-            explanation = takes.load_explanation(args.take)
+            if args.weights:
+                raise ParameterError(f"--weights is for --variant weighted; a {args.variant} take uses the "
+                                     "explanation's mask")
+            explanation = _read_explanation(args.take, take)
         else:
             weights = _parse_weights(take.words, args.weights or [])
-        new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,
-                         seed=args.seed, progress=bars)
-        bars.close()
-        out = takes.save_take(new, args.out)
-        print(f"wrote {out} ({args.variant} of {take.id}, seed {new.params.seed})")
+        out = takes.check_out_path(args.out)  # before the model loads
+        with takes.take_lock(out):
+            model = _load(model_id, args)
+            new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,
+                             seed=args.seed, progress=bars)
+            bars.close()
+            out = takes.save_take(new, out)
+        print(f"wrote {terminal_safe(out)} ({args.variant} of {terminal_safe(take.id)}, seed {new.params.seed})")
         return 0
     if args.command == "evaluate":
         from .evaluate import run_from_args; return run_from_args(args)  # noqa: E702

@@ -12,10 +12,12 @@ import torch
 
 from audiocraft.modules.conditioners import ConditioningAttributes
 
-from .errors import DurationError, ParameterError
+from . import limits
+from .errors import CheckpointError, DurationError, ParameterError
 from .intervention import HiddenCapture, cross_attention_mask
 from .jobs import CancelToken, ProgressFn, check, report
 from .models import LoadedModel
+from .safetext import check_prompt_chars
 from .take import GenerationParams, Take
 
 
@@ -25,8 +27,10 @@ def conditions_for(prompt: str | None) -> list[ConditioningAttributes]:
 
 def validate_duration(model: LoadedModel, duration: float) -> int:
     """Number of frames for ``duration`` seconds; raises :class:`DurationError` when out of range."""
-    if not duration > 0:
-        raise DurationError(f"duration must be above 0 seconds, got {duration}")
+    try:
+        duration = limits.check_duration(duration)
+    except ParameterError as exc:
+        raise DurationError(str(exc)) from None
     if duration > model.max_duration + 1e-9:
         raise DurationError(f"duration {duration:g} s is above model {model.id}'s maximum of "
                             f"{model.max_duration:g} s: ask for less")
@@ -49,8 +53,11 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
         progress: called as ``progress('generate', step, steps)``.
         cancel: checked at every step; raises :class:`~agx_desktop.engine.errors.Cancelled`.
     Raises:
-        PromptError, DurationError, ParameterError, Cancelled.
+        PromptError, DurationError, ParameterError, Cancelled; CheckpointError when the model's
+        weights give non-finite probabilities or audio (corrupt weights).
     """
+    if isinstance(prompt, str):
+        check_prompt_chars(prompt)
     text = model.text_tokens(prompt)
     params.validate()
     frames = validate_duration(model, params.duration)
@@ -59,13 +66,14 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
     if word_weights is not None:
         if len(word_weights) != len(text.words):
             raise ParameterError(f"expected {len(text.words)} word weights (one per word), got {len(word_weights)}")
-        if any(w < 0 for w in word_weights):
-            raise ParameterError("word weights must be >= 0 (0 mutes a word, 1 leaves it, >1 boosts it)")
+        word_weights = [limits.check_word_weight(w, word) for w, word in zip(word_weights, text.words)]
         mask = torch.tensor(text.word_token_mask(word_weights), dtype=torch.float32, device=model.device)
     if step_mask is not None:
         sm = torch.as_tensor(np.asarray(step_mask), dtype=torch.float32, device=model.device)
         if sm.dim() != 2 or sm.shape[1] != len(text.tokens):
             raise ParameterError(f"step mask must be [steps, {len(text.tokens)}], got {tuple(sm.shape)}")
+        if not bool(torch.isfinite(sm).all()) or bool((sm < 0).any()) or bool((sm > 1).any()):
+            raise ParameterError("step mask values must be finite and within [0, 1]: explain the take again")
         mask = sm if mask is None else sm * mask
     top_k = min(int(params.top_k), model.card)
 
@@ -81,13 +89,22 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
     with torch.random.fork_rng(devices=cuda), model.threads(), torch.no_grad(), intervention, \
             HiddenCapture(lm) as hidden:
         torch.manual_seed(int(params.seed))
-        codes = lm.generate(None, conditions_for(prompt), max_gen_len=frames,
-                            use_sampling=params.temperature > 0, temp=max(params.temperature, 1e-6),
-                            top_k=top_k, top_p=params.top_p, cfg_coef=params.cfg_coef, two_step_cfg=False,
-                            callback=on_step)
+        try:
+            codes = lm.generate(None, conditions_for(prompt), max_gen_len=frames,
+                                use_sampling=params.temperature > 0, temp=max(float(params.temperature), 1e-6),
+                                top_k=top_k, top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
+                                two_step_cfg=False, callback=on_step)
+        except RuntimeError as exc:
+            if "probability tensor contains" not in str(exc):
+                raise
+            raise CheckpointError(f"model {model.id} gave non-finite probabilities (its weights look corrupt): "
+                                  "restore or re-download them") from exc
         check(cancel)
         report(progress, "decode", 0, 1)
         audio = model.compression_model.decode(codes.to(model.codec_device), None)
+        if not bool(torch.isfinite(audio).all()):
+            raise CheckpointError(f"model {model.id} decoded non-finite audio (its codec weights look corrupt): "
+                                  "restore or re-download them")
     report(progress, "decode", 1, 1)
     # each streaming call saw [cond, uncond] x S positions; keep the conditional rows
     latents = torch.cat([h[:1] for h in hidden.outputs], dim=1)[0].float().cpu()
@@ -118,7 +135,7 @@ def regenerate(model: LoadedModel, take: Take, variant: Variant, *, explanation:
     from .teacher import check_model
 
     check_model(model, take)
-    params = take.params if seed is None else replace(take.params, seed=int(seed))
+    params = take.params if seed is None else replace(take.params, seed=limits.check_seed(seed))
     if variant in ("factual", "counterfactual"):
         if explanation is None:
             raise ParameterError(f"a {variant} take needs an explanation of the take: explain it first")

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import uuid
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
+from . import limits
 from .errors import ParameterError
 from .text import TextTokens
 
@@ -24,19 +26,36 @@ class GenerationParams:
     cfg_coef: float = 3.0
 
     def validate(self) -> None:
-        if self.top_k < 0:
-            raise ParameterError(f"top-k must be >= 0 (0 disables it), got {self.top_k}")
-        if not 0.0 <= self.top_p <= 1.0:
-            raise ParameterError(f"top-p must be within [0, 1], got {self.top_p}")
-        if self.temperature < 0:
-            raise ParameterError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
-        if self.cfg_coef < 0:
-            raise ParameterError(f"guidance (cfg) must be >= 0, got {self.cfg_coef}")
-        if not 0 <= int(self.seed) < 2 ** 63:
-            raise ParameterError(f"seed must be a non-negative integer, got {self.seed}")
+        """Refuse any value the sampler cannot use, NaN/inf included, before a model runs.
+
+        The engine API, the app and a take.json read back all pass through here, so a take.json
+        never holds ``NaN``/``Infinity`` and a bad value is one line, not a traceback mid-sampling.
+        Ranges: :mod:`..limits`.
+        """
+        from .errors import DurationError
+        try:
+            limits.check_duration(self.duration)
+        except ParameterError as exc:
+            raise DurationError(str(exc)) from None
+        limits.check_seed(self.seed)
+        limits.check_int("top-k", self.top_k, 0, limits.MAX_TOP_K, hint=" (0 = all codes)")
+        limits.check_real("top-p", self.top_p, 0.0, 1.0, hint=" (0 = off)")
+        limits.check_real("temperature", self.temperature, 0.0, limits.MAX_TEMPERATURE, hint=" (0 = greedy)")
+        limits.check_real("guidance (cfg)", self.cfg_coef, 0.0, limits.MAX_CFG)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON values (a numpy scalar or an int given for a float field becomes int/float)."""
+        out = asdict(self)
+        for key, kind in (("duration", float), ("seed", int), ("top_k", int), ("top_p", float),
+                          ("temperature", float), ("cfg_coef", float)):
+            value = out[key]
+            numeric = isinstance(value, (numbers.Integral if kind is int else numbers.Real))
+            if numeric and not isinstance(value, bool):
+                try:
+                    out[key] = kind(value)
+                except (OverflowError, ValueError):  # inf/nan as an int: left as is, validate() refuses it
+                    pass
+        return out
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import typing as tp
 
 from ..errors import UnknownMethodError
+from ._common import check_masks, check_values
 from .atman import explain_atman
 from .audiogenx import explain_audiogenx
 from .base import Explanation
@@ -51,7 +52,8 @@ def explain(model: tp.Any, take: tp.Any, method: str = "audiogenx", **kwargs: tp
     except KeyError:
         raise UnknownMethodError(f"unknown explanation method '{method}': use one of "
                                  f"{', '.join(available_methods())}") from None
-    return fn(model, take, **kwargs)
+    check_values(method, kwargs)  # NaN/inf and out-of-range counts: one line, before the model runs
+    return check_masks(fn(model, take, **kwargs))
 
 
 __all__ = ["Explanation", "explain", "available_methods", "METHODS", "SUMMARIES"]

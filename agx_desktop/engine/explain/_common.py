@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from audiocraft.modules.transformer import StreamingMultiheadAttention
 
+from .. import limits
 from ..errors import ParameterError
 from ..intervention import _projections, masked_cross_attention
 from ..models import LoadedModel
@@ -28,12 +29,54 @@ from .. import teacher
 from .base import Explanation
 
 
+#: ranges of the explainer parameters that are counts or seeds, whatever the method (None = the
+#: method's default, always allowed); every other number must at least be finite.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "epochs": (1, limits.MAX_EPOCHS), "min_epochs": (0, limits.MAX_EPOCHS), "patience": (0, limits.MAX_EPOCHS),
+    "draws": (1, limits.MAX_DRAWS), "permutations": (1, limits.MAX_PERMUTATIONS),
+    "hidden": (1, 65536), "max_batch": (1, 65536), "chunk": (1, 65536),
+}
+#: real parameters that must be above 0 (a zero Gumbel temperature divides by zero).
+POSITIVE = ("tau", "lr")
+
+
+def check_values(name: str, params: tp.Mapping[str, tp.Any]) -> None:
+    """Refuse NaN/inf anywhere in ``params`` and counts/seeds out of range, with one line naming them.
+
+    Runs before a method touches the model (from :func:`..explain` and :func:`check_params`), so a
+    bad number from the CLI, the app or ``agx evaluate`` never reaches an optimiser or a sampler.
+    """
+    for key, value in params.items():
+        if key in ("progress", "cancel") or value is None:
+            continue
+        limits.check_finite_tree(f"{name} parameter {key}", value)
+        if key == "seed":
+            limits.check_seed(value, name="seed")
+        elif key in INT_RANGES:
+            lo, hi = INT_RANGES[key]
+            limits.check_int(key, value, lo, hi)
+        elif key in POSITIVE:
+            limits.check_real(key, value, 0.0, 1e6, lo_open=True)
+
+
 def check_params(name: str, params: dict, defaults: dict) -> dict:
     unknown = set(params) - set(defaults)
     if unknown:
         raise ParameterError(f"unknown {name} parameter(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(sorted(defaults)) or 'none'})")
+    check_values(name, params)
     return {**defaults, **params}
+
+
+def check_masks(explanation: Explanation) -> Explanation:
+    """Refuse an explanation whose importances are not finite (corrupt weights give NaN), before it is
+    shown or saved: strict JSON cannot hold NaN, and a NaN mask would regenerate silence."""
+    masks = np.asarray(explanation.step_masks, dtype=np.float64)
+    if masks.size and not np.isfinite(masks).all():
+        from ..errors import ExplanationError
+        raise ExplanationError(f"the {explanation.method} explanation came out non-finite (NaN/inf): the model's "
+                               "weights look corrupt; restore them and explain again")
+    return explanation
 
 
 def step_targets(model: LoadedModel, take: Take) -> torch.Tensor:
@@ -197,4 +240,4 @@ class AttentionRecorder:
 
 
 __all__ = ["AttentionRecorder", "step_targets", "target_scores", "target_nll", "lm_logits", "minmax_rows",
-           "make_explanation", "check_params"]
+           "make_explanation", "check_params", "check_values", "check_masks"]
