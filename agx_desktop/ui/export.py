@@ -1,18 +1,19 @@
 """WAV export: bit depth, resampling, loudness/peak normalisation, metadata, atomic writes.
 
 Pure numpy/scipy/soundfile (no Qt), so it is testable alone and the drag-out path reuses it.
-Files are written to a hidden temporary file in the target folder and renamed into place with
-``os.replace``: a read-only or full location raises :class:`ExportError` and leaves nothing behind.
+Files are written through :func:`agx_desktop.engine.fsio.atomic_write` (a hidden temporary file in
+the target folder, fsynced, given the umask's permissions, renamed into place): a read-only or full
+location raises :class:`ExportError` and leaves nothing behind; a written file is readable by
+whoever may read the folder (0666 less the umask), like any file the user saves.
 """
 from __future__ import annotations
 
 import csv
 import datetime as _dt
+import errno
 import io
-import os
 import re
 import string
-import tempfile
 import typing as tp
 from math import gcd
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from agx_desktop.engine import fsio
 
 from .settings import ExportSettings
 
@@ -149,7 +151,6 @@ def metadata(take: tp.Any) -> dict:
 # --------------------------------------------------------------------------- atomic writes
 
 def _explain_os_error(exc: OSError, folder: Path) -> ExportError:
-    import errno
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ExportError(f"cannot write to {folder}: permission denied (read-only?) — choose another folder")
     if exc.errno == errno.ENOSPC:
@@ -159,32 +160,48 @@ def _explain_os_error(exc: OSError, folder: Path) -> ExportError:
     return ExportError(f"cannot write to {folder}: {exc.strerror or exc}")
 
 
-def atomic_write(path: Path, writer: tp.Callable[[str], None], suffix: str = "") -> Path:
-    """Call ``writer(tmp_path)`` on a temporary file beside ``path`` then rename it to ``path``."""
+def _diagnose(folder: Path, needed: int) -> OSError | None:
+    """What really stopped a write that failed without an errno (libsndfile only says "System
+    error." for a read-only folder or a full disk): try creating a file, then look at the free space."""
+    import os
+    import shutil
+    probe = folder / fsio.temp_name("write-probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        return exc
+    try:
+        if shutil.disk_usage(folder).free < max(needed, 1 << 16):
+            return OSError(errno.ENOSPC, "No space left on device")
+    except OSError:
+        pass
+    return None
+
+
+def atomic_write(path: Path, writer: tp.Callable[[str], None], suffix: str = "", needed: int = 0) -> Path:
+    """Call ``writer(tmp_path)`` on a temporary file beside ``path`` then rename it to ``path``.
+
+    The engine's :func:`~agx_desktop.engine.fsio.atomic_write` does the work (fsync, the umask's
+    permissions rather than a temp file's 0600, rename); here every failure becomes one
+    :class:`ExportError` line and nothing is left behind. ``suffix`` is kept for callers; the
+    temporary name carries the writer's pid instead. ``needed``: about how many bytes the file takes.
+    """
     path = Path(path)
     folder = path.parent
     if not folder.is_dir():
         raise ExportError(f"cannot write to {folder}: the folder does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=suffix or path.suffix + ".part", dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise _explain_os_error(exc, folder) from exc
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise _explain_os_error(exc, folder) from exc
+        fsio.atomic_write(path, lambda tmp: writer(str(tmp)))
     except ExportError:
-        Path(tmp).unlink(missing_ok=True)
         raise
+    except OSError as exc:
+        raise _explain_os_error(exc, folder) from exc
     except Exception as exc:  # e.g. libsndfile refusing a format: still one clear line, nothing left
-        Path(tmp).unlink(missing_ok=True)
+        cause = _diagnose(folder, needed)
+        if cause is not None:
+            raise _explain_os_error(cause, folder) from exc
         raise ExportError(f"could not write {path.name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -210,7 +227,8 @@ def write_wav(path: str | Path, audio: np.ndarray, sr: int, subtype: str, meta: 
                 setattr(f, k, v)
             f.write(np.ascontiguousarray(audio.T))
 
-    return atomic_write(Path(path), writer, suffix=".wav.part")
+    needed = int(audio.shape[0] * audio.shape[-1] * {"PCM_16": 2, "PCM_24": 3}.get(subtype, 4)) + 4096
+    return atomic_write(Path(path), writer, suffix=".wav.part", needed=needed)
 
 
 def export_take(take: tp.Any, folder: str | Path, opts: ExportSettings, name: str | None = None,
@@ -225,6 +243,7 @@ def export_take(take: tp.Any, folder: str | Path, opts: ExportSettings, name: st
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write UTF-8 ``text`` atomically with ordinary permissions; failures are one :class:`ExportError`."""
     def writer(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)

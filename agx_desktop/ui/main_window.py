@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
 
         self._build_ui()
         self._build_menus()
+        self._build_autosave_status()
         self._connect()
         self._apply_settings()
         self._playhead_timer = QTimer(self)
@@ -354,10 +355,13 @@ class MainWindow(QMainWindow):
         self.export_csv_act = QAction("Export explanation as &CSV…", self)
         self.export_png_act = QAction("Export &heatmap as PNG…", self)
         self.open_data_act = QAction("Open data folder", self)
+        self.retry_save_act = QAction("&Save unsaved takes", self)
+        self.retry_save_act.setToolTip("Save again the takes autosave could not write (after freeing space)")
         self.quit_act = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         for a in (self.export_wav_act, self.export_json_act, self.export_csv_act, self.export_png_act):
             fm.addAction(a)
         fm.addSeparator()
+        fm.addAction(self.retry_save_act)
         fm.addAction(self.open_data_act)
         fm.addAction(self.quit_act)
         pm = mb.addMenu("&Playback")
@@ -608,7 +612,7 @@ class MainWindow(QMainWindow):
         def done(explanation: tp.Any, item: TakeItem = item) -> None:
             item.explanation = explanation
             if explanation.extras.get("autosave_error"):
-                self._autosave_problem(explanation.extras.pop("autosave_error"))
+                self._autosave_problem(explanation.extras.pop("autosave_error"), item)
             self._per_frame_cache.pop(item.id, None)
             self.history.refresh(item)
             self.statusBar().showMessage(f"Explained take {item.id} with {explanation.method} in "
@@ -749,7 +753,11 @@ class MainWindow(QMainWindow):
             self.notices.extend(notices)
             skipped = sum(n.startswith("skipped") for n in notices)
             msg = (f"{skipped} autosaved take folder(s) could not be read and were skipped; "
-                   f"{len(items)} take(s) loaded. " + notices[0])
+                   f"{len(items)} take(s) loaded. " if skipped else f"{len(items)} take(s) loaded. ") + notices[0]
+            if len(notices) > 1:
+                msg += f" (+{len(notices) - 1} more: hover for all)"
+            if self.store.problem:
+                msg = self.store.off_notice() + " " + msg
             self.show_notice(msg, "\n".join(notices))
             self.notice.emit(msg)
         elif items:
@@ -759,14 +767,104 @@ class MainWindow(QMainWindow):
         for item in items:
             self.add_item(item)
             if item.notes.get("autosave_error"):
-                self._autosave_problem(item.notes["autosave_error"])
+                self._autosave_problem(item.notes.pop("autosave_error"), item)
         if items:
             self.show_take(items[0].id)
 
-    def _autosave_problem(self, message: str) -> None:
-        self.notices.append(message)
-        self.show_notice(f"Autosave failed — {message}. The take is kept in this session; "
-                         "export it or free the data folder.")
+    # ================================================================== autosave state
+    def _build_autosave_status(self) -> None:
+        """A status-bar warning + "Retry save" button while takes are unsaved or autosave is off."""
+        self.save_state_label = QLabel("")
+        self.save_state_label.setStyleSheet("color: #ffb347;")
+        self.retry_save_btn = QPushButton("Retry save")
+        self.retry_save_btn.setToolTip("Save the takes that are not on disk yet (after freeing space)")
+        self.retry_save_btn.clicked.connect(self.retry_save)
+        self.retry_save_act.triggered.connect(self.retry_save)
+        self.statusBar().addPermanentWidget(self.save_state_label)
+        self.statusBar().addPermanentWidget(self.retry_save_btn)
+        self.unsaved_box: QMessageBox | None = None
+        self._quit_unsaved = False
+        if self.store.problem:
+            self.notices.append(self.store.off_notice())
+            self.show_notice(self.store.off_notice())
+        self._refresh_save_state()
+
+    def unsaved_items(self) -> list[TakeItem]:
+        """Takes (or explanations) of this session that are not on disk."""
+        return [it for it in list(self.store.unsaved.values()) if it.id in self.items]
+
+    def _refresh_save_state(self) -> None:
+        n = len(self.unsaved_items())
+        if n:
+            text = f"⚠ {n} take(s) not saved"
+        elif self.store.problem:
+            text = "⚠ Autosave off"
+        else:
+            text = ""
+        self.save_state_label.setText(text)
+        self.save_state_label.setToolTip(self.store.last_reason() or (self.store.off_notice() if self.store.problem else ""))
+        self.save_state_label.setVisible(bool(text))
+        self.retry_save_btn.setVisible(bool(n))
+        self.retry_save_act.setEnabled(bool(n))
+
+    def _autosave_problem(self, message: str, item: TakeItem | None = None) -> None:
+        """A take or explanation was not written: keep it, say why, offer Retry."""
+        if item is not None and item.id not in self.store.unsaved:
+            self.store.mark_unsaved(item, message)
+        reason = (self.store.reasons.get(item.id) if item is not None else None) or message
+        self.notices.append(reason)
+        n = len(self.unsaved_items())
+        self.show_notice(f"Not saved ({n} take(s) kept in this session only): {reason}", "\n".join(
+            self.store.reasons.values()))
+        self._refresh_save_state()
+
+    def retry_save(self) -> Job | None:
+        """Queue a job that saves every unsaved take again (File ▸ Save unsaved takes / Retry save)."""
+        if not self.store.unsaved:
+            return None
+        store = self.store
+
+        def done(result: tuple[list[TakeItem], list[str]]) -> None:
+            saved, errors = result
+            for item in saved:
+                self.history.refresh(item)
+            if errors:
+                self._quit_unsaved = False  # still unsaved: ask again before quitting
+                self.show_notice(f"Still not saved ({len(errors)} take(s)): {errors[0]}", "\n".join(errors))
+            else:
+                if self.notice_label.text().startswith(("Not saved", "Still not saved", "Autosave is off")):
+                    self.notice_label.hide()
+                self.statusBar().showMessage(f"Saved {len(saved)} take(s) to {store.root}", 8000)
+            self._refresh_save_state()
+            if self._quit_unsaved and not self.unsaved_items():
+                self.close()
+        return self._submit("Save unsaved takes", lambda ctx: store.retry_unsaved(), done, "save")
+
+    def _ask_before_quitting_unsaved(self) -> bool:
+        """True when the window may close; else a (non-blocking) question was opened."""
+        n = len(self.unsaved_items())
+        if not n or self._quit_unsaved:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, "AGX Desktop", f"{n} take(s) are not saved",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText(f"{self.store.last_reason()}\n\nQuit anyway and lose them, or save them again "
+                               "first (after fixing the problem)?")
+        retry = box.addButton("Retry save", QMessageBox.ButtonRole.AcceptRole)
+        lose = box.addButton("Quit without saving", QMessageBox.ButtonRole.DestructiveRole)
+
+        def answered(button: tp.Any) -> None:
+            if button is lose:
+                self._quit_unsaved = True
+                QTimer.singleShot(0, self.close)
+            elif button is retry:
+                self._quit_unsaved = True  # close once they are saved (done() above)
+                if self.retry_save() is None:
+                    QTimer.singleShot(0, self.close)
+        box.buttonClicked.connect(answered)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.unsaved_box = box
+        return False
 
     def show_notice(self, text: str, tooltip: str = "") -> None:
         """A persistent notice bar (dismissed with its link)."""
@@ -1102,6 +1200,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== quitting
     def closeEvent(self, ev: tp.Any) -> None:  # noqa: N802 (Qt API)
+        if not self._ask_before_quitting_unsaved():
+            ev.ignore()
+            return
         self._closing = True
         if self.runner.busy or self.runner.pending:
             self.statusBar().showMessage("Cancelling the running job…")

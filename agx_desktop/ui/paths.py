@@ -1,46 +1,117 @@
-"""Where the app keeps its files: platformdirs' user data dir, or ``$AGX_DATA_DIR`` when set."""
+"""Where the app keeps its files: platformdirs' user data dir, or ``$AGX_DATA_DIR`` when set.
+
+Nothing here raises for an unusable data folder (read-only, a file, no permission): the app must
+still start, with autosave off and a notice built from :func:`data_dir_problem`.
+"""
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 from platformdirs import user_data_dir
+
+from agx_desktop.engine.fsio import temp_name
 
 APP_NAME = "AGX Desktop"
 ENV_DATA_DIR = "AGX_DATA_DIR"
 
 
-def data_dir() -> Path:
-    """The app's data folder (created on demand)."""
+def configured_data_dir() -> Path:
+    """The data folder the user configured (or the platform default); not touched on disk."""
     override = os.environ.get(ENV_DATA_DIR)
-    path = Path(override).expanduser() if override else Path(user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    return Path(override).expanduser() if override else Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    """The app's data folder, created on demand when that is possible (never raises)."""
+    path = configured_data_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # data_dir_problem() says why; callers that write handle their own errors
     return path
 
 
+def describe_os_error(exc: BaseException, path: str | Path) -> str:
+    """What an OSError means for writing into ``path``, as a short phrase (no advice)."""
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or code == getattr(errno, "EDQUOT", -1):
+        return f"the disk holding {path} is full"
+    if code == errno.EROFS:
+        return f"{path} is on a read-only file system"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"{path} is not writable (permission denied)"
+    if code in (errno.ENOTDIR, errno.EEXIST) or (Path(path).exists() and not Path(path).is_dir()):
+        return f"{path} is a file, not a folder"
+    if code == errno.ENOENT:
+        return f"{path} does not exist and cannot be created"
+    reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"cannot write to {path} ({reason})"
+
+
+def writable_problem(folder: str | Path) -> str | None:
+    """Why files cannot be created in ``folder`` (created if missing), or None when they can.
+
+    Tries for real (create and remove a hidden probe file): permission bits say nothing for root,
+    and only a write shows a read-only mount.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / temp_name("write-probe")
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return describe_os_error(exc, folder)
+    return None
+
+
+def data_dir_problem() -> str | None:
+    """Why the data folder can't be used for autosave and settings (one phrase), or None."""
+    return writable_problem(configured_data_dir())
+
+
 def takes_dir() -> Path:
+    """``<data dir>/takes`` (created when possible; never raises)."""
     path = data_dir() / "takes"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
     return path
 
 
 def drag_dir() -> Path:
-    """WAVs written for drag-and-drop out of the window (kept: the drop target may read them late)."""
+    """WAVs written for drag-and-drop out of the window (kept: the drop target may read them late).
+
+    In the data folder; in the system's temporary folder when the data folder can't be written,
+    so dragging still works with autosave off.
+    """
     path = data_dir() / "drag"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    if writable_problem(path) is None:
+        return path
+    fallback = Path(tempfile.gettempdir()) / f"agx-desktop-drag-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
 
 
 def prune_drag_dir(max_age_days: float = 7.0) -> int:
     """Delete drag-out WAVs older than ``max_age_days`` (a DAW has long copied them); returns how many."""
-    import shutil
-    import time
     root = data_dir() / "drag"
-    if not root.is_dir():
+    try:
+        if not root.is_dir():
+            return 0
+        entries = list(root.iterdir())
+    except OSError:
         return 0
     cutoff = time.time() - max_age_days * 86400
     removed = 0
-    for entry in root.iterdir():
+    for entry in entries:
         try:
             if entry.stat().st_mtime < cutoff:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()

@@ -1,11 +1,15 @@
-"""Remembered settings: a small JSON file in the data dir, written atomically."""
+"""Remembered settings: a small JSON file in the data dir, written atomically.
+
+Reading never fails (defaults for what is missing or malformed); writing into a read-only or
+unusable data folder is skipped silently: the app already says autosave is off.
+"""
 from __future__ import annotations
 
 import json
 import typing as tp
 from dataclasses import asdict, dataclass, field, fields
 
-from agx_desktop.engine.takes import write_json_atomic
+from agx_desktop.engine.fsio import is_finite_number, write_json_atomic
 
 from .paths import settings_path
 
@@ -24,6 +28,16 @@ class ExportSettings:
     catid: str = "MISCMisc"
     creator: str = "AGX"
     source: str = "AGXDesktop"
+
+
+def _fits(value: tp.Any, default: tp.Any) -> bool:
+    """Whether a stored ``value`` may replace ``default``: same type, numbers finite (an int for a float)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        ok_type = isinstance(value, int) if isinstance(default, int) else isinstance(value, (int, float))
+        return ok_type and is_finite_number(value)
+    return isinstance(value, type(default))
 
 
 SAMPLING_FIELDS = ("cfg_coef", "top_k", "temperature")
@@ -61,14 +75,14 @@ class Settings:
                 ex = ExportSettings()
                 ex_names = {f.name for f in fields(ExportSettings)}
                 for ek, ev in v.items():
-                    if ek in ex_names and isinstance(ev, type(getattr(ex, ek))):
-                        setattr(ex, ek, ev)
+                    if ek in ex_names and _fits(ev, getattr(ex, ek)):
+                        setattr(ex, ek, type(getattr(ex, ek))(ev))
                 s.export = ex
             elif k in names and k != "export":
                 default = getattr(s, k)
-                if isinstance(v, type(default)) or (isinstance(default, float) and isinstance(v, int)):
+                if _fits(v, default):
                     setattr(s, k, type(default)(v))
-        s.sampling_custom = [f for f in s.sampling_custom if f in SAMPLING_FIELDS]
+        s.sampling_custom = [f for f in s.sampling_custom if isinstance(f, str) and f in SAMPLING_FIELDS]
         if d and "sampling_custom" not in d:
             # Settings from before sampling followed the model: keep what the user had changed from
             # the old fixed defaults.
@@ -88,8 +102,8 @@ def load_settings() -> Settings:
 def save_settings(s: Settings) -> None:
     try:
         write_json_atomic(settings_path(), s.to_dict())
-    except OSError:
-        pass  # a read-only data dir must not break quitting
+    except (OSError, ValueError, TypeError):
+        pass  # a read-only or unusable data dir (or an odd value) must not break quitting
 
 
 __all__: tp.List[str] = ["Settings", "ExportSettings", "load_settings", "save_settings", "DEFAULT_PATTERN"]

@@ -69,15 +69,19 @@ def test_ucs_file_name_pattern_and_bad_pattern(tmp_path):
     assert p1 != p2 and p2.name.endswith("_2.wav")  # never overwrites silently
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores directory permissions")
 def test_read_only_dir_real_permissions(tmp_path):
+    import contextlib
+    from mounts import read_only
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        with pytest.raises(ex.ExportError, match="permission denied"):
-            ex.export_take(_Take(), ro, ExportSettings())
-        assert list(ro.iterdir()) == []
+        with contextlib.ExitStack() as stack:
+            if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores chmod: a read-only mount
+                stack.enter_context(read_only(ro))
+            with pytest.raises(ex.ExportError, match="permission denied"):
+                ex.export_take(_Take(), ro, ExportSettings())
+            assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o755)
 
@@ -91,30 +95,21 @@ def test_full_disk_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def _deny_writes(monkeypatch, folder):
-    """Make ``folder`` behave read-only even for root (who ignores chmod)."""
-    import tempfile
-    real = tempfile.mkstemp
-
-    def mkstemp(*a, dir=None, **kw):
-        if dir is not None and os.path.realpath(dir) == os.path.realpath(folder):
-            raise PermissionError(errno.EACCES, "Permission denied", str(folder))
-        return real(*a, dir=dir, **kw)
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-
-
-def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated, tmp_path, monkeypatch):
+def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated, tmp_path):
+    import contextlib
+    from mounts import read_only
     w = generated
     ro = tmp_path / "readonly"
     ro.mkdir()
     ro.chmod(0o555)
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        _deny_writes(monkeypatch, ro)
-    assert w.export_current(ro) is None
-    assert w.last_error is not None and "permission denied" in w.last_error[1]
-    assert w.error_box is not None and w.error_box.isVisible()
-    assert "permission denied" in w.error_box.informativeText()
-    assert list(ro.iterdir()) == []
+    with contextlib.ExitStack() as stack:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores chmod: a read-only mount
+            stack.enter_context(read_only(ro))
+        assert w.export_current(ro) is None
+        assert w.last_error is not None and "permission denied" in w.last_error[1]
+        assert w.error_box is not None and w.error_box.isVisible()
+        assert "permission denied" in w.error_box.informativeText()
+        assert list(ro.iterdir()) == []
     w.error_box.close()
     out = tmp_path / "ok"
     out.mkdir()

@@ -200,7 +200,7 @@ def test_failed_autosave_keeps_the_take(make_window, qtbot, monkeypatch):
     w.request_generate()
     wait_idle(qtbot, w)
     assert w.history.count() == 1 and w.current.folder is None
-    assert w.notice_label.isVisible() and "No space left" in w.notice_label.text()
+    assert w.notice_label.isVisible() and "is full" in w.notice_label.text() and "Retry save" in w.notice_label.text()
 
 
 def test_space_types_in_the_prompt_but_plays_elsewhere(generated, qtbot):
