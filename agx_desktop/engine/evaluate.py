@@ -238,18 +238,114 @@ def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str]
 
 # --------------------------------------------------------------------------- results files
 
-def load_results(out: Path) -> list[dict]:
-    """Finished caption records; a torn last line (crash mid-write) is ignored."""
+_METRIC_KEYS = ("fid_f", "fid_cf", "kl_f", "kl_cf", "size", "seconds", "peak_mb")
+_RECORD_START = b'{"index": '  # how json.dumps of a record begins: a line starting so and not parsing is torn
+
+
+def _is_number(value: tp.Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_problem(record: tp.Any) -> str | None:
+    """Why ``record`` is not a caption record the tables can use (None when it is one)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    index = record.get("index")
+    if "index" not in record:
+        return "no 'index'"
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return f"'index' is {index!r}, not a whole number >= 0"
+    if not isinstance(record.get("caption"), str):
+        return "no 'caption' text"
+    methods = record.get("methods")
+    if not isinstance(methods, dict):
+        return "no 'methods' object"
+    for name, m in methods.items():
+        if not isinstance(m, dict):
+            return f"method {name!r} is not an object"
+        missing = [k for k in _METRIC_KEYS if not _is_number(m.get(k))]
+        if missing:
+            return f"method {name!r} lacks numbers for {', '.join(missing)}"
+    floor = record.get("floor")
+    if floor is not None and not (isinstance(floor, dict) and _is_number(floor.get("fid")) and _is_number(floor.get("kl"))):
+        return "'floor' is not an object with 'fid' and 'kl' numbers"
+    return None
+
+
+def read_results(out: Path) -> tuple[list[dict], int]:
+    """(finished caption records, incomplete lines dropped) of OUT/results.jsonl.
+
+    A line a crash cut short (the last line, or any line that starts like a record and does not
+    parse) is an interrupted write: it is left out and counted. Any other line that is not a
+    record (edited, damaged) raises :class:`EvaluationError` naming the file and the line: the
+    results are never silently dropped or rewritten without it.
+    """
     path = out / RESULTS
+    if not path.exists():
+        return [], 0
     if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+        raise EvaluationError(f"{path} is not a file: move it away or use another --out")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EvaluationError(f"cannot read {path} ({exc.strerror or exc}): check its permissions") from None
+    lines = raw.split(b"\n")
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+    records, torn = [], 0
+    fix = "fix or delete that line (the other results are kept), or rerun with --restart to discard them all"
+    for i, line in enumerate(lines):
+        if not line.strip():
             continue
-    return records
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            if i == last or line.startswith(_RECORD_START):
+                torn += 1
+                continue
+            raise EvaluationError(f"{path} line {i + 1} is not JSON (edited or damaged): {fix}") from None
+        problem = record_problem(record)
+        if problem:
+            raise EvaluationError(f"{path} line {i + 1} is not a result record ({problem}): {fix}")
+        records.append(record)
+    return records, torn
+
+
+def load_results(out: Path) -> list[dict]:
+    """Finished caption records; a torn line (crash mid-write) is ignored, a damaged one refused."""
+    return read_results(out)[0]
+
+
+def read_run(out: Path) -> dict | None:
+    """The settings OUT/run.json records (None when there is none); :class:`EvaluationError` if damaged."""
+    path = out / RUN
+    if not path.exists():
+        return None
+    fix = (f"it records the settings of the results in {out}: restore it, use another --out, or rerun with "
+           "--restart to discard those results")
+    if not path.is_file():
+        raise EvaluationError(f"{path} is not a file: {fix}")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EvaluationError(f"cannot read {path} ({exc.strerror or exc}): check its permissions") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EvaluationError(f"{path} is damaged ({type(exc).__name__}): {fix}") from None
+    if not isinstance(doc, dict):
+        raise EvaluationError(f"{path} is damaged (not a JSON object): {fix}")
+    return doc
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an --out that cannot hold results (a file, under a file, not writable) before any work."""
+    if out.exists() and not out.is_dir():
+        raise EvaluationError(f"--out {out} is a file, not a results folder: give a folder (created if missing)")
+    ancestor = out
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise EvaluationError(f"--out {out} cannot be created: {ancestor} is a file; give another folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise EvaluationError(f"--out {out}: {ancestor} is not writable for you; give another folder")
 
 
 class _Lock:
@@ -407,11 +503,12 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("--classifier", default="bundled",
                    help="bundled (offline event classifier), passt (needs hear21passt + weights) or module:factory")
     p.add_argument("--out", required=True, help="results folder (results.jsonl, run.json, table1/2 .md/.csv)")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds per take (default 5, as the paper)")
-    p.add_argument("--seed", type=int, default=0, help="take seed of caption i is SEED + i")
-    p.add_argument("--samples", type=int, default=5, help="samples per factual/counterfactual mask (default 5)")
-    p.add_argument("--epochs", type=int, default=50, help="AudioGenX epochs (default 50)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N captions")
+    from .cli import ARG_DURATION, ARG_EPOCHS, ARG_LIMIT, ARG_SAMPLES, ARG_SEED
+    p.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds per take (default 5, as the paper)")
+    p.add_argument("--seed", type=ARG_SEED, default=0, help="take seed of caption i is SEED + i")
+    p.add_argument("--samples", type=ARG_SAMPLES, default=5, help="samples per factual/counterfactual mask (default 5)")
+    p.add_argument("--epochs", type=ARG_EPOCHS, default=50, help="AudioGenX epochs (default 50)")
+    p.add_argument("--limit", type=ARG_LIMIT, default=None, help="evaluate only the first N captions")
     p.add_argument("--restart", action="store_true", help="discard existing results in --out")
     p.add_argument("--redo", default=None, metavar="METHODS",
                    help="comma-separated methods to recompute in finished captions whose results were made with "
@@ -444,32 +541,54 @@ def run_from_args(args: argparse.Namespace) -> int:
     shard, n_shards = _parse_shard(getattr(args, "shard", None))
     if args.samples < 1:
         raise EvaluationError("--samples must be >= 1")
+    from .limits import MAX_SEED
+    if args.seed + 1000 + len(captions) > MAX_SEED:
+        raise EvaluationError(f"--seed {args.seed} is too large: the seeds SEED + caption index and SEED + 1000 + "
+                              f"index must stay within 2**63-1")
     out = Path(args.out)
     settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
                 "methods": methods, "classifier": args.classifier, "duration": args.duration, "seed": args.seed,
                 "samples": args.samples, "epochs": args.epochs, "sample_seed": 1000 + args.seed}
     quiet = getattr(args, "quiet", False)
+    from .safetext import terminal_safe
 
     def say(msg: str) -> None:
         if not quiet:
-            print(msg, file=sys.stderr, flush=True)
+            print(terminal_safe(msg), file=sys.stderr, flush=True)
 
+    # everything a rerun depends on is checked before the (slow) model load: the folder, run.json
+    # and every results line; nothing is written until all of it is fine
+    check_out_folder(out)
+    if not args.restart:
+        old = read_run(out)
+        existing, _ = read_results(out)
+        if old is None and existing:
+            raise EvaluationError(f"{out / RESULTS} holds {len(existing)} result(s) but {out / RUN} (the settings they "
+                                  "were made with) is missing: use another --out, or rerun with --restart to discard "
+                                  "them")
     say(f"{len(captions)} captions" + (f" ({blank} blank line(s) skipped)" if blank else ""))
     from .metrics import load_classifier
     classifier = load_classifier(args.classifier)  # fails here, before any work or table
     from .models import load_model
+    from .generation import validate_duration
     model = load_model(args.model, getattr(args, "device", None))
+    validate_duration(model, args.duration)  # above the model's maximum: one line, before anything is written
     settings["device"] = str(model.device)
     settings["threads"] = model.num_threads
     settings["weights"] = model.fingerprint  # a retrained model under the same name must not resume a run
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_folder(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvaluationError(f"cannot create the results folder {out} ({exc.strerror or exc}): "
+                              "give another --out") from None
     run_path = out / RUN
     with _Lock(out):
         if args.restart:
             for name in (RESULTS, RUN):
                 (out / name).unlink(missing_ok=True)
-        if run_path.is_file():
-            old = json.loads(run_path.read_text(encoding="utf-8"))
+        old = read_run(out)
+        if old is not None:
             keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
             diff = [k for k in keys if old.get(k) != settings[k]]
             if diff == ["weights"]:
@@ -479,9 +598,17 @@ def run_from_args(args: argparse.Namespace) -> int:
             if diff:
                 raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
                                       f"use another --out or --restart")
+        records, torn = read_results(out)
+        if old is None and records:
+            raise EvaluationError(f"{out / RESULTS} holds {len(records)} result(s) but {run_path} is missing: use "
+                                  "another --out, or rerun with --restart to discard them")
+        if torn:
+            replace_results(out, records)  # the finished records, without the cut-off line(s)
+            print(f"agx: note: dropped {torn} incomplete line(s) of {terminal_safe(out / RESULTS)} (a run was "
+                  f"interrupted while writing); {len(records)} finished caption(s) kept, resuming", file=sys.stderr)
         from .takes import write_json_atomic
         write_json_atomic(run_path, settings)  # a torn run.json would refuse every resume
-        done = {(r["index"], r["caption"]) for r in load_results(out)}
+        done = {(r["index"], r["caption"]) for r in records}
     redo_methods = parse_methods(args.redo) if getattr(args, "redo", None) else []
     for m in redo_methods:
         if m not in methods:
@@ -519,7 +646,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 records = load_results(out)
                 for r in records:
                     if r["index"] == i and r["caption"] == cap:
-                        if r["top1"] != part["top1"]:
+                        if r.get("top1") != part["top1"]:
                             raise EvaluationError(f"caption {i}: the regenerated take differs from the recorded "
                                                   "one (top-1 class changed); rerun with --restart")
                         r["methods"].update(part["methods"])
@@ -542,10 +669,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         records = finished()
         t = write_tables(out, records, methods, len(captions), settings)
     if interrupted:
-        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {out / RESULTS} "
+        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {terminal_safe(out / RESULTS)} "
               f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
         return 130
     print(t["table1_md"])
     print(t["table2_md"])
-    print(f"wrote {out / 'table1.md'}, {out / 'table2.md'} (+ .csv)")
+    print(terminal_safe(f"wrote {out / 'table1.md'}, {out / 'table2.md'} (+ .csv)"))
     return 0 if t["complete"] else 1
