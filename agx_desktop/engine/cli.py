@@ -75,30 +75,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _checked(check: tp.Callable[[tp.Any], tp.Any], parse: tp.Callable[[str], tp.Any]) -> tp.Callable[[str], tp.Any]:
-    """An argparse ``type=``: ``parse`` the text, then ``check`` the value (errors become argparse's)."""
+    """An argparse ``type=``: ``parse`` the text, then ``check`` the value (errors become argparse's).
+
+    Text that does not parse goes to ``check`` as it is, which refuses it with the option's own
+    message ("seed must be an integer from 0 to ..., got 'abc'")."""
     def convert(text: str) -> tp.Any:
         try:
-            return check(parse(text))
+            try:
+                value = parse(text)
+            except (ValueError, OverflowError) as exc:  # not a number (int() also refuses > 4300 digits)
+                if isinstance(exc, AgxError):
+                    raise
+                value = text
+            return check(value)
         except AgxError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     convert.__name__ = getattr(check, "__name__", "value")
     return convert
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)  # 'nan', 'inf' and '1e400' parse here; the checks refuse them by name
-    except ValueError:
-        raise ParameterError(f"{text!r} is not a number") from None
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        if text.strip().lstrip("+-").isdigit():  # over Python's 4300-digit limit for int()
-            raise ParameterError(f"{text[:20]}… ({len(text)} digits) is far too large") from None
-        raise ParameterError(f"{text[:40]!r} is not a whole number") from None
 
 
 def _prompt(text: str) -> str:
@@ -120,19 +113,19 @@ def _weight_spec(text: str) -> tuple[str, float]:
     return key.strip(), limits.check_word_weight(value, key.strip())
 
 
-ARG_DURATION = _checked(limits.check_duration, _number)
-ARG_SEED = _checked(limits.check_seed, _whole)
-ARG_TOP_K = _checked(lambda v: limits.check_int("top-k", v, 0, limits.MAX_TOP_K, hint=" (0 = all codes)"), _whole)
-ARG_TOP_P = _checked(lambda v: limits.check_real("top-p", v, 0.0, 1.0, hint=" (0 = off)"), _number)
+ARG_DURATION = _checked(limits.check_duration, float)
+ARG_SEED = _checked(limits.check_seed, int)
+ARG_TOP_K = _checked(lambda v: limits.check_int("top-k", v, 0, limits.MAX_TOP_K, hint="0 = all codes"), int)
+ARG_TOP_P = _checked(lambda v: limits.check_real("top-p", v, 0.0, 1.0, hint=" (0 = off)"), float)
 ARG_TEMPERATURE = _checked(lambda v: limits.check_real("temperature", v, 0.0, limits.MAX_TEMPERATURE,
-                                                       hint=" (0 = greedy)"), _number)
-ARG_CFG = _checked(lambda v: limits.check_real("guidance (cfg)", v, 0.0, limits.MAX_CFG), _number)
-ARG_EPOCHS = _checked(lambda v: limits.check_int("epochs", v, 1, limits.MAX_EPOCHS), _whole)
-ARG_DRAWS = _checked(lambda v: limits.check_int("draws", v, 1, limits.MAX_DRAWS), _whole)
-ARG_PERMUTATIONS = _checked(lambda v: limits.check_int("permutations", v, 1, limits.MAX_PERMUTATIONS), _whole)
-ARG_SAMPLES = _checked(lambda v: limits.check_int("samples", v, 1, limits.MAX_SAMPLES), _whole)
-ARG_LIMIT = _checked(lambda v: limits.check_int("limit", v, 1, 10 ** 9), _whole)
-ARG_SECONDS = _checked(lambda v: limits.check_real("interval time", v, -1e9, 1e9, hint=" seconds"), _number)
+                                                       hint=" (0 = greedy)"), float)
+ARG_CFG = _checked(lambda v: limits.check_real("guidance (cfg)", v, 0.0, limits.MAX_CFG), float)
+ARG_EPOCHS = _checked(lambda v: limits.check_int("epochs", v, 1, limits.MAX_EPOCHS), int)
+ARG_DRAWS = _checked(lambda v: limits.check_int("draws", v, 1, limits.MAX_DRAWS), int)
+ARG_PERMUTATIONS = _checked(lambda v: limits.check_int("permutations", v, 1, limits.MAX_PERMUTATIONS), int)
+ARG_SAMPLES = _checked(lambda v: limits.check_int("samples", v, 1, limits.MAX_SAMPLES), int)
+ARG_LIMIT = _checked(lambda v: limits.check_int("limit", v, 1, 10 ** 9), int)
+ARG_SECONDS = _checked(lambda v: limits.check_real("interval time", v, -1e9, 1e9, hint=" seconds"), float)
 ARG_PROMPT = _checked(lambda v: v, _prompt)
 ARG_WEIGHT = _checked(lambda v: v, _weight_spec)
 

@@ -41,7 +41,7 @@ SEED_RANGE = f"an integer from 0 to 2**63-1 ({MAX_SEED})"
 
 def _show(value: tp.Any, limit: int = 40) -> str:
     """``value`` as written in a message, cut short (a 2**70 seed or a 5000-digit number)."""
-    text = value if isinstance(value, str) else repr(value) if not isinstance(value, numbers.Number) else str(value)
+    text = str(value) if isinstance(value, numbers.Number) else repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -76,7 +76,8 @@ def check_real(name: str, value: tp.Any, lo: float, hi: float, *, lo_open: bool 
 def check_int(name: str, value: tp.Any, lo: int, hi: int, *, hint: str = "") -> int:
     """``value`` as an int if it is an integer in [lo, hi]; :class:`ParameterError` otherwise."""
     if not (_is_integer(value) and lo <= int(value) <= hi):
-        raise ParameterError(f"{name} must be >= {lo} and <= {hi} (a whole number){hint}, got {_show(value)}")
+        note = f"a whole number; {hint}" if hint else "a whole number"
+        raise ParameterError(f"{name} must be >= {lo} and <= {hi} ({note}), got {_show(value)}")
     return int(value)
 
 

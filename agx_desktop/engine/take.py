@@ -38,7 +38,7 @@ class GenerationParams:
         except ParameterError as exc:
             raise DurationError(str(exc)) from None
         limits.check_seed(self.seed)
-        limits.check_int("top-k", self.top_k, 0, limits.MAX_TOP_K, hint=" (0 = all codes)")
+        limits.check_int("top-k", self.top_k, 0, limits.MAX_TOP_K, hint="0 = all codes")
         limits.check_real("top-p", self.top_p, 0.0, 1.0, hint=" (0 = off)")
         limits.check_real("temperature", self.temperature, 0.0, limits.MAX_TEMPERATURE, hint=" (0 = greedy)")
         limits.check_real("guidance (cfg)", self.cfg_coef, 0.0, limits.MAX_CFG)
