@@ -31,7 +31,7 @@ def test_overwrite_is_atomic_and_keeps_nothing_half_written(tiny_take, tmp_path,
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(takes, "save_file", boom)
+    monkeypatch.setattr(takes, "save_tensors", boom)
     with pytest.raises(StorageError, match="disk is full.*previous take there is unchanged"):
         takes.save_take(tiny_take, folder)
     assert (folder / "audio.wav").read_bytes() == before  # the old take is intact

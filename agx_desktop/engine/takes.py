@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import math
 import os
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save as save_tensors
 
 from . import fsio
 from .errors import (AgxError, ExplanationError, NotATakeError, OutputPathError, ParameterError, StorageError,
@@ -445,7 +446,8 @@ def recover(folder: str | os.PathLike[str]) -> list[str]:
     temps = _temps(target)
     dead = [(p, k) for p, k, pid in temps if pid is not None and not fsio.pid_alive(pid)]
     legacy = _legacy_temps(target) if not os.path.lexists(target) else []
-    if not dead and not legacy:
+    stale_lock = os.path.lexists(lock_path(target))  # a holder killed with -9 leaves its (unlocked) file
+    if not dead and not legacy and not stale_lock:
         return done
     try:
         with _lock(target, wait=False):
@@ -621,8 +623,9 @@ def _check_arrays(meta: dict, text: TextTokens, codes: torch.Tensor, latents: to
     if latents.dim() != 2 or not latents.is_floating_point():
         raise _Bad(f"'latents' must be a 2-D float array [steps, dim], got {latents.dim()}-D {latents.dtype}")
     steps = latents.shape[0]
-    if not t <= steps <= k * (t + 1) or latents.shape[1] < 1:
-        raise _Bad(f"'latents' has {steps} steps for {t} frames of codes: expected {t} to {k * (t + 1)}")
+    # one step per frame plus the codebook pattern's delays (AudioGen/MusicGen: K - 1 more steps)
+    if not t <= steps <= t + 4 * k or latents.shape[1] < 1:
+        raise _Bad(f"'latents' has {steps} steps for {t} frames of codes: expected {t} to {t + 4 * k}")
     if not bool(torch.isfinite(latents).all()):
         raise _Bad("'latents' hold NaN or infinite values")
     if step_mask is not None:
@@ -732,29 +735,32 @@ def _storage_error(exc: BaseException, what: str, fix: str) -> StorageError:
     return error
 
 
-def _write_file(path: Path, fill: tp.Callable[[Path], None]) -> None:
-    fill(path)
-    fsio.fsync_file(path)
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data``, fsynced, with the umask's permissions.
+
+    Audio and tensors are encoded in memory first and written here, so a full disk is an
+    ``OSError`` with its errno (libsndfile would only say "System error.").
+    """
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     fsio.apply_default_mode(path)
 
 
 def _write_contents(take: Take, folder: Path, meta_text: str, explanation: bytes | None) -> None:
-    _write_file(folder / AUDIO, lambda p: sf.write(str(p), np.asarray(take.audio).T, take.sample_rate,
-                                                   subtype="FLOAT"))
+    wav = io.BytesIO()
+    sf.write(wav, np.asarray(take.audio).T, take.sample_rate, subtype="FLOAT", format="WAV")
+    _write_bytes(folder / AUDIO, wav.getvalue())
+    del wav
     tensors = {"codes": torch.as_tensor(take.codes).contiguous().long(),
                "latents": torch.as_tensor(take.latents).contiguous().float()}
     if take.step_mask is not None:
         tensors["step_mask"] = torch.from_numpy(np.ascontiguousarray(take.step_mask, dtype=np.float32))
-    _write_file(folder / TENSORS, lambda p: save_file(tensors, str(p)))
-
-    def text_writer(data: bytes) -> tp.Callable[[Path], None]:
-        def write(p: Path) -> None:
-            with open(p, "xb") as f:
-                f.write(data)
-        return write
-    _write_file(folder / META, text_writer(meta_text.encode("utf-8")))
+    _write_bytes(folder / TENSORS, save_tensors(tensors))
+    _write_bytes(folder / META, meta_text.encode("utf-8"))
     if explanation is not None:
-        _write_file(folder / EXPLANATION, text_writer(explanation))
+        _write_bytes(folder / EXPLANATION, explanation)
     fsio.fsync_dir(folder)
 
 
@@ -874,7 +880,7 @@ def save_explanation(explanation: tp.Any, folder: str | os.PathLike[str],
 def load_explanation(folder: str | os.PathLike[str], take: Take | None = None) -> tp.Any:
     """Read ``explanation.json`` back as a validated :class:`~agx_desktop.engine.explain.base.Explanation`.
 
-    With ``take``, also check that it explains that take (same id, words and frame count).
+    With ``take``, also check that it explains that take (same id, words, frames and steps).
     Raises :class:`ExplanationError` (one line: the file and what to do) when it is missing,
     damaged, or belongs to another take.
     """
@@ -897,6 +903,7 @@ def load_explanation(folder: str | os.PathLike[str], take: Take | None = None) -
         n_frames = int(take.codes.shape[-1])
         if explanation.take_id != take.id:
             raise ExplanationError(f"{path} explains another take ({explanation.take_id!r}, not {take.id}): {again}")
-        if explanation.words != take.words or explanation.n_frames != n_frames:
+        if explanation.words != take.words or explanation.n_frames != n_frames \
+                or explanation.n_steps != int(take.latents.shape[0]):
             raise ExplanationError(f"{path} does not fit its take (other words or length): {again}")
     return explanation
