@@ -35,10 +35,11 @@ def tiny_take(tiny_model):
 
 @pytest.fixture
 def untrained_bundled(monkeypatch):
-    """Make the registry's 'bundled' id resolve to the in-process untrained stand-in."""
+    """Make the registry's 'bundled' id build the untrained stand-in, asked for by name (the
+    registry never substitutes it on its own: missing bundled weights are an error)."""
     from agx_desktop.engine import models
 
-    monkeypatch.setattr(models, "_bundled_present", lambda: False)
+    monkeypatch.setitem(models._ALIASES, models.BUNDLED_ID, models.STAND_IN_ID)
     saved = dict(models._CACHE)
     models._CACHE.clear()
     yield

@@ -14,18 +14,19 @@ from agx_desktop.engine.take import GenerationParams
 from conftest import write_hub_layout_checkpoint
 
 
-def test_list_models_names_every_source(untrained_bundled):
+def test_list_models_names_every_source():
     rows = {r.id: r for r in models.list_models(check_network=False)}
-    assert rows["bundled"].usable and not rows["bundled"].trained
-    assert "UNTRAINED" in rows["bundled"].description
+    assert rows["bundled"].trained and rows["bundled"].source.startswith("resources/bundled")
+    assert rows["stand-in"].usable and not rows["stand-in"].trained  # listed by its own id, never as 'bundled'
+    assert "untrained" in rows["stand-in"].description
     for hub_id in ("facebook/audiogen-medium", "facebook/musicgen-small"):
         assert hub_id in rows and rows[hub_id].source.startswith("Hugging Face")
 
 
-def test_untrained_bundled_is_deterministic(untrained_bundled):
-    a = models.load_model("bundled", "cpu", use_cache=False)
-    b = models.load_model("bundled", "cpu", use_cache=False)
-    assert not a.trained
+def test_stand_in_is_deterministic():
+    a = models.load_model("stand-in", "cpu", use_cache=False)
+    b = models.load_model("stand-in", "cpu", use_cache=False)
+    assert not a.trained and a.id == "stand-in"
     for pa, pb in zip(a.lm.state_dict().values(), b.lm.state_dict().values()):
         assert torch.equal(pa, pb)
 

@@ -4,11 +4,19 @@ Every source ends as an audiocraft ``BaseGenModel`` (``AudioGen``/``MusicGen``) 
 :class:`LoadedModel`; the rest of the engine only uses its ``lm`` and ``compression_model``.
 
 Ids:
-  * ``bundled`` — the default, shipped in ``resources/bundled`` (falls back to an untrained
-    in-process model, labelled so, when those weights are absent);
+  * ``bundled`` — the default, shipped in ``resources/bundled``; if a file of it is missing, loading
+    it fails with a message naming the file and how to restore it (never a silent substitute);
+  * ``stand-in`` — an untrained model built in-process from a fixed seed, for tests and offline
+    demos; used only when asked for by this name;
   * ``facebook/audiogen-medium`` and the MusicGen ids — audiocraft's own loaders, downloaded to
     the Hugging Face cache on first use and usable offline afterwards;
   * a local folder in audiocraft's layout (``state_dict.bin`` + ``compression_state_dict.bin``).
+
+Loading never unpickles an arbitrary object, whatever the environment says: checkpoint files are
+read with ``torch.load(weights_only=True)`` passed explicitly (torch lets
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` override only a call that leaves ``weights_only`` unset), a
+checkpoint's ``pretrained`` redirect is followed only to a known codec id (never to a path), and
+only text conditioners that load nothing but a named T5 are built.
 """
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import socket
 import typing as tp
 from dataclasses import dataclass
@@ -23,15 +32,36 @@ from pathlib import Path
 
 import torch
 
-from .errors import Cancelled, CheckpointError, ModelUnavailableError, PromptError, UnknownModelError
+from .errors import (Cancelled, CheckpointError, ModelUnavailableError, ParameterError, PromptError,
+                     UnknownModelError)
 from .jobs import CancelToken, ProgressFn, check, report
 from .text import TextTokens, align_tokens
+from . import weights_check as wc
 
 if tp.TYPE_CHECKING:
     from .take import GenerationParams
 
 BUNDLED_ID = "bundled"
+STAND_IN_ID = "stand-in"
 LM_FILE, CODEC_FILE = "state_dict.bin", "compression_state_dict.bin"
+
+_ALIASES: dict[str, str] = {}
+"""Test seam: an id that is built as another registry entry under its own name. The test suites map
+``bundled`` to ``stand-in`` (fast, deterministic); nothing in the app or CLI writes it."""
+
+CODEC_REDIRECTS: dict[str, str] = {
+    "facebook/encodec_32khz": "EnCodec 32 kHz (MusicGen's codec)",
+    "facebook/encodec_24khz": "EnCodec 24 kHz",
+}
+"""The only ``pretrained`` values a ``compression_state_dict.bin`` may name: Hugging Face EnCodec
+models, read by transformers (safetensors, or ``torch.load(weights_only=True)`` passed explicitly)
+and wrapped by audiocraft's own ``HFEncodecCompressionModel``. Any other value (a path, a DAC id,
+an unknown repo) is refused: audiocraft would ``torch.load`` it with torch's default."""
+
+TEXT_CONDITIONERS = ("t5", "lut")
+"""Conditioner types a checkpoint folder may use: T5 (a name from audiocraft's fixed list, loaded by
+transformers) and a lookup table (loads nothing). Chroma and CLAP conditioners would load further
+files named by the config (demucs, CLAP checkpoints, embedding caches) with plain ``torch.load``."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +70,17 @@ class HubModel:
     family: str  # 'audiogen' | 'musicgen'
     text_encoder: str  # the HF id of the T5 it needs
     description: str
+    codec: str | None = None  # the HF EnCodec its compression_state_dict.bin redirects to, if any
 
 
 HUB_MODELS: dict[str, HubModel] = {m.id: m for m in [
     HubModel("facebook/audiogen-medium", "audiogen", "t5-large", "AudioGen 1.5B, 16 kHz sound effects (~3.6 GB)"),
-    HubModel("facebook/musicgen-small", "musicgen", "t5-base", "MusicGen 300M, 32 kHz music (~1.2 GB)"),
-    HubModel("facebook/musicgen-medium", "musicgen", "t5-base", "MusicGen 1.5B, 32 kHz music (~3.7 GB)"),
-    HubModel("facebook/musicgen-large", "musicgen", "t5-base", "MusicGen 3.3B, 32 kHz music (~7 GB)"),
+    HubModel("facebook/musicgen-small", "musicgen", "t5-base", "MusicGen 300M, 32 kHz music (~1.2 GB)",
+             "facebook/encodec_32khz"),
+    HubModel("facebook/musicgen-medium", "musicgen", "t5-base", "MusicGen 1.5B, 32 kHz music (~3.7 GB)",
+             "facebook/encodec_32khz"),
+    HubModel("facebook/musicgen-large", "musicgen", "t5-base", "MusicGen 3.3B, 32 kHz music (~7 GB)",
+             "facebook/encodec_32khz"),
 ]}
 
 
@@ -62,12 +96,76 @@ class ModelInfo:
     trained: bool = True
 
 
-def choose_device(preference: str | None = None) -> torch.device:
-    """``preference`` if given ('cpu', 'cuda', 'cuda:1', 'mps'), else CUDA when available, else CPU."""
-    pref = preference or os.environ.get("AGX_DEVICE")
-    if pref:
-        return torch.device(pref)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+_DEVICE_RE = re.compile(r"(cpu|mps|cuda(?::[0-9]+)?)")
+MAX_THREADS = 1024
+
+
+def choose_device(preference: str | torch.device | None = None) -> torch.device:
+    """``preference`` if given ('cpu', 'cuda', 'cuda:1', 'mps'), else ``AGX_DEVICE``, else CUDA when
+    available, else CPU.
+
+    A named device is checked here, so that a typo or a GPU this machine lacks is one line before
+    anything is built, not a traceback from deep inside torch.
+
+    Raises:
+        ParameterError: not a device name, or that device does not exist on this machine.
+    """
+    if isinstance(preference, torch.device):
+        return _check_available(preference, "--device")
+    if preference is not None and not isinstance(preference, str):
+        raise ParameterError(f"unknown device {wc.clean(repr(preference), 40)}: use cpu, cuda, cuda:N or mps")
+    origin, text = "--device", (preference or "").strip()
+    if not text:
+        origin, text = "AGX_DEVICE", os.environ.get("AGX_DEVICE", "").strip()
+    if not text:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name = text.lower()
+    if not _DEVICE_RE.fullmatch(name):
+        where = "" if origin == "--device" else " in AGX_DEVICE"
+        raise ParameterError(f"unknown device {wc.clean(repr(text), 40)}{where}: use cpu, cuda, cuda:N or mps")
+    return _check_available(torch.device(name), origin)
+
+
+def _check_available(dev: torch.device, origin: str) -> torch.device:
+    fix = "use --device cpu" if origin == "--device" else "set AGX_DEVICE=cpu or unset it"
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "no GPU found" if torch.version.cuda else "this torch is built without CUDA"
+            raise ParameterError(f"CUDA is not available on this machine (torch {torch.__version__}, {why}): {fix}")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            fix = ("use --device cuda:0 or --device cpu" if origin == "--device"
+                   else "set AGX_DEVICE=cuda:0 or cpu, or unset it")
+            have = f"it has {count}: cuda:0 to cuda:{count - 1}" if count > 1 else f"it has {count}: cuda:0"
+            raise ParameterError(f"there is no CUDA device {dev.index} on this machine ({have}): {fix}")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if not (mps is not None and mps.is_available()):
+            raise ParameterError(f"MPS is not available on this machine (torch {torch.__version__}; it needs "
+                                 f"Apple silicon and macOS 12.3 or later): {fix}")
+    elif dev.type != "cpu":
+        raise ParameterError(f"unknown device '{dev}': use cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def threads_override() -> int | None:
+    """``AGX_THREADS`` as a thread count, or None when it is unset or empty.
+
+    Raises:
+        ParameterError: not a whole number from 1 to MAX_THREADS (one line naming the variable).
+    """
+    raw = os.environ.get("AGX_THREADS")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        count = int(raw.strip())
+    except ValueError:
+        raise ParameterError(f"AGX_THREADS={wc.clean(repr(raw), 40)} is not a whole number: set it to a thread "
+                             "count such as 2, or unset it") from None
+    if not 1 <= count <= MAX_THREADS:
+        raise ParameterError(f"AGX_THREADS={count} is out of range: set it to a thread count from 1 to "
+                             f"{MAX_THREADS} (e.g. 2), or unset it")
+    return count
 
 
 def codec_device_for(device: torch.device) -> torch.device:
@@ -99,32 +197,36 @@ def _hub_files_missing(m: HubModel) -> list[str]:
     missing = [f"{m.id}/{f}" for f in (LM_FILE, CODEC_FILE) if not _hf_cached(m.id, f)]
     if not _hf_cached(m.text_encoder, "config.json"):
         missing.append(f"{m.text_encoder} (text encoder)")
+    if m.codec and not _hf_cached(m.codec, "config.json"):
+        missing.append(f"{m.codec} (codec)")
     return missing
 
 
-def _bundled_present() -> bool:
-    try:
-        from .bundled.loader import weights_present
-    except ImportError:
-        return False
-    return weights_present()
+def _bundled_missing() -> list[str]:
+    """Paths of the bundled model's files that are not there (empty when it can be loaded)."""
+    from .bundled.loader import missing_files
+    return missing_files()
 
 
 def is_local_checkpoint(model_id: str) -> bool:
-    return os.path.isdir(os.path.expanduser(model_id))
+    try:
+        return os.path.isdir(os.path.expanduser(model_id))
+    except (OSError, ValueError):  # a NUL byte, a name too long for the filesystem
+        return False
 
 
 def list_models(check_network: bool = True) -> list[ModelInfo]:
     """Every known model with its source and whether it can be loaded right now."""
     rows = []
-    if _bundled_present():
-        rows.append(ModelInfo(BUNDLED_ID, "resources/bundled (shipped with the app)",
-                              "small AudioGen-architecture model trained on the procedural sound world",
-                              True, "ready (offline)"))
-    else:
-        rows.append(ModelInfo(BUNDLED_ID, "built in-process from a fixed seed",
-                              "UNTRAINED stand-in: makes noise, for trying the app and tests",
-                              True, "ready (offline, untrained)", trained=False))
+    missing = _bundled_missing()
+    status = "ready (offline)" if not missing else \
+        f"missing {', '.join(Path(f).name for f in missing)}: git checkout resources/bundled, or reinstall"
+    rows.append(ModelInfo(BUNDLED_ID, "resources/bundled (shipped with the app)",
+                          "small AudioGen-architecture model trained on the procedural sound world",
+                          not missing, status))
+    rows.append(ModelInfo(STAND_IN_ID, "built in-process from a fixed seed",
+                          "untrained, for tests/offline demos: makes noise",
+                          True, "ready (offline, untrained)", trained=False))
     reachable: bool | None = None
     for m in HUB_MODELS.values():
         missing = _hub_files_missing(m)
@@ -276,9 +378,9 @@ class LoadedModel:
         (measured here: 1 s of tiny-model generation took 0.13 s on 1 thread, 8 s on 2 under load).
         ``AGX_THREADS`` overrides.
         """
-        env = os.environ.get("AGX_THREADS")
-        if env:
-            return max(1, int(env))
+        env = threads_override()
+        if env is not None:
+            return env
         if self.device.type != "cpu" or int(self.lm.dim) >= 1024:
             return torch.get_num_threads()
         return 1
@@ -354,8 +456,22 @@ class _LoadSteps:
         report(self.progress, "model ready", self.total, self.total)
 
 
+FOLDER_FIX = f"re-export the checkpoint in audiocraft's layout ({LM_FILE} + {CODEC_FILE})"
+
+
 def _safe_load(path: Path) -> dict:
-    """``torch.load`` restricted to tensors and plain containers (never arbitrary pickles)."""
+    """Read one checkpoint file as plain data: tensors and containers, never an arbitrary pickle.
+
+    ``weights_only=True`` is passed explicitly. In torch 2.11 (``torch/serialization.py``, ``load``),
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` switches a call to the full unpickler only when the call
+    left ``weights_only`` unset ("can only override if callsite did not explicitly set
+    weights_only"), and ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` only makes calls stricter; so no
+    environment variable turns this call unsafe (tests/test_fault_checkpoints.py sets it and
+    checks). Passing ``pickle_module=torch._weights_only_unpickler`` instead would lean on a
+    private module (and torch refuses it together with ``weights_only=True``); clearing the
+    variable around the call would change the whole process's environment while the app's worker
+    threads run. What the file holds is then checked: see :func:`_check_pkg`.
+    """
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: a checkpoint folder needs {LM_FILE} and {CODEC_FILE}")
     try:
@@ -363,33 +479,162 @@ def _safe_load(path: Path) -> dict:
     except Exception as exc:  # corrupt zip, truncated file, disallowed pickle global...
         raise CheckpointError(f"{path} is corrupt or not a plain weights file ({type(exc).__name__}): "
                               "re-download or re-export it") from exc
-    if not isinstance(pkg, dict) or ("best_state" not in pkg and "pretrained" not in pkg):
+    return _check_pkg(pkg, path)
+
+
+def _check_pkg(pkg: tp.Any, path: Path) -> dict:
+    """``pkg`` if it is an audiocraft checkpoint agx can build without loading anything else.
+
+    A ``pretrained`` key (audiocraft's "build that model instead") is accepted only in
+    ``compression_state_dict.bin`` and only naming one of :data:`CODEC_REDIRECTS`: audiocraft
+    would ``torch.load`` any other target (a path) with torch's default, which the environment
+    can switch to the full unpickler.
+    """
+    if not isinstance(pkg, dict):
+        raise CheckpointError(f"{path} is not an audiocraft checkpoint (it holds a {type(pkg).__name__}, not a "
+                              "table): wrong file?")
+    if "pretrained" in pkg:
+        target = pkg["pretrained"]
+        if path.name == CODEC_FILE and isinstance(target, str) and target in CODEC_REDIRECTS:
+            return pkg
+        raise CheckpointError(f"{path} names another model to load instead ('pretrained': "
+                              f"{wc.clean(repr(target), 80)}); agx follows that key only to "
+                              f"{' or '.join(CODEC_REDIRECTS)} in {CODEC_FILE}: {FOLDER_FIX} with its weights inside")
+    if "best_state" not in pkg:
         raise CheckpointError(f"{path} is not an audiocraft checkpoint (no 'best_state'): wrong file?")
+    wc.check_state(pkg["best_state"], str(path), FOLDER_FIX)
+    if not isinstance(pkg.get("xp.cfg"), dict):
+        raise CheckpointError(f"{path} has no model config ('xp.cfg' is missing or not a table): {FOLDER_FIX}")
     return pkg
 
 
-def _build_from_pkg(pkg: dict, kind: str, device: torch.device) -> tp.Any:
-    """Rebuild an audiocraft model from a checkpoint dict, as audiocraft's own loaders do."""
+def _check_conditioners(cfg: dict, path: Path) -> None:
+    """Only conditioners that load nothing a config names: see :data:`TEXT_CONDITIONERS`."""
+    from audiocraft.modules.conditioners import T5Conditioner
+
+    conds = cfg.get("conditioners") or {}
+    if not isinstance(conds, dict):
+        raise CheckpointError(f"{path}: its config's 'conditioners' is not a table: {FOLDER_FIX}")
+    for name, cc in conds.items():
+        if name == "args":
+            continue
+        kind = cc.get("model") if isinstance(cc, dict) else None
+        if kind not in TEXT_CONDITIONERS:
+            raise CheckpointError(f"{path}: conditioner {wc.clean(repr(name), 40)} is of type "
+                                  f"{wc.clean(repr(kind), 40)}, which agx does not build (it would read further files "
+                                  f"named by the config); agx builds {' and '.join(TEXT_CONDITIONERS)} conditioners")
+        if kind == "t5":
+            t5 = cc.get("t5")
+            t5_name = t5.get("name") if isinstance(t5, dict) else None
+            if t5_name not in T5Conditioner.MODELS:
+                raise CheckpointError(f"{path}: conditioner {wc.clean(repr(name), 40)} asks for T5 "
+                                      f"{wc.clean(repr(t5_name), 60)}, not one of audiocraft's T5 models "
+                                      f"({', '.join(T5Conditioner.MODELS)}): {FOLDER_FIX}")
+
+
+def _dry_lm_cfg(cfg: tp.Any) -> tp.Any:
+    """A copy of an LM config for the meta-device size check: T5 conditioners become lookup tables
+    of T5's width (no T5 load; their saved part, the output projection, keeps its shape) and lookup
+    tables get the no-op tokenizer (no spaCy)."""
+    from omegaconf import OmegaConf
+    from audiocraft.modules.conditioners import T5Conditioner
+
+    dry = OmegaConf.create(OmegaConf.to_container(cfg))
+    conds = dry.get("conditioners") or {}
+    for name in list(conds.keys()):
+        if name == "args":
+            continue
+        if conds[name].model == "t5":
+            width = T5Conditioner.MODELS_DIMS[conds[name].t5.name]
+            conds[name] = {"model": "lut", "lut": {"n_bins": 1, "dim": width, "tokenizer": "noop"}}
+        elif conds[name].model == "lut":
+            conds[name].lut.tokenizer = "noop"
+    dry.device = "meta"
+    return dry
+
+
+def _redirected_codec(name: str, path: Path, device: torch.device) -> tp.Any:
+    """A Hugging Face EnCodec named by an allowed ``pretrained`` redirect, as audiocraft builds it.
+
+    transformers reads the repo's safetensors, or its ``.bin`` with ``torch.load(weights_only=True)``
+    passed explicitly (transformers 5's ``load_state_dict``), so the environment cannot make it
+    unpickle objects either; its ``trust_remote_code`` stays off (EnCodec is a built-in class).
+    """
+    from transformers import EncodecModel as HFEncodecModel
+    from audiocraft.models.encodec import HFEncodecCompressionModel
+
+    try:
+        hf_model = HFEncodecModel.from_pretrained(name)
+    except OSError as exc:  # not cached and no network, or the repo lacks a file
+        raise ModelUnavailableError(f"{name} (the codec {path} names) could not be fetched ({type(exc).__name__}: "
+                                    f"{wc.clean(str(exc), 160)}): connect once to download it, or copy "
+                                    "~/.cache/huggingface from a machine that has it") from exc
+    except Exception as exc:  # a corrupt or unsafe file in the cache
+        raise CheckpointError(f"{name} (the codec {path} names) is corrupt in the Hugging Face cache "
+                              f"({type(exc).__name__}: {wc.clean(str(exc), 160)}): delete it from "
+                              "~/.cache/huggingface to download it again") from exc
+    with wc.as_checkpoint_error(f"{name} (the codec {path} names) is not an EnCodec audiocraft can use",
+                                "delete it from ~/.cache/huggingface to download it again"):
+        return HFEncodecCompressionModel(hf_model).to(device).eval()
+
+
+def _build_from_pkg(pkg: dict, kind: str, device: torch.device, path: Path | None = None) -> tp.Any:
+    """Rebuild an audiocraft model from a checkpoint dict (checked by :func:`_check_pkg`), as
+    audiocraft's own loaders do, but refusing anything that would make it load another file.
+
+    The config is resolved once (OmegaConf interpolations) and checked: loop counts bounded,
+    conditioners allowed; then the model is built on the meta device and its size compared with
+    the weights, before the real build; the weights must be finite and of the model's kind.
+    Any other failure is one CheckpointError line.
+    """
     from omegaconf import OmegaConf
     from audiocraft.models import builders
-    from audiocraft.models.encodec import CompressionModel
     from audiocraft.models.loaders import _delete_param
 
+    path = path or Path(LM_FILE if kind == "lm" else CODEC_FILE)
     if kind == "codec" and "pretrained" in pkg:
-        return CompressionModel.get_pretrained(pkg["pretrained"], device=device)
-    cfg = OmegaConf.create(pkg["xp.cfg"])
-    cfg.device = str(device)
-    if kind == "codec":
-        model = builders.get_compression_model(cfg)
-    else:
+        return _redirected_codec(pkg["pretrained"], path, device)
+    where = f"{path} does not describe a model agx can build"
+    with wc.as_checkpoint_error(where, FOLDER_FIX):
+        resolved = OmegaConf.to_container(OmegaConf.create(pkg["xp.cfg"]), resolve=True)
+    wc.check_loop_counts(resolved, str(path), FOLDER_FIX)
+    if kind == "lm":
+        _check_conditioners(resolved, path)
+    state = pkg["best_state"]
+    with wc.as_checkpoint_error(where, FOLDER_FIX):
+        cfg = OmegaConf.create(resolved)
+        cfg.dtype = "float32"
+        if kind == "codec":
+            build = builders.get_compression_model
+            dry = OmegaConf.create(OmegaConf.to_container(cfg))
+            dry.device = "meta"
+        else:
+            build = builders.get_lm_model
+            for name in ("conditioners.self_wav.chroma_stem.cache_path", "conditioners.args.merge_text_conditions_p",
+                         "conditioners.args.drop_desc_p"):
+                _delete_param(cfg, name)
+            dry = _dry_lm_cfg(cfg)
+        wc.check_size(wc.dry_build(lambda: build(dry)), state, str(path), FOLDER_FIX)
+        cfg.device = str(device)
         cfg.dtype = "float32" if device.type == "cpu" else "float16"
-        for name in ("conditioners.self_wav.chroma_stem.cache_path", "conditioners.args.merge_text_conditions_p",
-                     "conditioners.args.drop_desc_p"):
-            _delete_param(cfg, name)
-        model = builders.get_lm_model(cfg)
-        model.cfg = cfg
-    model.load_state_dict(pkg["best_state"])
+        model = build(cfg)
+        wc.check_tensors(state, model.state_dict(), str(path), FOLDER_FIX)
+        model.load_state_dict(state)
+        if kind == "lm":
+            model.cfg = cfg
     return model.eval()
+
+
+def _max_duration(cfg: tp.Any, default: float, folder: Path) -> float:
+    """The LM's training segment length (the longest clip it makes in one go), checked finite."""
+    dataset = cfg.get("dataset") if cfg is not None else None
+    value = dataset.get("segment_duration") if dataset is not None and hasattr(dataset, "get") else None
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 600:
+        raise CheckpointError(f"{folder / LM_FILE}: its dataset.segment_duration {wc.clean(repr(value), 40)} is not "
+                              f"a duration from 0 to 600 s: {FOLDER_FIX}")
+    return float(value)
 
 
 def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str | None = None,
@@ -398,6 +643,11 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
 
     Returns audiocraft's ``MusicGen`` when ``family`` says so or the checkpoint's config names the
     musicgen solver, else ``AudioGen``; the maximum duration is the training segment length.
+
+    Raises:
+        CheckpointError: a file is missing, corrupt, unsafe (a pickle, a ``pretrained`` redirect to
+            anything but a known codec id, a conditioner that loads other files) or inconsistent.
+        ModelUnavailableError: an allowed codec redirect could not be downloaded.
     """
     from audiocraft.models import AudioGen, MusicGen
 
@@ -406,26 +656,22 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
     lm_pkg = _safe_load(folder / LM_FILE)
     step(f"reading {CODEC_FILE}")
     codec_pkg = _safe_load(folder / CODEC_FILE)
-    try:
-        step("building the compression model")
-        codec = _build_from_pkg(codec_pkg, "codec", device)
-        step("building the language model and text encoder")
-        lm = _build_from_pkg(lm_pkg, "lm", device)
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder} does not match an audiocraft model ({exc.__class__.__name__}: "
-                              f"{str(exc).splitlines()[0][:200]})") from exc
-    cfg = getattr(lm, "cfg", None)
-    solver = str(cfg.get("solver", "")) if cfg is not None else ""
-    if "musicgen" in solver:
-        family = "musicgen"
-    cls = MusicGen if family == "musicgen" else AudioGen
-    default = 30.0 if family == "musicgen" else 10.0
-    try:  # the longest clip the LM was trained on is the longest it generates in one go
-        max_duration = float(cfg.dataset.segment_duration) if cfg is not None else default
-    except Exception:
-        max_duration = default
-    gen = cls(name or str(folder), codec, lm, max_duration=default)
-    gen.max_duration = max_duration  # set after: audiocraft's constructor asserts max_duration > its stride
+    step("building the compression model")
+    codec = _build_from_pkg(codec_pkg, "codec", device, folder / CODEC_FILE)
+    step("building the language model and text encoder")
+    lm = _build_from_pkg(lm_pkg, "lm", device, folder / LM_FILE)
+    where = f"{folder} does not hold a usable audiocraft model"
+    with wc.as_checkpoint_error(where, FOLDER_FIX):
+        wc.check_pair(lm, codec, str(folder), FOLDER_FIX)
+        cfg = getattr(lm, "cfg", None)
+        solver = str(cfg.get("solver", "")) if cfg is not None else ""
+        if "musicgen" in solver:
+            family = "musicgen"
+        cls = MusicGen if family == "musicgen" else AudioGen
+        default = 30.0 if family == "musicgen" else 10.0
+        max_duration = _max_duration(cfg, default, folder)
+        gen = cls(name or str(folder), codec, lm, max_duration=default)
+        gen.max_duration = max_duration  # set after: audiocraft's constructor asserts max_duration > its stride
     return gen
 
 
@@ -484,16 +730,22 @@ def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = N
     """Load a model by id (see module docstring), on CUDA when available unless told otherwise.
 
     On Apple MPS the compression model stays on the CPU (audiocraft users report garbled audio
-    otherwise). Loaded models are cached per (id, device).
+    otherwise). Loaded models are cached per (id, device). The device and ``AGX_THREADS`` are
+    checked first, before anything is read or built.
 
     ``progress(what, i, total)`` is called before each stage of the load (reading, downloading,
     building, moving to the device) and once more with ``"model ready"``; ``cancel`` is checked
     before each stage. A cancelled load raises :class:`Cancelled` and leaves the cache as it was.
 
     Raises:
-        UnknownModelError, ModelUnavailableError, CheckpointError, Cancelled.
+        ParameterError (unknown or absent device, bad AGX_THREADS), UnknownModelError,
+        ModelUnavailableError, CheckpointError (including missing bundled files), Cancelled.
     """
-    dev = device if isinstance(device, torch.device) else choose_device(device)
+    dev = choose_device(device)
+    threads_override()
+    if not isinstance(model_id, str) or not model_id.strip():
+        raise UnknownModelError(f"no model named: use one of {', '.join(_known_ids())}, or a folder with "
+                                f"{LM_FILE} and {CODEC_FILE}")
     key = (model_id, str(dev))
     if use_cache and key in _CACHE:
         report(progress, "model ready", 1, 1)
@@ -501,29 +753,35 @@ def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = N
     codec_dev = codec_device_for(dev)
     trained = True
     step = _LoadSteps(progress, cancel)
-    if model_id == BUNDLED_ID:
-        if _bundled_present():
-            from .bundled.loader import load_bundled_model
-            step.expect(4)
-            gen = load_bundled_model("cpu", step=step)
-        else:
-            from .tiny import build_tiny_model
-            step.expect(2)
-            step("building the untrained stand-in model")
-            gen, trained = build_tiny_model(name=BUNDLED_ID, seed=1234, dim=128, num_layers=2, card=256), False
-    elif model_id in HUB_MODELS:
+    target = _ALIASES.get(model_id, model_id)
+    if target == BUNDLED_ID:
+        from .bundled.loader import load_bundled_model, missing_message
+        missing = _bundled_missing()
+        if missing:
+            raise CheckpointError(missing_message(missing))
+        step.expect(4)
+        gen = load_bundled_model("cpu", step=step)
+    elif target == STAND_IN_ID:
+        from .tiny import build_tiny_model
+        step.expect(2)
+        step("building the untrained stand-in model")
+        gen, trained = build_tiny_model(name=model_id, seed=1234, dim=128, num_layers=2, card=256), False
+    elif target in HUB_MODELS:
         step.expect(7)
-        gen = _load_hub(HUB_MODELS[model_id], torch.device("cpu"), step=step)
-    elif is_local_checkpoint(model_id):
+        gen = _load_hub(HUB_MODELS[target], torch.device("cpu"), step=step)
+    elif is_local_checkpoint(target):
         step.expect(5)
-        gen = load_checkpoint_folder(model_id, torch.device("cpu"), step=step)
+        gen = load_checkpoint_folder(target, torch.device("cpu"), step=step)
     else:
-        known = ", ".join([BUNDLED_ID, *HUB_MODELS])
-        raise UnknownModelError(f"unknown model '{model_id}': use one of {known}, or a folder with {LM_FILE} "
-                                f"and {CODEC_FILE}")
+        raise UnknownModelError(f"unknown model '{wc.clean(model_id, 80)}': use one of {', '.join(_known_ids())}, "
+                                f"or a folder with {LM_FILE} and {CODEC_FILE}")
     step(f"moving to {dev}")
     loaded = LoadedModel(model_id, gen, dev, trained=trained, codec_device=codec_dev)
     step.finish()
     if use_cache:
         _CACHE[key] = loaded
     return loaded
+
+
+def _known_ids() -> list[str]:
+    return [BUNDLED_ID, STAND_IN_ID, *HUB_MODELS]

@@ -1,7 +1,7 @@
 """Small audiocraft models built in-process from a fixed seed: no download, no spacy model.
 
-Used by the tests (every engine feature runs on them) and as the untrained stand-in for the
-``bundled`` model when its trained weights are absent. They are real audiocraft ``LMModel`` /
+Used by the tests (every engine feature runs on them) and as the registry's untrained
+``stand-in`` model (only when asked for by that name). They are real audiocraft ``LMModel`` /
 ``EncodecModel`` instances, so the engine treats them exactly like audiogen-medium.
 """
 from __future__ import annotations

