@@ -46,7 +46,9 @@ def describe_os_error(exc: BaseException, path: str | Path) -> str:
     if code in (errno.EACCES, errno.EPERM):
         return f"{path} is not writable (permission denied)"
     if code in (errno.ENOTDIR, errno.EEXIST) or (Path(path).exists() and not Path(path).is_dir()):
-        return f"{path} is a file, not a folder"
+        p = Path(path)
+        culprit = next((a for a in (p, *p.parents) if a.exists() and not a.is_dir()), p)
+        return f"{culprit} is a file, not a folder"
     if code == errno.ENOENT:
         return f"{path} does not exist and cannot be created"
     reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]

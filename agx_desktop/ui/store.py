@@ -13,6 +13,7 @@ Uses the engine's atomic take folders. Nothing here may cost the user a take or 
 """
 from __future__ import annotations
 
+import errno
 import math
 import re
 import shutil
@@ -23,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from agx_desktop.engine.errors import AgxError, StorageError
-from agx_desktop.engine.fsio import clean_stale_temps
-from agx_desktop.engine.takes import (EXPLANATION, is_take_folder, load_explanation, load_take, save_explanation,
-                                      save_take)
+from agx_desktop.engine.fsio import TMP_TAG
+from agx_desktop.engine.takes import (EXPLANATION, is_take_folder, load_explanation, load_take, recover,
+                                      save_explanation, save_take)
 
 from .analysis import TakeItem, analyse
 from .paths import ENV_DATA_DIR, describe_os_error, takes_dir, writable_problem
@@ -185,9 +186,9 @@ class TakeStore:
         what = f"take {item.id} is not saved"
         if exc is None:
             reason = f"autosave is off ({self.problem})"
-        elif isinstance(exc, OSError) and getattr(exc, "errno", None) is not None:
+        elif isinstance(exc, OSError) and getattr(exc, "errno", None) not in (None, errno.EIO):
             reason = describe_os_error(exc, self.root)
-        elif isinstance(exc, AgxError):
+        elif isinstance(exc, AgxError) and not isinstance(exc, OSError):  # busy, refused parameters...
             reason = _line(exc)
         else:  # libsndfile says only "System error." when the disk fills up: look for ourselves
             reason = writable_problem(self.root)
@@ -257,14 +258,13 @@ class TakeStore:
         """
         notices: list[str] = []
         try:
+            self._recover_interrupted()
             folders = sorted(p for p in self.root.iterdir() if not p.name.startswith(".") and p.is_dir())
         except OSError as exc:
             if self.problem is None or self.root.exists():
                 notices.append(f"skipped {self.root}: the takes folder can't be read ({describe_os_error(exc, self.root)})"
                                f" — check its permissions, or set {ENV_DATA_DIR} to another folder and restart")
             return [], notices
-        if self.problem is None:
-            clean_stale_temps(self.root)  # temp folders/files of writers killed mid-save
         items: list[TakeItem] = []
         seen: dict[str, str] = {}
         for i, folder in enumerate(folders):
@@ -277,6 +277,20 @@ class TakeStore:
         items.sort(key=lambda it: (it.take.created if isinstance(it.take.created, str) else "",
                                    str(it.folder.name if it.folder is not None else "")))
         return items, notices
+
+    def _recover_interrupted(self) -> None:
+        """Put back takes whose save was cut between its two renames (only hidden temporaries are
+        left, no folder), and let the engine remove dead writers' leftovers: each folder's own
+        temporaries are handled when :func:`load_take` reads it."""
+        for entry in list(self.root.iterdir()):
+            if not entry.name.startswith(".") or TMP_TAG not in entry.name:
+                continue
+            target = self.root / entry.name[1:].split(TMP_TAG, 1)[0]
+            if target.name and not target.exists():
+                try:
+                    recover(target)
+                except Exception:  # read-only, busy...: the take is left as it is, found next time
+                    pass
 
     def _load_one(self, folder: Path, seen: dict[str, str], notices: list[str]) -> TakeItem | None:
         fix = f"move that folder out of {self.root} (or delete it) to stop this notice"
@@ -307,7 +321,7 @@ class TakeStore:
             if problem is not None:
                 explanation = None
                 kind, why = problem
-                state = "belongs to another take" if kind == "other" else "is corrupt"
+                state = "does not belong to this take" if kind == "other" else "is corrupt"
                 notices.append(f"{folder.name}: its {EXPLANATION} {state} ({why}), so it is not shown — explain "
                                "this take again to replace it")
         try:
