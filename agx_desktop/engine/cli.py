@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import limits
 from .errors import AgxError, ExplanationError, ModelMismatchError, ParameterError, PromptError
-from .safetext import normalise_prompt, terminal_safe
+from .safetext import check_prompt_chars, normalise_prompt, terminal_safe
 
 INTERNAL_HINT = "please report; run with AGX_DEBUG=1 for the traceback"
 
@@ -340,10 +340,10 @@ def _read_explanation(folder: str, take: tp.Any) -> tp.Any:
 
 
 def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
-    from .models import list_models
-    from . import takes
+    from . import takes  # torch, not audiocraft: a bad take folder is reported before the model code loads
 
     if args.command == "models":
+        from .models import list_models
         _print_models(list_models(check_network=not args.offline), args.json)
         return 0
     if args.command == "generate":
@@ -411,6 +411,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         from .generation import regenerate
         take = takes.load_take(args.take)
         model_id = _model_for(take, args.model, "regenerate")
+        check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
         explanation = None
         weights = None
         if args.variant in ("factual", "counterfactual"):
