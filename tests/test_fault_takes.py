@@ -45,6 +45,8 @@ def snapshot(root: Path) -> dict[str, object]:
         for name in dirnames + filenames:
             p = Path(dirpath) / name
             rel = str(p.relative_to(root))
+            if ".hypothesis" in p.parts:  # hypothesis's own cache in the working folder
+                continue
             if p.is_symlink():
                 out[rel] = ("link", os.readlink(p))
             elif p.is_dir():
@@ -173,6 +175,31 @@ def test_allowed_out_paths(user_dirs, tiny_take):
     assert not hidden_leftovers(work)
 
 
+def test_check_out_path_property_any_text(user_dirs):
+    """Any text as --out: a path that is new, empty or a take, or one OutputPathError line; nothing written."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    before = snapshot(user_dirs)
+    pieces = st.sampled_from(["", ".", "..", "~", "/", "//", "../plain.txt", "../not_a_take", "../link_dir",
+                              "x" * 300, "\x1b[2J", "\n", " ", "é", "\u202e", "a/b"])
+    names = st.lists(pieces | st.text(max_size=8), min_size=1, max_size=5).map("/".join) | st.text(max_size=20)
+
+    @hypothesis.settings(max_examples=300, deadline=None, database=None)
+    @hypothesis.given(name=names)
+    def check(name):
+        try:
+            target = takes.check_out_path(name)
+        except OutputPathError as exc:
+            one_line(exc)
+            return
+        assert target.is_absolute()
+        assert not target.exists() or takes.is_agx_take(target) or (target.is_dir() and not os.listdir(target))
+        assert target not in (user_dirs, Path.cwd(), Path("/")) and target not in Path.cwd().parents
+
+    check()
+    assert snapshot(user_dirs) == before
+
+
 def test_check_out_path_writes_nothing(user_dirs):
     before = snapshot(user_dirs)
     assert takes.check_out_path("../new/deep/take") == (user_dirs / "work").resolve() / "new" / "deep" / "take"
@@ -180,7 +207,7 @@ def test_check_out_path_writes_nothing(user_dirs):
 
 
 @pytest.mark.skipif(not AGX.exists(), reason="the console script is installed by `make setup`")
-@pytest.mark.parametrize("out", ["..", ""])
+@pytest.mark.parametrize("out", ["..", ""])  # the two that deleted the parent / the current folder
 def test_console_script_refuses_out_before_anything(user_dirs, out):
     """The real `agx`: exit 2, one line, the user's folders untouched (issue 15 item 1)."""
     before = snapshot(user_dirs)
@@ -834,6 +861,15 @@ def test_full_disk_keeps_the_previous_take_and_leaves_no_temp(tiny_take, small_d
     one_line(info.value)
     filler.unlink()
     assert snapshot(small_disk) == before
+    # the same disk read-only: one line, the take still loads
+    if subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True).returncode == 0:
+        for write in (lambda: takes.save_take(other_take(tiny_take), folder),
+                      lambda: takes.save_explanation(make_explanation(tiny_take), folder)):
+            with pytest.raises(StorageError, match="read-only; choose a folder you may write to") as info:
+                write()
+            one_line(info.value)
+        assert takes.load_take(folder).id == tiny_take.id
+        assert snapshot(small_disk) == before
 
 
 def test_any_agx_error_is_one_line():

@@ -50,6 +50,7 @@ from . import fsio
 from .errors import (AgxError, ExplanationError, NotATakeError, OutputPathError, ParameterError, StorageError,
                      TakeBusyError)
 from .fsio import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported: settings, evaluate)
+from .safetext import terminal_safe
 from .take import GenerationParams, Take
 from .text import TextTokens
 
@@ -169,16 +170,23 @@ def check_out_path(folder: str | os.PathLike[str]) -> Path:
         raise OutputPathError("the output folder name is empty: give a new folder for the take, e.g. --out takes/dog")
     if "\x00" in raw:
         raise OutputPathError("the output folder name contains a NUL character: give an ordinary folder name")
-    shown = raw if len(raw) <= 200 else raw[:200] + "..."
+    shown = terminal_safe(raw if len(raw) <= 200 else raw[:200] + "...")  # one line, whatever the name holds
     absolute = Path(os.path.abspath(os.path.expanduser(raw)))
-    if absolute.is_symlink():
-        real = absolute.resolve()
-        if not is_agx_take(real):
-            raise OutputPathError(f"{shown} is a symbolic link (to {real}), not a take folder: "
-                                  "choose a new folder name (nothing was written)")
-        target = real
-    else:
-        target = absolute.resolve()
+    try:
+        if absolute.is_symlink():
+            real = absolute.resolve()
+            if not is_agx_take(real):
+                raise OutputPathError(f"{shown} is a symbolic link (to {terminal_safe(real)}), not a take folder: "
+                                      "choose a new folder name (nothing was written)")
+            target = real
+        else:
+            target = absolute.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a path too long
+        raise OutputPathError(f"{shown} cannot be resolved ({getattr(exc, 'strerror', None) or exc}): "
+                              "choose another folder for the take") from None
+    too_long = [p for p in target.parts if len(os.fsencode(p)) > 255]
+    if too_long or len(os.fsencode(str(target))) > 4000:
+        raise OutputPathError(f"{shown} is too long a name for a folder: choose a shorter one")
     try:
         home: Path | None = Path.home().resolve()
     except (OSError, RuntimeError, KeyError):
@@ -218,9 +226,10 @@ def check_out_path(folder: str | os.PathLike[str]) -> Path:
     while not os.path.lexists(ancestor) and ancestor.parent != ancestor:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise OutputPathError(f"{ancestor} is a file, so {shown} cannot be created: choose another folder for the take")
+        raise OutputPathError(f"{terminal_safe(ancestor)} is a file, so {shown} cannot be created: "
+                              "choose another folder for the take")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutputPathError(f"cannot create {shown}: {ancestor} is not writable for you; "
+        raise OutputPathError(f"cannot create {shown}: {terminal_safe(ancestor)} is not writable for you; "
                               "choose a folder you may write to")
     return target
 
@@ -297,12 +306,12 @@ def _acquire_file_lock(target: Path) -> tuple[int, Path, list[Path]]:
         except FileNotFoundError:  # a parent was removed meanwhile (another lock's cleanup): again
             continue
         except OSError as exc:
-            raise _storage_error(exc, f"cannot lock {target}", "choose a folder you may write to") from None
+            raise _storage_error(exc, f"cannot lock {target}", "nothing was written") from None
         try:
             locked = _try_lock(fd)
         except OSError as exc:
             os.close(fd)
-            raise _storage_error(exc, f"cannot lock {target}", "choose another folder") from None
+            raise _storage_error(exc, f"cannot lock {target}", "nothing was written") from None
         if not locked:
             pid = _holder_pid(fd)
             os.close(fd)
@@ -719,18 +728,20 @@ def check_take(take: Take) -> None:
 
 # --------------------------------------------------------------------------- write
 
-def _storage_error(exc: BaseException, what: str, fix: str) -> StorageError:
-    """One line for a refused write: what failed, why in words, what to do (errno kept)."""
+def _storage_error(exc: BaseException, what: str, kept: str = "") -> StorageError:
+    """One line for a refused write: what failed, why in words, what to do, what is unchanged."""
     code = getattr(exc, "errno", None)
-    reasons = {errno.ENOSPC: "the disk is full", errno.EROFS: "the disk is read-only",
-               errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+    full = "free some space or choose another folder"
+    denied = "choose a folder you may write to"
+    reasons = {errno.ENOSPC: ("the disk is full", full), errno.EROFS: ("the disk is read-only", denied),
+               errno.EACCES: ("permission denied", denied), errno.EPERM: ("permission denied", denied)}
     if hasattr(errno, "EDQUOT"):
-        reasons[errno.EDQUOT] = "the disk quota is exceeded"
+        reasons[errno.EDQUOT] = ("the disk quota is exceeded", full)
     text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-    reason = reasons.get(code) or getattr(exc, "strerror", None) or text
+    reason, fix = reasons.get(code, (getattr(exc, "strerror", None) or text, "check the disk and try again"))
     if code is None and any(w in text.lower() for w in ("space", "disk full", "quota")):
-        reason = "the disk is full"
-    error = StorageError(f"{what}: {reason}; {fix}")
+        reason, fix = "the disk is full", full
+    error = StorageError(f"{what}: {reason}; {fix}{f' ({kept})' if kept else ''}")
     error.errno = code or errno.EIO
     return error
 
@@ -813,9 +824,8 @@ def save_take(take: Take, folder: str | os.PathLike[str]) -> Path:
         except BaseException as exc:
             _rmtree(tmp)
             if isinstance(exc, (OSError, sf.SoundFileError)) or type(exc).__name__ == "SafetensorError":
-                fix = ("the previous take there is unchanged" if os.path.lexists(target) else "nothing was written")
-                raise _storage_error(exc, f"could not write the take to {target}",
-                                     f"free some space or choose another folder ({fix})") from exc
+                kept = "the previous take there is unchanged" if os.path.lexists(target) else "nothing was written"
+                raise _storage_error(exc, f"could not write the take to {target}", kept) from exc
             raise
         if trash is not None:
             _rmtree(trash)
@@ -872,8 +882,7 @@ def save_explanation(explanation: tp.Any, folder: str | os.PathLike[str],
         try:
             fsio.write_text_atomic(path, text)
         except OSError as exc:
-            raise _storage_error(exc, f"could not write {path}", "free some space or check the folder's permissions"
-                                 " (the previous explanation is unchanged)") from exc
+            raise _storage_error(exc, f"could not write {path}", "the previous explanation is unchanged") from exc
     return path
 
 
