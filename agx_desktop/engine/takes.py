@@ -686,8 +686,8 @@ def _load(folder: Path) -> Take:
         raise bad(AUDIO, f"its sample rate is {info.samplerate} Hz but take.json says {meta['sample_rate']} Hz")
     expected, tol = _expected_samples(meta, int(codes.shape[1]))
     if abs(int(info.frames) - expected) > tol or not 1 <= info.channels <= 16:
-        raise bad(AUDIO, f"{info.frames} samples x {info.channels} channels; its {codes.shape[1]} frames of codes "
-                         f"make {expected:.0f} samples")
+        raise bad(AUDIO, f"it holds {info.frames} samples in {info.channels} channel(s) but the take's "
+                         f"{codes.shape[1]} frames of codes make {expected:.0f}: cut short or from another take")
     try:
         audio, _ = sf.read(str(folder / AUDIO), dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001
