@@ -16,7 +16,6 @@ import signal
 import stat
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
