@@ -283,7 +283,8 @@ def finished_run(cli, captions, tmp_path, monkeypatch):
     (lambda out: (out / "results.jsonl").write_text("hello\n" + (out / "results.jsonl").read_text()),
      "line 1 is not JSON"),
     (lambda out: (out / "results.jsonl").write_text(
-        (out / "results.jsonl").read_text().replace('"fid_f": ', '"fid_f": "x", "was": ', 1)), "lacks numbers for fid_f"),
+        (out / "results.jsonl").read_text().replace('"fid_f": ', '"fid_f": "x", "was": ', 1)),
+     "lacks numbers for fid_f"),
 ])
 def test_evaluate_refuses_damaged_results_in_one_line_and_keeps_them(cli, captions, finished_run, monkeypatch,
                                                                      damage, message):

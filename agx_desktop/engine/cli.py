@@ -146,7 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate a take folder from a prompt",
                        description="Generate audio from PROMPT and write a take folder (audio.wav, take.json, "
                                    "tensors.safetensors) to --out.")
-    g.add_argument("prompt", type=ARG_PROMPT, help='what the sound should be, e.g. "rain on a tin roof with distant thunder"')
+    g.add_argument("prompt", type=ARG_PROMPT,
+                   help='what the sound should be, e.g. "rain on a tin roof with distant thunder" (newlines and '
+                        'tabs become spaces; other control characters are refused)')
     g.add_argument("--model", default="bundled", help="model id (see `agx models`) or a checkpoint folder")
     g.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds of audio (default 5)")
     g.add_argument("--seed", type=ARG_SEED, default=0, help="random seed: same seed and settings = same audio")
@@ -155,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=ARG_TOP_P, default=None, help="nucleus sampling threshold, 0 = off (default)")
     g.add_argument("--temperature", type=ARG_TEMPERATURE, default=None,
                    help="sampling temperature (default: the model's; 1.0 for AudioGen, 0.8 for bundled)")
-    g.add_argument("--cfg", type=ARG_CFG, default=None, help="classifier-free guidance strength (default 3.0)")
+    g.add_argument("--cfg", type=ARG_CFG, default=None,
+                   help=f"classifier-free guidance strength, 0 to {limits.MAX_CFG:g} (default 3.0)")
     g.add_argument("--weights", nargs="*", metavar="WORD=W", default=None, type=ARG_WEIGHT,
                    help=f"per-word cross-attention weights from 0 to {limits.MAX_WORD_WEIGHT:g}, e.g. dog=0 (mute) "
                         "bell=2 (boost)")

@@ -9,6 +9,9 @@ For every caption of a caption file (one per line; blank lines skipped and count
 Each finished caption is appended as one JSON line to ``OUT/results.jsonl`` (flushed and
 fsync'ed), so a crash or Ctrl-C loses no finished caption; a rerun with the same settings skips
 the captions already there (``run.json`` records the settings; different settings are refused).
+A line a crash cut short is dropped with a notice and the run resumes; a damaged ``run.json`` or
+results line, or an ``--out`` that is a file, is refused with one line before the model loads,
+and nothing there is rewritten.
 Tables are rewritten after every caption: ``table1.md/.csv`` (Fid_F, Fid_CF, KL_F, KL_CF, size:
 mean ± standard error over captions, plus the "same prompt, new samples" floor) and
 ``table2.md/.csv`` (seconds and peak MB per explanation). Until every caption is done they are
@@ -267,7 +270,8 @@ def record_problem(record: tp.Any) -> str | None:
         if missing:
             return f"method {name!r} lacks numbers for {', '.join(missing)}"
     floor = record.get("floor")
-    if floor is not None and not (isinstance(floor, dict) and _is_number(floor.get("fid")) and _is_number(floor.get("kl"))):
+    if floor is not None and not (isinstance(floor, dict) and _is_number(floor.get("fid"))
+                                  and _is_number(floor.get("kl"))):
         return "'floor' is not an object with 'fid' and 'kl' numbers"
     return None
 
@@ -669,7 +673,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         records = finished()
         t = write_tables(out, records, methods, len(captions), settings)
     if interrupted:
-        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {terminal_safe(out / RESULTS)} "
+        saved_in = terminal_safe(out / RESULTS)
+        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {saved_in} "
               f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
         return 130
     print(t["table1_md"])
