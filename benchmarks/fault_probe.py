@@ -4,7 +4,7 @@ Every case runs in a fresh folder under a temporary root created here (``/tmp/ag
 HOME, TMPDIR, AGX_DATA_DIR and the current folder pointed inside it, next to sentinel files (its
 parent, the current folder, HOME, an unrelated folder, a file) that are checked byte for byte after
 the case. Paths given to ``agx`` are checked to lie inside the case folder before anything runs; the
-one case that names ``/`` runs as user ``nobody``, who cannot write there. Mounts (a 64 KiB tmpfs for
+one case that names ``/`` runs as user ``nobody``, who cannot write there. Mounts (a 16 KiB tmpfs for
 a full disk, a read-only bind mount) are made only inside the case folder and only as root.
 
 How a case runs: ``agx`` is forked from a server process that has already imported the engine (the
@@ -315,6 +315,9 @@ class Probe:
             sys.path.insert(0, str(self.code))
         from agx_desktop.engine import takes  # the code under test, as the checks' loader
         self.takes = takes
+        # load_explanation imports every explainer (~15 s here): do it while the base takes are made
+        self.importer = threading.Thread(target=lambda: __import__("agx_desktop.engine.explain"), daemon=True)
+        self.importer.start()
 
     # ----------------------------------------------------------------- setup
     def _code(self, spec: str) -> Path:
@@ -359,14 +362,17 @@ class Probe:
     def calibrate(self) -> dict[str, float]:
         """How long each killed command usually takes here (the kill delays are spread over it)."""
         out = {}
+        self.importer.join()  # its CPU use would make every command look slower than it is
         for kind, argv in fc.kill_calibration().items():
-            case = self.root / "calibrate" / kind
-            fc.standard_layout(case)
-            ctx = fc.Ctx(case, self.base, self.code)
-            ctx.copy_take("A", "work/sub/takes/t")
-            ctx.copy_take("B", "work/sub/takes/r")
-            res = self.run_jobs(case, [fc.Job(argv=argv)], f"calibrate-{kind}")
-            out[kind] = round(res[0].wall, 2)
+            walls = []
+            for attempt in range(2):
+                case = self.root / "calibrate" / f"{kind}-{attempt}"
+                fc.standard_layout(case)
+                ctx = fc.Ctx(case, self.base, self.code)
+                ctx.copy_take("A", "work/sub/takes/t")
+                ctx.copy_take("B", "work/sub/takes/r")
+                walls.append(self.run_jobs(case, [fc.Job(argv=argv)], f"calibrate-{kind}-{attempt}")[0].wall)
+            out[kind] = round(min(walls), 2)
         shutil.rmtree(self.root / "calibrate", ignore_errors=True)
         return out
 
@@ -509,17 +515,18 @@ class Probe:
             if kind.startswith("tmpfs"):
                 target = folder / "full"
                 target.mkdir(exist_ok=True)
-                size = "64k" if kind == "tmpfs" else "1m"
+                size = "16k" if kind == "tmpfs" else "1m"  # 16 KiB: not even audio.wav (32 KiB) fits
                 self._run_mount(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(target)], target)
                 if kind == "tmpfs-fill":
                     fc.Ctx(folder, self.base, self.code).copy_take("A", "full/takes/kept")
-                    with open(target / "filler", "wb") as f:
-                        try:
-                            while True:
-                                f.write(b"\0" * 4096)
-                                f.flush()
-                        except OSError:
+                    fd = os.open(target / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+                    try:
+                        while os.write(fd, b"\0" * 4096):
                             pass
+                    except OSError:  # ENOSPC: the disk is full to the last page
+                        pass
+                    finally:
+                        os.close(fd)
             elif kind == "ro":
                 src, target = folder / "ro_src", folder / "ro"
                 src.mkdir(exist_ok=True)
@@ -610,6 +617,7 @@ class Probe:
             before = {t: self.take_state(folder / t) for t in case.targets}
             skip = ["tmp", "code", "home/.cache", "ro", "full", "result.json", *case.targets, *case.mutable]
             sentinels = self.snapshot(folder, skip)
+            sentinels.update({k: v for k, v in self.snapshot(folder, []).items() if k in case.keep})
             results = self.run_jobs(folder, case.jobs, f"{n:03d}")
             rec["run_s"] = round(sum(r.wall for r in results), 2)
             if any(r.rc == 97 for r, j in zip(results, case.jobs) if j.mode == "copy"):
@@ -638,8 +646,11 @@ class Probe:
     def judge(self, case: fc.Case, folder: Path, results: list[JobResult], before: dict, sentinels: dict,
               rec: dict) -> list[fc.Flag]:
         flags: list[fc.Flag] = []
+        if case.category == "kills":
+            rec["kill_landed"] = any(r.rc == -9 and r.killed for r in results)
         rec["runs"] = [{"rc": r.rc, "wall": round(r.wall, 2), "killed": r.killed, "timed_out": r.timed_out,
-                        "stderr_lines": len(r.lines()), "message": " | ".join(r.message_lines())[:300],
+                        "stderr_lines": len(r.lines()),
+                        "message": r.exception() if r.traceback else " | ".join(r.message_lines())[:300],
                         "traceback": r.traceback, "exception": r.exception(),
                         "esc_in_output": b"\x1b" in r.stdout + r.stderr_bytes,
                         **({"crash": r.crash_reached} if r.crash_reached else {})} for r in results]
@@ -695,8 +706,11 @@ class Probe:
                 flags.append(("hang", f"still running after {job.timeout:.0f} s: killed"))
         live = [(r, j) for r, j in zip(results, case.jobs) if not r.killed and not r.timed_out
                 and not r.crash_reached and not r.traceback]
+        lost = any(f[0] in ("data_lost", "half_written") for f in flags)
         for r, job in live:
-            if case.expect == "refuse" and r.rc == 0:
+            if case.expect == "refuse" and r.rc == 0 and lost:
+                pass  # the same finding as the loss itself
+            elif case.expect == "refuse" and r.rc == 0:
                 flags.append(("accepted_silently", "exit 0: " + (r.stdout.decode("utf-8", "replace").strip()
                                                                   .splitlines() or ["(no output)"])[-1][:160]))
             elif case.expect == "succeed" and r.rc != 0:
@@ -724,7 +738,8 @@ class Probe:
 def _mount_kind(case_id: str) -> str | None:
     return {"store/full-disk-take": "tmpfs", "elsewhere/generate-full-disk": "tmpfs",
             "store/full-disk-explanation": "tmpfs-fill", "store/read-only-save": "ro", "store/read-only-load": "ro",
-            "store/read-only-app": "ro", "elsewhere/generate-read-only": "ro"}.get(case_id)
+            "store/read-only-app": "ro", "store/read-only-app-empty": "ro",
+            "elsewhere/generate-read-only": "ro"}.get(case_id)
 
 
 def _alive(pid: int) -> bool:
@@ -852,7 +867,10 @@ def markdown(doc: dict, before: dict | None) -> str:
                   f"takes/files, {t['code_ran']} code run** (targets: 0 / 0 / 0). Final verdicts: "
                   + ", ".join(f"{k} {v}" for k, v in t["verdicts"].items()) + ".", ""]
     if meta.get("timings"):
-        lines.append("Kill delays were spread over these usual durations (s): "
+        kills = [c for c in doc["cases"] if c["category"] == "kills"]
+        landed = sum(bool(c.get("kill_landed")) for c in kills)
+        lines.append(f"Kills: {landed} of {len(kills)} landed while the command ran (the others had finished; "
+                     "they still count as cases). Kill delays were spread over these usual durations (s): "
                      + ", ".join(f"{k} {v}" for k, v in meta["timings"].items()) + ".")
         lines.append("")
     bad = [c for c in doc["cases"] if c["verdict"] != "ok"]
