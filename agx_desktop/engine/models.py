@@ -24,6 +24,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import pickle
 import re
 import socket
 import typing as tp
@@ -96,7 +97,7 @@ class ModelInfo:
     trained: bool = True
 
 
-_DEVICE_RE = re.compile(r"(cpu|mps|cuda(?::[0-9]+)?)")
+_DEVICE_RE = re.compile(r"(cpu|mps|cuda(?::[0-9]{1,4})?)")
 MAX_THREADS = 1024
 
 
@@ -470,12 +471,14 @@ def _safe_load(path: Path) -> dict:
     checks). Passing ``pickle_module=torch._weights_only_unpickler`` instead would lean on a
     private module (and torch refuses it together with ``weights_only=True``); clearing the
     variable around the call would change the whole process's environment while the app's worker
-    threads run. What the file holds is then checked: see :func:`_check_pkg`.
+    threads run. What the file holds is then checked: see :func:`_check_pkg`. Sparse tensors, which
+    torch otherwise loads without checking their indices, are validated while loading.
     """
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: a checkpoint folder needs {LM_FILE} and {CODEC_FILE}")
-    try:
-        pkg = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # the invariants check makes torch validate any sparse tensor as it loads it (else unchecked)
+        with torch.sparse.check_sparse_tensor_invariants(enable=True):
+            pkg = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt zip, truncated file, disallowed pickle global...
         raise CheckpointError(f"{path} is corrupt or not a plain weights file ({type(exc).__name__}): "
                               "re-download or re-export it") from exc
@@ -570,9 +573,11 @@ def _redirected_codec(name: str, path: Path, device: torch.device) -> tp.Any:
                                     f"{wc.clean(str(exc), 160)}): connect once to download it, or copy "
                                     "~/.cache/huggingface from a machine that has it") from exc
     except Exception as exc:  # a corrupt or unsafe file in the cache
+        detail = ("it holds objects other than weights, which are never unpickled"
+                  if isinstance(exc, pickle.UnpicklingError) else wc.clean(str(exc), 160))
         raise CheckpointError(f"{name} (the codec {path} names) is corrupt in the Hugging Face cache "
-                              f"({type(exc).__name__}: {wc.clean(str(exc), 160)}): delete it from "
-                              "~/.cache/huggingface to download it again") from exc
+                              f"({type(exc).__name__}: {detail}): delete it from ~/.cache/huggingface to download "
+                              "it again") from exc
     with wc.as_checkpoint_error(f"{name} (the codec {path} names) is not an EnCodec audiocraft can use",
                                 "delete it from ~/.cache/huggingface to download it again"):
         return HFEncodecCompressionModel(hf_model).to(device).eval()

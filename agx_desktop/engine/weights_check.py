@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import typing as tp
 
 import torch
@@ -27,12 +28,16 @@ SIZE_SLACK = 1 << 20
 """Values a config may describe beyond twice what its weights hold (parts rebuilt, not saved)."""
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def clean(text: str, limit: int = 200) -> str:
     """First line of ``text``, without control characters (they could reach a terminal), shortened."""
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
     first = lines[0] if lines else ""
     if first.endswith(":") and len(lines) > 1:  # "Error(s) in loading state_dict for LMModel:" + the error
         first = f"{first} {lines[1]}"
+    first = _ANSI.sub("", first)  # torch's own messages carry bold/reset escapes
     first = "".join(c if c.isprintable() else "?" for c in first)
     return first if len(first) <= limit else first[: limit - 1] + "…"
 

@@ -245,18 +245,21 @@ def load_bundled_model(device: tp.Union[str, torch.device] = "cpu", folder: tp.O
     step("building the language model and text encoder")
     _load_text_encoder()
     lm_cfg = cfg.get("lm", {})
-    with wc.as_checkpoint_error(f"bundled model weights do not match {folder / CONFIG_NAME}", _RESTORE):
+    config_path = folder / CONFIG_NAME
+    with wc.as_checkpoint_error(f"bundled model weights {lm_path} do not match {config_path}", _RESTORE):
         wc.check_size(wc.dry_build(lambda: build_lm(lm_cfg)), lm_state, str(lm_path), _RESTORE)
         lm = build_lm(lm_cfg)
         wc.check_tensors(lm_state, lm.state_dict(), str(lm_path), _RESTORE, exact_dtype=True)
         lm.load_state_dict(lm_state, strict=True)
-        step("building the compression model")
+    step("building the compression model")
+    with wc.as_checkpoint_error(f"bundled model weights {codec_path} do not match {config_path}", _RESTORE):
         cc = cfg.get("codec", {})  # its codebooks (n_q x bins x mels) are all but a few of its values
         wc.check_size(int(cc.get("n_q", 4)) * int(cc.get("bins", 128)) * N_MELS, codec_state, str(codec_path),
                       _RESTORE)
         codec = build_codec(None, cfg)
         wc.check_tensors(codec_state, codec.state_dict(), str(codec_path), _RESTORE, exact_dtype=True)
         codec.load_state_dict(codec_state, strict=True)
+    with wc.as_checkpoint_error(f"bundled model in {folder} cannot be assembled", _RESTORE):
         wc.check_pair(lm, codec, f"bundled model {folder}", _RESTORE)
         lm = lm.to(device)
         codec = codec.to(device)
