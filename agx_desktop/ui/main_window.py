@@ -791,7 +791,7 @@ class MainWindow(QMainWindow):
 
     def unsaved_items(self) -> list[TakeItem]:
         """Takes (or explanations) of this session that are not on disk."""
-        return [it for it in list(self.store.unsaved.values()) if it.id in self.items]
+        return [it for it in self.store.unsaved_items() if it.id in self.items]
 
     def _refresh_save_state(self) -> None:
         n = len(self.unsaved_items())
@@ -811,16 +811,16 @@ class MainWindow(QMainWindow):
         """A take or explanation was not written: keep it, say why, offer Retry."""
         if item is not None and item.id not in self.store.unsaved:
             self.store.mark_unsaved(item, message)
-        reason = (self.store.reasons.get(item.id) if item is not None else None) or message
+        lines = self.store.reason_lines()
+        reason = (self.store.reason_for(item.id) if item is not None else "") or message
         self.notices.append(reason)
         n = len(self.unsaved_items())
-        self.show_notice(f"Not saved ({n} take(s) kept in this session only): {reason}", "\n".join(
-            self.store.reasons.values()))
+        self.show_notice(f"Not saved ({n} take(s) kept in this session only): {reason}", "\n".join(lines))
         self._refresh_save_state()
 
     def retry_save(self) -> Job | None:
         """Queue a job that saves every unsaved take again (File ▸ Save unsaved takes / Retry save)."""
-        if not self.store.unsaved:
+        if not self.store.unsaved_items():
             return None
         store = self.store
 

@@ -165,6 +165,20 @@ class TakeStore:
             self.unsaved.pop(item.id, None)
             self.reasons.pop(item.id, None)
 
+    def unsaved_items(self) -> list[TakeItem]:
+        """The items not (fully) on disk, oldest failure first (safe while a worker saves)."""
+        with self._lock:
+            return list(self.unsaved.values())
+
+    def reason_for(self, take_id: str) -> str:
+        with self._lock:
+            return self.reasons.get(take_id, "")
+
+    def reason_lines(self) -> list[str]:
+        """One line per unsaved item: why it is not on disk."""
+        with self._lock:
+            return list(self.reasons.values())
+
     def last_reason(self) -> str:
         with self._lock:
             return next(reversed(self.reasons.values()), "") if self.reasons else ""
@@ -239,9 +253,7 @@ class TakeStore:
         """Save every remembered unsaved item again: (the saved ones, one line per failure)."""
         self.check()
         saved, errors = [], []
-        with self._lock:
-            pending = list(self.unsaved.values())
-        for item in pending:
+        for item in self.unsaved_items():
             try:
                 self.save(item, explanation_only=item.folder is not None)
             except StorageError as exc:
