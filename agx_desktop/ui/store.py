@@ -147,8 +147,9 @@ class TakeStore:
 
     def off_notice(self) -> str:
         """The notice shown while autosave is off: where, why, and how to fix it."""
+        fix = ("move that file away" if "a file, not" in (self.problem or "") else "make that folder writable")
         return (f"Autosave is off: {self.problem}. Takes made now are kept only until you quit — export them, "
-                f"or make that folder writable (or set {ENV_DATA_DIR} to a writable folder) and restart.")
+                f"or {fix} (or set {ENV_DATA_DIR} to a writable folder) and restart.")
 
     @property
     def autosave_on(self) -> bool:
@@ -217,7 +218,10 @@ class TakeStore:
                     reason = f"writing it failed ({type(exc).__name__}: {_line(exc, 120)})"
         if "full" in reason:
             fix = "free some space, then click “Retry save”"
-        elif "read-only" in reason or "not writable" in reason or "a file, not" in reason:
+        elif "a file, not" in reason:
+            fix = (f"move that file away (or set {ENV_DATA_DIR} to a folder) and restart; until then export "
+                   "the take")
+        elif "read-only" in reason or "not writable" in reason:
             fix = (f"make that folder writable (or set {ENV_DATA_DIR} to a writable folder), then click "
                    "“Retry save”; until then export the take")
         else:
