@@ -115,6 +115,33 @@ def test_pretrained_redirect_is_refused_and_never_followed(tmp_path, hub_folder,
     assert not marker.exists()
 
 
+def _yaml_cfg(extra: str = ""):
+    """Store ``xp.cfg`` as YAML text, as audiocraft's exports do (``OmegaConf.to_yaml``), plus ``extra``."""
+    from omegaconf import OmegaConf
+
+    def edit(pkg):
+        pkg["xp.cfg"] = OmegaConf.to_yaml(OmegaConf.create(pkg["xp.cfg"])) + extra
+    return edit
+
+
+def test_yaml_config_as_audiocraft_exports_it_loads(tmp_path, hub_folder):
+    """Real hub checkpoints hold xp.cfg as YAML text with unresolved interpolations in parts that
+    building never reads (paths, the training setup): those stay unresolved and do not matter."""
+    folder = copy_ckpt(hub_folder, tmp_path / "ckpt")
+    extra = "checkpoint:\n  save_dir: ${hydra:runtime.cwd}/x\noptim:\n  lr: ${nowhere}\n"
+    tamper(folder, models.LM_FILE, _yaml_cfg(extra))
+    tamper(folder, models.CODEC_FILE, _yaml_cfg(extra))
+    assert load(folder).max_duration == 2.0
+
+
+def test_yaml_config_with_a_python_tag_never_runs(tmp_path, hub_folder, unsafe_env):
+    marker = tmp_path / "ran"
+    folder = copy_ckpt(hub_folder, tmp_path / "ckpt")
+    tamper(folder, models.LM_FILE, _yaml_cfg(f"x: !!python/object/apply:builtins.open ['{marker}', 'w']\n"))
+    refused(folder, "state_dict.bin", "does not describe a model")
+    assert not marker.exists()
+
+
 def test_pretrained_key_in_the_lm_file_is_refused(tmp_path, hub_folder, unsafe_env):
     folder = copy_ckpt(hub_folder, tmp_path / "ckpt")
     torch.save({"pretrained": "facebook/encodec_32khz"}, folder / models.LM_FILE)
@@ -299,7 +326,8 @@ def test_bad_hub_weights_are_one_line(tmp_path, hub_folder, file, edit, needle):
 def test_half_precision_hub_weights_still_load(tmp_path, hub_folder):
     """audiocraft's hub exports are float16: a float kind that differs in width is fine."""
     folder = copy_ckpt(hub_folder, tmp_path / "ckpt")
-    tamper(folder, models.LM_FILE, lambda pkg: pkg.update(best_state={k: v.half() for k, v in pkg["best_state"].items()}))
+    tamper(folder, models.LM_FILE,
+           lambda pkg: pkg.update(best_state={k: v.half() for k, v in pkg["best_state"].items()}))
     assert load(folder).lm.emb[0].weight.dtype == torch.float32
 
 
@@ -569,7 +597,8 @@ def nothing_built(monkeypatch):
     monkeypatch.setattr(tiny, "build_tiny_model", boom)
 
 
-@pytest.mark.parametrize("device", ["foo", "gpu", "cuda:x", "cuda:-1", "cpu:0", "cuda 0", "\x1b[2J", "cuda:99999999999999999999"])
+@pytest.mark.parametrize("device", ["foo", "gpu", "cuda:x", "cuda:-1", "cpu:0", "cuda 0", "\x1b[2J",
+                                    "cuda:99999999999999999999"])
 def test_unknown_device(nothing_built, device):
     with pytest.raises(ParameterError) as err:
         models.load_model("stand-in", device, use_cache=False)
@@ -699,5 +728,6 @@ def test_console_script_refuses_a_pickle_redirect_with_the_env_var_set(tmp_path,
 def test_console_script_unknown_device(tmp_path):
     out = _agx("--quiet", "--device", "foo", "generate", "x", "--model", "stand-in", "--duration", "0.5",
                "--out", str(tmp_path / "t"))
-    assert out.returncode == 2 and out.stderr.strip() == "agx: error: unknown device 'foo': use cpu, cuda, cuda:N or mps"
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == "agx: error: unknown device 'foo': use cpu, cuda, cuda:N or mps"
     assert not (tmp_path / "t").exists()

@@ -506,9 +506,37 @@ def _check_pkg(pkg: tp.Any, path: Path) -> dict:
     if "best_state" not in pkg:
         raise CheckpointError(f"{path} is not an audiocraft checkpoint (no 'best_state'): wrong file?")
     wc.check_state(pkg["best_state"], str(path), FOLDER_FIX)
-    if not isinstance(pkg.get("xp.cfg"), dict):
+    if not isinstance(pkg.get("xp.cfg"), (dict, str)):  # audiocraft's exports hold it as YAML text
         raise CheckpointError(f"{path} has no model config ('xp.cfg' is missing or not a table): {FOLDER_FIX}")
     return pkg
+
+
+LM_SECTIONS = ("lm_model", "solver", "transformer_lm", "codebooks_pattern", "attribute_dropout",
+               "classifier_free_guidance", "fuser", "conditioners")
+CODEC_SECTIONS = ("compression_model", "encodec", "seanet", "rvq", "no_quant")
+"""The parts of a checkpoint's training config that audiocraft's builders read (plus the LM's
+``dataset.segment_duration``); the rest (paths, optimiser, evaluation...) is never resolved."""
+
+
+def _build_config(raw: tp.Any, kind: str) -> dict:
+    """The sections of ``xp.cfg`` (a table, or audiocraft's YAML text) that building reads, with
+    their OmegaConf interpolations resolved: a plain table to check, then to build from."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    cfg = OmegaConf.create(raw)  # YAML through OmegaConf's safe loader: data only
+    if not isinstance(cfg, DictConfig):
+        raise TypeError(f"the config is a {type(cfg).__name__}, not a table")
+    out: dict[str, tp.Any] = {}
+    for key in LM_SECTIONS if kind == "lm" else CODEC_SECTIONS:
+        if key in cfg:
+            value = cfg[key]
+            out[key] = OmegaConf.to_container(value, resolve=True) \
+                if isinstance(value, (DictConfig, ListConfig)) else value
+    if kind == "lm":
+        dataset = cfg.get("dataset")
+        segment = dataset.get("segment_duration") if isinstance(dataset, DictConfig) else None
+        out["dataset"] = {"segment_duration": segment}
+    return out
 
 
 def _check_conditioners(cfg: dict, path: Path) -> None:
@@ -587,7 +615,7 @@ def _build_from_pkg(pkg: dict, kind: str, device: torch.device, path: Path | Non
     """Rebuild an audiocraft model from a checkpoint dict (checked by :func:`_check_pkg`), as
     audiocraft's own loaders do, but refusing anything that would make it load another file.
 
-    The config is resolved once (OmegaConf interpolations) and checked: loop counts bounded,
+    The sections building reads are resolved once (OmegaConf interpolations) and checked: loop counts bounded,
     conditioners allowed; then the model is built on the meta device and its size compared with
     the weights, before the real build; the weights must be finite and of the model's kind.
     Any other failure is one CheckpointError line.
@@ -601,7 +629,7 @@ def _build_from_pkg(pkg: dict, kind: str, device: torch.device, path: Path | Non
         return _redirected_codec(pkg["pretrained"], path, device)
     where = f"{path} does not describe a model agx can build"
     with wc.as_checkpoint_error(where, FOLDER_FIX):
-        resolved = OmegaConf.to_container(OmegaConf.create(pkg["xp.cfg"]), resolve=True)
+        resolved = _build_config(pkg["xp.cfg"], kind)
     wc.check_loop_counts(resolved, str(path), FOLDER_FIX)
     if kind == "lm":
         _check_conditioners(resolved, path)

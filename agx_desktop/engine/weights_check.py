@@ -121,7 +121,8 @@ def check_tensors(state: tp.Mapping[str, torch.Tensor], reference: tp.Mapping[st
         ref = reference.get(name)
         if ref is not None:
             same_kind = (tensor.is_floating_point() == ref.is_floating_point()
-                         and tensor.is_complex() == ref.is_complex() and (tensor.dtype == torch.bool) == (ref.dtype == torch.bool))
+                         and tensor.is_complex() == ref.is_complex()
+                         and (tensor.dtype == torch.bool) == (ref.dtype == torch.bool))
             if not same_kind or (exact_dtype and tensor.dtype != ref.dtype):
                 raise CheckpointError(f"{where}: weight {clean(name, 80)} is {tensor.dtype}, the model needs "
                                       f"{ref.dtype}; {fix}")

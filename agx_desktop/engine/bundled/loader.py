@@ -87,8 +87,8 @@ def check_config(cfg: tp.Any, path: pathlib.Path) -> tp.Dict[str, tp.Any]:
                 continue
             low = 0 if key == "top_k" else 1
             if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= hi):
-                raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, not a whole number "
-                          f"from {low} to {hi}; {_RESTORE}")
+                raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, "
+                          f"not a whole number from {low} to {hi}; {_RESTORE}")
     for section, ranges in _FLOAT_LIMITS.items():
         for key, (lo, hi) in ranges.items():
             if key not in cfg.get(section, {}):
@@ -96,12 +96,12 @@ def check_config(cfg: tp.Any, path: pathlib.Path) -> tp.Dict[str, tp.Any]:
             value = cfg[section][key]
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             if not (ok and lo <= value <= hi):
-                raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, not a number from "
-                          f"{lo:g} to {hi:g}; {_RESTORE}")
+                raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, "
+                          f"not a number from {lo:g} to {hi:g}; {_RESTORE}")
     use_sampling = cfg.get("generation", {}).get("use_sampling", True)
     if not isinstance(use_sampling, bool):
-        raise err(f"bundled model config {path}: generation.use_sampling is {json.dumps(use_sampling)[:40]}, not true or "
-                  f"false; {_RESTORE}")
+        raise err(f"bundled model config {path}: generation.use_sampling is {json.dumps(use_sampling)[:40]}, "
+                  f"not true or false; {_RESTORE}")
     return cfg
 
 
