@@ -37,7 +37,7 @@ def _untrained_bundled(request, monkeypatch):
             monkeypatch.delitem(models._CACHE, key)  # an earlier test cached the stand-in
         yield
         return
-    monkeypatch.setattr(models, "_bundled_present", lambda: False)
+    monkeypatch.setitem(models._ALIASES, models.BUNDLED_ID, models.STAND_IN_ID)
     if cached is not None and cached.trained:
         monkeypatch.delitem(models._CACHE, key)
     yield
