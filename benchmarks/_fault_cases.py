@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import random
 import shutil
@@ -51,7 +50,10 @@ class Job:
     exec_cmd: list[str] | None = None  # mode exec/copy: command instead of the console script
     delay: float = 0.0                 # seconds before the job starts
     kill_after: float | None = None    # SIGKILL this many seconds after it started
-    kill_when: str | None = None       # ... counted from when this file (relative) appears
+    kill_when: str | None = None       # ... counted from when this file (relative) appears, or with
+                                       # "temp:DIR", from when a temporary file appears in DIR (the write window)
+    kill_frac: float | None = None     # SIGKILL at this fraction of the command's usual duration (kill_kind's)
+    kill_kind: str | None = None
     crash: dict | None = None          # {"when": "before"|"after", "n": 1}: _exit(137) at a folder rename
     uid: int | None = None
     umask: int = 0o022
@@ -1094,15 +1096,17 @@ def _kills(n: int, seed: int, timings: dict[str, float]) -> list[Case]:
                           args=({"takes": ["@base/A", "@base/B"], "target": "@" + t, "started": "@started"}
                                 if kind == "save-take" else {"take": "@" + t, "started": "@started"}),
                           kill_when="started", kill_after=delay)
-                title = f"kill -9 {delay:.2f} s into a {kind.replace('-', '_')} loop"
+                title = f"kill -9 {delay:.2f} s into a {kind.replace('-', '_')} loop (engine, no CLI)"
             else:
-                argv = {"generate-replace": [*GEN[:-1], "2", "--out", "takes/t"],
-                        "generate-new": [*GEN[:-1], "2", "--out", "takes/new"],
-                        "explain": ["explain", "takes/t", "--retrain", "--epochs", "20"],
-                        "regenerate": ["regenerate", "takes/t", "--weights", "dog=0", "--out", "takes/r"]}[kind]
-                delay = u * timings.get(kind, 6.0)
-                job = cli(*argv, kill_after=delay)
-                title = f"kill -9 {delay:.2f} s into `agx {' '.join(argv[:1])}` ({u:.0%} of its usual time)"
+                argv = kill_calibration()[kind]
+                if i % 2 == 0:  # at a random moment of the whole command (most land before any write)
+                    job = cli(*argv, kill_frac=u, kill_kind=kind)
+                    title = f"kill -9 at {u:.0%} of `agx {argv[0]}`'s usual time"
+                else:  # inside the write: a few ms after its first temporary file appears
+                    delay = rng.uniform(0.0, 0.006)  # a save takes ~10-20 ms here
+                    where = "work/sub/takes/t" if kind == "explain" else "work/sub/takes"
+                    job = cli(*argv, kill_when=f"temp:{where}", kill_after=delay)
+                    title = f"kill -9 {delay * 1000:.0f} ms after `agx {argv[0]}` writes its first temporary file"
 
             def setup(ctx: Ctx, kind: str = kind) -> None:
                 # a save loop alternates two takes: the explanation legitimately goes with the first swap
@@ -1124,6 +1128,3 @@ def kill_calibration() -> dict[str, list[str]]:
             "explain": ["explain", "takes/t", "--retrain", "--epochs", "20"],
             "regenerate": ["regenerate", "takes/t", "--weights", "dog=0", "--out", "takes/r"]}
 
-
-def finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -58,7 +58,8 @@ import _fault_cases as fc  # noqa: E402
 VERDICTS = ["code_ran", "data_lost", "half_written", "traceback", "hang", "stray_temps", "accepted_silently",
             "bad_permissions", "unclear", "ok", "not_run"]
 TEMP_RE = re.compile(r"(\.tmp-|\.old-|agx-tmp-|\.explanation\.json\.|\.take\.json\.|\.audio\.wav\.|"
-                     r"\.tensors\.safetensors\.|\.partial|\.trash|^tmp[a-z0-9_]{6,}$)")
+                     r"\.tensors\.safetensors\.|\.partial|\.trash|^tmp[a-z0-9_]{6,}$|\.agx-lock$)")
+TRIGGER_RE = re.compile(TEMP_RE.pattern.replace(r"|\.agx-lock$", ""))  # a write has begun (not a lock)
 NOISE_RE = re.compile(r"^(loading model.*|\s+\[\d+/\d+\].*|.*%\|.*|.*Loading weights.*|\s*|resuming:.*|\d+ captions.*)$")
 COPY_SNIPPET = """
 import sys, pathlib
@@ -219,7 +220,7 @@ def _install_crash(spec: dict, marker: str) -> None:
 class Server:
     """The probe's handle on the fork server."""
 
-    def __init__(self, code: Path, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         cmd = ["nice", "-n", "5", str(VENV_PY), str(Path(__file__).resolve()), "--server"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                      cwd=str(env["TMPDIR"]), bufsize=1)
@@ -307,10 +308,11 @@ class Probe:
         self.logs.mkdir()
         self.is_root = os.geteuid() == 0
         self.mounts: list[Path] = []
+        self.estimates: dict[str, float] = {}  # usual seconds per killed command, updated as runs finish
         (self.root / "srvtmp").mkdir()
         env = self._env(self.root / "srvtmp", self.root / "srvtmp")
         env["TMPDIR"] = str(self.root / "srvtmp")
-        self.server = Server(self.code, env)
+        self.server = Server(env)
         if self.code != ROOT:
             sys.path.insert(0, str(self.code))
         from agx_desktop.engine import takes  # the code under test, as the checks' loader
@@ -374,6 +376,7 @@ class Probe:
                 walls.append(self.run_jobs(case, [fc.Job(argv=argv)], f"calibrate-{kind}-{attempt}")[0].wall)
             out[kind] = round(min(walls), 2)
         shutil.rmtree(self.root / "calibrate", ignore_errors=True)
+        self.estimates = dict(out)
         return out
 
     # ----------------------------------------------------------------- jobs
@@ -478,7 +481,7 @@ class Probe:
 
     def _kill_schedule(self, case: Path, jobs: list[fc.Job], pids: dict[int, int], t_start: float) -> set[int]:
         """SIGKILL the jobs that ask for it, at their time (after their start file appears, if any)."""
-        pending = {i: j for i, j in enumerate(jobs) if j.kill_after is not None}
+        pending = {i: j for i, j in enumerate(jobs) if j.kill_after is not None or j.kill_frac is not None}
         killed: set[int] = set()
         armed: dict[int, float] = {}
         deadline = time.monotonic() + max((j.timeout for j in jobs), default=60)
@@ -486,8 +489,17 @@ class Probe:
             now = time.monotonic()
             for i, job in list(pending.items()):
                 if i not in armed:
-                    if job.kill_when is None:
+                    if job.kill_frac is not None:
+                        armed[i] = t_start + job.delay + job.kill_frac * self.estimates[job.kill_kind]
+                    elif job.kill_when is None:
                         armed[i] = t_start + job.delay + job.kill_after
+                    elif job.kill_when.startswith("temp:"):
+                        try:
+                            names = os.listdir(case / job.kill_when[5:])
+                        except OSError:
+                            names = []
+                        if any(TRIGGER_RE.search(n) for n in names):
+                            armed[i] = now + job.kill_after
                     elif (case / job.kill_when).exists():
                         armed[i] = now + job.kill_after
                     elif not _alive(pids[i]):
@@ -500,13 +512,13 @@ class Probe:
                     except ProcessLookupError:
                         pass
                     pending.pop(i)
-            time.sleep(0.005)
+            time.sleep(0.002)
         return killed
 
     # ----------------------------------------------------------------- mounts
     def mount(self, case: fc.Case, folder: Path) -> str | None:
         """Mounts a case asks for; returns a reason when they cannot be made here."""
-        kind = getattr(case, "mount", None) or _mount_kind(case.id)
+        kind = _mount_kind(case.id)
         if kind is None:
             return None
         if not self.is_root:
@@ -620,6 +632,9 @@ class Probe:
             sentinels.update({k: v for k, v in self.snapshot(folder, []).items() if k in case.keep})
             results = self.run_jobs(folder, case.jobs, f"{n:03d}")
             rec["run_s"] = round(sum(r.wall for r in results), 2)
+            for r, job in zip(results, case.jobs):  # a command that finished before its kill: learn its time
+                if job.kill_kind and r.rc == 0:
+                    self.estimates[job.kill_kind] = 0.6 * self.estimates[job.kill_kind] + 0.4 * r.wall
             if any(r.rc == 97 for r, j in zip(results, case.jobs) if j.mode == "copy"):
                 return self._not_run(rec, results[0].stderr.strip().splitlines()[-1], t0)
             flags = self.judge(case, folder, results, before, sentinels, rec)
@@ -634,6 +649,7 @@ class Probe:
             if not self.args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
         rec["flags"] = [list(f) for f in flags]
+        _shorten(rec, {str(folder): "<case>", str(self.base): "<base>", str(self.root): "<probe>"})
         verdicts = [f[0] for f in flags]
         rec["verdict"] = next((v for v in VERDICTS if v in verdicts), "ok")
         rec["case_s"] = round(time.perf_counter() - t0, 2)
@@ -735,6 +751,23 @@ class Probe:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _shorten(obj: tp.Any, paths: dict[str, str]) -> tp.Any:
+    """Replace the temporary folders' long paths by <case>/<base>/<probe> in a record, in place."""
+    def fix(v: tp.Any) -> tp.Any:
+        if isinstance(v, str):
+            for long, short in paths.items():
+                v = v.replace(long, short)
+            return v
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        return v
+    for key in list(obj):
+        obj[key] = fix(obj[key])
+    return obj
+
+
 def _mount_kind(case_id: str) -> str | None:
     return {"store/full-disk-take": "tmpfs", "elsewhere/generate-full-disk": "tmpfs",
             "store/full-disk-explanation": "tmpfs-fill", "store/read-only-save": "ro", "store/read-only-load": "ro",
@@ -776,8 +809,11 @@ def _describe(job: fc.Job) -> str:
         extra.append(f"uid {job.uid}")
     if job.umask != 0o022:
         extra.append(f"umask {job.umask:03o}")
-    if job.kill_after is not None:
-        extra.append(f"kill -9 after {job.kill_after:.2f} s" + (f" from {job.kill_when}" if job.kill_when else ""))
+    if job.kill_frac is not None:
+        extra.append(f"kill -9 at {job.kill_frac:.0%} of its usual time")
+    elif job.kill_after is not None:
+        extra.append(f"kill -9 {job.kill_after:.3f} s after " + (f"{job.kill_when} appears" if job.kill_when
+                                                               else "the start"))
     if job.crash:
         extra.append(f"crash {job.crash['when']} folder rename {job.crash['n']}")
     if job.delay:
@@ -869,8 +905,11 @@ def markdown(doc: dict, before: dict | None) -> str:
     if meta.get("timings"):
         kills = [c for c in doc["cases"] if c["category"] == "kills"]
         landed = sum(bool(c.get("kill_landed")) for c in kills)
-        lines.append(f"Kills: {landed} of {len(kills)} landed while the command ran (the others had finished; "
-                     "they still count as cases). Kill delays were spread over these usual durations (s): "
+        window = sum(bool(c.get("kill_landed")) and "temporary file" in c["title"] for c in kills)
+        lines.append(f"Kills: {landed} of {len(kills)} landed while the process ran ({window} of them inside a "
+                     "write, a few ms after its first temporary file appeared); the others had finished and still "
+                     "count as cases. Random-moment kills were spread over these usual durations (s, calibrated, "
+                     "then updated as runs finished): "
                      + ", ".join(f"{k} {v}" for k, v in meta["timings"].items()) + ".")
         lines.append("")
     bad = [c for c in doc["cases"] if c["verdict"] != "ok"]
@@ -934,6 +973,8 @@ def main() -> None:
         print(f"{len(selected)} cases")
         return
     os.nice(5)
+    # a background `&` job ignores SIGINT: let SIGTERM unwind too, so mounts and temp folders are cleaned up
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     probe = Probe(args)
     results: list[dict] = []
     try:
