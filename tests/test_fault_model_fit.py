@@ -1,0 +1,40 @@
+"""A take whose arrays were edited to no longer fit its model is refused with one line, before the LM runs."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from agx_desktop.engine.errors import NotATakeError
+from agx_desktop.engine.explain import explain
+from agx_desktop.engine.generation import regenerate
+
+
+def _tampered(take, **arrays):
+    return dataclasses.replace(take, **arrays)
+
+
+@pytest.mark.parametrize("case", ["code_too_big", "negative_code", "codebooks", "latent_width"])
+def test_arrays_that_do_not_fit_the_model_are_refused(tiny_model, tiny_take, case):
+    codes, latents = tiny_take.codes.clone(), tiny_take.latents.clone()
+    if case == "code_too_big":
+        codes[0, 0] = tiny_model.card
+    elif case == "negative_code":
+        codes[-1, -1] = -1
+    elif case == "codebooks":
+        codes = codes[:-1]
+    else:
+        latents = torch.zeros(latents.shape[0], latents.shape[1] + 1)
+    bad = _tampered(tiny_take, codes=codes, latents=latents)
+    with pytest.raises(NotATakeError) as err:
+        regenerate(tiny_model, bad, "weighted", word_weights=[1.0] * len(bad.words))
+    message = str(err.value)
+    assert "\n" not in message and "damaged" in message and "generate it again" in message
+    with pytest.raises(NotATakeError):
+        explain(tiny_model, bad, method="random")
+
+
+def test_an_untouched_take_still_fits(tiny_model, tiny_take):
+    new = regenerate(tiny_model, tiny_take, "weighted", word_weights=[1.0] * len(tiny_take.words))
+    assert torch.equal(new.codes, tiny_take.codes)  # same seed, same weights: the same take
