@@ -288,4 +288,6 @@ if __name__ == "__main__":
         {"data": lambda: stage_data(a.n), "codec": stage_codec, "text": stage_text, "classifier": stage_classifier,
          "lm": lambda: stage_lm(a.steps, a.resume),
          "finetune": lambda: stage_lm(a.steps, a.resume, finetune=True)}[s]()
+        from agx_desktop.engine.bundled import checksums
+        checksums.write(OUT)  # the loader refuses files that differ from SHA256SUMS
     log(f"== total {time.time() - t:.0f}s")

@@ -238,6 +238,8 @@ def load_bundled_model(device: tp.Union[str, torch.device] = "cpu", folder: tp.O
     if missing:
         raise _errors()(missing_message(missing))
     step("reading the weights")
+    from .checksums import verify
+    verify(folder, (CONFIG_NAME, LM_NAME, CODEC_NAME))  # a flipped bit that keeps weights finite
     cfg = read_config(folder)
     lm_path, codec_path = folder / LM_NAME, folder / CODEC_NAME
     lm_state = load_safetensors(lm_path)
@@ -278,6 +280,8 @@ def load_classifier(device: tp.Union[str, torch.device] = "cpu", folder: tp.Opti
     from agx_desktop.engine import weights_check as wc
 
     folder = pathlib.Path(folder) if folder is not None else BUNDLED_DIR
+    from .checksums import verify
+    verify(folder, (CONFIG_NAME, CLASSIFIER_NAME))
     cfg = read_config(folder)
     path = folder / CLASSIFIER_NAME
     state = load_safetensors(path)
