@@ -48,7 +48,7 @@ def _tiny_t5(dest: Path) -> None:
 
 def populate(cache: str | os.PathLike) -> Path:
     """Write the tiny audiogen-medium + t5-large into ``cache`` (a HF_HUB_CACHE folder)."""
-    from conftest import write_hub_layout_checkpoint
+    from checkpoint_layout import write_hub_layout_checkpoint
 
     from huggingface_hub import constants
 

@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from agx_desktop.engine import models
 from agx_desktop.engine.bundled import conditioner as minilm, loader
 from agx_desktop.engine.errors import AgxError, CheckpointError, ModelUnavailableError, ParameterError
-from conftest import write_hub_layout_checkpoint
+from checkpoint_layout import write_hub_layout_checkpoint
 
 AGX = Path(sys.executable).with_name("agx")
 UNSAFE_ENV = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"

@@ -18,6 +18,7 @@ import pytest
 from agx_desktop.engine import evaluate, limits, models, takes
 from agx_desktop.engine.cli import run
 from agx_desktop.engine.errors import CheckpointError, DurationError, ExplanationError, ParameterError, PromptError
+from checkpoint_layout import write_hub_layout_checkpoint
 
 AGX = Path(sys.executable).parent / "agx"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "AGX_THREADS": "1"}
@@ -236,7 +237,6 @@ def test_a_take_naming_a_model_folder_needs_it_named_on_the_command_line(cli, ta
 
 
 def test_a_take_of_a_model_folder_explains_and_regenerates_when_named(cli, tmp_path):
-    from conftest import write_hub_layout_checkpoint
     ckpt = tmp_path / "ckpt"
     write_hub_layout_checkpoint(ckpt)
     take = tmp_path / "t"

@@ -11,7 +11,7 @@ from agx_desktop.engine import models
 from agx_desktop.engine.errors import CheckpointError, ModelUnavailableError, UnknownModelError
 from agx_desktop.engine.generation import generate
 from agx_desktop.engine.take import GenerationParams
-from conftest import write_hub_layout_checkpoint
+from checkpoint_layout import write_hub_layout_checkpoint
 
 
 def test_list_models_names_every_source():
