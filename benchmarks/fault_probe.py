@@ -502,7 +502,7 @@ class Probe:
                             armed[i] = now + job.kill_after
                     elif (case / job.kill_when).exists():
                         armed[i] = now + job.kill_after
-                    elif not _alive(pids[i]):
+                    if i not in armed and not _alive(pids[i]):  # it finished before its moment came
                         pending.pop(i)
                         continue
                 if i in armed and now >= armed[i]:
