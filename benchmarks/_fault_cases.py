@@ -586,7 +586,7 @@ def _races() -> list[Case]:
                   expect="state", targets=[t, "work/sub/takes/src"], check=_race_check_one_winner(t)))
     c.append(Case("races/forced-save", "races", "engine: two processes save_take to one folder, 40 times each, 20 ms pause after each folder rename",
                   [Job(call="forced_race", args={"takes": ["@base/A", "@base/B"], "target": "@" + t})],
-                  setup=_take(t), expect="state", targets=[t], quick=True))
+                  setup=_take(t, explanation=False), expect="state", targets=[t], quick=True))
     c.append(Case("races/explain-while-generate", "races",
                   "explain (retrain) running while generate replaces the take folder",
                   [cli("explain", "takes/t", "--retrain", "--epochs", "40", "--mode", "reference"),

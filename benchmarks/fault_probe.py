@@ -13,8 +13,11 @@ umask and stdout/stderr files), because importing torch + audiocraft costs ~15 s
 loaded 2-core machine. Cases marked ``@exec`` (and the bundled-model and app cases) run the real
 ``.venv/bin/agx`` / a fresh interpreter instead, as a cross-check. Each case records exit codes,
 stderr lines, tracebacks, lost sentinels, take folders that are missing or do not load
-(``takes.load_take`` in this process), stray temporary files after one more load, and marker files
-that a malicious pickle's ``__reduce__`` creates if it is ever unpickled.
+(``takes.load_take`` in this process; after a kill or race that left something behind, again after
+one ``agx explain`` of each target: the next access, which must recover an interrupted replace),
+stray temporary files (and lock files) after that, and marker files that a malicious pickle's
+``__reduce__`` creates if it is ever unpickled. Half of the CLI kills land a few milliseconds after
+the command's first temporary file appears (inside the write), the others at random moments.
 
 Verdicts: ok (a clear one-line refusal, or success with everything intact), traceback, data_lost,
 half_written, code_ran, stray_temps, accepted_silently (NaN written to JSON, a half-length WAV used,
@@ -637,7 +640,7 @@ class Probe:
                     self.estimates[job.kill_kind] = 0.6 * self.estimates[job.kill_kind] + 0.4 * r.wall
             if any(r.rc == 97 for r, j in zip(results, case.jobs) if j.mode == "copy"):
                 return self._not_run(rec, results[0].stderr.strip().splitlines()[-1], t0)
-            flags = self.judge(case, folder, results, before, sentinels, rec)
+            flags = self.judge(case, folder, results, before, sentinels, rec, n)
         except SafetyError as exc:
             return self._not_run(rec, f"refused by the probe's path check: {exc}", t0)
         except Exception as exc:
@@ -660,7 +663,7 @@ class Probe:
         return rec
 
     def judge(self, case: fc.Case, folder: Path, results: list[JobResult], before: dict, sentinels: dict,
-              rec: dict) -> list[fc.Flag]:
+              rec: dict, n: int) -> list[fc.Flag]:
         flags: list[fc.Flag] = []
         if case.category == "kills":
             rec["kill_landed"] = any(r.rc == -9 and r.killed for r in results)
@@ -674,17 +677,31 @@ class Probe:
         markers = [p.relative_to(folder).as_posix() for p in folder.rglob(fc.MARKER + "*")]
         if markers:
             flags.append(("code_ran", f"a pickle's __reduce__ ran: {', '.join(markers)}"))
-        # the take folders: old, new complete, or absent if they never existed (after this load access)
+        # the take folders: old, new complete, or absent if they never existed. First as this process's
+        # load_take finds them; after a kill or a race with leftovers, once more after one `agx explain` of
+        # each target (the "next access" that must recover an interrupted replace and clean its temporaries).
         after = {t: self.take_state(folder / t) for t in case.targets}
-        rec["targets"] = {t: {"before": _brief(before[t]), "after": _brief(after[t])} for t in case.targets}
+        strays = self.strays(folder)
+        settled = dict(after)
+        damaged = any(before[t]["state"] != "absent" and after[t]["state"] != "ok" for t in case.targets)
+        if case.category in ("kills", "races") and case.targets and (strays or damaged):
+            for i, t in enumerate(case.targets):
+                rel = os.path.relpath(folder / t, folder / "work" / "sub")
+                self.run_jobs(folder, [fc.Job(argv=["explain", rel, "--epochs", "1", "--interval", "0", "0.2"])],
+                              f"{n:03d}-settle{i}")
+            rec["before_access"] = {"targets": {t: _brief(a) for t, a in after.items()}, "strays": strays}
+            settled = {t: self.take_state(folder / t) for t in case.targets}
+            strays = self.strays(folder)
+        rec["targets"] = {t: {"before": _brief(before[t]), "after": _brief(settled[t])} for t in case.targets}
         for t in case.targets:
-            b, a = before[t], after[t]
+            b, a = before[t], settled[t]
             if b["state"] != "absent" and a["state"] == "absent":
                 flags.append(("data_lost", f"take folder {t} ({b.get('id', b['state'])}) is gone"))
             elif b["state"] == "ok" and a["state"] == "corrupt":
                 flags.append(("half_written", f"{t} no longer loads: {a['error']}"))
             elif b["state"] == "absent" and a["state"] == "corrupt":
                 flags.append(("half_written", f"{t} was written but does not load: {a['error']}"))
+            a = after[t]  # the explanation as the command left it (the access above rewrites it)
             if a["state"] == "ok" and "expl_hash" in a:
                 changed = a.get("expl_hash") != b.get("expl_hash") or a.get("id") != b.get("id")
                 if changed and a.get("expl") != "ok":
@@ -702,16 +719,7 @@ class Probe:
         if lost:
             flags.append(("data_lost", f"{len(lost)} sentinel file(s) gone or changed: {', '.join(lost[:4])}"
                                        + (" ..." if len(lost) > 4 else "")))
-        # stray temporary files, after the load above; for the kills and races one more `agx explain`
-        strays = self.strays(folder)
         rec["tmpdir_left"] = sorted(p.name for p in (folder / "tmp").iterdir()) if (folder / "tmp").is_dir() else []
-        if strays and case.category in ("kills", "races") and case.targets:
-            target = case.targets[0]
-            if (folder / target).is_dir():
-                self.run_jobs(folder, [fc.Job(argv=["explain", target.split("work/sub/", 1)[-1], "--epochs", "1",
-                                                    "--interval", "0", "0.2"])], f"{rec['id'].replace('/', '_')}-settle")
-                rec["strays_before_explain"] = strays
-                strays = self.strays(folder)
         if strays:
             flags.append(("stray_temps", f"{len(strays)} left: {', '.join(strays[:3])}" + (" ..." if len(strays) > 3 else "")))
         # output: tracebacks, hangs, the refusal line
@@ -882,7 +890,9 @@ def markdown(doc: dict, before: dict | None) -> str:
         + ("; **quick subset**" if meta["quick"] else "") + ".", "",
         "Each case ran in its own temporary folder (HOME, TMPDIR, cwd and data folder inside it) with sentinel "
         "files around it; `agx` ran forked from a server that had imported the engine (`@exec` cases and the "
-        "bundled-model / app cases: the real `.venv/bin/agx` or a fresh interpreter). Columns count cases "
+        "bundled-model / app cases: the real `.venv/bin/agx` or a fresh interpreter). Take folders are "
+        "judged after one more access (`load_take` here; after a kill or race that left something, one "
+        "`agx explain` of each target, which must recover an interrupted replace). Columns count cases "
         "with that finding (a case can count twice).", "",
         "| " + " | ".join(["category (issue item)", *head, *bhead]) + " |",
         "|" + "---|" * (1 + len(head) + len(bhead)),
