@@ -557,19 +557,6 @@ def _race_check_one_winner(target: str) -> tp.Callable[[Ctx, list], list[Flag]]:
     return check
 
 
-def _explanation_matches(target: str) -> tp.Callable[[Ctx, list], list[Flag]]:
-    def check(ctx: Ctx, results: list) -> list[Flag]:
-        folder = ctx.p(target)
-        state, meta = _json_state(folder / "take.json")
-        est, expl = _json_state(folder / "explanation.json")
-        if state == "ok" and est == "ok" and isinstance(meta, dict) and isinstance(expl, dict) \
-                and expl.get("take_id") != meta.get("id"):
-            return [("half_written", f"{target}/explanation.json belongs to take {expl.get('take_id')}, the "
-                                     f"folder holds take {meta.get('id')}")]
-        return []
-    return check
-
-
 def _races() -> list[Case]:
     c = []
     t = "work/sub/takes/t"
@@ -591,7 +578,7 @@ def _races() -> list[Case]:
                   "explain (retrain) running while generate replaces the take folder",
                   [cli("explain", "takes/t", "--retrain", "--epochs", "40", "--mode", "reference"),
                    cli(*GEN[:-1], "2", "--out", "takes/t", delay=1.0)],
-                  setup=_take(t), expect="state", targets=[t], check=_explanation_matches(t), quick=True))
+                  setup=_take(t), expect="state", targets=[t], quick=True))
     for when, n, title in (("before", 1, "a crash just before the first folder rename"),
                            ("after", 1, "a crash between the two renames (old moved aside, new not in place)"),
                            ("after", 2, "a crash after both renames, before the old copy is deleted")):

@@ -475,8 +475,9 @@ class Probe:
             results[i] = JobResult(rc=rc, wall=time.monotonic() - t0, timed_out=timed_out)
         for i, r in enumerate(results):
             assert r is not None
-            r.stdout = (self.logs / f"{tag}.{i}.out").read_bytes()
-            r.stderr_bytes = (self.logs / f"{tag}.{i}.err").read_bytes()
+            out, err = self.logs / f"{tag}.{i}.out", self.logs / f"{tag}.{i}.err"
+            r.stdout = out.read_bytes() if out.is_file() else b""  # killed before it opened its files
+            r.stderr_bytes = err.read_bytes() if err.is_file() else b""
             r.killed = i in killed
             crash = self.logs / f"{tag}.{i}.crash"
             r.crash_reached = crash.read_text() if crash.is_file() else ""
