@@ -47,7 +47,7 @@ def cmd_ratio(args: argparse.Namespace) -> None:
     from agx_desktop.engine.generation import generate
     from agx_desktop.engine.models import load_model
     from agx_desktop.engine.take import GenerationParams
-    from agx_desktop.engine import metrics
+    from agx_desktop.evaluation import metrics
 
     model = load_model(args.model)
     captions = [c.strip() for c in Path(args.captions).read_text().splitlines() if c.strip()][:args.takes]
@@ -85,7 +85,7 @@ METRIC_KEYS = ("fid_f", "fid_cf", "kl_f", "kl_cf", "size")
 
 def render_ratio(res: dict) -> None:
     """explainers_ratio.md from the measurements (``ratio --render-only`` redoes it from the JSON)."""
-    from agx_desktop.engine import metrics
+    from agx_desktop.evaluation import metrics
     rows, modes = res["rows"], res["modes"]
     tot = {m: sum(r["seconds"][m] for r in rows) for m in modes}
     ratio = tot["reference"] / tot["quick"]

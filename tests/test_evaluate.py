@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from agx_desktop.engine import evaluate, models
+from agx_desktop.engine import models
+from agx_desktop.evaluation import memory, protocol, store, tables
 from agx_desktop.engine.cli import run
 from agx_desktop.engine.errors import UnknownMethodError
 from _eval_helpers import synth_model
@@ -27,20 +28,20 @@ def _args(captions, out, *extra):
 
 
 def test_read_captions(tmp_path):
-    with pytest.raises(evaluate.EvaluationError, match="not found"):
-        evaluate.read_captions(tmp_path / "missing.txt")
+    with pytest.raises(protocol.EvaluationError, match="not found"):
+        protocol.read_captions(tmp_path / "missing.txt")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
-    with pytest.raises(evaluate.EvaluationError, match="no captions"):
-        evaluate.read_captions(empty)
+    with pytest.raises(protocol.EvaluationError, match="no captions"):
+        protocol.read_captions(empty)
     f = tmp_path / "c.txt"
     f.write_text("a dog barks\n\n  \nrain falls\n")
-    assert evaluate.read_captions(f) == (["a dog barks", "rain falls"], 2)
+    assert protocol.read_captions(f) == (["a dog barks", "rain falls"], 2)
 
 
 def test_unknown_method_lists_the_known_ones():
     with pytest.raises(UnknownMethodError, match="gradcam-e.*rollout"):
-        evaluate.parse_methods("audiogenx,nope")
+        protocol.parse_methods("audiogenx,nope")
 
 
 def test_bad_input_exit_codes(tmp_path, capsys, tiny_registry):
@@ -63,7 +64,7 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
     f.write_text("a dog barks\n\nrain falls on a roof\nthunder then a bell\n")
     out = tmp_path / "res"
     # crash (Ctrl-C) during the second caption: the first one is kept, tables are PARTIAL
-    real = evaluate.evaluate_caption
+    real = protocol.evaluate_caption
     calls = {"n": 0}
 
     def flaky(*a, **k):
@@ -72,7 +73,7 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(evaluate, "evaluate_caption", flaky)
+    monkeypatch.setattr(protocol, "evaluate_caption", flaky)
     assert run(_args(f, out)) == 130
     assert "interrupted" in capsys.readouterr().err
     lines = (out / "results.jsonl").read_text().splitlines()
@@ -82,13 +83,13 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
     with open(out / "results.jsonl", "a") as fh:
         fh.write('{"index": 1, "capt')
     # resume: only the two missing captions run
-    monkeypatch.setattr(evaluate, "evaluate_caption", real)
+    monkeypatch.setattr(protocol, "evaluate_caption", real)
     seen = []
-    monkeypatch.setattr(evaluate, "evaluate_caption",
+    monkeypatch.setattr(protocol, "evaluate_caption",
                         lambda model, cap, i, *a, **k: seen.append(cap) or real(model, cap, i, *a, **k))
     assert run(_args(f, out)) == 0
     assert seen == ["rain falls on a roof", "thunder then a bell"]
-    records = evaluate.load_results(out)
+    records = store.load_results(out)
     assert [r["index"] for r in records] == [0, 1, 2]
     t1 = (out / "table1.md").read_text()
     assert "complete: 3 of 3" in t1 and "PARTIAL" not in t1
@@ -115,7 +116,7 @@ def test_run_resume_and_tables(tmp_path, capsys, tiny_registry, monkeypatch):
     assert run(_args(f, out)) == 2
     err = capsys.readouterr().err
     assert "other weights" in err and retrained.fingerprint in err and tiny_registry.fingerprint in err
-    assert len(evaluate.load_results(out)) == 3
+    assert len(store.load_results(out)) == 3
 
 
 def test_shards_share_one_result(tmp_path, tiny_registry):
@@ -125,14 +126,14 @@ def test_shards_share_one_result(tmp_path, tiny_registry):
     assert run(_args(f, out, "--shard", "1/2", "--methods", "random")) == 1  # other shard not done yet
     assert "PARTIAL: 1 of 3" in (out / "table1.md").read_text()
     assert run(_args(f, out, "--shard", "0/2", "--methods", "random")) == 0
-    assert [r["index"] for r in evaluate.load_results(out)] == [1, 0, 2]
+    assert [r["index"] for r in store.load_results(out)] == [1, 0, 2]
     assert "complete: 3 of 3" in (out / "table1.md").read_text()
     assert run(_args(f, out, "--shard", "2/2")) == 2
 
 
 def test_peak_memory_sees_a_freed_allocation():
     import torch
-    with evaluate.PeakMemory() as m:
+    with memory.PeakMemory() as m:
         x = torch.ones(20_000_000)  # 76 MB
         del x
     assert m.peak_mb > 60
@@ -153,7 +154,7 @@ def test_redo_recomputes_only_stale_methods(tmp_path, tiny_registry):
     kept = {i: r["methods"]["atman"] for i, r in enumerate(recs)}
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     settings = json.loads((out / "run.json").read_text())
-    assert "61.5" in evaluate.write_tables(out, recs, ["random", "atman", "audiogenx"], 2, settings)["table1_md"]
+    assert "61.5" in tables.write_tables(out, recs, ["random", "atman", "audiogenx"], 2, settings)["table1_md"]
     assert run(_args(f, out, "--redo", "audiogenx")) == 0
     new = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert len(new) == 2

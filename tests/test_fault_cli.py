@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agx_desktop.engine import evaluate, limits, models, takes
+from agx_desktop.engine import limits, models, takes
+from agx_desktop.evaluation import store
 from agx_desktop.engine.cli import run
 from agx_desktop.engine.errors import CheckpointError, DurationError, ExplanationError, ParameterError, PromptError
 from checkpoint_layout import write_hub_layout_checkpoint
@@ -312,7 +313,7 @@ def test_evaluate_drops_a_torn_last_line_with_a_notice_and_resumes(cli, captions
     code, _, err = cli(*_eval(captions, finished_run))
     assert code == 0, err
     assert "dropped 1 incomplete line" in err and "resuming" in err
-    records = evaluate.load_results(finished_run)
+    records = store.load_results(finished_run)
     assert [r["index"] for r in records] == [0, 1]
     assert json.loads(lines[0]) == records[0]  # the finished caption was kept, not recomputed
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agx_desktop.engine import metrics
+from agx_desktop.evaluation import metrics
 from agx_desktop.engine.explain import explain
 from agx_desktop.engine.generation import generate
 from agx_desktop.engine.take import GenerationParams

@@ -11,6 +11,7 @@ prints the traceback).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -208,8 +209,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="model to use (default: the one that made the take; a take made by a model folder "
                         "needs it named here)")
     r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
-    from .evaluate import add_subparser as _add_evaluate; _add_evaluate(sub)  # noqa: E702
+    for cmd in plugin_commands().values():  # `agx evaluate` (agx_desktop.evaluation)
+        cmd.add_subparser(sub)
     return p
+
+
+COMMANDS_GROUP = "agx_desktop.commands"
+
+
+@functools.lru_cache(maxsize=None)
+def plugin_commands() -> dict[str, tp.Any]:
+    """Subcommands that packages above the engine add to ``agx``, by name (``evaluate``: see pyproject.toml).
+
+    Each is an entry point of group ``agx_desktop.commands`` naming a module (or object) with
+    ``add_subparser(subparsers)`` and ``run_from_args(args) -> int``; so the engine runs
+    ``agx evaluate`` without importing ``agx_desktop.evaluation``.
+    """
+    from importlib.metadata import entry_points
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name)}
 
 
 def _parse_weights(words: list[str], specs: tp.Sequence[tuple[str, float]]) -> list[float]:
@@ -433,8 +450,9 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
             out = takes.save_take(new, out)
         print(f"wrote {terminal_safe(out)} ({args.variant} of {terminal_safe(take.id)}, seed {new.params.seed})")
         return 0
-    if args.command == "evaluate":
-        from .evaluate import run_from_args; return run_from_args(args)  # noqa: E702
+    plugin = plugin_commands().get(args.command)
+    if plugin is not None:
+        return plugin.run_from_args(args)
     raise AssertionError(args.command)
 
 

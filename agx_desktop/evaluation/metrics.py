@@ -3,7 +3,7 @@
 For a take x (prompt, original audio) and an explanation M ([steps, L] in [0, 1]):
 
 * factual audio: the prompt regenerated with M applied to every step's cross-attention, and
-  counterfactual audio: the same with 1 − M (:func:`..generation.generate`'s ``step_mask``);
+  counterfactual audio: the same with 1 − M (:func:`agx_desktop.engine.generation.generate`'s ``step_mask``);
   ``n_samples`` (5, as the paper) samples of each;
 * with an audio classifier giving class probabilities p(·):
   - c = the original audio's top-1 class; **Fid** = mean over samples of |p_x(c) − p_sample(c)|
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import AgxError, ParameterError
+from ..engine.errors import AgxError, ParameterError
 
 EPS = 1e-6
 
@@ -67,7 +67,7 @@ class BundledWorldClassifier:
 
     def __init__(self, device: str = "cpu") -> None:
         try:
-            from .bundled.loader import load_classifier as _load
+            from ..engine.bundled.loader import load_classifier as _load
             self.model = _load(device)
         except AgxError as e:
             raise ClassifierUnavailable(f"the bundled event classifier cannot be loaded: {e}") from None
@@ -157,9 +157,9 @@ def sample_with_masks(model: tp.Any, take: tp.Any, masks: tp.Sequence[np.ndarray
     Sampling parameters are the take's (top-k, top-p, temperature, guidance, duration). Returns
     the decoded waveforms [C, N] float32 in order.
     """
-    from .generation import conditions_for, validate_duration
-    from .intervention import cross_attention_mask
-    from .jobs import check
+    from ..engine.generation import conditions_for, validate_duration
+    from ..engine.intervention import cross_attention_mask
+    from ..engine.jobs import check
 
     lm = model.lm
     frames = validate_duration(model, take.params.duration)

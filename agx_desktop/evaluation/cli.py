@@ -1,0 +1,224 @@
+"""``agx evaluate``: explain many captions with several methods and measure faithfulness (paper Tables 1-2).
+
+For every caption of a caption file (one per line; blank lines skipped and counted):
+  1. generate a take (seed = ``--seed`` + caption index, ``--duration`` seconds);
+  2. explain it with every method, timing each and sampling its peak memory (CPU: process RSS
+     above the level before the call, sampled every 5 ms; CUDA: ``max_memory_allocated``);
+  3. regenerate factual/counterfactual samples and the floor, score them with the classifier
+     (:func:`.metrics.faithfulness`).
+Each finished caption is appended as one JSON line to ``OUT/results.jsonl`` (flushed and
+fsync'ed), so a crash or Ctrl-C loses no finished caption; a rerun with the same settings skips
+the captions already there (``run.json`` records the settings; different settings are refused).
+A line a crash cut short is dropped with a notice and the run resumes; a damaged ``run.json`` or
+results line, or an ``--out`` that is a file, is refused with one line before the model loads,
+and nothing there is rewritten.
+Tables (:mod:`.tables`) are rewritten after every caption: ``table1.md/.csv`` (Fid_F, Fid_CF, KL_F, KL_CF, size:
+mean ± standard error over captions, plus the "same prompt, new samples" floor) and
+``table2.md/.csv`` (seconds and peak MB per explanation). Until every caption is done they are
+titled PARTIAL with the count; the command exits 0 only when the run is complete.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import typing as tp
+from pathlib import Path
+
+from . import protocol
+from .protocol import DEFAULT_METHODS, EvaluationError, parse_methods, read_captions, stale_methods
+from .store import (RESULTS, RUN, RunLock, append_result, check_out_folder, load_results, read_results, read_run,
+                    replace_results)
+from .tables import write_tables
+
+
+def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
+    """Add ``evaluate`` to ``agx``'s subcommands (``agx_desktop.engine.cli`` finds this module through the
+    ``agx_desktop.commands`` entry point in pyproject.toml; the engine never imports it)."""
+    p = subparsers.add_parser(
+        "evaluate", help="faithfulness of explanation methods over a caption file (paper Tables 1-2)",
+        description="For each caption: generate a take, explain it with every method, regenerate factual "
+                    "(M) and counterfactual (1-M) samples and score them with an audio classifier. Resumable: "
+                    "finished captions are kept in OUT/results.jsonl and skipped on rerun.")
+    p.add_argument("captions", help="text file, one caption per line (blank lines are skipped)")
+    p.add_argument("--model", default="bundled", help="model id (default bundled)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma-separated methods (default: all); audiogenx-reference = AudioGenX reference mode")
+    p.add_argument("--classifier", default="bundled",
+                   help="bundled (offline event classifier), passt (needs hear21passt + weights) or module:factory")
+    p.add_argument("--out", required=True, help="results folder (results.jsonl, run.json, table1/2 .md/.csv)")
+    from ..engine.cli import ARG_DURATION, ARG_EPOCHS, ARG_LIMIT, ARG_SAMPLES, ARG_SEED
+    p.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds per take (default 5, as the paper)")
+    p.add_argument("--seed", type=ARG_SEED, default=0, help="take seed of caption i is SEED + i")
+    p.add_argument("--samples", type=ARG_SAMPLES, default=5, help="samples per factual/counterfactual mask (default 5)")
+    p.add_argument("--epochs", type=ARG_EPOCHS, default=50, help="AudioGenX epochs (default 50)")
+    p.add_argument("--limit", type=ARG_LIMIT, default=None, help="evaluate only the first N captions")
+    p.add_argument("--restart", action="store_true", help="discard existing results in --out")
+    p.add_argument("--redo", default=None, metavar="METHODS",
+                   help="comma-separated methods to recompute in finished captions whose results were made with "
+                        "other settings (e.g. after a change of AudioGenX's defaults); other methods are kept")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="run only captions with index %% N == K; N processes (K = 0..N-1) with the same --out "
+                        "share results.jsonl and the tables (use one thread each on a multi-core CPU)")
+    return p
+
+
+def _parse_shard(spec: str | None) -> tuple[int, int]:
+    if spec is None:
+        return 0, 1
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise EvaluationError(f"--shard must look like K/N (e.g. 0/2), got {spec!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise EvaluationError(f"--shard {spec}: need 0 <= K < N")
+    return k, n
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``agx evaluate`` (resumable; see the module docstring); the exit status."""
+    captions, blank = read_captions(args.captions)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise EvaluationError("--limit must be >= 1")
+        captions = captions[:args.limit]
+    methods = parse_methods(args.methods)
+    shard, n_shards = _parse_shard(getattr(args, "shard", None))
+    if args.samples < 1:
+        raise EvaluationError("--samples must be >= 1")
+    from ..engine.limits import MAX_SEED
+    if args.seed + 1000 + len(captions) > MAX_SEED:
+        raise EvaluationError(f"--seed {args.seed} is too large: the seeds SEED + caption index and SEED + 1000 + "
+                              f"index must stay within 2**63-1")
+    out = Path(args.out)
+    settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
+                "methods": methods, "classifier": args.classifier, "duration": args.duration, "seed": args.seed,
+                "samples": args.samples, "epochs": args.epochs, "sample_seed": 1000 + args.seed}
+    quiet = getattr(args, "quiet", False)
+    from ..engine.safetext import terminal_safe
+
+    def say(msg: str) -> None:
+        if not quiet:
+            print(terminal_safe(msg), file=sys.stderr, flush=True)
+
+    # everything a rerun depends on is checked before the (slow) model load: the folder, run.json
+    # and every results line; nothing is written until all of it is fine
+    check_out_folder(out)
+    if not args.restart:
+        old = read_run(out)
+        existing, _ = read_results(out)
+        if old is None and existing:
+            raise EvaluationError(f"{out / RESULTS} holds {len(existing)} result(s) but {out / RUN} (the settings they "
+                                  "were made with) is missing: use another --out, or rerun with --restart to discard "
+                                  "them")
+    say(f"{len(captions)} captions" + (f" ({blank} blank line(s) skipped)" if blank else ""))
+    from .metrics import load_classifier
+    classifier = load_classifier(args.classifier)  # fails here, before any work or table
+    from ..engine.models import load_model
+    from ..engine.generation import validate_duration
+    model = load_model(args.model, getattr(args, "device", None))
+    validate_duration(model, args.duration)  # above the model's maximum: one line, before anything is written
+    settings["device"] = str(model.device)
+    settings["threads"] = model.num_threads
+    settings["weights"] = model.fingerprint  # a retrained model under the same name must not resume a run
+    check_out_folder(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvaluationError(f"cannot create the results folder {out} ({exc.strerror or exc}): "
+                              "give another --out") from None
+    run_path = out / RUN
+    with RunLock(out):
+        if args.restart:
+            for name in (RESULTS, RUN):
+                (out / name).unlink(missing_ok=True)
+        old = read_run(out)
+        if old is not None:
+            keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
+            diff = [k for k in keys if old.get(k) != settings[k]]
+            if diff == ["weights"]:
+                raise EvaluationError(f"{out} holds results made with other weights of model {args.model!r} "
+                                      f"(retrained or replaced since; fingerprint {old.get('weights') or 'not recorded'}, "
+                                      f"now {settings['weights']}): use another --out or --restart")
+            if diff:
+                raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
+                                      f"use another --out or --restart")
+        records, torn = read_results(out)
+        if old is None and records:
+            raise EvaluationError(f"{out / RESULTS} holds {len(records)} result(s) but {run_path} is missing: use "
+                                  "another --out, or rerun with --restart to discard them")
+        if torn:
+            replace_results(out, records)  # the finished records, without the cut-off line(s)
+            print(f"agx: note: dropped {torn} incomplete line(s) of {terminal_safe(out / RESULTS)} (a run was "
+                  f"interrupted while writing); {len(records)} finished caption(s) kept, resuming", file=sys.stderr)
+        from ..engine.fsio import write_json_atomic
+        write_json_atomic(run_path, settings)  # a torn run.json would refuse every resume
+        done = {(r["index"], r["caption"]) for r in records}
+    redo_methods = parse_methods(args.redo) if getattr(args, "redo", None) else []
+    for m in redo_methods:
+        if m not in methods:
+            raise EvaluationError(f"--redo {m}: not among --methods")
+    todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done and i % n_shards == shard]
+    mine = sum(1 for i in range(len(captions)) if i % n_shards == shard)
+    if len(todo) < mine:
+        say(f"resuming: {mine - len(todo)} caption(s) already done in {out / RESULTS}")
+
+    def finished() -> list[dict]:
+        keep: dict[int, dict] = {}
+        for r in load_results(out):
+            if r["index"] < len(captions) and captions[r["index"]] == r["caption"]:
+                keep.setdefault(r["index"], r)
+        return [keep[i] for i in sorted(keep)]
+
+    params = {"audiogenx": {"epochs": args.epochs}}
+    stale = []
+    if redo_methods:
+        for r in load_results(out):
+            i = r["index"]
+            if i < len(captions) and captions[i] == r["caption"] and i % n_shards == shard:
+                names = stale_methods(r, redo_methods, params, model)
+                if names:
+                    stale.append((i, r["caption"], names))
+        say(f"--redo: {len(stale)} finished caption(s) of this shard need {', '.join(redo_methods)} recomputed")
+    interrupted = False
+    try:
+        for i, cap, names in stale:
+            t0 = time.perf_counter()
+            part = protocol.evaluate_caption(model, cap, i, names, classifier, duration=args.duration, seed=args.seed,
+                                    samples=args.samples, method_params=params,
+                                    sample_seed=settings["sample_seed"], floor=False)
+            with RunLock(out):
+                records = load_results(out)
+                for r in records:
+                    if r["index"] == i and r["caption"] == cap:
+                        if r.get("top1") != part["top1"]:
+                            raise EvaluationError(f"caption {i}: the regenerated take differs from the recorded "
+                                                  "one (top-1 class changed); rerun with --restart")
+                        r["methods"].update(part["methods"])
+                replace_results(out, records)
+                write_tables(out, finished(), methods, len(captions), settings)
+            say(f"[redo {i}] {time.perf_counter() - t0:5.1f} s  {cap}")
+        for i, cap in todo:
+            t0 = time.perf_counter()
+            rec = protocol.evaluate_caption(model, cap, i, methods, classifier, duration=args.duration, seed=args.seed,
+                                   samples=args.samples, method_params=params,
+                                   sample_seed=settings["sample_seed"])
+            with RunLock(out):
+                append_result(out, rec)
+                records = finished()
+                write_tables(out, records, methods, len(captions), settings)
+            say(f"[{len(records)}/{len(captions)}] {time.perf_counter() - t0:5.1f} s  {cap}")
+    except KeyboardInterrupt:
+        interrupted = True
+    with RunLock(out):
+        records = finished()
+        t = write_tables(out, records, methods, len(captions), settings)
+    if interrupted:
+        saved_in = terminal_safe(out / RESULTS)
+        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {saved_in} "
+              f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
+        return 130
+    print(t["table1_md"])
+    print(t["table2_md"])
+    print(terminal_safe(f"wrote {out / 'table1.md'}, {out / 'table2.md'} (+ .csv)"))
+    return 0 if t["complete"] else 1

@@ -1,0 +1,147 @@
+"""The evaluation protocol (paper Tables 1-2): its inputs and what is measured for one caption.
+
+For every caption of a caption file (one per line; blank lines skipped and counted):
+  1. generate a take (seed = ``--seed`` + caption index, ``--duration`` seconds);
+  2. explain it with every method, timing each and sampling its peak memory (:class:`.memory.PeakMemory`);
+  3. regenerate factual/counterfactual samples and the floor, score them with the classifier
+     (:func:`.metrics.faithfulness`).
+The resumable run over a caption file is :mod:`.cli`; the results files :mod:`.store`; the tables :mod:`.tables`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import typing as tp
+from pathlib import Path
+
+from ..engine.errors import AgxError
+from .memory import PeakMemory
+
+DEFAULT_METHODS = ["random", "gradcam-e", "gradcam-a", "atman", "chefer", "rollout", "audiogenx"]
+
+
+class EvaluationError(AgxError, ValueError):
+    """Bad input to ``agx evaluate`` (caption file, output folder, settings)."""
+
+
+
+def read_captions(path: str | os.PathLike) -> tuple[list[str], int]:
+    """(captions, blank lines skipped); raises :class:`EvaluationError` for a missing/empty file."""
+    p = Path(path)
+    if not p.is_file():
+        raise EvaluationError(f"caption file not found: {p}")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise EvaluationError(f"caption file {p} is not UTF-8 text") from None
+    captions = [ln.strip() for ln in lines if ln.strip()]
+    blank = len(lines) - len(captions)
+    if not captions:
+        raise EvaluationError(f"caption file {p} has no captions (one per line)"
+                              + (f"; {blank} blank line(s)" if blank else ""))
+    return captions, blank
+
+
+def parse_methods(spec: str | tp.Sequence[str] | None) -> list[str]:
+    """Method names (comma-separated or a list); ``audiogenx-reference`` is AudioGenX's reference mode."""
+    from ..engine.errors import UnknownMethodError
+    from ..engine.explain import available_methods
+    if spec is None:
+        return list(DEFAULT_METHODS)
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    known = available_methods() + ["audiogenx-reference"]
+    for n in names:
+        if n not in known:
+            raise UnknownMethodError(f"unknown method '{n}': use one of {', '.join(known)}")
+    if not names:
+        raise EvaluationError("no methods given")
+    return list(dict.fromkeys(names))
+
+
+def write_heldout_world_captions(path: str | os.PathLike, n: int, first_seed: int = 1_000_000) -> int:
+    """Write ``n`` captions of the bundled world that are not among its training captions.
+
+    Training scenes are seeds [0, 8000) (``resources/bundled/config.json``); these come from seeds
+    ``first_seed``..., keeping only captions absent from ``train_captions.txt.gz`` and unique.
+    Returns the number of seeds drawn.
+    """
+    import gzip
+    from ..engine.bundled import world
+    from ..engine.bundled.loader import BUNDLED_DIR
+    with gzip.open(BUNDLED_DIR / "train_captions.txt.gz", "rt", encoding="utf-8") as f:
+        train = {ln.strip().lower() for ln in f if ln.strip()}
+    out: list[str] = []
+    seed = first_seed
+    while len(out) < n:
+        cap = world.scene_from_seed(seed).caption
+        seed += 1
+        if cap.lower() not in train and cap not in out:
+            out.append(cap)
+    Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
+    return seed - first_seed
+
+
+def method_call(name: str, params: dict) -> tuple[str, dict]:
+    """(registered method, its params) for an evaluation method name."""
+    if name == "audiogenx-reference":
+        return "audiogenx", {**params.get("audiogenx", {}), "mode": "reference"}
+    return name, dict(params.get(name, {}))
+
+
+def method_settings(name: str, method_params: dict, model: tp.Any = None) -> dict:
+    """What a method's results depend on, recorded with them: AudioGenX's full resolved settings
+    (so a change of the default mode's stop rule is seen) and, given the model, whether its passes
+    ran in bf16; the given params for the others."""
+    registered, params = method_call(name, method_params)
+    if registered == "audiogenx":
+        from ..engine.explain.audiogenx import resolve_params, uses_bf16
+        cfg = json.loads(json.dumps(resolve_params(params)))
+        if model is not None:
+            cfg["bf16"] = uses_bf16(model, cfg)
+        return cfg
+    return json.loads(json.dumps(params))
+
+
+def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str], classifier: tp.Any, *,
+                     duration: float, seed: int, samples: int, method_params: dict, sample_seed: int,
+                     cancel: tp.Any = None, floor: bool = True) -> dict:
+    """One caption's record: take generation, every method's explanation, metrics and costs.
+
+    ``floor=False`` skips the unmasked samples (when only some methods are recomputed)."""
+    from ..engine.explain import explain
+    from ..engine.generation import generate
+    from .metrics import faithfulness
+    from ..engine.take import GenerationParams
+
+    take_seed = seed + index
+    t0 = time.perf_counter()
+    # The protocol's sampling is fixed (AudioGen's: top-k 250, temperature 1.0, guidance 3.0), not the
+    # model's recommended defaults, so results stay comparable across models and runs.
+    take = generate(model, caption, GenerationParams(duration=duration, seed=take_seed), cancel=cancel)
+    explanations, costs = {}, {}
+    for name in methods:
+        registered, params = method_call(name, method_params)
+        with PeakMemory(model.device) as mem:
+            start = time.perf_counter()
+            ex = explain(model, take, method=registered, cancel=cancel, **params)
+            seconds = time.perf_counter() - start
+        explanations[name] = ex
+        costs[name] = {"seconds": seconds, "peak_mb": mem.peak_mb}
+    scores = faithfulness(model, take, explanations, classifier, n_samples=samples,
+                          sample_seed=sample_seed + index, cancel=cancel, floor=floor)
+    for name in methods:
+        scores["methods"][name].update(costs[name])
+        scores["methods"][name]["settings"] = method_settings(name, method_params, model)
+        scores["methods"][name]["words"] = [float(v) for v in explanations[name].word_importance()]
+        if "epochs_run" in explanations[name].extras:
+            scores["methods"][name]["epochs_run"] = int(explanations[name].extras["epochs_run"])
+    return {"index": index, "caption": caption, "take_seed": take_seed, "words": take.words,
+            "top1": scores["top1"], "methods": scores["methods"], "floor": scores["floor"],
+            "seconds": time.perf_counter() - t0}
+
+
+def stale_methods(record: dict, methods: list[str], method_params: dict, model: tp.Any = None) -> list[str]:
+    """Methods of ``record`` whose results were made with other settings than now (or unrecorded ones)."""
+    return [m for m in methods if m in record.get("methods", {})
+            and record["methods"][m].get("settings") != method_settings(m, method_params, model)]
