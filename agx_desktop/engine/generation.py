@@ -10,19 +10,14 @@ import typing as tp
 import numpy as np
 import torch
 
-from audiocraft.modules.conditioners import ConditioningAttributes
-
 from . import limits
 from .errors import CheckpointError, DurationError, ParameterError
 from .intervention import HiddenCapture, cross_attention_mask
 from .jobs import CancelToken, ProgressFn, check, report
+from .model_inputs import check_model, conditions_for
 from .models import LoadedModel
 from .safetext import check_prompt_chars
 from .take import GenerationParams, Take
-
-
-def conditions_for(prompt: str | None) -> list[ConditioningAttributes]:
-    return [ConditioningAttributes(text={"description": prompt})]
 
 
 def validate_duration(model: LoadedModel, duration: float) -> int:
@@ -132,7 +127,6 @@ def regenerate(model: LoadedModel, take: Take, variant: Variant, *, explanation:
     * ``weighted``: the user's per-word weights (0 mutes, >1 boosts).
     """
     from dataclasses import replace
-    from .teacher import check_model
 
     check_model(model, take)
     params = take.params if seed is None else replace(take.params, seed=limits.check_seed(seed))

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import ModelMismatchError, NotATakeError
-from .generation import conditions_for
 from .intervention import HiddenCapture, cross_attention_mask
+from .model_inputs import check_model, conditions_for
 from .models import LoadedModel
 from .take import Take
 
@@ -32,29 +31,6 @@ class TeacherInputs:
     @property
     def n_steps(self) -> int:
         return int(self.sequence.shape[-1])
-
-
-def check_model(model: LoadedModel, take: Take) -> None:
-    """Refuse a take made by another model, or by other weights under the same id."""
-    if take.model_id != model.id:
-        raise ModelMismatchError(f"this take was made by model '{take.model_id}', not '{model.id}': "
-                                 f"load '{take.model_id}' to explain or regenerate it")
-    if take.model_fingerprint and take.model_fingerprint != model.fingerprint:
-        raise ModelMismatchError(f"this take was made by other weights of model '{model.id}' (the model changed "
-                                 "since): generate it again to explain or regenerate it")
-    # A take.json can be edited by hand without changing the fingerprint: the arrays must still fit
-    # the model, or the LM's embedding lookup fails deep inside audiocraft.
-    n_q, card, dim = int(model.lm.num_codebooks), int(model.card), int(model.lm.dim)
-    codes, latents = take.codes, take.latents
-    if codes.dim() != 2 or codes.shape[0] != n_q:
-        raise NotATakeError(f"take {take.id}: its codes have shape {list(codes.shape)}, model '{model.id}' makes "
-                            f"[{n_q}, frames]: the take is damaged, generate it again")
-    if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= card):
-        raise NotATakeError(f"take {take.id}: its codes lie outside model '{model.id}'s codebook (0..{card - 1}): "
-                            "the take is damaged, generate it again")
-    if latents.dim() != 2 or latents.shape[-1] != dim:
-        raise NotATakeError(f"take {take.id}: its latents have shape {list(latents.shape)}, model '{model.id}' "
-                            f"has width {dim}: the take is damaged, generate it again")
 
 
 def prepare(model: LoadedModel, take: Take) -> TeacherInputs:

@@ -157,7 +157,8 @@ def sample_with_masks(model: tp.Any, take: tp.Any, masks: tp.Sequence[np.ndarray
     Sampling parameters are the take's (top-k, top-p, temperature, guidance, duration). Returns
     the decoded waveforms [C, N] float32 in order.
     """
-    from ..engine.generation import conditions_for, validate_duration
+    from ..engine.generation import validate_duration
+    from ..engine.model_inputs import conditions_for
     from ..engine.intervention import cross_attention_mask
     from ..engine.jobs import check
 
