@@ -242,7 +242,7 @@ def main() -> None:
     out = pathlib.Path(a.out)
     prev = json.loads(out.read_text()) if out.exists() else {}
     prev[a.tag] = res
-    from agx_desktop.engine.takes import write_text_atomic
+    from agx_desktop.engine.fsio import write_text_atomic
     write_text_atomic(out, json.dumps(prev, indent=2) + "\n")
 
 

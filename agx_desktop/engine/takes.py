@@ -49,7 +49,6 @@ from safetensors.torch import load_file, save as save_tensors
 from . import fsio
 from .errors import (AgxError, ExplanationError, NotATakeError, OutputPathError, ParameterError, StorageError,
                      TakeBusyError)
-from .fsio import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported: settings, evaluate)
 from .safetext import terminal_safe
 from .take import GenerationParams, Take
 from .text import TextTokens

@@ -78,7 +78,7 @@ def write(folder: pathlib.Path) -> pathlib.Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .loader import BUNDLED_DIR
+    from . import BUNDLED_DIR
 
     ap = argparse.ArgumentParser(description="Check or rewrite the bundled model's SHA256SUMS.")
     ap.add_argument("--folder", type=pathlib.Path, default=BUNDLED_DIR)

@@ -15,7 +15,7 @@ import typing as tp
 
 import torch
 
-BUNDLED_DIR: pathlib.Path = pathlib.Path(__file__).resolve().parents[3] / "resources" / "bundled"
+from . import BUNDLED_DIR  # noqa: F401  (the default folder; tests set loader.BUNDLED_DIR)
 CONFIG_NAME = "config.json"
 LM_NAME = "lm.safetensors"
 CODEC_NAME = "codec.safetensors"

@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
-from ..generation import conditions_for, validate_duration
+from ..generation import validate_duration
+from ..model_inputs import conditions_for
 from ..intervention import cross_attention_mask
 from ..jobs import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
