@@ -1,7 +1,9 @@
 """The main window: prompt → generate → see / hear / edit → regenerate → export.
 
-It owns the app state (takes, the current take, A/B picks) and wires the views to the job queue.
-Engine work only ever happens inside queued jobs (:mod:`tasks`); the window never calls torch.
+The app state (takes, the current take, A/B picks, the model, the selection) lives in a
+:class:`~agx_desktop.ui.session.Session`; the window changes it through the session's methods and
+redraws from its signals. It wires the views to the job queue. Engine work only ever happens inside
+queued jobs (:mod:`tasks`); the window never calls torch.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from .jobs import Job, JobRunner
 from .paths import data_dir, drag_dir
 from .playback import PlaybackError, Player
 from .qt_compat import install_refcount_guard
+from .session import Session
 from .settings import Settings, load_settings, save_settings
 from .store import TakeStore
 from .widgets.chips import ChipsPanel
@@ -80,20 +83,17 @@ class MainWindow(QMainWindow):
         self.store = store or TakeStore()
         self.player = player or Player()
         self.runner = JobRunner(self)
-        self.items: dict[str, TakeItem] = {}
-        self.current: TakeItem | None = None
-        self.model: tp.Any = None
-        self.ab: dict[str, str | None] = {"A": None, "B": None}
-        self.ab_side = "A"
+        self.session = Session(self)
         self.notices: list[str] = []
         self.last_error: tuple[str, str, str] | None = None
         self.error_box: QMessageBox | None = None
-        self._per_frame_cache: dict[str, np.ndarray] = {}
-        self.active_words: list[int] = []
+        self.unsaved_box: QMessageBox | None = None
+        self._quit_unsaved = False  # the user chose to quit once the unsaved takes are saved (or lost)
         self._closing = False
         self._display_stages: list[tp.Callable[[], tp.Any]] = []
-        self._sampling_custom: set[str] = set()  # sampling fields the user set (see reset_sampling)
-        self._setting_sampling = False
+        self._setting_sampling = False  # the window itself sets the sampling spins (not a user edit)
+        self._last_tick: tuple | None = None  # what the playhead timer drew last
+        self.model_infos: list[tp.Any] = []  # the models the combo lists (filled by _fill_models)
 
         self._build_ui()
         self._build_menus()
@@ -399,7 +399,8 @@ class MainWindow(QMainWindow):
         for name, spin in (("cfg_coef", self.cfg_spin), ("top_k", self.topk_spin), ("temperature", self.temp_spin)):
             spin.valueChanged.connect(lambda _v, n=name: self._on_sampling_edited(n))
         self.sampling_reset_btn.clicked.connect(self.reset_sampling)
-        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self.model_combo.currentIndexChanged.connect(
+            lambda _i: self.session.choose_model(self.model_combo.currentData() or BUNDLED_ID))
         self.method_combo.currentTextChanged.connect(
             lambda m: self.epochs_spin.setEnabled(m in tasks.TRAINED_METHODS))
         self.regenerate_btn.clicked.connect(self.request_regenerate)
@@ -408,7 +409,7 @@ class MainWindow(QMainWindow):
         self.factual_btn.clicked.connect(lambda: self.request_variant("factual"))
         self.counterfactual_btn.clicked.connect(lambda: self.request_variant("counterfactual"))
         self.chips.changed.connect(self._update_actions)
-        self.timeline.selection_changed.connect(self._on_selection)
+        self.timeline.selection_changed.connect(self.session.set_selection)
         self.timeline.seek_requested.connect(self.seek)
         self.timeline.heat_bar.sigLevelsChangeFinished.connect(lambda *_: self._refresh_importance())
         self.history.current_take_changed.connect(self.show_take)
@@ -419,7 +420,7 @@ class MainWindow(QMainWindow):
         self.stop_btn.clicked.connect(self.stop)
         self.play_act.triggered.connect(self.toggle_play)
         self.stop_act.triggered.connect(self.stop)
-        self.clear_sel_act.triggered.connect(lambda: self.timeline.set_selection(None))
+        self.clear_sel_act.triggered.connect(lambda: self.session.set_selection(None))
         self.loop_check.toggled.connect(self._on_loop)
         self.export_wav_act.triggered.connect(self.export_wav_dialog)
         self.export_json_act.triggered.connect(lambda: self.export_explanation_dialog("json"))
@@ -427,6 +428,16 @@ class MainWindow(QMainWindow):
         self.export_png_act.triggered.connect(lambda: self.export_explanation_dialog("png"))
         self.open_data_act.triggered.connect(self.open_data_folder)
         self.quit_act.triggered.connect(self.close)
+        s = self.session
+        s.take_added.connect(self.history.add)
+        s.current_changed.connect(self._on_current_changed)
+        s.explanation_changed.connect(self._on_explanation_changed)
+        s.ab_changed.connect(self._on_ab_changed)
+        s.model_chosen.connect(self._on_model_chosen)
+        s.model_changed.connect(self._on_model_loaded)
+        s.sampling_custom_changed.connect(lambda _names: self._update_sampling_hint())
+        s.selection_changed.connect(self._on_selection)
+        s.active_words_changed.connect(self.chips.set_active)
         r = self.runner
         r.started.connect(self._on_job_started)
         r.progress.connect(self._on_job_progress)
@@ -444,11 +455,14 @@ class MainWindow(QMainWindow):
         self.model_combo.blockSignals(True)
         self.model_combo.setCurrentIndex(idx)
         self.model_combo.blockSignals(False)
+        self.session.blockSignals(True)  # the first load is requested once the window is built
+        self.session.choose_model(self.model_combo.currentData() or BUNDLED_ID)
+        self.session.blockSignals(False)
         self._set_duration_range(self.current_model_id())
         self.duration_spin.setValue(s.duration)
         self.seed_spin.setValue(min(max(0, s.seed), MAX_SEED))
         self._set_sampling(s.cfg_coef, s.top_k, s.temperature)
-        self._sampling_custom = set(s.sampling_custom)
+        self.session.set_sampling_custom(s.sampling_custom)
         self._update_sampling_hint()
         self.epochs_spin.setValue(s.epochs)
         mi = self.method_combo.findText(s.method)
@@ -472,7 +486,7 @@ class MainWindow(QMainWindow):
         s.cfg_coef = float(self.cfg_spin.value())
         s.top_k = int(self.topk_spin.value())
         s.temperature = float(self.temp_spin.value())
-        s.sampling_custom = sorted(self._sampling_custom)
+        s.sampling_custom = sorted(self.session.sampling_custom)
         s.epochs = int(self.epochs_spin.value())
         s.method = self.method_combo.currentText()
         s.variations = int(self.variations_spin.value())
@@ -483,11 +497,12 @@ class MainWindow(QMainWindow):
 
     # ================================================================== model
     def current_model_id(self) -> str:
-        return self.model_combo.currentData() or BUNDLED_ID
+        return self.session.model_id
 
     def _set_duration_range(self, model_id: str) -> None:
-        if self.model is not None and self.model.id == model_id:
-            hi, step = self.model.max_duration, 1.0 / self.model.frame_rate
+        model = self.session.model
+        if model is not None and model.id == model_id:
+            hi, step = model.max_duration, 1.0 / model.frame_rate
         else:
             fam = HUB_MODELS[model_id].family if model_id in HUB_MODELS else "audiogen"
             hi, step = (30.0 if fam == "musicgen" else 10.0), 0.02
@@ -496,17 +511,22 @@ class MainWindow(QMainWindow):
 
     def _request_model(self, model_id: str) -> None:
         def done(model: tp.Any) -> None:
-            if model_id == self.current_model_id():
-                self.model = model
-                if self.notice_label.text().startswith("Model not loaded"):
-                    self.notice_label.hide()
-                self._set_duration_range(model_id)
-                self._apply_model_sampling()
-                if not getattr(model, "trained", True):
-                    self.statusBar().showMessage(f"Model {model_id} is an UNTRAINED stand-in: it makes noise. "
-                                                 "Fine for trying the app.", 8000)
-                self._update_actions()
+            if model_id == self.session.model_id:
+                self.session.set_model(model)
         self.runner.submit(Job(f"Load model {model_id}", tasks.load_model_task(model_id), done, kind="load"))
+
+    def _on_model_loaded(self, model: tp.Any) -> None:
+        if model is None:
+            self._update_actions()
+            return
+        if self.notice_label.text().startswith("Model not loaded"):
+            self.notice_label.hide()
+        self._set_duration_range(model.id)
+        self._apply_model_sampling()
+        if not getattr(model, "trained", True):
+            self.statusBar().showMessage(f"Model {model.id} is an UNTRAINED stand-in: it makes noise. "
+                                         "Fine for trying the app.", 8000)
+        self._update_actions()
 
     def _set_sampling(self, cfg_coef: float, top_k: int, temperature: float) -> None:
         """Show these sampling values without counting it as the user's edit."""
@@ -520,36 +540,37 @@ class MainWindow(QMainWindow):
 
     def _on_sampling_edited(self, name: str) -> None:
         if not self._setting_sampling:
-            self._sampling_custom.add(name)  # this value now stays when the model changes
-            self._update_sampling_hint()
+            self.session.mark_sampling_custom(name)  # this value now stays when the model changes
 
     def _apply_model_sampling(self) -> None:
         """Set the sampling fields the user has not changed to the loaded model's recommendation."""
-        if self.model is None or not hasattr(self.model, "default_params"):
+        model = self.session.model
+        if model is None or not hasattr(model, "default_params"):
             return
-        d = self.model.default_params()
+        d = model.default_params()
         mine = {"cfg_coef": self.cfg_spin.value(), "top_k": self.topk_spin.value(), "temperature": self.temp_spin.value()}
-        vals = {f: (mine[f] if f in self._sampling_custom else getattr(d, f)) for f in mine}
+        custom = self.session.sampling_custom
+        vals = {f: (mine[f] if f in custom else getattr(d, f)) for f in mine}
         self._set_sampling(vals["cfg_coef"], int(vals["top_k"]), vals["temperature"])
         self._update_sampling_hint()
 
     def reset_sampling(self) -> None:
         """Guidance, top-k and temperature from the loaded model's recommendation (bundled: temp 0.8)."""
-        self._sampling_custom.clear()
+        self.session.follow_model_sampling()
         self._apply_model_sampling()
 
     def _update_sampling_hint(self) -> None:
-        changed = ", ".join(sorted(self._sampling_custom))
-        model = self.model.id if self.model is not None else "the model"
-        self.sampling_reset_btn.setEnabled(bool(self._sampling_custom))
+        custom = self.session.sampling_custom
+        changed = ", ".join(sorted(custom))
+        model = self.session.model.id if self.session.model is not None else "the model"
+        self.sampling_reset_btn.setEnabled(bool(custom))
         self.sampling_reset_btn.setToolTip(
             f"Guidance, top-k and temperature follow {model}'s defaults until you change one"
             + (f"; yours: {changed}. Click to go back to the model's." if changed else "."))
 
-    def _on_model_changed(self, _idx: int) -> None:
-        self.model = None
-        self._set_duration_range(self.current_model_id())
-        self._request_model(self.current_model_id())
+    def _on_model_chosen(self, model_id: str) -> None:
+        self._set_duration_range(model_id)
+        self._request_model(model_id)
         self._update_actions()
 
     # ================================================================== requests
@@ -563,22 +584,22 @@ class MainWindow(QMainWindow):
         prompt = self.prompt_edit.text()
         if not prompt.strip():
             return "Type a prompt to generate, e.g. “rain on a tin roof”."
-        if self.model is None:
+        model = self.session.model
+        if model is None:
             return ""
-        key = (prompt, self.model.id)
-        cached = getattr(self, "_prompt_check", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        cached = self.session.cached_prompt_problem(prompt)
+        if cached is not None:
+            return cached
         if self.runner.busy:
             # a Hugging Face fast tokenizer must not be used from two threads at once ("Already
             # borrowed"): while a job runs only emptiness is checked here; the job reports the rest
             return ""
         try:
-            self.model.text_tokens(prompt)
+            model.text_tokens(prompt)
             problem = ""
         except AgxError as exc:
             problem = str(exc)
-        self._prompt_check = (key, problem)
+        self.session.remember_prompt_problem(prompt, problem)
         return problem
 
     def roll_seed(self) -> None:
@@ -603,29 +624,25 @@ class MainWindow(QMainWindow):
 
     def request_explain(self) -> Job | None:
         self._finish_display()
-        item = self.current
+        item = self.session.current
         if item is None:
             return None
         model_id = item.take.model_id
         epochs, method = int(self.epochs_spin.value()), self.method_combo.currentText()
 
         def done(explanation: tp.Any, item: TakeItem = item) -> None:
-            item.explanation = explanation
-            if explanation.extras.get("autosave_error"):
-                self._autosave_problem(explanation.extras.pop("autosave_error"), item)
-            self._per_frame_cache.pop(item.id, None)
-            self.history.refresh(item)
+            problem = explanation.extras.pop("autosave_error", None)
+            self.session.set_explanation(item, explanation)
+            if problem:
+                self._autosave_problem(problem, item)
             self.statusBar().showMessage(f"Explained take {item.id} with {explanation.method} in "
                                          f"{explanation.seconds:.1f} s", 8000)
-            if self.current is item:
-                self._show_explanation()
-            self._update_actions()
         return self._submit(f"Explain take {item.id} ({method}, {epochs} epochs)",
                             tasks.explain_task(self.store, model_id, item, method, epochs), done, "explain")
 
     def request_regenerate(self) -> Job | None:
         self._finish_display()
-        item = self.current
+        item = self.session.current
         if item is None:
             return None
         weights, words = self.chips.weights(), self.chips.words()
@@ -643,11 +660,8 @@ class MainWindow(QMainWindow):
     def _on_derived(self, parent: TakeItem, items: list[TakeItem]) -> None:
         """A take regenerated from ``parent`` (same seed): show it and make the pair A/B."""
         self._on_new_items(items)
-        if items and parent.id in self.items:
-            self.ab = {"A": parent.id, "B": items[0].id}
-            self.ab_side = "B"
-            self._update_ab_label()
-            self._update_actions()
+        if items and parent.id in self.session.items:
+            self.session.set_ab_pair(parent.id, items[0].id, side="B")
 
     @staticmethod
     def _replace_words(take: tp.Any, words: list[str]) -> str:
@@ -671,7 +685,7 @@ class MainWindow(QMainWindow):
 
     def request_variant(self, variant: str) -> Job | None:
         self._finish_display()
-        item = self.current
+        item = self.session.current
         if item is None or item.explanation is None:
             return None
         fn = tasks.regenerate_task(self.store, item.take.model_id, item, variant)
@@ -746,7 +760,7 @@ class MainWindow(QMainWindow):
     def _on_store_loaded(self, result: tuple[list[TakeItem], list[str]]) -> None:
         items, notices = result
         for item in items:
-            self.add_item(item)
+            self.session.add_take(item)
         if items:
             self.show_take(items[-1].id)
         if notices:
@@ -765,7 +779,7 @@ class MainWindow(QMainWindow):
 
     def _on_new_items(self, items: list[TakeItem]) -> None:
         for item in items:
-            self.add_item(item)
+            self.session.add_take(item)
             if item.notes.get("autosave_error"):
                 self._autosave_problem(item.notes.pop("autosave_error"), item)
         if items:
@@ -782,8 +796,6 @@ class MainWindow(QMainWindow):
         self.retry_save_act.triggered.connect(self.retry_save)
         self.statusBar().addPermanentWidget(self.save_state_label)
         self.statusBar().addPermanentWidget(self.retry_save_btn)
-        self.unsaved_box: QMessageBox | None = None
-        self._quit_unsaved = False
         if self.store.problem:
             self.notices.append(self.store.off_notice())
             self.show_notice(self.store.off_notice())
@@ -791,7 +803,7 @@ class MainWindow(QMainWindow):
 
     def unsaved_items(self) -> list[TakeItem]:
         """Takes (or explanations) of this session that are not on disk."""
-        return [it for it in self.store.unsaved_items() if it.id in self.items]
+        return [it for it in self.store.unsaved_items() if it.id in self.session.items]
 
     def _refresh_save_state(self) -> None:
         n = len(self.unsaved_items())
@@ -873,30 +885,18 @@ class MainWindow(QMainWindow):
         self.notice_label.setToolTip(tooltip)
         self.notice_label.show()
 
-    def add_item(self, item: TakeItem) -> None:
-        if item.id in self.items:
-            return
-        self.items[item.id] = item
-        self.history.add(item)
-
     def show_take(self, take_id: str) -> None:
         """Make ``take_id`` the current take. The views are refreshed in short stages, each its own
         turn of the event loop, so showing a take never blocks the GUI thread for long."""
-        item = self.items.get(take_id)
+        item = self.session.items.get(take_id)
         if item is None:
             return
         self._finish_display()
-        switching = self.current is not item
-        self.current = item
-        self.history.blockSignals(True)
-        self.history.select(take_id)
-        self.history.blockSignals(False)
-        if switching:  # A/B: keep playing from the same position when swapping the pair
-            keep = self.player.playing and self._ab_pair_contains(take_id)
-            try:
-                self.player.load(item.take.audio, item.take.sample_rate, keep_position=keep)
-            except PlaybackError as exc:
-                self.show_error("Playback failed", str(exc))
+        switching = self.session.current is not item
+        if switching:
+            self.session.set_current(take_id)  # → _on_current_changed
+        else:
+            self._select_in_history(take_id)
         self._update_actions()
         stages = [lambda: self.timeline.set_item(item)]
         if switching:
@@ -907,9 +907,29 @@ class MainWindow(QMainWindow):
         self._display_stages = stages
         QTimer.singleShot(1, self._run_display_stage)
 
+    def _select_in_history(self, take_id: str) -> None:
+        self.history.blockSignals(True)
+        self.history.select(take_id)
+        self.history.blockSignals(False)
+
+    def _on_current_changed(self, item: TakeItem) -> None:
+        self._select_in_history(item.id)
+        # A/B: keep playing from the same position when swapping the pair
+        keep = self.player.playing and self.session.ab_pair_contains(item.id)
+        try:
+            self.player.load(item.take.audio, item.take.sample_rate, keep_position=keep)
+        except PlaybackError as exc:
+            self.show_error("Playback failed", str(exc))
+
+    def _on_explanation_changed(self, item: TakeItem) -> None:
+        self.history.refresh(item)
+        if self.session.current is item:
+            self._show_explanation()
+        self._update_actions()
+
     def _show_chips(self, item: TakeItem) -> None:
         self.chips.set_words(item.take.words, item.take.word_weights)
-        self.active_words = []  # new chips: the next playhead tick marks the active ones again
+        self.session.set_active_words([])  # new chips: the next playhead tick marks the active ones again
 
     def _run_display_stage(self) -> None:
         if self._display_stages:
@@ -925,31 +945,20 @@ class MainWindow(QMainWindow):
     def display_pending(self) -> bool:
         return bool(self._display_stages)
 
-    def per_frame(self, item: TakeItem) -> np.ndarray | None:
-        if item.explanation is None:
-            return None
-        if item.id not in self._per_frame_cache:
-            self._per_frame_cache[item.id] = np.asarray(item.explanation.per_frame_words())
-        return self._per_frame_cache[item.id]
-
-    def _explanation_matches(self, item: TakeItem | None) -> bool:
-        ex = item.explanation if item else None
-        return ex is not None and (not ex.take_id or ex.take_id == item.id)
-
     def _show_explanation(self) -> None:
-        item = self.current
-        ex = item.explanation if self._explanation_matches(item) else None
+        item = self.session.current
+        ex = item.explanation if self.session.explanation_matches(item) else None
         self.timeline.set_heatmap(ex)
         self._refresh_importance()
 
     def _refresh_importance(self) -> None:
-        item = self.current
-        if not self._explanation_matches(item):
+        item = self.session.current
+        if not self.session.explanation_matches(item):
             self.bars.set_values(None, None)
             self.chips.set_importances(None)
             return
         ex = item.explanation
-        sel = self.timeline.selection
+        sel = self.session.selection
         try:
             values = ex.word_importance(sel)
         except IntervalError as exc:
@@ -960,12 +969,14 @@ class MainWindow(QMainWindow):
         self.chips.set_importances(values, levels=levels)
 
     def _on_selection(self, sel: tp.Any) -> None:
+        if self.timeline.selection != sel:  # set here, not dragged on the timeline
+            self.timeline.set_selection(sel, emit=False)
         self._refresh_importance()
         self._on_loop(self.loop_check.isChecked())
 
     # ================================================================== playback
     def toggle_play(self) -> None:
-        if not self.player.available or self.current is None:
+        if not self.player.available or self.session.current is None:
             return
         try:
             self.player.toggle()
@@ -985,38 +996,36 @@ class MainWindow(QMainWindow):
         self._tick_playhead()
 
     def _on_loop(self, on: bool) -> None:
-        self.player.set_loop(self.timeline.selection if on else None)
+        self.player.set_loop(self.session.selection if on else None)
 
     def _tick_playhead(self) -> None:
         """Move the playhead to what the stream says is being heard (30 ms GUI timer: redraw only)."""
         playing = self.player.poll()
         pos = self.player.position()
-        state = (playing, pos, self.current.id if self.current else None, len(self.active_words),
-                 id(self.current.explanation) if self.current else 0, self.display_pending())
-        if state == getattr(self, "_last_tick", None):
+        cur = self.session.current
+        state = (playing, pos, cur.id if cur else None, len(self.session.active_words),
+                 id(cur.explanation) if cur else 0, self.display_pending())
+        if state == self._last_tick:
             return  # idle: nothing to redraw
         self._last_tick = state
         self.timeline.set_playhead(pos)
         self.play_btn.setText("❚❚ Pause" if playing else ("▶ Play" if self.player.available else "▶ Play (off)"))
-        dur = self.current.take.duration if self.current else 0.0
+        dur = cur.take.duration if cur else 0.0
         self.time_label.setText(f"{_fmt_time(pos)} / {_fmt_time(dur)}")
         self._update_active_words(pos)
 
     def _update_active_words(self, pos: float) -> None:
-        item = self.current
-        pf = self.per_frame(item) if self._explanation_matches(item) else None
+        item = self.session.current
+        pf = self.session.per_frame(item) if self.session.explanation_matches(item) else None
         if pf is None or not len(pf):
-            if self.active_words:
-                self.active_words = []
-                self.chips.set_active(())
+            if self.session.active_words:
+                self.session.set_active_words([])  # → chips.set_active
                 self.timeline.set_active_words((), pos)
             self.words_label.setText("")
             return
         frame = int(np.clip(pos * item.explanation.frame_rate, 0, len(pf) - 1))
         active = self.words_at(pf[frame])
-        if active != self.active_words:
-            self.active_words = active
-            self.chips.set_active(active)
+        self.session.set_active_words(active)  # → chips.set_active, when they changed
         self.timeline.set_active_words(active, pos)
         words = item.explanation.words
         self.words_label.setText("At the playhead: " + ", ".join(words[i] for i in active))
@@ -1031,35 +1040,34 @@ class MainWindow(QMainWindow):
         return sorted(int(i) for i in order if row[i] >= row.mean())
 
     # ================================================================== A/B
-    def _ab_pair_contains(self, take_id: str) -> bool:
-        return take_id in (self.ab["A"], self.ab["B"]) and None not in self.ab.values()
-
     def set_ab(self, side: str) -> None:
         self._finish_display()
-        if self.current is None:
+        if self.session.current is None:
             return
-        self.ab[side] = self.current.id
-        self.ab_side = side
-        self._update_ab_label()
-        self._update_actions()
+        self.session.set_ab(side, self.session.current.id)
 
     def switch_ab(self) -> None:
         self._finish_display()
-        if None in self.ab.values():
+        s = self.session
+        if not s.ab_complete:
             return
-        on_a = self.current is not None and self.current.id == self.ab["A"]
-        self.ab_side = "B" if on_a else "A"
-        self.show_take(self.ab[self.ab_side])
+        on_a = s.current is not None and s.current.id == s.ab["A"]
+        s.set_ab_side("B" if on_a else "A")
+        self.show_take(s.ab[s.ab_side])
+
+    def _on_ab_changed(self, _ab: dict, _side: str) -> None:
         self._update_ab_label()
+        self._update_actions()
 
     def _update_ab_label(self) -> None:
+        ab, items = self.session.ab, self.session.items
         parts = []
         for side in "AB":
-            tid = self.ab[side]
-            it = self.items.get(tid) if tid else None
+            tid = ab[side]
+            it = items.get(tid) if tid else None
             parts.append(f"{side}: {it.take.kind} seed {it.take.params.seed}" if it else f"{side}: —")
-        text = " | ".join(parts) + f" — hearing {self.ab_side}"
-        a, b = (self.items.get(self.ab[s] or "") for s in "AB")
+        text = " | ".join(parts) + f" — hearing {self.session.ab_side}"
+        a, b = (items.get(ab[s] or "") for s in "AB")
         if a and b and a.take.params.seed != b.take.params.seed:
             text += " (different seeds: compare takes with the same seed)"
         self.ab_label.setText(text)
@@ -1069,7 +1077,7 @@ class MainWindow(QMainWindow):
         return self.settings.export
 
     def _wav_for(self, take_id: str) -> Path | None:
-        item = self.items.get(take_id)
+        item = self.session.items.get(take_id)
         if item is None:
             return None
         try:
@@ -1082,19 +1090,20 @@ class MainWindow(QMainWindow):
         return path
 
     def _mime_for_current(self) -> tp.Any:
-        if self.current is None:
+        if self.session.current is None:
             return None
-        path = self._wav_for(self.current.id)
+        path = self._wav_for(self.session.current.id)
         return None if path is None else wav_mime([path])
 
     def export_current(self, folder: str | Path, opts: tp.Any = None) -> Path | None:
         """Export the current take to ``folder``; shows and records an error instead of raising."""
         self._finish_display()
-        if self.current is None:
+        current = self.session.current
+        if current is None:
             return None
         opts = opts or self.settings.export
         try:
-            path, note = export_take(self.current.take, folder, opts)
+            path, note = export_take(current.take, folder, opts)
         except ExportError as exc:
             self.last_error = ("Export WAV", str(exc), "")
             self.show_error("Export failed", str(exc))
@@ -1103,12 +1112,12 @@ class MainWindow(QMainWindow):
         return path
 
     def export_wav_dialog(self) -> None:
-        if self.current is None:
+        if self.session.current is None:
             return
         opts = self.settings.export
         if not opts.folder:
             opts.folder = str(Path.home())
-        dlg = ExportDialog(opts, self.current.take, self)
+        dlg = ExportDialog(opts, self.session.current.take, self)
         if dlg.exec():
             self.settings.export = dlg.result_settings()
             save_settings(self.collect_settings())
@@ -1116,13 +1125,13 @@ class MainWindow(QMainWindow):
 
     def export_explanation(self, path: str | Path, fmt: str) -> Path | None:
         self._finish_display()
-        item = self.current
-        if not self._explanation_matches(item):
+        item = self.session.current
+        if not self.session.explanation_matches(item):
             return None
         path = Path(path)
         try:
             if fmt == "json":
-                out = write_text_atomic(path, json.dumps(item.explanation.to_json(self.timeline.selection),
+                out = write_text_atomic(path, json.dumps(item.explanation.to_json(self.session.selection),
                                                          indent=1, ensure_ascii=False))
             elif fmt == "csv":
                 out = write_text_atomic(path, explanation_csv(item.explanation))
@@ -1156,10 +1165,10 @@ class MainWindow(QMainWindow):
         return atomic_write(path, writer, suffix=".png.part")
 
     def export_explanation_dialog(self, fmt: str) -> None:
-        if not self._explanation_matches(self.current):
+        if not self.session.explanation_matches(self.session.current):
             return
         ext = {"json": "JSON (*.json)", "csv": "CSV (*.csv)", "png": "PNG image (*.png)"}[fmt]
-        start = Path(self.settings.export.folder or Path.home()) / f"explanation_{self.current.id}.{fmt}"
+        start = Path(self.settings.export.folder or Path.home()) / f"explanation_{self.session.current.id}.{fmt}"
         path, _ = QFileDialog.getSaveFileName(self, f"Export explanation as {fmt.upper()}", str(start), ext)
         if path:
             self.export_explanation(path, fmt)
@@ -1180,8 +1189,8 @@ class MainWindow(QMainWindow):
             b.setToolTip(problem or ("Queued after the running job" if self.runner.busy else ""))
         self.hint_label.setText(problem)
         self.hint_label.setVisible(bool(problem))
-        has = self.current is not None
-        explained = self._explanation_matches(self.current)
+        has = self.session.current is not None
+        explained = self.session.explanation_matches(self.session.current)
         self.explain_btn.setEnabled(has)
         self.explain_btn.setToolTip("" if has else "Generate a take first")
         self.regenerate_btn.setEnabled(has)
@@ -1196,7 +1205,7 @@ class MainWindow(QMainWindow):
             a.setEnabled(explained)
         self.set_a_btn.setEnabled(has)
         self.set_b_btn.setEnabled(has)
-        self.ab_btn.setEnabled(None not in self.ab.values())
+        self.ab_btn.setEnabled(self.session.ab_complete)
 
     # ================================================================== quitting
     def closeEvent(self, ev: tp.Any) -> None:  # noqa: N802 (Qt API)

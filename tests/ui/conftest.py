@@ -22,6 +22,19 @@ def _style(qapp):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _collect_previous_windows(qapp):
+    """Free the previous tests' Qt objects here, at a safe point: when Python's collector instead runs
+    inside a Qt call that holds Qt's signal-slot lock (pyqtgraph disconnects while building a plot),
+    destroying an old window's pyqtgraph menu there waits on that same lock forever (PySide 6.11)."""
+    import gc
+    from PySide6.QtCore import QCoreApplication, QEvent
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    gc.collect()
+    yield
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_bundled: use resources/bundled's trained model when it is there")
 
@@ -84,5 +97,5 @@ def generated(make_window, qtbot):
     w.epochs_spin.setValue(5)
     w.request_generate(explain_after=True)
     wait_idle(qtbot, w)
-    assert w.current is not None and w.current.explanation is not None
+    assert w.session.current is not None and w.session.current.explanation is not None
     return w

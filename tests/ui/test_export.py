@@ -118,7 +118,7 @@ def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated
 
 def test_drag_mime_holds_a_readable_wav(generated):
     w = generated
-    take = w.current.take
+    take = w.session.current.take
     mime = w.history.mimeData([w.history.item(0)])
     urls = mime.urls()
     assert len(urls) == 1 and urls[0].isLocalFile()
@@ -134,7 +134,7 @@ def test_export_dialog_previews_name_and_rejects_bad_pattern(generated, tmp_path
     from PySide6.QtWidgets import QDialogButtonBox
     from agx_desktop.ui.widgets.export_dialog import ExportDialog
     w = generated
-    dlg = ExportDialog(ExportSettings(folder=str(tmp_path)), w.current.take, w)
+    dlg = ExportDialog(ExportSettings(folder=str(tmp_path)), w.session.current.take, w)
     ok = dlg.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert dlg.preview.text().startswith("MISCMisc_A Dog Barks") and ok.isEnabled()
     dlg.pattern.setText("{catid}_{bogus}")
@@ -176,4 +176,4 @@ def test_drag_handle_starts_a_drag_with_the_wav(generated, qtbot, monkeypatch):
     ev = QMouseEvent(QMouseEvent.Type.MouseMove, QPointF(60, 40), h.mapToGlobal(QPointF(60, 40)),
                      Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(h, ev)
-    assert len(seen) == 1 and sf.info(seen[0]).frames == w.current.take.audio.shape[-1]
+    assert len(seen) == 1 and sf.info(seen[0]).frames == w.session.current.take.audio.shape[-1]

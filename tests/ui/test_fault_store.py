@@ -100,7 +100,7 @@ def test_one_bad_take_hides_no_other(make_window, data_dir, fault):
     assert w.notice_label.isVisible() and "1 autosaved take folder(s)" in text and "8 take(s) loaded" in text
     assert f"skipped {bad.name}" in text and "move that folder out of" in text
     assert "Traceback" not in text and w.error_box is None
-    assert w.current is not None and w.current.id == "take08abcdef"  # the newest good take is shown
+    assert w.session.current is not None and w.session.current.id == "take08abcdef"  # the newest good take is shown
 
 
 def test_another_takes_explanation_is_not_attached(make_window, qtbot, data_dir):
@@ -113,11 +113,11 @@ def test_another_takes_explanation_is_not_attached(make_window, qtbot, data_dir)
     assert "explain this take again" in text
     w.show_take("take01abcdef")
     wait_idle(qtbot, w)
-    assert w.current.explanation is None and w.timeline.words == []  # no heatmap of another take
+    assert w.session.current.explanation is None and w.timeline.words == []  # no heatmap of another take
     assert not w.factual_btn.isEnabled() and not w.export_json_act.isEnabled()
     w.show_take("take00abcdef")  # the real owner keeps its explanation
     wait_idle(qtbot, w)
-    assert w.current.explanation is not None and w.timeline.words == list(w.current.take.words)
+    assert w.session.current.explanation is not None and w.timeline.words == list(w.session.current.take.words)
 
 
 def _corrupt(path: Path, how: str) -> None:
@@ -149,8 +149,8 @@ def test_corrupt_explanation_is_refused_at_load_and_the_take_shows(make_window, 
     for take_id in ("take00abcdef", "take01abcdef", "take00abcdef", "take01abcdef"):
         w.show_take(take_id)  # an exception in a slot would fail the test (pytest-qt)
         wait_idle(qtbot, w)
-    assert w.current.id == "take01abcdef" and w.current.explanation is None
-    assert w.items["take00abcdef"].explanation is not None
+    assert w.session.current.id == "take01abcdef" and w.session.current.explanation is None
+    assert w.session.items["take00abcdef"].explanation is not None
     w.seek(0.2)
     w.timeline.set_selection((0.0, 0.3))
     assert w.error_box is None
@@ -178,7 +178,7 @@ def test_full_disk_keeps_the_take_and_retry_saves_it(make_window, qtbot, data_di
         w.duration_spin.setValue(1.0)
         w.request_generate()
         wait_idle(qtbot, w)
-        take_id = w.current.id
+        take_id = w.session.current.id
         assert w.history.count() == 1 and _ids_in_list(w) == {take_id}
         text = w.notice_label.text()
         assert w.notice_label.isVisible() and "Not saved" in text and "is full" in text
@@ -201,13 +201,13 @@ def test_full_disk_keeps_the_take_and_retry_saves_it(make_window, qtbot, data_di
         assert w.save_state_label.text() == ""
         saved = _visible_takes(data_dir / "takes")
         assert len(saved) == 1 and saved[0].endswith(take_id)
-        audio = w.current.take.audio.copy()
+        audio = w.session.current.take.audio.copy()
         w.close()
         assert not w.isVisible()  # nothing unsaved: closes without asking
 
         w2 = make_window()
         assert _ids_in_list(w2) == {take_id}
-        np.testing.assert_array_equal(w2.items[take_id].take.audio, audio)
+        np.testing.assert_array_equal(w2.session.items[take_id].take.audio, audio)
         w2.close()
 
 
@@ -219,12 +219,12 @@ def test_explanation_that_does_not_fit_the_disk_is_kept_and_retried(make_window,
         w.epochs_spin.setValue(2)
         w.request_generate()
         wait_idle(qtbot, w)
-        folder = w.current.folder
+        folder = w.session.current.folder
         assert folder is not None and (folder / "take.json").is_file()
         filler = fill(data_dir)
         w.request_explain()
         wait_idle(qtbot, w)
-        assert w.current.explanation is not None  # shown, though not on disk
+        assert w.session.current.explanation is not None  # shown, though not on disk
         assert not (folder / "explanation.json").exists()
         assert w.notice_label.isVisible() and "Not saved" in w.notice_label.text()
         assert w.retry_save_btn.isVisible()
@@ -242,7 +242,7 @@ def test_read_only_data_folder_starts_with_autosave_off(make_window, qtbot, data
     w.duration_spin.setValue(1.0)
     w.request_generate()
     wait_idle(qtbot, w)
-    first = w.current.id
+    first = w.session.current.id
     w.close()
     settings_before = (data_dir / "settings.json").read_bytes()
     takes_before = _visible_takes(data_dir / "takes")
@@ -257,7 +257,7 @@ def test_read_only_data_folder_starts_with_autosave_off(make_window, qtbot, data
         w2.prompt_edit.setText("rain on a tin roof")
         w2.request_generate()
         wait_idle(qtbot, w2)
-        assert w2.history.count() == 2 and w2.current.id != first
+        assert w2.history.count() == 2 and w2.session.current.id != first
         assert "Not saved" in w2.notice_label.text() and "autosave is off" in w2.notice_label.text()
         assert w2.retry_save_btn.isVisible()
         assert w2.error_box is None
@@ -283,8 +283,8 @@ def test_data_dir_that_is_a_file_starts_with_autosave_off(make_window, qtbot, tm
     w.request_generate()
     wait_idle(qtbot, w)
     assert w.history.count() == 1
-    wav = w._wav_for(w.current.id)  # drag-out still works (from the temporary folder)
-    assert wav is not None and sf.info(str(wav)).frames == w.current.take.audio.shape[-1]
+    wav = w._wav_for(w.session.current.id)  # drag-out still works (from the temporary folder)
+    assert wav is not None and sf.info(str(wav)).frames == w.session.current.take.audio.shape[-1]
     w.close()
     _unsaved_box_button(w, "Quit without saving").click()
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
@@ -305,11 +305,11 @@ def test_exports_and_drag_out_get_ordinary_permissions(generated, tmp_path, umas
                  w.export_explanation(out / "e.json", "json"),
                  w.export_explanation(out / "e.csv", "csv"),
                  w.export_explanation(out / "e.png", "png"),
-                 w._wav_for(w.current.id)]
+                 w._wav_for(w.session.current.id)]
     finally:
         os.umask(old)
     assert None not in files and w.error_box is None
     for f in files:
         assert stat.S_IMODE(os.stat(f).st_mode) == want, f"{f.name}: {oct(stat.S_IMODE(os.stat(f).st_mode))}"
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temporaries left
-    assert json.loads((out / "e.json").read_text(encoding="utf-8"))["take_id"] == w.current.id
+    assert json.loads((out / "e.json").read_text(encoding="utf-8"))["take_id"] == w.session.current.id

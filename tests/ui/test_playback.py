@@ -66,7 +66,7 @@ def test_default_player_without_portaudio_says_why():
 
 def test_playhead_and_words_follow_the_stream_clock(generated, qtbot):
     w = generated
-    item = w.current
+    item = w.session.current
     ex = item.explanation
     pf = np.asarray(ex.per_frame_words())
     qtbot.keyClick(w.timeline, Qt.Key.Key_Space)  # space = play/pause
@@ -80,7 +80,7 @@ def test_playhead_and_words_follow_the_stream_clock(generated, qtbot):
             assert line.value() == pytest.approx(heard, abs=1e-3)
         frame = int(np.clip(w.player.position() * ex.frame_rate, 0, len(pf) - 1))
         expected = w.words_at(pf[frame])
-        assert w.active_words == expected
+        assert w.session.active_words == expected
         assert [c.active for c in w.chips.chips] == [i in expected for i in range(len(w.chips.chips))]
         assert w.words_label.text().endswith(", ".join(ex.words[i] for i in expected))
         xs, ys = w.timeline.active_marks.getData()  # markers on the heatmap rows, at the playhead

@@ -28,10 +28,10 @@ def test_empty_prompt_disables_generate_with_hint(make_window, qtbot):
 
 def test_duration_control_stays_in_model_range(make_window):
     w = make_window()
-    assert w.model is not None
-    assert w.duration_spin.maximum() == pytest.approx(w.model.max_duration)
+    assert w.session.model is not None
+    assert w.duration_spin.maximum() == pytest.approx(w.session.model.max_duration)
     w.duration_spin.setValue(999)
-    assert w.duration_spin.value() == pytest.approx(w.model.max_duration)
+    assert w.duration_spin.value() == pytest.approx(w.session.model.max_duration)
     w.duration_spin.setValue(-5)
     assert w.duration_spin.value() > 0
 
@@ -46,8 +46,8 @@ def test_autosave_reloads_and_skips_corrupt_takes(make_window, qtbot, data_dir):
     wait_idle(qtbot, w)
     w.request_explain()
     wait_idle(qtbot, w)
-    ids = set(w.items)
-    explained = w.current.id
+    ids = set(w.session.items)
+    explained = w.session.current.id
     w.close()
     takes = data_dir / "takes"
     folders = sorted(takes.iterdir())
@@ -59,8 +59,8 @@ def test_autosave_reloads_and_skips_corrupt_takes(make_window, qtbot, data_dir):
     (bad / "take.json").write_text("{ not json")
     (takes / "not_a_take").mkdir()
     w2 = make_window()
-    assert set(w2.items) == ids
-    assert w2.items[explained].explanation is not None
+    assert set(w2.session.items) == ids
+    assert w2.session.items[explained].explanation is not None
     assert w2.notice_label.isVisible() and "skipped" in w2.notice_label.text()
     assert "2 autosaved take folder(s)" in w2.notice_label.text() and "2 take(s) loaded" in w2.notice_label.text()
     w2.notice_label.linkActivated.emit("dismiss")
@@ -93,20 +93,20 @@ def test_sampling_follows_the_model_until_the_user_changes_it(make_window, qtbot
     if not loader.weights_present():
         pytest.skip("shipped weights not present")
     w = make_window()
-    d = w.model.default_params()
+    d = w.session.model.default_params()
     assert (d.temperature, d.top_k, d.cfg_coef) == (pytest.approx(0.8), 0, 3.0)  # bundled's, see its model card
     assert w.temp_spin.value() == pytest.approx(0.8) and w.topk_spin.value() == 0
     assert w.params().temperature == pytest.approx(0.8) and not w.sampling_reset_btn.isEnabled()
     w.temp_spin.setValue(1.1)
     assert w.sampling_reset_btn.isEnabled() and "temperature" in w.sampling_reset_btn.toolTip()
     w.topk_spin.setValue(7)
-    w._sampling_custom.discard("top_k")  # as if only the temperature had been changed
-    w.model = None
+    w.session.set_sampling_custom(w.session.sampling_custom - {"top_k"})  # as if only the temperature had been changed
+    w.session.set_model(None)
     w._request_model(w.current_model_id())  # a model (re)load keeps the user's value, resets the others
     wait_idle(qtbot, w)
-    assert w.model is not None and w.temp_spin.value() == pytest.approx(1.1) and w.topk_spin.value() == 0
+    assert w.session.model is not None and w.temp_spin.value() == pytest.approx(1.1) and w.topk_spin.value() == 0
     w.sampling_reset_btn.click()
-    assert w.temp_spin.value() == pytest.approx(0.8) and not w._sampling_custom
+    assert w.temp_spin.value() == pytest.approx(0.8) and not w.session.sampling_custom
     assert not w.sampling_reset_btn.isEnabled()
     w.close()
     assert json.loads((data_dir / "settings.json").read_text())["sampling_custom"] == []
@@ -138,15 +138,15 @@ def _long_explain(w, qtbot):
 def test_cancel_stops_within_a_second_and_changes_nothing(make_window, qtbot):
     w = make_window()
     job = _long_explain(w, qtbot)
-    item = w.current
-    n = len(w.items)
+    item = w.session.current
+    n = len(w.session.items)
     cancelled = []
     w.runner.cancelled.connect(cancelled.append)
     t0 = time.perf_counter()
     qtbot.mouseClick(w.cancel_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: cancelled == [job], timeout=5000)
     assert time.perf_counter() - t0 < 1.0
-    assert item.explanation is None and len(w.items) == n and w.current is item
+    assert item.explanation is None and len(w.session.items) == n and w.session.current is item
     assert not (item.folder / "explanation.json").exists()
     assert "Cancelled" in w.progress.format()
     w.epochs_spin.setValue(2)
@@ -199,7 +199,7 @@ def test_failed_autosave_keeps_the_take(make_window, qtbot, monkeypatch):
     w.duration_spin.setValue(1.0)
     w.request_generate()
     wait_idle(qtbot, w)
-    assert w.history.count() == 1 and w.current.folder is None
+    assert w.history.count() == 1 and w.session.current.folder is None
     assert w.notice_label.isVisible() and "is full" in w.notice_label.text() and "Retry save" in w.notice_label.text()
 
 

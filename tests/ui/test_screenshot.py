@@ -17,7 +17,7 @@ def test_main_window_screenshot(make_window, qtbot, tmp_path):
     from agx_desktop.engine import models
     models._CACHE.pop(("bundled", "cpu"), None)  # the untrained stand-in may be cached by other tests
     w = make_window()
-    if w.model is None:  # resources/bundled being replaced (e.g. mid-training): keep the committed shot
+    if w.session.model is None:  # resources/bundled being replaced (e.g. mid-training): keep the committed shot
         pytest.skip(f"bundled model not loadable now: {w.last_error[1] if w.last_error else '?'}")
     w.prompt_edit.setText("a dog barks then a bell rings")
     w.duration_spin.setValue(min(4.0, w.duration_spin.maximum()))
@@ -25,7 +25,7 @@ def test_main_window_screenshot(make_window, qtbot, tmp_path):
     w.epochs_spin.setValue(30)
     w.request_generate(explain_after=True)
     wait_idle(qtbot, w)
-    item = w.current
+    item = w.session.current
     assert item is not None and item.explanation is not None
     w.timeline.set_selection((item.take.duration * 0.3, item.take.duration * 0.55))
     w.seek(item.take.duration * 0.42)

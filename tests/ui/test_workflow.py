@@ -56,7 +56,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     w.runner.progress.connect(lambda j, st, d, t: stages.append((st, d, round((time.perf_counter() - j.t_started) * 1000)))
                               if not stages or stages[-1][0] != st else None)
     qtbot.mouseClick(w.gen_explain_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.runner.busy or w.current is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.runner.busy or w.session.current is not None, timeout=5000)
     wait_idle(qtbot, w)
     qtbot.wait(100)
     meter.stop()
@@ -73,7 +73,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     # showing a result is split into short event-loop stages; a loose bound catches regressions only
     assert meter.max_gap < 0.200, f"showing the result blocked the GUI thread for {meter.max_gap * 1000:.0f} ms"
 
-    item = w.current
+    item = w.session.current
     take, ex = item.take, item.explanation
     assert ex is not None and ex.take_id == take.id
     assert take.params.seed == 3 and abs(take.duration - 3.0) < 0.05
@@ -112,13 +112,13 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     assert w.chips.weights() == [1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 1.0]
     qtbot.mouseClick(w.regenerate_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
-    new = w.current
+    new = w.session.current
     assert new is not item and new.take.kind == "weighted" and new.take.parent == take.id
     assert new.take.params.seed == 3 and new.take.word_weights == [1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 1.0]
     assert not np.array_equal(new.take.codes.numpy(), take.codes.numpy())  # the weights changed what was sampled
     assert w.history.count() == 2 and set(w.history.ids()) == {take.id, new.take.id}
     assert w.chips.weights()[1] == 0.0  # the chips show the weights the take was made with
-    assert w.ab == {"A": take.id, "B": new.take.id} and w.ab_btn.isEnabled()  # ready to compare
+    assert w.session.ab == {"A": take.id, "B": new.take.id} and w.ab_btn.isEnabled()  # ready to compare
 
     # ---- export (24-bit, 48 kHz, −14 LUFS) with metadata
     out = tmp_path / "exports"
@@ -147,27 +147,27 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
 
 def test_factual_counterfactual_and_variations(generated, qtbot):
     w = generated
-    base = w.current
+    base = w.session.current
     assert w.factual_btn.isEnabled() and w.counterfactual_btn.isEnabled()
     qtbot.mouseClick(w.factual_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
-    assert w.current.take.kind == "factual" and w.current.take.parent == base.id
+    assert w.session.current.take.kind == "factual" and w.session.current.take.parent == base.id
     w.show_take(base.id)
     qtbot.mouseClick(w.counterfactual_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
-    assert w.current.take.kind == "counterfactual"
+    assert w.session.current.take.kind == "counterfactual"
     assert not w.factual_btn.isEnabled()  # the new take is not explained yet
     w.variations_spin.setValue(3)
     qtbot.mouseClick(w.variations_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
     assert w.history.count() == 6
-    seeds = {w.items[i].take.params.seed for i in w.history.ids()[:3]}
+    seeds = {w.session.items[i].take.params.seed for i in w.history.ids()[:3]}
     assert len(seeds) == 3
 
 
 def test_replace_word_regenerates_new_prompt_same_seed(generated, qtbot):
     w = generated
-    base = w.current
+    base = w.session.current
     chip = w.chips.chips[1]
     qtbot.mouseDClick(chip, Qt.MouseButton.LeftButton)
     assert chip.edit.isVisible()
@@ -176,30 +176,30 @@ def test_replace_word_regenerates_new_prompt_same_seed(generated, qtbot):
     assert w.chips.words()[1] == "cat"
     qtbot.mouseClick(w.regenerate_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
-    assert w.current.take.prompt == "a cat barks then a bell rings"
-    assert w.current.take.params.seed == base.take.params.seed and w.current.take.parent == base.id
+    assert w.session.current.take.prompt == "a cat barks then a bell rings"
+    assert w.session.current.take.params.seed == base.take.params.seed and w.session.current.take.parent == base.id
 
 
 def test_ab_compare_keeps_position(generated, qtbot):
     w = generated
-    a = w.current
+    a = w.session.current
     w.set_ab("A")
     w.chips.chips[2].set_muted(True)
     w.request_regenerate()
     wait_idle(qtbot, w)
-    b = w.current
+    b = w.session.current
     w.set_ab("B")
     assert w.ab_btn.isEnabled() and "different seeds" not in w.ab_label.text()
     w.show_take(a.id)
-    w.ab_side = "A"
+    w.session.set_ab_side("A")
     w.toggle_play()
     w.player._stream.pump(0.4)
     before = w.player.position()
     w.switch_ab()
-    assert w.current is b and w.player.playing
+    assert w.session.current is b and w.player.playing
     assert abs(w.player.position() - before) < 0.02
     w.switch_ab()
-    assert w.current is a
+    assert w.session.current is a
 
 
 def test_click_on_a_pane_seeks_and_escape_clears_the_selection(generated, qtbot):
@@ -237,7 +237,7 @@ def test_baseline_explainers_run_from_the_picker(generated, qtbot):
     w.request_explain()
     wait_idle(qtbot, w)
     assert w.last_error is None
-    assert w.current.explanation.method == "random"
+    assert w.session.current.explanation.method == "random"
     i = w.method_combo.findText("occlusion")
     assert "regenerates the take" in w.method_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
     w.method_combo.setCurrentIndex(i)
@@ -245,7 +245,7 @@ def test_baseline_explainers_run_from_the_picker(generated, qtbot):
     w.request_explain()
     wait_idle(qtbot, w)
     assert w.last_error is None
-    ex = w.current.explanation
+    ex = w.session.current.explanation
     assert ex.method == "occlusion" and ex.extras["reproduced"] and ex.step_masks.max() == 1
     w.method_combo.setCurrentText("audiogenx")
     assert w.epochs_spin.isEnabled()
@@ -253,7 +253,7 @@ def test_baseline_explainers_run_from_the_picker(generated, qtbot):
 
 def test_zooming_in_draws_the_waveform_from_the_samples(generated, qtbot):
     w = generated
-    take = w.current.take
+    take = w.session.current.take
     w.timeline.wave.setXRange(0.30, 0.33, padding=0)  # 480 samples at 16 kHz
     a, b = w.timeline.wave.getViewBox().viewRange()[0]
     x, y = w.timeline.wave_curve.getData()
