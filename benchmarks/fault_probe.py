@@ -882,7 +882,7 @@ def markdown(doc: dict, before: dict | None) -> str:
     bhead = []
     if before:
         bm = before["meta"]
-        bhead = [f"before ({bm['code_label']}): cases / tracebacks / lost / code ran"]
+        bhead = [f"before (commit {bm['commit']}): cases / tracebacks / lost / code ran"]
     lines = [
         "# Fault probe (issue 15: nothing lost, nothing run)", "",
         f"Measured {meta['finished']} on {meta['machine']}; code: {meta['code_label']}; "
@@ -966,10 +966,19 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=15)
     p.add_argument("--keep", action="store_true", help="keep the temporary folders")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--render", action="store_true", help="only rewrite fault_probe.md from the JSON files in --out")
     p.add_argument("--server", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.server:
         _server_main()
+        return
+    if args.render:
+        out = Path(args.out)
+        doc = json.loads((out / "fault_probe.json").read_text())
+        before_path = out / "fault_probe_before.json"
+        before = json.loads(before_path.read_text()) if before_path.is_file() and not doc["meta"]["before"] else None
+        from agx_desktop.engine import fsio
+        fsio.write_text_atomic(out / "fault_probe.md", markdown(doc, before))
         return
     kills = args.kills if not args.quick or "--kills" in " ".join(sys.argv) else 8
     started = time.time()
