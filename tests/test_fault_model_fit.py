@@ -38,3 +38,20 @@ def test_arrays_that_do_not_fit_the_model_are_refused(tiny_model, tiny_take, cas
 def test_an_untouched_take_still_fits(tiny_model, tiny_take):
     new = regenerate(tiny_model, tiny_take, "weighted", word_weights=[1.0] * len(tiny_take.words))
     assert torch.equal(new.codes, tiny_take.codes)  # same seed, same weights: the same take
+
+
+def test_stereo_audio_for_a_mono_model_is_refused(tiny_model, tiny_take):
+    import numpy as np
+    bad = _tampered(tiny_take, audio=np.repeat(tiny_take.audio, 2, axis=0))
+    with pytest.raises(NotATakeError, match="2 channel"):
+        explain(tiny_model, bad, method="random")
+
+
+def test_tokens_that_are_not_the_models_reading_of_the_prompt_are_refused(tiny_model, tiny_take):
+    """Edited tokens (same count) would make the masks explain other words than the user sees."""
+    from agx_desktop.engine.text import TextTokens
+    d = tiny_take.text.to_dict()
+    d["tokens"] = list(reversed(d["tokens"]))
+    bad = _tampered(tiny_take, text=TextTokens.from_dict(d))
+    with pytest.raises(NotATakeError, match="reading of its prompt"):
+        explain(tiny_model, bad, method="random")

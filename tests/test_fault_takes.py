@@ -875,3 +875,29 @@ def test_any_agx_error_is_one_line():
     """Sanity: every error raised above derives from AgxError (the CLI's one-line path)."""
     for cls in (OutputPathError, TakeBusyError, ExplanationError, NotATakeError, StorageError, ParameterError):
         assert issubclass(cls, AgxError)
+
+
+# --------------------------------------------------------------------------- found by the fault probe
+
+def test_a_take_holding_a_users_file_is_not_replaced(tiny_take, saved_take, tmp_path):
+    """`--out` over a take folder where the user also keeps notes must not delete the notes."""
+    folder = tmp_path / "take"
+    shutil.copytree(saved_take, folder)
+    (folder / "notes.txt").write_text("keep the second bark")
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputPathError) as info:
+        takes.save_take(tiny_take, folder)
+    msg = one_line(info.value)
+    assert "notes.txt" in msg and "move them out" in msg
+    assert snapshot(tmp_path) == before
+
+
+def test_a_take_whose_duration_disagrees_with_its_codes_is_refused(saved_take, tmp_path):
+    folder = tmp_path / "take"
+    shutil.copytree(saved_take, folder)
+    meta = json.loads((folder / takes.META).read_text())
+    meta["params"]["duration"] = 1e308
+    (folder / takes.META).write_text(json.dumps(meta))
+    with pytest.raises(NotATakeError) as info:
+        takes.load_take(folder)
+    assert "'params.duration' is 1e+308 s but its codes last" in one_line(info.value)

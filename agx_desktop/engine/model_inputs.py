@@ -40,3 +40,13 @@ def check_model(model: LoadedModel, take: Take) -> None:
     if latents.dim() != 2 or latents.shape[-1] != dim:
         raise NotATakeError(f"take {take.id}: its latents have shape {list(latents.shape)}, model '{model.id}' "
                             f"has width {dim}: the take is damaged, generate it again")
+    channels = int(getattr(model.gen, "audio_channels", take.audio.shape[0]))
+    if take.audio.shape[0] != channels:
+        raise NotATakeError(f"take {take.id}: its audio has {take.audio.shape[0]} channel(s), model '{model.id}' "
+                            f"makes {channels}: the take is damaged, generate it again")
+    # The per-token masks line up with the tokens the model reads: a take.json whose stored tokens
+    # are not the model's tokenisation of its own prompt would give an explanation of other words.
+    expected = model.text_tokens(take.prompt)
+    if expected.to_dict() != take.text.to_dict():
+        raise NotATakeError(f"take {take.id}: its stored words/tokens are not model '{model.id}'s reading of its "
+                            "prompt (take.json was edited?): generate it again")

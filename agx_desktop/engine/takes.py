@@ -208,6 +208,12 @@ def check_out_path(folder: str | os.PathLike[str]) -> Path:
     if os.path.lexists(target):
         if target.is_dir():
             if is_agx_take(target):
+                foreign = _foreign_entries(target)
+                if foreign:
+                    listed = ", ".join(terminal_safe(n) for n in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+                    raise OutputPathError(f"{shown} is a take that also holds other files ({listed}): replacing "
+                                          "it would delete them, so move them out or choose a new folder name "
+                                          "(nothing was written)")
                 return target
             try:
                 entries = os.listdir(target)
@@ -231,6 +237,15 @@ def check_out_path(folder: str | os.PathLike[str]) -> Path:
         raise OutputPathError(f"cannot create {shown}: {terminal_safe(ancestor)} is not writable for you; "
                               "choose a folder you may write to")
     return target
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Names in a take folder that a save would not carry over (a user's notes, a bounce...)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [n for n in names if n not in (*TAKE_FILES, EXPLANATION) and not _is_reserved(n)]
 
 
 # --------------------------------------------------------------------------- one writer per take
@@ -676,6 +691,9 @@ def _load(folder: Path) -> Take:
         _check_arrays(meta, text, codes, latents, step_mask)
     except _Bad as exc:
         raise bad(TENSORS, str(exc)) from None
+    coded = int(codes.shape[1]) / meta["frame_rate"]  # audiocraft makes int(duration * frame_rate) frames
+    if abs(params.duration - coded) > 1.5 / meta["frame_rate"]:
+        raise bad(META, f"'params.duration' is {params.duration:g} s but its codes last {coded:.2f} s")
     try:
         info = sf.info(str(folder / AUDIO))
     except Exception as exc:  # noqa: BLE001 - libsndfile's errors, or OSError
