@@ -901,3 +901,15 @@ def test_a_take_whose_duration_disagrees_with_its_codes_is_refused(saved_take, t
     with pytest.raises(NotATakeError) as info:
         takes.load_take(folder)
     assert "'params.duration' is 1e+308 s but its codes last" in one_line(info.value)
+
+
+def test_an_audio_file_with_other_channels_than_recorded_is_refused(saved_take, tmp_path):
+    import soundfile as sf
+    folder = tmp_path / "take"
+    shutil.copytree(saved_take, folder)
+    assert json.loads((folder / takes.META).read_text())["channels"] == 1
+    audio, sr = sf.read(folder / takes.AUDIO, dtype="float32", always_2d=True)
+    sf.write(folder / takes.AUDIO, np.repeat(audio, 2, axis=1), sr, subtype="FLOAT")
+    with pytest.raises(NotATakeError) as info:
+        takes.load_take(folder)
+    assert "2 channel(s) but take.json says 1" in one_line(info.value)

@@ -105,7 +105,8 @@ class Take:
         return {
             "format": "agx-take/1", "id": self.id, "created": self.created, "prompt": self.prompt,
             "model": self.model_id, "model_fingerprint": self.model_fingerprint, "seed": int(self.params.seed), "params": self.params.to_dict(),
-            "sample_rate": self.sample_rate, "frame_rate": self.frame_rate, "duration": self.duration,
+            "sample_rate": self.sample_rate, "channels": int(self.audio.shape[0]), "frame_rate": self.frame_rate,
+            "duration": self.duration,
             "kind": self.kind, "parent": self.parent, "word_weights": self.word_weights,
             "seconds": self.seconds, "text": self.text.to_dict(),
         }

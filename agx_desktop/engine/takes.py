@@ -610,6 +610,7 @@ def _check_meta(meta: tp.Any) -> tuple[dict, GenerationParams, TextTokens]:
     params = _params(meta)
     _number(meta, "sample_rate", integer=True, positive=True, maximum=_MAX_SAMPLE_RATE)
     _number(meta, "frame_rate", positive=True, maximum=meta["sample_rate"])
+    _number(meta, "channels", integer=True, positive=True, maximum=16, optional=True)  # absent in older takes
     _number(meta, "duration", minimum=0, optional=True)
     _number(meta, "seconds", minimum=0, optional=True)
     kind = meta.get("kind", "original")
@@ -701,6 +702,9 @@ def _load(folder: Path) -> Take:
             from None
     if int(info.samplerate) != meta["sample_rate"]:
         raise bad(AUDIO, f"its sample rate is {info.samplerate} Hz but take.json says {meta['sample_rate']} Hz")
+    if meta.get("channels") is not None and int(info.channels) != meta["channels"]:
+        raise bad(AUDIO, f"it holds {info.channels} channel(s) but take.json says {meta['channels']}: "
+                         "from another take or re-exported")
     expected, tol = _expected_samples(meta, int(codes.shape[1]))
     if abs(int(info.frames) - expected) > tol or not 1 <= info.channels <= 16:
         raise bad(AUDIO, f"it holds {info.frames} samples in {info.channels} channel(s) but the take's "
