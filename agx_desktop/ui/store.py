@@ -217,15 +217,15 @@ class TakeStore:
                 else:
                     reason = f"writing it failed ({type(exc).__name__}: {_line(exc, 120)})"
         if "full" in reason:
-            fix = "free some space, then click “Retry save”"
+            fix = "free some space, then click “Retry save” (or File → Save unsaved takes)"
         elif "a file, not" in reason:
             fix = (f"move that file away (or set {ENV_DATA_DIR} to a folder) and restart; until then export "
                    "the take")
         elif "read-only" in reason or "not writable" in reason:
             fix = (f"make that folder writable (or set {ENV_DATA_DIR} to a writable folder), then click "
-                   "“Retry save”; until then export the take")
+                   "“Retry save” (or File → Save unsaved takes); until then export the take")
         else:
-            fix = "fix that, then click “Retry save”; until then export the take"
+            fix = "fix that, then click “Retry save” (or File → Save unsaved takes); until then export the take"
         return StorageError(f"{what}: {reason} — {fix}")
 
     def save(self, item: TakeItem, explanation_only: bool = False) -> Path:
