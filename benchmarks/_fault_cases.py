@@ -259,9 +259,18 @@ def make_base_checkpoint(folder: str, seed: int = 0) -> None:
                os.path.join(folder, "compression_state_dict.bin"))
 
 
+def _take_io(*names: str) -> tuple:
+    """The take-folder functions of the code under test (``takes.py`` before it was renamed ``take_folder.py``)."""
+    try:
+        from agx_desktop.engine import take_folder as mod
+    except ImportError:
+        from agx_desktop.engine import takes as mod  # type: ignore[no-redef]
+    return tuple(getattr(mod, n) for n in names)
+
+
 def save_loop(takes: list[str], target: str, started: str, rounds: int = 100000) -> None:
     """Save two takes alternately over ``target`` until killed (kill -9 lands inside a write)."""
-    from agx_desktop.engine.takes import load_take, save_take
+    load_take, save_take = _take_io("load_take", "save_take")
     loaded = [load_take(t) for t in takes]
     Path(started).write_text("started")
     for i in range(rounds):
@@ -270,7 +279,7 @@ def save_loop(takes: list[str], target: str, started: str, rounds: int = 100000)
 
 def explanation_loop(take: str, started: str, rounds: int = 100000) -> None:
     """Write a take's explanation over and over (whole clip / first half) until killed."""
-    from agx_desktop.engine.takes import load_explanation, save_explanation
+    load_explanation, save_explanation = _take_io("load_explanation", "save_explanation")
     expl = load_explanation(take)
     half = expl.n_frames / expl.frame_rate / 2
     Path(started).write_text("started")
@@ -289,7 +298,7 @@ def forced_race(takes: list[str], target: str, rounds: int = 40) -> None:
     import time
     import traceback
     from agx_desktop.engine.errors import AgxError
-    from agx_desktop.engine.takes import load_take, save_take
+    load_take, save_take = _take_io("load_take", "save_take")
     loaded = [load_take(t) for t in takes]
 
     def slow(real: tp.Callable) -> tp.Callable:
@@ -342,7 +351,7 @@ def store_load_all(root: str, result: str) -> None:
 def store_save(root: str, take: str, result: str, explanation_only: bool = False) -> None:
     """Autosave a take (or only its explanation) into ``root``; an AgxError is the app's notice."""
     from agx_desktop.engine.errors import AgxError
-    from agx_desktop.engine.takes import load_explanation, load_take
+    load_explanation, load_take = _take_io("load_explanation", "load_take")
     from agx_desktop.ui.analysis import analyse
     from agx_desktop.ui.store import TakeStore
     item = analyse(load_take(take), load_explanation(take))
@@ -363,7 +372,7 @@ def store_save(root: str, take: str, result: str, explanation_only: bool = False
 
 def export_modes(take: str, folder: str, result: str) -> None:
     """Modes of an exported WAV (export dialog and drag-out both use ``export_take``)."""
-    from agx_desktop.engine.takes import load_take
+    (load_take,) = _take_io("load_take")
     from agx_desktop.ui.export import export_take
     from agx_desktop.ui.settings import ExportSettings
     path, _ = export_take(load_take(take), folder, ExportSettings())

@@ -169,7 +169,7 @@ def part_medium(dev: torch.device, layers: int, epochs: int, repeats: int) -> di
     g = torch.Generator().manual_seed(0)
     mask = torch.rand(2, inputs.n_steps, res["tokens"], generator=g).to(dev)
     units, grads = {}, {}
-    with teacher.frozen(model.lm):
+    with teacher.Frozen(model.lm):
         for bf16 in (False, True, False, True):
             sec, grads[bf16] = be._unit(model, inputs, mask, bf16)
             units.setdefault("bf16" if bf16 else "fp32", []).append(sec)

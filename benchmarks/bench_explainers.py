@@ -258,7 +258,7 @@ def _medium_model(num_layers: int = 48, device=None):
     from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
     from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider
     from agx_desktop.engine.models import LoadedModel
-    from agx_desktop.engine.tiny import HashWordConditioner, build_tiny_codec
+    from agx_desktop.engine.standin import HashWordConditioner, build_tiny_codec
     torch.manual_seed(0)
     dim = 1536
     provider = ConditioningProvider({"description": HashWordConditioner(output_dim=dim)})
@@ -281,7 +281,7 @@ def _unit(model, inputs, mask: "torch.Tensor", bf16: bool) -> tuple[float, "torc
     m = mask.clone().requires_grad_(True)
     dev = model.device
     ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    weights = teacher.bf16_weights(model.lm) if bf16 else contextlib.nullcontext()
+    weights = teacher.Bf16Weights(model.lm) if bf16 else contextlib.nullcontext()
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     with weights:  # as the quick mode runs it: GEMM weights cast once (outside the timing)
         sync()
@@ -310,7 +310,7 @@ def cmd_medium(args: argparse.Namespace) -> None:
     inputs = teacher.prepare(model, take)
     g = torch.Generator().manual_seed(0)
     mask = torch.rand(2, inputs.n_steps, res["tokens"], generator=g)
-    with model.threads(), teacher.frozen(model.lm):
+    with model.threads(), teacher.Frozen(model.lm):
         units = {}
         grads = {}
         for bf16 in (False, True, False, True):

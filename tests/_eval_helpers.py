@@ -49,7 +49,7 @@ def broken_classifier():
 
 def synth_model(seed: int = 0, conditioner=None, name: str = "tiny-synth"):
     from agx_desktop.engine.models import LoadedModel
-    from agx_desktop.engine.tiny import build_tiny_model
+    from agx_desktop.engine.standin import build_tiny_model
 
     kw = {} if conditioner is None else {"conditioner": conditioner}
     gen = build_tiny_model(name=name, seed=seed, dim=64, num_layers=2, card=64, max_duration=4.0, **kw)

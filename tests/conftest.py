@@ -21,7 +21,7 @@ torch.set_num_threads(1)  # tiny models: threads only add overhead (see LoadedMo
 def tiny_model():
     """A tiny AudioGen-shaped model (2 layers, dim 64, 4 codebooks of 64, 50 Hz, 16 kHz)."""
     from agx_desktop.engine.models import LoadedModel
-    from agx_desktop.engine.tiny import build_tiny_model
+    from agx_desktop.engine.standin import build_tiny_model
 
     gen = build_tiny_model(name="tiny-test", seed=0, dim=64, num_layers=2, card=64, max_duration=4.0)
     return LoadedModel("tiny-test", gen, torch.device("cpu"), trained=False)

@@ -54,7 +54,7 @@ def test_gradcam_e_single_backward_equals_per_step_backward(tiny_model, tiny_tak
     inputs = teacher.prepare(tiny_model, tiny_take)
     targets = step_targets(tiny_model, tiny_take)
     grads = []
-    with teacher.frozen(tiny_model.lm), torch.enable_grad():
+    with teacher.Frozen(tiny_model.lm), torch.enable_grad():
         for t in (3, 20):
             rec = AttentionRecorder(tiny_model.lm, self_attention=False, layers=[-1], grad=True)
             with rec:
@@ -91,7 +91,7 @@ def test_attention_capture_is_removed_and_matches_the_real_forward(tiny_model, t
 
 def test_unknown_parameter_and_cancel(tiny_model, tiny_take):
     from agx_desktop.engine.errors import AgxError, Cancelled, ParameterError
-    from agx_desktop.engine.jobs import CancelToken
+    from agx_desktop.engine.progress import CancelToken
     with pytest.raises(ParameterError, match="epochs") as err:
         explain(tiny_model, tiny_take, method="atman", epochs=3)
     assert isinstance(err.value, AgxError)  # the CLI and the app show it as a one-line message

@@ -12,7 +12,7 @@ from agx_desktop.engine.generation import generate
 from agx_desktop.engine.models import LoadedModel
 from agx_desktop.engine.take import GenerationParams
 from agx_desktop.engine.text import align_tokens
-from agx_desktop.engine.tiny import HashWordConditioner, build_tiny_model
+from agx_desktop.engine.standin import HashWordConditioner, build_tiny_model
 
 
 class OneWordConditioner(HashWordConditioner):
@@ -93,7 +93,7 @@ def test_loss_decreases_and_masks_are_probabilities(tiny_model, tiny_take):
 
 def test_progress_and_cancel(tiny_model, tiny_take):
     from agx_desktop.engine.errors import Cancelled
-    from agx_desktop.engine.jobs import CancelToken
+    from agx_desktop.engine.progress import CancelToken
     seen = []
     token = CancelToken()
 

@@ -590,7 +590,7 @@ def test_missing_text_encoder_package_names_it(tiny_bundled, monkeypatch):
 @pytest.fixture
 def nothing_built(monkeypatch):
     """Fail the test if a load gets as far as building the stand-in."""
-    import agx_desktop.engine.tiny as tiny
+    import agx_desktop.engine.standin as tiny
 
     def boom(*a, **k):
         raise AssertionError("the model was built before the setting was checked")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agx_desktop.engine import limits, models, takes
+from agx_desktop.engine import limits, models, take_folder
 from agx_desktop.evaluation import store
 from agx_desktop.engine.cli import run
 from agx_desktop.engine.errors import CheckpointError, DurationError, ExplanationError, ParameterError, PromptError
@@ -144,7 +144,7 @@ def test_corrupt_weights_give_one_line_not_a_sampler_traceback():
     from agx_desktop.engine.generation import generate
     from agx_desktop.engine.models import LoadedModel
     from agx_desktop.engine.take import GenerationParams
-    from agx_desktop.engine.tiny import build_tiny_model
+    from agx_desktop.engine.standin import build_tiny_model
 
     gen = build_tiny_model(name="broken", seed=0, dim=32, num_layers=1, card=16, max_duration=4.0)
     with torch.no_grad():
@@ -169,10 +169,10 @@ def test_prompt_newlines_become_spaces_and_escapes_are_refused(cli, tmp_path):
 def test_words_with_terminal_escapes_in_a_tampered_take_are_shown_escaped(cli, take, capsys):
     from agx_desktop.engine.models import load_model
     evil = "a dog\x1b]0;pwned\x07 barks\x1b[2J then\u202e a bell rings"
-    tampered = takes.load_take(take)
+    tampered = take_folder.load_take(take)
     model = load_model("bundled")
     tampered = dataclasses.replace(tampered, prompt=evil, text=model.text_tokens(evil))
-    takes.save_take(tampered, take)
+    take_folder.save_take(tampered, take)
     code, out, err = cli("explain", take, "--method", "random")
     assert code == 0, err
     for raw in ("\x1b", "\x07", "\u202e"):

@@ -25,7 +25,7 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 
-from agx_desktop.engine import fsio, takes
+from agx_desktop.engine import fsio, take_folder
 from agx_desktop.engine.errors import (AgxError, ExplanationError, NotATakeError, OutputPathError, ParameterError,
                                        StorageError, TakeBusyError)
 from agx_desktop.engine.explain.base import Explanation
@@ -59,7 +59,7 @@ def hidden_leftovers(folder: Path) -> list[str]:
     """Temporaries, trash folders and lock files of takes in ``folder`` (and inside its takes)."""
     found = []
     for p in folder.rglob("*"):
-        if fsio.TMP_TAG in p.name or p.name.endswith(takes.LOCK_SUFFIX) or ".old-" in p.name or ".tmp-" in p.name:
+        if fsio.TMP_TAG in p.name or p.name.endswith(take_folder.LOCK_SUFFIX) or ".old-" in p.name or ".tmp-" in p.name:
             found.append(str(p.relative_to(folder)))
     return found
 
@@ -149,10 +149,10 @@ REFUSED = [
 def test_refused_out_paths_touch_nothing(user_dirs, tiny_take, out, message):
     before = snapshot(user_dirs)
     with pytest.raises(OutputPathError, match=message) as info:
-        takes.check_out_path(out)
+        take_folder.check_out_path(out)
     one_line(info.value)
     with pytest.raises(OutputPathError, match=message):
-        takes.save_take(tiny_take, out)
+        take_folder.save_take(tiny_take, out)
     assert snapshot(user_dirs) == before  # every byte, link and folder as it was
     assert not hidden_leftovers(user_dirs)
 
@@ -160,17 +160,17 @@ def test_refused_out_paths_touch_nothing(user_dirs, tiny_take, out, message):
 def test_allowed_out_paths(user_dirs, tiny_take):
     work = user_dirs / "work"
     # a new path (its parents are created), an existing empty folder, an earlier take
-    new = takes.save_take(tiny_take, "../takes/a/dog")
-    assert new == (work / "takes" / "a" / "dog").resolve() and takes.load_take(new).id == tiny_take.id
+    new = take_folder.save_take(tiny_take, "../takes/a/dog")
+    assert new == (work / "takes" / "a" / "dog").resolve() and take_folder.load_take(new).id == tiny_take.id
     (work / "empty").mkdir()
-    assert takes.save_take(tiny_take, work / "empty") == (work / "empty").resolve()
-    replaced = takes.save_take(other_take(tiny_take), new)
-    assert takes.load_take(replaced).id == "b" * 12
+    assert take_folder.save_take(tiny_take, work / "empty") == (work / "empty").resolve()
+    replaced = take_folder.save_take(other_take(tiny_take), new)
+    assert take_folder.load_take(replaced).id == "b" * 12
     # a symlink to a take: the take it points at is replaced, the link stays
     (work / "to_dog").symlink_to(new)
-    assert takes.check_out_path("../to_dog") == new
-    takes.save_take(tiny_take, "../to_dog")
-    assert (work / "to_dog").is_symlink() and takes.load_take(new).id == tiny_take.id
+    assert take_folder.check_out_path("../to_dog") == new
+    take_folder.save_take(tiny_take, "../to_dog")
+    assert (work / "to_dog").is_symlink() and take_folder.load_take(new).id == tiny_take.id
     assert not hidden_leftovers(work)
 
 
@@ -187,12 +187,12 @@ def test_check_out_path_property_any_text(user_dirs):
     @hypothesis.given(name=names)
     def check(name):
         try:
-            target = takes.check_out_path(name)
+            target = take_folder.check_out_path(name)
         except OutputPathError as exc:
             one_line(exc)
             return
         assert target.is_absolute()
-        assert not target.exists() or takes.is_agx_take(target) or (target.is_dir() and not os.listdir(target))
+        assert not target.exists() or take_folder.is_agx_take(target) or (target.is_dir() and not os.listdir(target))
         assert target not in (user_dirs, Path.cwd(), Path("/")) and target not in Path.cwd().parents
 
     check()
@@ -201,7 +201,7 @@ def test_check_out_path_property_any_text(user_dirs):
 
 def test_check_out_path_writes_nothing(user_dirs):
     before = snapshot(user_dirs)
-    assert takes.check_out_path("../new/deep/take") == (user_dirs / "work").resolve() / "new" / "deep" / "take"
+    assert take_folder.check_out_path("../new/deep/take") == (user_dirs / "work").resolve() / "new" / "deep" / "take"
     assert snapshot(user_dirs) == before
 
 
@@ -224,57 +224,57 @@ def test_console_script_refuses_out_before_anything(user_dirs, out):
 
 HOLD_LOCK = """
 import sys
-from agx_desktop.engine import takes
-with takes.take_lock(sys.argv[1]):
+from agx_desktop.engine import take_folder
+with take_folder.take_lock(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.readline()
 """
 
 
 def test_second_process_gets_a_clear_busy_error_and_nothing_is_lost(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
     before = snapshot(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(TakeBusyError) as info:
-            takes.save_take(other_take(tiny_take), folder)
+            take_folder.save_take(other_take(tiny_take), folder)
         msg = one_line(info.value)
         assert f"pid {holder.pid}" in msg and str(folder) in msg and "wait for it to finish" in msg
         with pytest.raises(TakeBusyError):
-            takes.save_explanation(make_explanation(tiny_take), folder)
+            take_folder.save_explanation(make_explanation(tiny_take), folder)
         with pytest.raises(TakeBusyError):
-            with takes.take_lock(folder):
+            with take_folder.take_lock(folder):
                 pass
         # readers are not blocked, and the take is untouched
-        assert takes.load_take(folder).id == tiny_take.id
-        lock_file = takes.lock_path(folder)
+        assert take_folder.load_take(folder).id == tiny_take.id
+        lock_file = take_folder.lock_path(folder)
         assert lock_file.exists()
         assert {k: v for k, v in snapshot(tmp_path).items() if k != lock_file.name} == before
     finally:
         holder.communicate("go\n", timeout=60)
     assert holder.returncode == 0
     # released: the lock file is gone and the next writer succeeds
-    assert not takes.lock_path(folder).exists()
-    takes.save_take(other_take(tiny_take), folder)
-    assert takes.load_take(folder).id == "b" * 12
+    assert not take_folder.lock_path(folder).exists()
+    take_folder.save_take(other_take(tiny_take), folder)
+    assert take_folder.load_take(folder).id == "b" * 12
     assert not hidden_leftovers(tmp_path)
 
 
 RACE = """
 import sys
-from agx_desktop.engine import takes
+from agx_desktop.engine import take_folder
 from agx_desktop.engine.errors import TakeBusyError
 src, out, tag = sys.argv[1:]
-take = takes.load_take(src)
+take = take_folder.load_take(src)
 take.id = tag * 12
 print("ready", flush=True)
 sys.stdin.readline()
 done = busy = 0
 for _ in range(15):
     try:
-        takes.save_take(take, out)
+        take_folder.save_take(take, out)
         done += 1
     except TakeBusyError:
         busy += 1
@@ -283,7 +283,7 @@ print(done, busy, flush=True)
 
 
 def test_two_writers_racing_lose_nothing(tiny_take, tmp_path):
-    src = takes.save_take(tiny_take, tmp_path / "src")
+    src = take_folder.save_take(tiny_take, tmp_path / "src")
     out = tmp_path / "race" / "dog"
     procs = [subprocess.Popen([sys.executable, "-c", RACE, str(src), str(out), tag], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
@@ -299,30 +299,30 @@ def test_two_writers_racing_lose_nothing(tiny_take, tmp_path):
         done, busy = map(int, stdout.split())
         assert done + busy == 15
     assert sum(int(s.split()[0]) for s, _ in results) >= 1
-    assert takes.load_take(out).id in ("c" * 12, "d" * 12)  # a whole take, one of the two
+    assert take_folder.load_take(out).id in ("c" * 12, "d" * 12)  # a whole take, one of the two
     assert sorted(os.listdir(out.parent)) == ["dog"]  # no temporary, trash or lock left
 
 
 def test_lock_is_reentrant_and_threads_wait(tiny_take, tmp_path):
     folder = tmp_path / "dog"
-    with takes.take_lock(folder) as target:
+    with take_folder.take_lock(folder) as target:
         assert target == folder.resolve()
-        takes.save_take(tiny_take, folder)
-        with takes.take_lock(folder):
-            takes.save_explanation(make_explanation(tiny_take), folder)
+        take_folder.save_take(tiny_take, folder)
+        with take_folder.take_lock(folder):
+            take_folder.save_explanation(make_explanation(tiny_take), folder)
     assert sorted(os.listdir(tmp_path)) == ["dog"]
-    assert takes.load_explanation(folder, take=tiny_take).take_id == tiny_take.id
+    assert take_folder.load_explanation(folder, take=tiny_take).take_id == tiny_take.id
 
     held, release, errors = threading.Event(), threading.Event(), []
 
     def holder() -> None:
-        with takes.take_lock(folder):
+        with take_folder.take_lock(folder):
             held.set()
             release.wait(60)
 
     def writer() -> None:
         try:
-            takes.save_take(other_take(tiny_take), folder)
+            take_folder.save_take(other_take(tiny_take), folder)
         except Exception as exc:  # noqa: BLE001 - recorded for the assertion
             errors.append(exc)
 
@@ -334,39 +334,39 @@ def test_lock_is_reentrant_and_threads_wait(tiny_take, tmp_path):
     release.set()
     a.join(60)
     b.join(60)
-    assert not errors and takes.load_take(folder).id == "b" * 12
+    assert not errors and take_folder.load_take(folder).id == "b" * 12
 
 
 def test_stale_lock_file_of_a_dead_process_does_not_block(tiny_take, tmp_path, dead_pid):
     folder = tmp_path / "dog"
-    takes.lock_path(folder).write_text(f"{' ' * 16}{dead_pid}\n")
-    takes.save_take(tiny_take, folder)
+    take_folder.lock_path(folder).write_text(f"{' ' * 16}{dead_pid}\n")
+    take_folder.save_take(tiny_take, folder)
     assert sorted(os.listdir(tmp_path)) == ["dog"]
 
 
 def test_lock_leaves_no_empty_folders_when_nothing_was_written(tmp_path):
-    with takes.take_lock(tmp_path / "a" / "b" / "dog"):
+    with take_folder.take_lock(tmp_path / "a" / "b" / "dog"):
         assert (tmp_path / "a" / "b").is_dir()
     assert os.listdir(tmp_path) == []
 
 
 def test_explanation_of_a_replaced_take_is_refused(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
     explanation = make_explanation(tiny_take)  # computed for take A ...
-    takes.save_take(other_take(tiny_take), folder)  # ... while another process replaced it by B
+    take_folder.save_take(other_take(tiny_take), folder)  # ... while another process replaced it by B
     with pytest.raises(ExplanationError, match="changed while it was being explained: explain it again") as info:
-        takes.save_explanation(explanation, folder)
+        take_folder.save_explanation(explanation, folder)
     one_line(info.value)
     assert not (folder / "explanation.json").exists()
 
 
 def test_old_explanation_kept_only_for_the_same_take(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
-    takes.save_explanation(make_explanation(tiny_take), folder)
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
+    take_folder.save_explanation(make_explanation(tiny_take), folder)
     doc = (folder / "explanation.json").read_bytes()
-    takes.save_take(tiny_take, folder)
+    take_folder.save_take(tiny_take, folder)
     assert (folder / "explanation.json").read_bytes() == doc
-    takes.save_take(other_take(tiny_take), folder)
+    take_folder.save_take(other_take(tiny_take), folder)
     assert not (folder / "explanation.json").exists()
 
 
@@ -379,9 +379,9 @@ def _tag(target: Path, kind: str, pid: int) -> Path:
 
 CRASH_BETWEEN_RENAMES = """
 import os, sys
-from agx_desktop.engine import takes
+from agx_desktop.engine import take_folder
 src, out = sys.argv[1:]
-take = takes.load_take(src)
+take = take_folder.load_take(src)
 take.id = "n" * 12
 real_rename = os.rename
 def rename(a, b):
@@ -389,33 +389,33 @@ def rename(a, b):
     if os.path.abspath(a) == os.path.abspath(out):  # the old take was moved aside: die here
         os._exit(9)
 os.rename = rename
-takes.save_take(take, out)
+take_folder.save_take(take, out)
 """
 
 
 def test_crash_between_the_renames_is_recovered_on_next_load(tiny_take, tmp_path):
-    src = takes.save_take(tiny_take, tmp_path / "src")
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
-    takes.save_explanation(make_explanation(tiny_take), folder)
+    src = take_folder.save_take(tiny_take, tmp_path / "src")
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
+    take_folder.save_explanation(make_explanation(tiny_take), folder)
     proc = subprocess.run([sys.executable, "-c", CRASH_BETWEEN_RENAMES, str(src), str(folder)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 9, proc.stderr
     assert not folder.exists()  # the window: no take at the path, two hidden folders
     assert len([n for n in os.listdir(tmp_path) if fsio.TMP_TAG in n]) == 2
-    back = takes.load_take(folder)  # the next access puts the complete new take in place
+    back = take_folder.load_take(folder)  # the next access puts the complete new take in place
     assert back.id == "n" * 12
     assert sorted(os.listdir(tmp_path)) == ["dog", "src"]
 
 
 def test_recovery_prefers_a_complete_new_take_else_the_old_one(tiny_take, tmp_path, dead_pid):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
     # a writer died while writing the new take (incomplete) after moving the old one aside
     os.rename(folder, _tag(folder, "old", dead_pid))
     partial = _tag(folder, "new", dead_pid)
     partial.mkdir()
     (partial / "audio.wav").write_bytes(b"RIFF")
-    assert takes.is_take_folder(folder)
-    assert takes.load_take(folder).id == tiny_take.id
+    assert take_folder.is_take_folder(folder)
+    assert take_folder.load_take(folder).id == tiny_take.id
     assert sorted(os.listdir(tmp_path)) == ["dog"]
 
     # a complete but damaged new take is not preferred over the old one
@@ -423,12 +423,12 @@ def test_recovery_prefers_a_complete_new_take_else_the_old_one(tiny_take, tmp_pa
     bad_new = _tag(folder, "new", dead_pid)
     shutil.copytree(_tag(folder, "old", dead_pid), bad_new)
     (bad_new / "tensors.safetensors").write_bytes(b"garbage")
-    assert takes.load_take(folder).id == tiny_take.id
+    assert take_folder.load_take(folder).id == tiny_take.id
     assert sorted(os.listdir(tmp_path)) == ["dog"]
 
 
 def test_dead_writers_temporaries_are_cleaned_live_ones_kept(tiny_take, tmp_path, dead_pid):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
     dead_new, dead_old = _tag(folder, "new", dead_pid), _tag(folder, "old", dead_pid)
     shutil.copytree(folder, dead_new)
     shutil.copytree(folder, dead_old)
@@ -438,7 +438,7 @@ def test_dead_writers_temporaries_are_cleaned_live_ones_kept(tiny_take, tmp_path
     live.mkdir()
     live_expl = folder / f".explanation.json{fsio.TMP_TAG}{os.getpid()}-0badf00d"
     live_expl.write_text("{")
-    takes.load_take(folder)
+    take_folder.load_take(folder)
     assert sorted(os.listdir(tmp_path)) == sorted(["dog", live.name])
     assert sorted(os.listdir(folder)) == sorted(["audio.wav", "take.json", "tensors.safetensors", live_expl.name])
     shutil.rmtree(live)
@@ -446,30 +446,30 @@ def test_dead_writers_temporaries_are_cleaned_live_ones_kept(tiny_take, tmp_path
 
 
 def test_no_take_is_restored_while_its_writer_lives(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
     mine = _tag(folder, "old", os.getpid())
     os.rename(folder, mine)  # "this process" is mid-swap
     with pytest.raises(NotATakeError, match="not a folder"):
-        takes.load_take(folder)
+        take_folder.load_take(folder)
     assert mine.is_dir() and not folder.exists()
     os.rename(mine, folder)
 
 
 def test_leftovers_of_the_previous_version_are_restored(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "take")
+    folder = take_folder.save_take(tiny_take, tmp_path / "take")
     os.rename(folder, tmp_path / ".take.old-1a2b3c4d")  # what the old save_take left after a crash
-    assert takes.load_take(folder).id == tiny_take.id
+    assert take_folder.load_take(folder).id == tiny_take.id
 
 
 KILL_LOOP = """
 import sys
-from agx_desktop.engine import takes
+from agx_desktop.engine import take_folder
 src, out = sys.argv[1:]
-take = takes.load_take(src)
+take = take_folder.load_take(src)
 i = 0
 while True:
     take.id = "ab"[i % 2] * 12
-    takes.save_take(take, out)
+    take_folder.save_take(take, out)
     if i == 0:
         print("saved", flush=True)
     i += 1
@@ -478,7 +478,7 @@ while True:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_at_a_random_moment_of_save_loses_nothing(tiny_take, tmp_path, seed):
-    src = takes.save_take(tiny_take, tmp_path / "src")
+    src = take_folder.save_take(tiny_take, tmp_path / "src")
     out = tmp_path / "out" / "dog"
     proc = subprocess.Popen([sys.executable, "-c", KILL_LOOP, str(src), str(out)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -488,7 +488,7 @@ def test_kill_9_at_a_random_moment_of_save_loses_nothing(tiny_take, tmp_path, se
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
-    assert takes.load_take(out).id in ("a" * 12, "b" * 12)
+    assert take_folder.load_take(out).id in ("a" * 12, "b" * 12)
     assert sorted(os.listdir(out.parent)) == ["dog"]
     assert sorted(os.listdir(out)) == ["audio.wav", "take.json", "tensors.safetensors"]
 
@@ -500,8 +500,8 @@ def test_kill_9_at_a_random_moment_of_save_loses_nothing(tiny_take, tmp_path, se
 def test_permissions_follow_the_umask(tiny_take, tmp_path, umask, file_mode, dir_mode):
     old = os.umask(umask)
     try:
-        folder = takes.save_take(tiny_take, tmp_path / "dog")
-        takes.save_explanation(make_explanation(tiny_take), folder)
+        folder = take_folder.save_take(tiny_take, tmp_path / "dog")
+        take_folder.save_explanation(make_explanation(tiny_take), folder)
     finally:
         os.umask(old)
     assert stat.S_IMODE(folder.stat().st_mode) == dir_mode
@@ -516,30 +516,30 @@ def _strict(text: str):
 
 
 def test_json_is_strict_and_non_finite_values_are_refused_before_writing(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "dog")
-    takes.save_explanation(make_explanation(tiny_take), folder)
+    folder = take_folder.save_take(tiny_take, tmp_path / "dog")
+    take_folder.save_explanation(make_explanation(tiny_take), folder)
     _strict((folder / "take.json").read_text())
     _strict((folder / "explanation.json").read_text())
     before = snapshot(tmp_path)
     for change in ({"temperature": math.nan}, {"cfg_coef": math.inf}):
         with pytest.raises(ParameterError) as info:
-            takes.save_take(dataclasses.replace(tiny_take, params=dataclasses.replace(tiny_take.params, **change)),
+            take_folder.save_take(dataclasses.replace(tiny_take, params=dataclasses.replace(tiny_take.params, **change)),
                             folder)
         one_line(info.value)
     with pytest.raises(ParameterError, match="word_weights"):
-        takes.save_take(dataclasses.replace(tiny_take, word_weights=[math.nan] * len(tiny_take.words)), folder)
+        take_folder.save_take(dataclasses.replace(tiny_take, word_weights=[math.nan] * len(tiny_take.words)), folder)
     nan_audio = tiny_take.audio.copy()
     nan_audio[0, 5] = np.nan
     with pytest.raises(ParameterError, match="NaN"):
-        takes.save_take(dataclasses.replace(tiny_take, audio=nan_audio), folder)
+        take_folder.save_take(dataclasses.replace(tiny_take, audio=nan_audio), folder)
     ex = make_explanation(tiny_take)
     ex.step_masks[3, 1] = np.nan
     with pytest.raises(ExplanationError, match="NaN"):
-        takes.save_explanation(ex, folder)
+        take_folder.save_explanation(ex, folder)
     ex = make_explanation(tiny_take)
     ex.params["eps"] = math.inf
     with pytest.raises(ExplanationError):
-        takes.save_explanation(ex, folder)
+        take_folder.save_explanation(ex, folder)
     assert snapshot(tmp_path) == before
 
 
@@ -648,7 +648,7 @@ TAKE_TAMPER = {
 
 @pytest.fixture(scope="module")
 def saved_take(tiny_take, tmp_path_factory):
-    return takes.save_take(tiny_take, tmp_path_factory.mktemp("pristine") / "take")
+    return take_folder.save_take(tiny_take, tmp_path_factory.mktemp("pristine") / "take")
 
 
 @pytest.mark.parametrize("case", sorted(TAKE_TAMPER))
@@ -658,13 +658,13 @@ def test_damaged_take_gives_one_line_naming_the_file(saved_take, tmp_path, case)
     shutil.copytree(saved_take, folder)
     damage(folder)
     with pytest.raises(NotATakeError) as info:
-        takes.load_take(folder)
+        take_folder.load_take(folder)
     msg = one_line(info.value)
     assert str(folder / file) in msg, msg
     assert "generate the take again" in msg or "backup" in msg
     # a damaged AGX take may still be replaced by a new one (unless take.json no longer says AGX)
-    if takes.is_agx_take(folder):
-        assert takes.check_out_path(folder) == folder.resolve()
+    if take_folder.is_agx_take(folder):
+        assert take_folder.check_out_path(folder) == folder.resolve()
 
 
 def _edit_doc(change):
@@ -728,8 +728,8 @@ EXPLANATION_TAMPER = {
 
 @pytest.fixture(scope="module")
 def explained_take(tiny_take, tmp_path_factory):
-    folder = takes.save_take(tiny_take, tmp_path_factory.mktemp("explained") / "take")
-    takes.save_explanation(make_explanation(tiny_take), folder)
+    folder = take_folder.save_take(tiny_take, tmp_path_factory.mktemp("explained") / "take")
+    take_folder.save_explanation(make_explanation(tiny_take), folder)
     return folder
 
 
@@ -740,31 +740,31 @@ def test_damaged_explanation_gives_one_line(explained_take, tiny_take, tmp_path,
     EXPLANATION_TAMPER[case](folder)
     before = (folder / "explanation.json").read_bytes()
     with pytest.raises(ExplanationError) as info:
-        takes.load_explanation(folder)
+        take_folder.load_explanation(folder)
     msg = one_line(info.value)
     assert str(folder / "explanation.json") in msg and "agx explain" in msg, msg
     assert (folder / "explanation.json").read_bytes() == before  # nothing is written back
     # the take itself still loads and may be explained again (the damaged file is replaced)
-    takes.save_explanation(make_explanation(tiny_take, seed=5), folder)
-    assert takes.load_explanation(folder, take=tiny_take).params == {"seed": 5}
+    take_folder.save_explanation(make_explanation(tiny_take, seed=5), folder)
+    assert take_folder.load_explanation(folder, take=tiny_take).params == {"seed": 5}
 
 
 def test_explanation_missing_or_of_another_take(explained_take, tiny_take, tmp_path):
     folder = tmp_path / "take"
     shutil.copytree(explained_take, folder)
-    assert takes.load_explanation(folder, take=tiny_take).take_id == tiny_take.id
+    assert take_folder.load_explanation(folder, take=tiny_take).take_id == tiny_take.id
     with pytest.raises(ExplanationError, match="explains another take") as info:
-        takes.load_explanation(folder, take=other_take(tiny_take))
+        take_folder.load_explanation(folder, take=other_take(tiny_take))
     one_line(info.value)
     short = other_take(tiny_take, id=tiny_take.id, codes=tiny_take.codes[:, :40])
     with pytest.raises(ExplanationError, match="does not fit its take"):
-        takes.load_explanation(folder, take=short)
+        take_folder.load_explanation(folder, take=short)
     (folder / "explanation.json").unlink()
     with pytest.raises(ExplanationError, match=r"has no explanation yet: run `agx explain .*` first") as info:
-        takes.load_explanation(folder)
+        take_folder.load_explanation(folder)
     one_line(info.value)
     with pytest.raises(ExplanationError, match="not a folder"):
-        takes.load_explanation(tmp_path / "missing")
+        take_folder.load_explanation(tmp_path / "missing")
 
 
 def test_text_tokens_from_dict_checks_its_structure(tiny_take):
@@ -831,20 +831,20 @@ def small_disk(tmp_path):
 
 
 def test_full_disk_keeps_the_previous_take_and_leaves_no_temp(tiny_take, small_disk):
-    folder = takes.save_take(tiny_take, small_disk / "dog")  # about 80 kB: fits
-    takes.save_explanation(make_explanation(tiny_take), folder)
+    folder = take_folder.save_take(tiny_take, small_disk / "dog")  # about 80 kB: fits
+    take_folder.save_explanation(make_explanation(tiny_take), folder)
     before = snapshot(small_disk)
     reps = 8  # 8 s of audio (512 kB): does not fit beside the first take
     big = other_take(tiny_take, audio=np.tile(tiny_take.audio, (1, reps)), codes=tiny_take.codes.repeat(1, reps),
                      latents=torch.zeros(tiny_take.codes.shape[1] * reps + 3, tiny_take.latents.shape[1]))
     with pytest.raises(StorageError, match="disk is full") as info:
-        takes.save_take(big, folder)
+        take_folder.save_take(big, folder)
     msg = one_line(info.value)
     assert "previous take there is unchanged" in msg
     assert snapshot(small_disk) == before  # the old take and its explanation, byte for byte; no temp
-    assert takes.load_take(folder).id == tiny_take.id
+    assert take_folder.load_take(folder).id == tiny_take.id
     with pytest.raises(StorageError, match="disk is full.*nothing was written"):
-        takes.save_take(big, small_disk / "new")
+        take_folder.save_take(big, small_disk / "new")
     assert snapshot(small_disk) == before
     # explanation.json on a full disk: the old one stays
     filler = small_disk / "filler"
@@ -856,18 +856,18 @@ def test_full_disk_keeps_the_previous_take_and_leaves_no_temp(tiny_take, small_d
     ex = make_explanation(tiny_take, seed=9)
     ex.extras["pad"] = "x" * 200_000
     with pytest.raises(StorageError, match="disk is full") as info:
-        takes.save_explanation(ex, folder)
+        take_folder.save_explanation(ex, folder)
     one_line(info.value)
     filler.unlink()
     assert snapshot(small_disk) == before
     # the same disk read-only: one line, the take still loads
     if subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True).returncode == 0:
-        for write in (lambda: takes.save_take(other_take(tiny_take), folder),
-                      lambda: takes.save_explanation(make_explanation(tiny_take), folder)):
+        for write in (lambda: take_folder.save_take(other_take(tiny_take), folder),
+                      lambda: take_folder.save_explanation(make_explanation(tiny_take), folder)):
             with pytest.raises(StorageError, match="read-only; choose a folder you may write to") as info:
                 write()
             one_line(info.value)
-        assert takes.load_take(folder).id == tiny_take.id
+        assert take_folder.load_take(folder).id == tiny_take.id
         assert snapshot(small_disk) == before
 
 
@@ -886,7 +886,7 @@ def test_a_take_holding_a_users_file_is_not_replaced(tiny_take, saved_take, tmp_
     (folder / "notes.txt").write_text("keep the second bark")
     before = snapshot(tmp_path)
     with pytest.raises(OutputPathError) as info:
-        takes.save_take(tiny_take, folder)
+        take_folder.save_take(tiny_take, folder)
     msg = one_line(info.value)
     assert "notes.txt" in msg and "move them out" in msg
     assert snapshot(tmp_path) == before
@@ -895,11 +895,11 @@ def test_a_take_holding_a_users_file_is_not_replaced(tiny_take, saved_take, tmp_
 def test_a_take_whose_duration_disagrees_with_its_codes_is_refused(saved_take, tmp_path):
     folder = tmp_path / "take"
     shutil.copytree(saved_take, folder)
-    meta = json.loads((folder / takes.META).read_text())
+    meta = json.loads((folder / take_folder.META).read_text())
     meta["params"]["duration"] = 1e308
-    (folder / takes.META).write_text(json.dumps(meta))
+    (folder / take_folder.META).write_text(json.dumps(meta))
     with pytest.raises(NotATakeError) as info:
-        takes.load_take(folder)
+        take_folder.load_take(folder)
     assert "'params.duration' is 1e+308 s but its codes last" in one_line(info.value)
 
 
@@ -907,9 +907,9 @@ def test_an_audio_file_with_other_channels_than_recorded_is_refused(saved_take, 
     import soundfile as sf
     folder = tmp_path / "take"
     shutil.copytree(saved_take, folder)
-    assert json.loads((folder / takes.META).read_text())["channels"] == 1
-    audio, sr = sf.read(folder / takes.AUDIO, dtype="float32", always_2d=True)
-    sf.write(folder / takes.AUDIO, np.repeat(audio, 2, axis=1), sr, subtype="FLOAT")
+    assert json.loads((folder / take_folder.META).read_text())["channels"] == 1
+    audio, sr = sf.read(folder / take_folder.AUDIO, dtype="float32", always_2d=True)
+    sf.write(folder / take_folder.AUDIO, np.repeat(audio, 2, axis=1), sr, subtype="FLOAT")
     with pytest.raises(NotATakeError) as info:
-        takes.load_take(folder)
+        take_folder.load_take(folder)
     assert "2 channel(s) but take.json says 1" in one_line(info.value)

@@ -9,7 +9,7 @@ from agx_desktop.engine import teacher
 from agx_desktop.engine.errors import Cancelled, DurationError, ParameterError, PromptError
 from agx_desktop.engine.explain import explain
 from agx_desktop.engine.generation import generate, regenerate
-from agx_desktop.engine.jobs import CancelToken
+from agx_desktop.engine.progress import CancelToken
 from agx_desktop.engine.take import GenerationParams
 
 P = GenerationParams(duration=0.5, seed=3, top_k=32)

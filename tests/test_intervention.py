@@ -9,7 +9,7 @@ from agx_desktop.engine.intervention import (HiddenCapture, cross_attention_mask
                                              masked_cross_attention)
 from agx_desktop.engine.models import LoadedModel
 from agx_desktop.engine.take import GenerationParams
-from agx_desktop.engine.tiny import build_tiny_model
+from agx_desktop.engine.standin import build_tiny_model
 
 
 def _model(custom: bool, bias: bool, memory_efficient: bool = False) -> LoadedModel:
@@ -135,7 +135,7 @@ def test_bf16_weights_run_close_to_float32_and_are_restored(model_and_inputs):
         ref = teacher.latents(model, inputs, mask, batch=2)
     seen: list[torch.dtype] = []
     mods = cross_attention_modules(lm)
-    with torch.no_grad(), teacher.bf16_weights(lm), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.no_grad(), teacher.Bf16Weights(lm), torch.autocast("cpu", dtype=torch.bfloat16):
         assert all(p.dtype == torch.bfloat16 for n, p in lm.transformer.named_parameters()
                    if n.endswith("in_proj_weight") or (n.endswith("weight") and "linear" in n))
         assert all(p.dtype == torch.float32 for n, p in lm.named_parameters() if "norm" in n or "emb" in n)
@@ -165,12 +165,12 @@ def test_bf16_weights_never_leave_a_half_swapped_model(tiny_model, monkeypatch):
 
     monkeypatch.setattr(torch.Tensor, "to", failing_to)
     with pytest.raises(MemoryError):
-        with teacher.bf16_weights(lm):
+        with teacher.Bf16Weights(lm):
             pass
     monkeypatch.undo()
     assert calls["n"] == 3
     assert all(p is before[n] and p.dtype == torch.float32 for n, p in lm.named_parameters())
-    ctx = teacher.bf16_weights(lm)
+    ctx = teacher.Bf16Weights(lm)
     with ctx:
         with pytest.raises(RuntimeError, match="re-entrant"):
             ctx.__enter__()

@@ -210,7 +210,7 @@ def test_load_reports_each_stage_and_can_be_cancelled_between_them(tmp_path):
     """A load says what it is doing (reading, building, moving) and stops at the next stage when
     cancelled: the cache then holds nothing, and a later load of the same folder works."""
     from agx_desktop.engine.errors import Cancelled
-    from agx_desktop.engine.jobs import CancelToken
+    from agx_desktop.engine.progress import CancelToken
 
     folder = tmp_path / "ckpt"
     write_hub_layout_checkpoint(folder, seed=2)

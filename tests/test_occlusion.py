@@ -11,7 +11,7 @@ from agx_desktop.engine.explain import SUMMARIES, available_methods, explain
 from agx_desktop.engine.explain._common import step_targets
 from agx_desktop.engine.explain.occlusion import counterfactual_codes, guided_log_probs, posterior_gumbel
 from agx_desktop.engine.generation import generate
-from agx_desktop.engine.jobs import CancelToken
+from agx_desktop.engine.progress import CancelToken
 from agx_desktop.engine.take import GenerationParams
 from test_explain import _one_word_model
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from agx_desktop.engine import takes
+from agx_desktop.engine import take_folder
 from agx_desktop.engine.errors import NotATakeError, StorageError
 from agx_desktop.engine.explain import explain
 
 
 def test_round_trip_is_identical(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "take")
-    back = takes.load_take(folder)
+    folder = take_folder.save_take(tiny_take, tmp_path / "take")
+    back = take_folder.load_take(folder)
     assert np.array_equal(back.audio, tiny_take.audio)
     assert torch.equal(back.codes, tiny_take.codes) and torch.equal(back.latents, tiny_take.latents)
     assert back.metadata() == tiny_take.metadata()
@@ -25,44 +25,44 @@ def test_round_trip_is_identical(tiny_take, tmp_path):
 
 
 def test_overwrite_is_atomic_and_keeps_nothing_half_written(tiny_take, tmp_path, monkeypatch):
-    folder = takes.save_take(tiny_take, tmp_path / "take")
+    folder = take_folder.save_take(tiny_take, tmp_path / "take")
     before = (folder / "audio.wav").read_bytes()
 
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(takes, "save_tensors", boom)
+    monkeypatch.setattr(take_folder, "save_tensors", boom)
     with pytest.raises(StorageError, match="disk is full.*previous take there is unchanged"):
-        takes.save_take(tiny_take, folder)
+        take_folder.save_take(tiny_take, folder)
     assert (folder / "audio.wav").read_bytes() == before  # the old take is intact
     assert sorted(os.listdir(tmp_path)) == ["take"]
 
 
 def test_explanation_json(tiny_model, tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "take")
+    folder = take_folder.save_take(tiny_take, tmp_path / "take")
     ex = explain(tiny_model, tiny_take, epochs=2)
-    path = takes.save_explanation(ex, folder, interval=(0.2, 0.6))
+    path = take_folder.save_explanation(ex, folder, interval=(0.2, 0.6))
     doc = json.loads(path.read_text())
     assert doc["method"] == "audiogenx" and doc["model"] == "tiny-test" and doc["interval"] == [0.2, 0.6]
     assert len(doc["importance"]) == len(doc["words"]) and all(0 <= v <= 1 for v in doc["importance"])
     assert len(doc["per_frame"]) == 50 and doc["frame_rate"] == 50
     assert doc["params"]["seed"] == 0 and doc["seconds"] > 0
-    back = takes.load_explanation(folder)
+    back = take_folder.load_explanation(folder)
     np.testing.assert_allclose(back.word_importance((0.2, 0.6)), doc["importance"], atol=1e-5)
     # re-saving the same take keeps its explanation
-    takes.save_take(tiny_take, folder)
+    take_folder.save_take(tiny_take, folder)
     assert (folder / "explanation.json").is_file()
 
 
 def test_not_a_take(tmp_path):
     with pytest.raises(NotATakeError, match="not a take folder"):
-        takes.load_take(tmp_path)
+        take_folder.load_take(tmp_path)
     with pytest.raises(NotATakeError, match="not a folder"):
-        takes.load_take(tmp_path / "nope")
+        take_folder.load_take(tmp_path / "nope")
 
 
 def test_corrupt_take(tiny_take, tmp_path):
-    folder = takes.save_take(tiny_take, tmp_path / "take")
+    folder = take_folder.save_take(tiny_take, tmp_path / "take")
     (folder / "take.json").write_text("{ not json")
     with pytest.raises(NotATakeError, match="corrupt"):
-        takes.load_take(folder)
+        take_folder.load_take(folder)

@@ -349,18 +349,18 @@ def _model_for(take: tp.Any, requested: str | None, verb: str) -> str:
 
 def _read_explanation(folder: str, take: tp.Any) -> tp.Any:
     """The stored explanation of ``take`` for regeneration, or one line saying what to run."""
-    from . import takes
+    from . import take_folder
     try:
-        return takes.load_explanation(folder, take)  # missing, damaged, another take's: ExplanationError
+        return take_folder.load_explanation(folder, take)  # missing, damaged, another take's: ExplanationError
     except AgxError:
         raise
     except Exception as exc:  # a reader that missed a case: still one line with the fix
-        raise ExplanationError(f"{Path(folder) / takes.EXPLANATION} cannot be read ({type(exc).__name__}): "
+        raise ExplanationError(f"{Path(folder) / take_folder.EXPLANATION} cannot be read ({type(exc).__name__}): "
                                f"run `agx explain {folder} --retrain`") from exc
 
 
 def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
-    from . import takes  # torch, not audiocraft: a bad take folder is reported before the model code loads
+    from . import take_folder  # torch, not audiocraft: a bad take folder is reported before the model code loads
 
     if args.command == "models":
         from .models import list_models
@@ -368,8 +368,8 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         return 0
     if args.command == "generate":
         from .generation import generate
-        out = takes.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
-        with takes.take_lock(out):
+        out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
+        with take_folder.take_lock(out):
             model = _load(args.model, args)
             weights = None
             if args.weights:
@@ -378,7 +378,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
                                           top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg)
             take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
             bars.close()
-            out = takes.save_take(take, out)
+            out = take_folder.save_take(take, out)
         untrained = "" if model.trained else " (untrained model: expect noise)"
         print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
               f"{take.seconds:.1f} s){untrained}")
@@ -388,20 +388,20 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         from .errors import UnknownMethodError
         if args.method not in available_methods():
             raise UnknownMethodError(f"unknown method '{args.method}': use one of {', '.join(available_methods())}")
-        take = takes.load_take(args.take)  # a folder that is not a take: its own line, before any lock
+        take = take_folder.load_take(args.take)  # a folder that is not a take: its own line, before any lock
         model_id = _model_for(take, args.model, "explain")
         interval = tuple(args.interval) if args.interval else None
         if interval is not None:
             from .explain.base import check_interval
             check_interval(interval, take.duration, take.frame_rate)
-        with takes.take_lock(args.take):  # no generate may replace the take between explain and save
-            take = takes.load_take(args.take)
+        with take_folder.take_lock(args.take):  # no generate may replace the take between explain and save
+            take = take_folder.load_take(args.take)
             model_id = _model_for(take, args.model, "explain")
             existing = None
-            stored = Path(args.take) / takes.EXPLANATION
+            stored = Path(args.take) / take_folder.EXPLANATION
             if not args.retrain and stored.is_file():
                 try:
-                    existing = takes.load_explanation(args.take, take)
+                    existing = take_folder.load_explanation(args.take, take)
                 except Exception as exc:  # corrupt or tampered: explain it again and replace it
                     print(f"agx: note: {terminal_safe(stored)} cannot be used ({terminal_safe(exc)[:200]}); "
                           "explaining again", file=sys.stderr)
@@ -421,7 +421,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
                 existing = explain(model, take, method=args.method, **kwargs)
                 bars.close()
             imp = existing.word_importance(interval)
-            path = takes.save_explanation(existing, args.take, interval)
+            path = take_folder.save_explanation(existing, args.take, interval)
         span = "whole clip" if interval is None else f"{interval[0]:g}-{interval[1]:g} s"
         print(f"wrote {terminal_safe(path)} ({existing.method}, {existing.seconds:.1f} s); importance over {span}:")
         for word, value in sorted(zip(existing.words, imp), key=lambda x: -x[1]):
@@ -429,7 +429,7 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
         return 0
     if args.command == "regenerate":
         from .generation import regenerate
-        take = takes.load_take(args.take)
+        take = take_folder.load_take(args.take)
         model_id = _model_for(take, args.model, "regenerate")
         check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
         explanation = None
@@ -441,13 +441,13 @@ def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
             explanation = _read_explanation(args.take, take)
         else:
             weights = _parse_weights(take.words, args.weights or [])
-        out = takes.check_out_path(args.out)  # before the model loads
-        with takes.take_lock(out):
+        out = take_folder.check_out_path(args.out)  # before the model loads
+        with take_folder.take_lock(out):
             model = _load(model_id, args)
             new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,
                              seed=args.seed, progress=bars)
             bars.close()
-            out = takes.save_take(new, out)
+            out = take_folder.save_take(new, out)
         print(f"wrote {terminal_safe(out)} ({args.variant} of {terminal_safe(take.id)}, seed {new.params.seed})")
         return 0
     plugin = plugin_commands().get(args.command)

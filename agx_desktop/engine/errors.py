@@ -71,4 +71,4 @@ class StorageError(AgxError, OSError):
 
 
 class Cancelled(AgxError):
-    """The job was cancelled through its :class:`~agx_desktop.engine.jobs.CancelToken`."""
+    """The job was cancelled through its :class:`~agx_desktop.engine.progress.CancelToken`."""

@@ -13,7 +13,7 @@ import torch
 from . import limits
 from .errors import CheckpointError, DurationError, ParameterError
 from .intervention import HiddenCapture, cross_attention_mask
-from .jobs import CancelToken, ProgressFn, check, report
+from .progress import CancelToken, ProgressFn, check, report
 from .model_inputs import check_model, conditions_for
 from .models import LoadedModel
 from .safetext import check_prompt_chars

@@ -35,7 +35,7 @@ import torch
 
 from .errors import (Cancelled, CheckpointError, ModelUnavailableError, ParameterError, PromptError,
                      UnknownModelError)
-from .jobs import CancelToken, ProgressFn, check, report
+from .progress import CancelToken, ProgressFn, check, report
 from .text import TextTokens, align_tokens
 from . import weights_check as wc
 
@@ -795,7 +795,7 @@ def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = N
         step.expect(4)
         gen = load_bundled_model("cpu", step=step)
     elif target == STAND_IN_ID:
-        from .tiny import build_tiny_model
+        from .standin import build_tiny_model
         step.expect(2)
         step("building the untrained stand-in model")
         gen, trained = build_tiny_model(name=model_id, seed=1234, dim=128, num_layers=2, card=256), False

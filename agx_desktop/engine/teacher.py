@@ -77,7 +77,7 @@ def latents(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None
     return forward(model, inputs, mask, batch, condition)[0]
 
 
-class frozen:
+class Frozen:
     """Context manager: the LM's parameters stop requiring grad, restored on exit."""
 
     def __init__(self, module: torch.nn.Module) -> None:
@@ -94,7 +94,7 @@ class frozen:
             p.requires_grad_(flag)
 
 
-class bf16_weights:
+class Bf16Weights:
     """Context manager: the LM's transformer and output GEMM weights are swapped for bf16 copies.
 
     Under bf16 autocast a float32 weight is cast anew in every pass (measured ~8% of a
@@ -110,7 +110,7 @@ class bf16_weights:
 
     def __enter__(self) -> None:
         if self.saved:
-            raise RuntimeError("bf16_weights is not re-entrant: use a new instance")
+            raise RuntimeError("Bf16Weights is not re-entrant: use a new instance")
         roots = [getattr(self.lm, "transformer", None), getattr(self.lm, "linears", None)]
         try:
             for root in (r for r in roots if r is not None):

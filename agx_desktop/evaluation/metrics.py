@@ -160,7 +160,7 @@ def sample_with_masks(model: tp.Any, take: tp.Any, masks: tp.Sequence[np.ndarray
     from ..engine.generation import validate_duration
     from ..engine.model_inputs import conditions_for
     from ..engine.intervention import cross_attention_mask
-    from ..engine.jobs import check
+    from ..engine.progress import check
 
     lm = model.lm
     frames = validate_duration(model, take.params.duration)

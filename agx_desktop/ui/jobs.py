@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QThread, Signal
 
 from agx_desktop.engine.errors import AgxError, Cancelled
-from agx_desktop.engine.jobs import CancelToken
+from agx_desktop.engine.progress import CancelToken
 
 _ids = itertools.count(1)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from agx_desktop.engine.errors import AgxError, StorageError
 from agx_desktop.engine.fsio import TMP_TAG
-from agx_desktop.engine.takes import (EXPLANATION, is_take_folder, load_explanation, load_take, recover,
+from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_explanation, load_take, recover,
                                       save_explanation, save_take)
 
 from .analysis import TakeItem, analyse

@@ -87,7 +87,7 @@ def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str, e
         ctx.check()
         ctx.progress("autosave", 0, 1)
         if item.folder is not None:
-            from agx_desktop.engine.takes import save_explanation
+            from agx_desktop.engine.take_folder import save_explanation
             try:
                 save_explanation(explanation, item.folder)
             except (OSError, AgxError) as exc:

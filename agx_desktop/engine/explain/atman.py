@@ -25,7 +25,7 @@ import torch
 
 from ..errors import ParameterError
 from ..intervention import cross_attention_mask
-from ..jobs import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher

@@ -38,7 +38,7 @@ Execution modes:
 Precision: where :attr:`LoadedModel.fast_bf16` says bf16 pays (large LMs on CPUs with AMX;
 not CUDA, where float32 measured faster on an H100)
 quick runs the teacher-forced passes, the target's included, under bf16 autocast (``amp``) with
-the GEMM weights cast to bf16 once per explanation (:class:`teacher.bf16_weights`); explainers,
+the GEMM weights cast to bf16 once per explanation (:class:`teacher.Bf16Weights`); explainers,
 masks, cross-attention weights, norms and the loss stay float32. The bundled model is small and
 stays float32. At audiogen-medium's shape, ``benchmarks/bench_explainers.py medium`` measures the
 bf16 mask gradient against float32's.
@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
-from ..jobs import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher
@@ -224,7 +224,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     def autocast() -> tp.ContextManager:
         return (torch.autocast(model.device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
 
-    precision = teacher.bf16_weights(lm) if use_amp else contextlib.nullcontext()
+    precision = teacher.Bf16Weights(lm) if use_amp else contextlib.nullcontext()
 
     def observe(mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
         """What the cosines compare, [batch, steps, ·]: e_t itself (the paper) or the next-code
@@ -234,7 +234,7 @@ def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | 
             return hidden
         return torch.softmax(logits.float(), dim=-1).transpose(1, 2).flatten(-2)  # [batch, steps, K·card]
 
-    with model.threads(), teacher.frozen(lm), precision:
+    with model.threads(), teacher.Frozen(lm), precision:
         with torch.no_grad(), autocast():  # the target in the same precision as the masked passes
             target = observe()[0].float()  # [steps, ·], the unperturbed e_t
         if cfg["mode"] == "reference":

@@ -26,7 +26,7 @@ import typing as tp
 import numpy as np
 import torch
 
-from ..jobs import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher
@@ -74,7 +74,7 @@ def explain_chefer(model: LoadedModel, take: Take, *, progress: ProgressFn | Non
     S, L = inputs.n_steps, int(inputs.text_embeddings.shape[0])
     out = np.zeros((S, L))
     n_chunks = (S + chunk - 1) // chunk
-    with model.threads(), teacher.frozen(model.lm), torch.enable_grad():
+    with model.threads(), teacher.Frozen(model.lm), torch.enable_grad():
         for c in range(n_chunks):
             check(cancel)
             rows = torch.arange(c * chunk, min(S, (c + 1) * chunk))

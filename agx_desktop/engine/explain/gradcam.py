@@ -29,7 +29,7 @@ import typing as tp
 import numpy as np
 import torch
 
-from ..jobs import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher
@@ -46,7 +46,7 @@ def explain_gradcam_e(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     check(cancel)
     inputs = teacher.prepare(model, take)
     targets = step_targets(model, take)
-    with model.threads(), teacher.frozen(model.lm), torch.enable_grad():
+    with model.threads(), teacher.Frozen(model.lm), torch.enable_grad():
         rec = AttentionRecorder(model.lm, self_attention=False, cross_attention=True, layers=[-1], grad=True)
         with rec:
             logits = lm_logits(model, inputs)
@@ -72,7 +72,7 @@ def explain_gradcam_a(model: LoadedModel, take: Take, *, progress: ProgressFn | 
     U, umask = inputs.condition[key]  # [1, L, D], [1, L]
     cams = np.zeros((S, U.shape[1]))
     n_chunks = (S + chunk - 1) // chunk
-    with model.threads(), teacher.frozen(model.lm), torch.enable_grad():
+    with model.threads(), teacher.Frozen(model.lm), torch.enable_grad():
         for c in range(n_chunks):
             check(cancel)
             rows = torch.arange(c * chunk, min(S, (c + 1) * chunk))

@@ -43,7 +43,7 @@ from ..errors import ParameterError
 from ..generation import validate_duration
 from ..model_inputs import conditions_for
 from ..intervention import cross_attention_mask
-from ..jobs import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher

@@ -20,7 +20,7 @@ import typing as tp
 
 import torch
 
-from ..jobs import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report
 from ..models import LoadedModel
 from ..take import Take
 from .. import teacher
