@@ -837,13 +837,13 @@ def test_full_disk_keeps_the_previous_take_and_leaves_no_temp(tiny_take, small_d
     reps = 8  # 8 s of audio (512 kB): does not fit beside the first take
     big = other_take(tiny_take, audio=np.tile(tiny_take.audio, (1, reps)), codes=tiny_take.codes.repeat(1, reps),
                      latents=torch.zeros(tiny_take.codes.shape[1] * reps + 3, tiny_take.latents.shape[1]))
-    with pytest.raises(StorageError, match="disk is full") as info:
+    with pytest.raises(StorageError, match="disk holding .* is full") as info:
         take_folder.save_take(big, folder)
     msg = one_line(info.value)
     assert "previous take there is unchanged" in msg
     assert snapshot(small_disk) == before  # the old take and its explanation, byte for byte; no temp
     assert take_folder.load_take(folder).id == tiny_take.id
-    with pytest.raises(StorageError, match="disk is full.*nothing was written"):
+    with pytest.raises(StorageError, match="disk holding .* is full.*nothing was written"):
         take_folder.save_take(big, small_disk / "new")
     assert snapshot(small_disk) == before
     # explanation.json on a full disk: the old one stays
@@ -855,7 +855,7 @@ def test_full_disk_keeps_the_previous_take_and_leaves_no_temp(tiny_take, small_d
                 f.flush()
     ex = make_explanation(tiny_take, seed=9)
     ex.extras["pad"] = "x" * 200_000
-    with pytest.raises(StorageError, match="disk is full") as info:
+    with pytest.raises(StorageError, match="disk holding .* is full") as info:
         take_folder.save_explanation(ex, folder)
     one_line(info.value)
     filler.unlink()
@@ -864,7 +864,7 @@ def test_full_disk_keeps_the_previous_take_and_leaves_no_temp(tiny_take, small_d
     if subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True).returncode == 0:
         for write in (lambda: take_folder.save_take(other_take(tiny_take), folder),
                       lambda: take_folder.save_explanation(make_explanation(tiny_take), folder)):
-            with pytest.raises(StorageError, match="read-only; choose a folder you may write to") as info:
+            with pytest.raises(StorageError, match="read-only disk; choose a folder you may write to") as info:
                 write()
             one_line(info.value)
         assert take_folder.load_take(folder).id == tiny_take.id

@@ -32,7 +32,7 @@ def test_overwrite_is_atomic_and_keeps_nothing_half_written(tiny_take, tmp_path,
         raise OSError("disk full")
 
     monkeypatch.setattr(take_folder, "save_tensors", boom)
-    with pytest.raises(StorageError, match="disk is full.*previous take there is unchanged"):
+    with pytest.raises(StorageError, match="disk holding .* is full.*previous take there is unchanged"):
         take_folder.save_take(tiny_take, folder)
     assert (folder / "audio.wav").read_bytes() == before  # the old take is intact
     assert sorted(os.listdir(tmp_path)) == ["take"]

@@ -9,6 +9,7 @@ moment leaves either the old file or the new one, plus at worst a temporary file
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -165,3 +166,43 @@ def write_json_atomic(path: str | Path, data: tp.Any) -> Path:
 def is_finite_number(value: tp.Any) -> bool:
     """True for an int or float that is finite (bools are not numbers here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_file_in_the_way(path: Path) -> bool:
+    try:
+        return path.exists() and not path.is_dir()
+    except OSError:  # no permission to look: not known to be a file
+        return False
+
+
+def describe_os_error(exc: BaseException, path: str | Path, *, advice: bool = True) -> str:
+    """Why writing into folder ``path`` failed, in words that name it, and what to do about it.
+
+    The one errno → words table of the project (take folders, autosave, the data folder, exports):
+    ``"the disk holding /x is full; free some space or choose another folder"``. ``advice=False``
+    gives the reason alone, for callers whose fix differs (the app's "Retry save"). An exception
+    without an errno whose text speaks of space or quota (libsndfile, safetensors) counts as a full disk.
+    """
+    path = Path(path)
+    code = getattr(exc, "errno", None)
+    text = (str(exc).splitlines() or [""])[0][:160] or type(exc).__name__
+    full = "free some space or choose another folder"
+    denied = "choose a folder you may write to"
+    culprit = None
+    if code in (errno.ENOTDIR, errno.EEXIST) or _is_file_in_the_way(path):
+        culprit = next((p for p in (path, *path.parents) if _is_file_in_the_way(p)), path)
+    if code == errno.ENOSPC or (code is None and any(w in text.lower() for w in ("space", "disk full"))):
+        reason, fix = f"the disk holding {path} is full", full
+    elif code == getattr(errno, "EDQUOT", -1) or (code is None and "quota" in text.lower()):
+        reason, fix = f"the disk holding {path} is full (your quota is used up)", full
+    elif code == errno.EROFS:
+        reason, fix = f"{path} is on a read-only disk", denied
+    elif code in (errno.EACCES, errno.EPERM):
+        reason, fix = f"{path} is not writable (permission denied)", denied
+    elif culprit is not None:
+        reason, fix = f"{culprit} is a file, not a folder", "move that file away or choose another folder"
+    elif code == errno.ENOENT:
+        reason, fix = f"{path} does not exist and cannot be created", "choose another folder"
+    else:
+        reason, fix = f"cannot write to {path} ({getattr(exc, 'strerror', None) or text})", "check the disk and try again"
+    return f"{reason}; {fix}" if advice else reason

@@ -320,12 +320,12 @@ def _acquire_file_lock(target: Path) -> tuple[int, Path, list[Path]]:
         except FileNotFoundError:  # a parent was removed meanwhile (another lock's cleanup): again
             continue
         except OSError as exc:
-            raise _storage_error(exc, f"cannot lock {target}", "nothing was written") from None
+            raise _storage_error(exc, f"cannot lock {target}", target.parent, "nothing was written") from None
         try:
             locked = _try_lock(fd)
         except OSError as exc:
             os.close(fd)
-            raise _storage_error(exc, f"cannot lock {target}", "nothing was written") from None
+            raise _storage_error(exc, f"cannot lock {target}", target.parent, "nothing was written") from None
         if not locked:
             pid = _holder_pid(fd)
             os.close(fd)
@@ -749,21 +749,10 @@ def check_take(take: Take) -> None:
 
 # --------------------------------------------------------------------------- write
 
-def _storage_error(exc: BaseException, what: str, kept: str = "") -> StorageError:
+def _storage_error(exc: BaseException, what: str, folder: Path, kept: str) -> StorageError:
     """One line for a refused write: what failed, why in words, what to do, what is unchanged."""
-    code = getattr(exc, "errno", None)
-    full = "free some space or choose another folder"
-    denied = "choose a folder you may write to"
-    reasons = {errno.ENOSPC: ("the disk is full", full), errno.EROFS: ("the disk is read-only", denied),
-               errno.EACCES: ("permission denied", denied), errno.EPERM: ("permission denied", denied)}
-    if hasattr(errno, "EDQUOT"):
-        reasons[errno.EDQUOT] = ("the disk quota is exceeded", full)
-    text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-    reason, fix = reasons.get(code, (getattr(exc, "strerror", None) or text, "check the disk and try again"))
-    if code is None and any(w in text.lower() for w in ("space", "disk full", "quota")):
-        reason, fix = "the disk is full", full
-    error = StorageError(f"{what}: {reason}; {fix}{f' ({kept})' if kept else ''}")
-    error.errno = code or errno.EIO
+    error = StorageError(f"{what}: {fsio.describe_os_error(exc, folder)} ({kept})")
+    error.errno = getattr(exc, "errno", None) or errno.EIO
     return error
 
 
@@ -846,7 +835,7 @@ def save_take(take: Take, folder: str | os.PathLike[str]) -> Path:
             _rmtree(tmp)
             if isinstance(exc, (OSError, sf.SoundFileError)) or type(exc).__name__ == "SafetensorError":
                 kept = "the previous take there is unchanged" if os.path.lexists(target) else "nothing was written"
-                raise _storage_error(exc, f"could not write the take to {target}", kept) from exc
+                raise _storage_error(exc, f"could not write the take to {target}", target.parent, kept) from exc
             raise
         if trash is not None:
             _rmtree(trash)
@@ -903,7 +892,7 @@ def save_explanation(explanation: tp.Any, folder: str | os.PathLike[str],
         try:
             fsio.write_text_atomic(path, text)
         except OSError as exc:
-            raise _storage_error(exc, f"could not write {path}", "the previous explanation is unchanged") from exc
+            raise _storage_error(exc, f"could not write {path}", target, "the previous explanation is unchanged") from exc
     return path
 
 

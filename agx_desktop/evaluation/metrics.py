@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..engine.audio import resample
 from ..engine.errors import AgxError, ParameterError
 
 EPS = 1e-6
@@ -51,13 +52,6 @@ class Classifier(tp.Protocol):
 
     def probs(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """audio [C, N] float32 → class probabilities [classes]."""
-
-
-def _resample(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
-    if sr == target:
-        return audio
-    import torchaudio
-    return torchaudio.functional.resample(torch.as_tensor(audio), sr, target).numpy()
 
 
 class BundledWorldClassifier:
@@ -77,7 +71,7 @@ class BundledWorldClassifier:
         self.class_names = list(self.model.event_names)
 
     def probs(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        a = _resample(np.asarray(audio, dtype=np.float32), sample_rate, 16000)
+        a = resample(np.asarray(audio, dtype=np.float32), sample_rate, 16000)
         return self.model.frame_probs(a)[0].max(axis=1).astype(np.float64)
 
 
@@ -102,7 +96,7 @@ class PasstClassifier:
 
     @torch.no_grad()
     def probs(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        a = _resample(np.asarray(audio, dtype=np.float32), sample_rate, 32000).mean(0, keepdims=True)
+        a = resample(np.asarray(audio, dtype=np.float32), sample_rate, 32000).mean(0, keepdims=True)
         logits = self.model(torch.as_tensor(a).to(self.device))
         return torch.softmax(logits.float(), dim=-1)[0].cpu().numpy().astype(np.float64)
 

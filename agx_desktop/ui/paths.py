@@ -5,7 +5,6 @@ still start, with autosave off and a notice built from :func:`data_dir_problem`.
 """
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import tempfile
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from agx_desktop.engine.fsio import temp_name
+from agx_desktop.engine.fsio import describe_os_error, temp_name
 
 APP_NAME = "AGX Desktop"
 ENV_DATA_DIR = "AGX_DATA_DIR"
@@ -36,25 +35,6 @@ def data_dir() -> Path:
     return path
 
 
-def describe_os_error(exc: BaseException, path: str | Path) -> str:
-    """What an OSError means for writing into ``path``, as a short phrase (no advice)."""
-    code = getattr(exc, "errno", None)
-    if code == errno.ENOSPC or code == getattr(errno, "EDQUOT", -1):
-        return f"the disk holding {path} is full"
-    if code == errno.EROFS:
-        return f"{path} is on a read-only file system"
-    if code in (errno.EACCES, errno.EPERM):
-        return f"{path} is not writable (permission denied)"
-    if code in (errno.ENOTDIR, errno.EEXIST) or (Path(path).exists() and not Path(path).is_dir()):
-        p = Path(path)
-        culprit = next((a for a in (p, *p.parents) if a.exists() and not a.is_dir()), p)
-        return f"{culprit} is a file, not a folder"
-    if code == errno.ENOENT:
-        return f"{path} does not exist and cannot be created"
-    reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-    return f"cannot write to {path} ({reason})"
-
-
 def writable_problem(folder: str | Path) -> str | None:
     """Why files cannot be created in ``folder`` (created if missing), or None when they can.
 
@@ -69,7 +49,7 @@ def writable_problem(folder: str | Path) -> str | None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        return describe_os_error(exc, folder)
+        return describe_os_error(exc, folder, advice=False)
     return None
 
 

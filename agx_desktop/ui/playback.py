@@ -18,6 +18,8 @@ import typing as tp
 
 import numpy as np
 
+from agx_desktop.engine.audio import resample
+
 
 def _default_stream_factory() -> tuple[tp.Callable[..., tp.Any] | None, str]:
     try:
@@ -175,13 +177,9 @@ class Player:
 
     def _resample_buffer(self, rate: int) -> None:
         """Play at ``rate`` instead (positions are kept in seconds)."""
-        from scipy.signal import resample_poly
-        from math import gcd
-        g = gcd(int(rate), int(self._sr))
         with self._lock:
             ratio = rate / self._sr
-            self._buf = np.ascontiguousarray(
-                resample_poly(self._buf, rate // g, self._sr // g, axis=0).astype(np.float32))
+            self._buf = np.ascontiguousarray(resample(self._buf, self._sr, rate, axis=0))
             self._paused_at = self._read = int(self._paused_at * ratio)
             if self._loop:
                 self._loop = (int(self._loop[0] * ratio), int(self._loop[1] * ratio))

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from agx_desktop.engine.errors import AgxError, StorageError
-from agx_desktop.engine.fsio import TMP_TAG
+from agx_desktop.engine.fsio import TMP_TAG, describe_os_error
 from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_explanation, load_take, recover,
                                       save_explanation, save_take)
 
 from .analysis import TakeItem, analyse
-from .paths import ENV_DATA_DIR, describe_os_error, takes_dir, writable_problem
+from .paths import ENV_DATA_DIR, takes_dir, writable_problem
 
 TAKE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # ids name folders (autosave, drag-out): no path parts
 KINDS = ("original", "weighted", "factual", "counterfactual")
@@ -202,7 +202,7 @@ class TakeStore:
         if exc is None:
             reason = f"autosave is off ({self.problem})"
         elif isinstance(exc, OSError) and getattr(exc, "errno", None) not in (None, errno.EIO):
-            reason = describe_os_error(exc, self.root)
+            reason = describe_os_error(exc, self.root, advice=False)
         elif isinstance(exc, AgxError) and not isinstance(exc, OSError):  # busy, refused parameters...
             reason = _line(exc)
         else:  # libsndfile says only "System error." when the disk fills up: look for ourselves
@@ -278,7 +278,7 @@ class TakeStore:
             folders = sorted(p for p in self.root.iterdir() if not p.name.startswith(".") and p.is_dir())
         except OSError as exc:
             if self.problem is None or self.root.exists():
-                notices.append(f"skipped {self.root}: the takes folder can't be read ({describe_os_error(exc, self.root)})"
+                notices.append(f"skipped {self.root}: the takes folder can't be read ({describe_os_error(exc, self.root, advice=False)})"
                                f" — check its permissions, or set {ENV_DATA_DIR} to another folder and restart")
             return [], notices
         items: list[TakeItem] = []
