@@ -70,22 +70,55 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
         if not bool(torch.isfinite(sm).all()) or bool((sm < 0).any()) or bool((sm > 1).any()):
             raise ParameterError("step mask values must be finite and within [0, 1]: explain the take again")
         mask = sm if mask is None else sm * mask
+    start = time.perf_counter()
+    intervention = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
+    codes, latents, audio = sample(model, prompt, params, frames, intervention=intervention,
+                                   progress=progress, cancel=cancel)
+    if kind is None:
+        kind = "weighted" if word_weights is not None else ("masked" if step_mask is not None else "original")
+    return Take(prompt=prompt, model_id=model.id, params=params, sample_rate=model.sample_rate,
+                frame_rate=model.frame_rate, audio=audio, codes=codes, latents=latents, text=text,
+                word_weights=None if word_weights is None else [float(w) for w in word_weights],
+                step_mask=None if step_mask is None else np.asarray(step_mask, dtype=np.float32),
+                kind=kind, parent=parent, seconds=time.perf_counter() - start,
+                model_fingerprint=model.fingerprint)
+
+
+def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: int, *,
+           intervention: tp.ContextManager[tp.Any] | None = None, prompt_codes: torch.Tensor | None = None,
+           progress: ProgressFn | None = None, cancel: CancelToken | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """One seeded run of audiocraft's ``LMModel.generate`` and the codec: (codes [K, frames],
+    latents [steps, D] of the conditional branch, audio float32 [channels, samples]).
+
+    The building block of :func:`generate`, region regeneration and the prompt timeline
+    (:mod:`.region`, :mod:`.timeline`), so all three sample exactly alike for one seed.
+
+    Args:
+        prompt: the text handed to the LM as its condition (an ``intervention`` may swap it per step).
+        frames: code frames to produce (prompt frames included).
+        intervention: a context active around the LM (a cross-attention mask or per-step conditioning).
+        prompt_codes: [K, T0] codes kept as they are and continued from (audiocraft's continuation:
+            the first T0 frames are forced, sampling starts after them); ``None`` starts from nothing.
+    """
+    lm = model.lm
     top_k = min(int(params.top_k), model.card)
 
     def on_step(done: int, total: int) -> None:
         check(cancel)
         report(progress, "generate", done, total)
 
-    start = time.perf_counter()
     check(cancel)
-    intervention = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
+    prompt_batch = None if prompt_codes is None or prompt_codes.shape[-1] == 0 else \
+        prompt_codes.to(model.device).long().unsqueeze(0)
+    intervention = intervention if intervention is not None else contextlib.nullcontext()
     cuda = [model.device] if model.device.type == "cuda" else []
     # the seed drives audiocraft's sampling; fork_rng leaves the caller's random state untouched
     with torch.random.fork_rng(devices=cuda), model.threads(), torch.no_grad(), intervention, \
             HiddenCapture(lm) as hidden:
         torch.manual_seed(int(params.seed))
         try:
-            codes = lm.generate(None, conditions_for(prompt), max_gen_len=frames,
+            codes = lm.generate(prompt_batch, conditions_for(prompt), max_gen_len=frames,
                                 use_sampling=params.temperature > 0, temp=max(float(params.temperature), 1e-6),
                                 top_k=top_k, top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
                                 two_step_cfg=False, callback=on_step)
@@ -96,22 +129,22 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
                                   "restore or re-download them") from exc
         check(cancel)
         report(progress, "decode", 0, 1)
-        audio = model.compression_model.decode(codes.to(model.codec_device), None)
-        if not bool(torch.isfinite(audio).all()):
-            raise CheckpointError(f"model {model.id} decoded non-finite audio (its codec weights look corrupt): "
-                                  "restore or re-download them")
+        audio = decode(model, codes[0])
     report(progress, "decode", 1, 1)
     # each streaming call saw [cond, uncond] x S positions; keep the conditional rows
     latents = torch.cat([h[:1] for h in hidden.outputs], dim=1)[0].float().cpu()
-    if kind is None:
-        kind = "weighted" if word_weights is not None else ("masked" if step_mask is not None else "original")
-    return Take(prompt=prompt, model_id=model.id, params=params, sample_rate=model.sample_rate,
-                frame_rate=model.frame_rate, audio=audio[0].float().cpu().numpy().astype(np.float32),
-                codes=codes[0].cpu(), latents=latents, text=text,
-                word_weights=None if word_weights is None else [float(w) for w in word_weights],
-                step_mask=None if step_mask is None else np.asarray(step_mask, dtype=np.float32),
-                kind=kind, parent=parent, seconds=time.perf_counter() - start,
-                model_fingerprint=model.fingerprint)
+    return codes[0].cpu(), latents, audio
+
+
+def decode(model: LoadedModel, codes: torch.Tensor) -> np.ndarray:
+    """The codec's audio for ``codes`` [K, T] as float32 [channels, samples]; non-finite audio is a
+    :class:`CheckpointError` (corrupt codec weights)."""
+    with torch.no_grad():
+        audio = model.compression_model.decode(codes.unsqueeze(0).to(model.codec_device), None)
+    if not bool(torch.isfinite(audio).all()):
+        raise CheckpointError(f"model {model.id} decoded non-finite audio (its codec weights look corrupt): "
+                              "restore or re-download them")
+    return audio[0].float().cpu().numpy().astype(np.float32)
 
 
 Variant = tp.Literal["factual", "counterfactual", "weighted"]

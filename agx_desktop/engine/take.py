@@ -69,8 +69,12 @@ class Take:
         text: the prompt's tokens and their words.
         word_weights: per-word cross-attention weights used when generating (None = all 1).
         step_mask: per-step token mask applied when generating [steps, L] (factual/counterfactual).
-        kind: 'original', 'weighted', 'factual' or 'counterfactual'.
+        kind: 'original', 'weighted', 'masked', 'factual', 'counterfactual', 'region' or 'timeline'.
         parent: id of the take this one was regenerated from.
+        segments: the words generation followed over time, ``[{start, end, text, word_weights}]``
+            (seconds; a timeline or region take, see engine/timeline.py); None = ``prompt`` throughout.
+        edit: what a region take changed: ``{region: [start, end], tail, crossfade, parent_prompt,
+            weights?, replace?}`` (engine/region.py); None otherwise.
         model_fingerprint: :attr:`LoadedModel.fingerprint` of the weights that made it.
     """
 
@@ -89,6 +93,8 @@ class Take:
     parent: str | None = None
     seconds: float = 0.0
     model_fingerprint: str | None = None
+    segments: list[dict] | None = None
+    edit: dict | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
@@ -101,12 +107,13 @@ class Take:
         return self.text.words
 
     def metadata(self) -> dict:
-        """Everything but the arrays, as JSON-ready values."""
+        """Everything but the arrays, as JSON-ready values (``segments``/``edit`` only when set)."""
+        extra = {key: value for key, value in (("segments", self.segments), ("edit", self.edit)) if value is not None}
         return {
             "format": "agx-take/1", "id": self.id, "created": self.created, "prompt": self.prompt,
             "model": self.model_id, "model_fingerprint": self.model_fingerprint, "seed": int(self.params.seed), "params": self.params.to_dict(),
             "sample_rate": self.sample_rate, "channels": int(self.audio.shape[0]), "frame_rate": self.frame_rate,
             "duration": self.duration,
             "kind": self.kind, "parent": self.parent, "word_weights": self.word_weights,
-            "seconds": self.seconds, "text": self.text.to_dict(),
+            "seconds": self.seconds, "text": self.text.to_dict(), **extra,
         }

@@ -51,12 +51,13 @@ from .errors import (AgxError, ExplanationError, NotATakeError, OutputPathError,
                      TakeBusyError)
 from .safetext import terminal_safe
 from .take import GenerationParams, Take
-from .text import TextTokens
+from .text import MAX_TOKENS, TextTokens
 
 AUDIO, META, TENSORS, EXPLANATION = "audio.wav", "take.json", "tensors.safetensors", "explanation.json"
 TAKE_FILES = (AUDIO, META, TENSORS)
 TAKE_FORMAT = "agx-take/"
-TAKE_KINDS = frozenset({"original", "weighted", "masked", "factual", "counterfactual"})
+TAKE_KINDS = frozenset({"original", "weighted", "masked", "factual", "counterfactual", "region", "timeline"})
+_MAX_SEGMENTS = 1000
 LOCK_SUFFIX = ".agx-lock"
 
 _MAX_JSON_BYTES = 64 << 20  # take.json is a few kB, explanation.json a few MB for the longest clip
@@ -508,6 +509,56 @@ def recover(folder: str | os.PathLike[str]) -> list[str]:
     return done
 
 
+_LEGACY_TEMP = re.compile(r"\.(.+)\.(?:tmp|old)-[0-9a-f]{8}")
+
+
+def recover_all(root: str | os.PathLike[str]) -> list[str]:
+    """:func:`recover` every take in folder ``root``, listing ``root`` once; returns what was done.
+
+    For loading a whole folder of takes (the app's autosave): :func:`recover` looks beside its one
+    take, so calling it per take lists ``root`` once per take. Here the hidden names in ``root``
+    (dead writers' temporaries, old-style temporaries, stale locks) say which takes need the full
+    :func:`recover`, including takes whose folder is missing after a crash between the two renames;
+    every other take folder only has its own dead temporaries removed. Afterwards the takes can be
+    read with ``load_take(folder, repair=False)``. Raises OSError only if ``root`` can't be listed;
+    a take it cannot repair (read-only, busy) is left as it is.
+    """
+    base = _canonical(root)
+    entries = list(os.scandir(base))
+    needs: set[str] = set()  # stems (or, for old-style temporaries, names) of takes to recover in full
+    for entry in entries:
+        name = entry.name
+        if not name.startswith("."):
+            continue
+        if fsio.TMP_TAG in name:
+            pid = fsio.temp_owner_pid(name)
+            if pid is not None and not fsio.pid_alive(pid):
+                needs.add(name[1:].split(fsio.TMP_TAG, 1)[0])
+        elif name.endswith(LOCK_SUFFIX):
+            needs.add(name[1:-len(LOCK_SUFFIX)])
+        elif m := _LEGACY_TEMP.fullmatch(name):
+            needs.add(m.group(1))
+    done: list[str] = []
+    visible = {entry.name: entry.is_symlink() for entry in entries if not entry.name.startswith(".")}
+    for name, is_link in sorted(visible.items()):
+        folder = base / name
+        try:
+            if is_link or _stem(name) in needs or name in needs:  # a link: its take lives elsewhere
+                needs.discard(_stem(name))
+                needs.discard(name)
+                done += recover(folder)
+            elif _has_take_files(folder):
+                done += [f"removed {p}" for p in fsio.clean_stale_temps(folder)]
+        except Exception:  # noqa: BLE001 - one take that can't be repaired must not stop the others
+            continue
+    for stem in sorted(needs):  # no folder: a save cut between its two renames (or only a stale lock)
+        try:
+            done += recover(base / stem)
+        except Exception:  # noqa: BLE001
+            continue
+    return done
+
+
 def _has_take_files(folder: Path) -> bool:
     """The three take files are there (only then are temporaries inside the folder agx's own)."""
     return folder.is_dir() and not folder.is_symlink() and all((folder / f).is_file() for f in TAKE_FILES)
@@ -630,7 +681,45 @@ def _check_meta(meta: tp.Any) -> tuple[dict, GenerationParams, TextTokens]:
             raise _Bad(f"'word_weights' must be a list of {len(text.words)} numbers (one per word) or null")
         if not all(fsio.is_finite_number(w) and w >= 0 for w in weights):
             raise _Bad("'word_weights' must be finite numbers >= 0")
+    _check_segments(meta.get("segments"))
+    _check_edit(meta.get("edit"))
     return meta, params, text
+
+
+def _check_segments(segments: tp.Any) -> None:
+    """``segments`` (region/timeline takes): null or [{start, end, text, word_weights}] in time order."""
+    if segments is None:
+        return
+    if not isinstance(segments, list) or not 1 <= len(segments) <= _MAX_SEGMENTS:
+        raise _Bad(f"'segments' must be a list of 1 to {_MAX_SEGMENTS} segments or absent, got {_short(segments)}")
+    previous = 0.0
+    for i, seg in enumerate(segments):
+        if not isinstance(seg, dict) or set(seg) - {"start", "end", "text", "word_weights"}:
+            raise _Bad(f"'segments[{i}]' must be an object with start, end, text, word_weights")
+        start = _number(seg, "start", minimum=0)
+        end = _number(seg, "end", minimum=0)
+        _string(seg, "text")
+        if not end > start or abs(start - previous) > 1e-6:
+            raise _Bad(f"'segments[{i}]' must follow the previous one and end after it starts")
+        previous = end
+        weights = seg.get("word_weights")
+        if weights is not None and (not isinstance(weights, list) or len(weights) > MAX_TOKENS
+                                    or not all(fsio.is_finite_number(w) and w >= 0 for w in weights)):
+            raise _Bad(f"'segments[{i}].word_weights' must be finite numbers >= 0 or null")
+
+
+def _check_edit(edit: tp.Any) -> None:
+    """``edit`` (region takes): null or an object whose ``region`` is [start, end] seconds."""
+    if edit is None:
+        return
+    if not isinstance(edit, dict):
+        raise _Bad(f"'edit' must be an object or absent, got {_short(edit)}")
+    region = edit.get("region")
+    if not isinstance(region, list) or len(region) != 2 or not all(fsio.is_finite_number(v) for v in region) \
+            or not 0 <= region[0] < region[1]:
+        raise _Bad(f"'edit.region' must be [start, end] seconds, got {_short(region)}")
+    if len(json.dumps(edit)) > 100_000:
+        raise _Bad("'edit' is too large")
 
 
 def _check_arrays(meta: dict, text: TextTokens, codes: torch.Tensor, latents: torch.Tensor,
@@ -722,7 +811,7 @@ def _load(folder: Path) -> Take:
                 step_mask=None if step_mask is None else step_mask.float().numpy(),
                 kind=meta.get("kind", "original"), parent=meta.get("parent"),
                 seconds=float(meta.get("seconds") or 0.0), id=meta["id"], created=meta["created"],
-                model_fingerprint=meta.get("model_fingerprint"))
+                model_fingerprint=meta.get("model_fingerprint"), segments=meta.get("segments"), edit=meta.get("edit"))
 
 
 def check_take(take: Take) -> None:
@@ -849,13 +938,15 @@ def is_take_folder(folder: str | os.PathLike[str]) -> bool:
     return all((folder / f).is_file() for f in TAKE_FILES)
 
 
-def load_take(folder: str | os.PathLike[str]) -> Take:
+def load_take(folder: str | os.PathLike[str], *, repair: bool = True) -> Take:
     """Read a take folder back, validated. Raises :class:`NotATakeError` (one line) if it is not one.
 
-    An interrupted save at this path is repaired first (:func:`recover`).
+    An interrupted save at this path is repaired first (:func:`recover`); ``repair=False`` when
+    the caller has just run :func:`recover_all` on the folder holding it.
     """
     folder = Path(os.path.expanduser(os.fspath(folder)))
-    recover(folder)
+    if repair:
+        recover(folder)
     if not folder.is_dir():
         raise NotATakeError(f"{folder} is not a folder: give the folder that `agx generate --out` wrote")
     missing = [f for f in TAKE_FILES if not (folder / f).is_file()]
@@ -903,7 +994,7 @@ def load_explanation(folder: str | os.PathLike[str], take: Take | None = None) -
     Raises :class:`ExplanationError` (one line: the file and what to do) when it is missing,
     damaged, or belongs to another take.
     """
-    from .explain.base import Explanation
+    from .explanation import Explanation
 
     folder = Path(os.path.expanduser(os.fspath(folder)))
     recover(folder)
