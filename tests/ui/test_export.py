@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ class _Take:
         self.audio = (amp * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
         self.sample_rate, self.prompt, self.model_id, self.kind = sr, "rain on a tin roof", "bundled", "original"
         self.params, self.word_weights, self.id, self.created = _Params(), None, "abc123", "2026-11-26T09:00:00"
+        self.parent = None
 
     @property
     def duration(self):
@@ -52,7 +54,7 @@ def test_loudness_normalisation_default_minus_14(tmp_path):
     path, note = ex.export_take(take, tmp_path, ExportSettings(subtype="FLOAT"))
     data, sr = sf.read(str(path))
     assert pyln.Meter(sr).integrated_loudness(data) == pytest.approx(-14.0, abs=0.2)
-    assert "-14 LUFS" in note
+    assert note.startswith("-14.0 LUFS") and "true peak" in note
 
 
 def test_ucs_file_name_pattern_and_bad_pattern(tmp_path):
@@ -79,7 +81,7 @@ def test_read_only_dir_real_permissions(tmp_path):
         with contextlib.ExitStack() as stack:
             if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores chmod: a read-only mount
                 stack.enter_context(read_only(ro))
-            with pytest.raises(ex.ExportError, match="permission denied"):
+            with pytest.raises(ex.ExportError, match="permission denied|read-only disk"):
                 ex.export_take(_Take(), ro, ExportSettings())
             assert list(ro.iterdir()) == []
     finally:
@@ -90,7 +92,7 @@ def test_full_disk_leaves_nothing(tmp_path, monkeypatch):
     def full(self, data):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(sf.SoundFile, "write", full)
-    with pytest.raises(ex.ExportError, match="disk is full"):
+    with pytest.raises(ex.ExportError, match="is full"):
         ex.export_take(_Take(), tmp_path, ExportSettings())
     assert list(tmp_path.iterdir()) == []
 
@@ -106,9 +108,9 @@ def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores chmod: a read-only mount
             stack.enter_context(read_only(ro))
         assert w.export_current(ro) is None
-        assert w.last_error is not None and "permission denied" in w.last_error[1]
+        assert w.last_error is not None and re.search("permission denied|read-only disk", w.last_error[1])
         assert w.error_box is not None and w.error_box.isVisible()
-        assert "permission denied" in w.error_box.informativeText()
+        assert re.search("permission denied|read-only disk", w.error_box.informativeText())
         assert list(ro.iterdir()) == []
     w.error_box.close()
     out = tmp_path / "ok"
