@@ -1,0 +1,84 @@
+"""Capture the app's main window for a before/after comparison (issue 16).
+
+Runs the real entry point (``agx_desktop.ui.app.main``) on an X server (Xvfb), with a fresh data dir
+whose settings.json sets the README screenshot's inputs, then drives it only as a user would
+(a click on Generate + Explain) and what a user sees (the progress bar's text), so the same
+script works on any version of the window. Usage (from the repo root)::
+
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screens/capture.py before
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+tag = sys.argv[1] if len(sys.argv) > 1 else "shot"
+out_dir = os.path.dirname(os.path.abspath(__file__))
+data = tempfile.mkdtemp(prefix="agx-shot-")
+os.environ["AGX_DATA_DIR"] = data
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+with open(os.path.join(data, "settings.json"), "w") as f:
+    json.dump({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 30}, f)
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMainWindow, QProgressBar, QPushButton  # noqa: E402
+
+app = QApplication(sys.argv[:1])
+t0 = time.monotonic()
+
+
+def window() -> QMainWindow | None:
+    return next((w for w in app.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible()), None)
+
+
+def progress_text() -> str:
+    w = window()
+    bars = w.findChildren(QProgressBar) if w else []
+    return bars[0].format() if bars else ""
+
+
+def shoot(name: str) -> None:
+    w = window()
+    path = os.path.join(out_dir, f"{tag}-{name}.png")
+    w.grab().save(path)  # the window itself
+    subprocess.run(["import", "-window", "root", os.path.join(out_dir, f"{tag}-{name}-screen.png")], check=False)
+    print(f"{time.monotonic() - t0:6.1f}s wrote {path} (progress: {progress_text()!r})", flush=True)
+
+
+state = {"step": "wait-start"}
+
+
+def drive() -> None:
+    w = window()
+    text = progress_text()
+    if time.monotonic() - t0 > 900:
+        print("timeout", text, flush=True)
+        app.quit()
+        return
+    if w is None:
+        pass
+    elif state["step"] == "wait-start" and text.startswith("Done: Load model"):
+        QTimer.singleShot(1500, lambda: (shoot("start"), state.update(step="go")))
+        state["step"] = "settling"
+    elif state["step"] == "go":
+        button = next(b for b in w.findChildren(QPushButton) if b.text() == "Generate + Explain")
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+        state["step"] = "wait-explain"
+    elif state["step"] == "wait-explain" and text.startswith("Done: Generate + explain"):
+        QTimer.singleShot(1500, lambda: (shoot("explained"), state.update(step="done")))
+        state["step"] = "settling"
+    elif state["step"] == "done":
+        w.close()
+        return
+    QTimer.singleShot(200, drive)
+
+
+QTimer.singleShot(500, drive)
+from agx_desktop.ui.app import main  # noqa: E402
+
+sys.exit(main([]))
