@@ -146,9 +146,9 @@ def _game_distances(plan, L: int, frames: int, distance) -> np.ndarray:
 
 
 def test_shapley_coalitions_recover_additive_effects_and_split_redundant_ones():
-    from agx_desktop.engine.explain.occlusion import DEFAULTS, _plan
+    from agx_desktop.engine.explain.occlusion import OcclusionSettings, _plan
     L = 5
-    plan = _plan(L, {**DEFAULTS, "coalitions": "shapley", "permutations": 2})
+    plan = _plan(L, OcclusionSettings(coalitions="shapley", permutations=2))
     assert plan.masks.shape == (2 * (L + 1), L) and plan.draw.tolist() == [0] * (L + 1) + [1] * (L + 1)
     assert plan.masks[: L + 1].sum(1).tolist() == list(range(L + 1))  # switched on one by one
     # additive: each muted token adds its own distance -> every order gives each token exactly its own
@@ -162,7 +162,7 @@ def test_shapley_coalitions_recover_additive_effects_and_split_redundant_ones():
     phi, _ = plan.attribute(_game_distances(plan, L, 2, game))
     np.testing.assert_allclose(phi[[1, 3]], 2.0)
     np.testing.assert_allclose(np.delete(phi, [1, 3], 0), 0.0)
-    single = _plan(L, {**DEFAULTS, "draws": 1})
+    single = _plan(L, OcclusionSettings(draws=1))
     d, _ = single.attribute(_game_distances(single, L, 2, game))
     np.testing.assert_allclose(d, 0.0)
     # efficiency: per frame the importances add up to the distance of the all-muted regeneration

@@ -9,7 +9,6 @@ The resumable run over a caption file is :mod:`.cli`; the results files :mod:`.s
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 import typing as tp
@@ -90,17 +89,13 @@ def method_call(name: str, params: dict) -> tuple[str, dict]:
 
 
 def method_settings(name: str, method_params: dict, model: tp.Any = None) -> dict:
-    """What a method's results depend on, recorded with them: AudioGenX's full resolved settings
-    (so a change of the default mode's stop rule is seen) and, given the model, whether its passes
-    ran in bf16; the given params for the others."""
+    """What a method's results depend on, recorded with them (its :meth:`Explainer.provenance`):
+    AudioGenX's full resolved settings (so a change of the default mode's stop rule is seen) and,
+    given the model, whether its passes ran in bf16; the settings given otherwise for the others."""
+    from ..engine.explain import get_explainer
     registered, params = method_call(name, method_params)
-    if registered == "audiogenx":
-        from ..engine.explain.audiogenx import resolve_params, uses_bf16
-        cfg = json.loads(json.dumps(resolve_params(params)))
-        if model is not None:
-            cfg["bf16"] = uses_bf16(model, cfg)
-        return cfg
-    return json.loads(json.dumps(params))
+    explainer = get_explainer(registered)
+    return explainer.provenance(explainer.Settings.from_values(params, method=registered), model)
 
 
 def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str], classifier: tp.Any, *,

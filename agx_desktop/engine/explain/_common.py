@@ -1,7 +1,7 @@
 """Shared machinery of the baseline explainers (random, Grad-CAM-e/-a, AtMan, Chefer, rollout).
 
-* :func:`step_targets` — the token each step actually generated (``z_t``, one per codebook), the
-  class a gradient/perturbation baseline explains;
+* :func:`step_targets` (from :mod:`.base`, ``run.targets``) — the token each step actually generated
+  (``z_t``, one per codebook), the class a gradient/perturbation baseline explains;
 * :func:`target_scores` / :func:`target_nll` — per-step score of those tokens from LM logits;
 * :class:`AttentionRecorder` — an *instance-level* capture of post-softmax attention weights
   (self- and/or cross-attention) with their gradients. Like :mod:`..intervention` it gives the
@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import time
 import typing as tp
 
 import numpy as np
@@ -20,78 +19,33 @@ import torch.nn.functional as F
 
 from audiocraft.modules.transformer import StreamingMultiheadAttention
 
-from .. import limits
-from ..errors import ParameterError
 from ..intervention import _projections, masked_cross_attention
-from ..models import LoadedModel
-from ..take import Take
 from .. import teacher
-from .base import Explanation
+from .base import get_explainer, step_targets
+from .settings import option
+
+if tp.TYPE_CHECKING:
+    from ..models import LoadedModel
+
+MAX_CHUNK = 65536  # rows of one batched pass: far above what memory allows
 
 
-#: ranges of the explainer parameters that are counts or seeds, whatever the method (None = the
-#: method's default, always allowed); every other number must at least be finite.
-INT_RANGES: dict[str, tuple[int, int]] = {
-    "epochs": (1, limits.MAX_EPOCHS), "min_epochs": (0, limits.MAX_EPOCHS), "patience": (0, limits.MAX_EPOCHS),
-    "draws": (1, limits.MAX_DRAWS), "permutations": (1, limits.MAX_PERMUTATIONS),
-    "hidden": (1, 65536), "max_batch": (1, 65536), "chunk": (1, 65536),
-}
-#: real parameters that must be above 0 (a zero Gumbel temperature divides by zero).
-POSITIVE = ("tau", "lr")
+def check_values(method: str, values: tp.Mapping[str, tp.Any]) -> None:
+    """Refuse ``values`` that ``method``'s declared settings do not accept (NaN/inf, out of range,
+    unknown names), with one line naming the option; None means the default."""
+    get_explainer(method).Settings.from_values(values, method=method)
 
 
-def check_values(name: str, params: tp.Mapping[str, tp.Any]) -> None:
-    """Refuse NaN/inf anywhere in ``params`` and counts/seeds out of range, with one line naming them.
-
-    Runs before a method touches the model (from :func:`..explain` and :func:`check_params`), so a
-    bad number from the CLI, the app or ``agx evaluate`` never reaches an optimiser or a sampler.
-    """
-    for key, value in params.items():
-        if key in ("progress", "cancel") or value is None:
-            continue
-        limits.check_finite_tree(f"{name} parameter {key}", value)
-        if key == "seed":
-            limits.check_seed(value, name="seed")
-        elif key in INT_RANGES:
-            lo, hi = INT_RANGES[key]
-            limits.check_int(key, value, lo, hi)
-        elif key in POSITIVE:
-            limits.check_real(key, value, 0.0, 1e6, lo_open=True)
+def chunk_option(default: int, what: str) -> tp.Any:
+    """A batch size of a method's passes: how many ``what`` per pass (memory against speed; the result
+    is the same whatever it is)."""
+    return option(default, f"{what} per batched pass (memory against speed; same result)", low=1, high=MAX_CHUNK)
 
 
-def check_params(name: str, params: dict, defaults: dict) -> dict:
-    unknown = set(params) - set(defaults)
-    if unknown:
-        raise ParameterError(f"unknown {name} parameter(s): {', '.join(sorted(unknown))} "
-                        f"(known: {', '.join(sorted(defaults)) or 'none'})")
-    check_values(name, params)
-    return {**defaults, **params}
-
-
-def check_masks(explanation: Explanation) -> Explanation:
-    """Refuse an explanation whose importances are not finite (corrupt weights give NaN), before it is
-    shown or saved: strict JSON cannot hold NaN, and a NaN mask would regenerate silence."""
-    masks = np.asarray(explanation.step_masks, dtype=np.float64)
-    if masks.size and not np.isfinite(masks).all():
-        from ..errors import ExplanationError
-        raise ExplanationError(f"the {explanation.method} explanation came out non-finite (NaN/inf): the model's "
-                               "weights look corrupt; restore them and explain again")
-    return explanation
-
-
-def step_targets(model: LoadedModel, take: Take) -> torch.Tensor:
-    """[K, steps] the code each step generated for each codebook; -1 where the pattern has none.
-
-    Input position s of the pattern sequence predicts position s + 1 (see :mod:`..teacher`).
-    """
-    lm = model.lm
-    codes = take.codes.to(model.device).long().unsqueeze(0)
-    pattern = lm.pattern_provider.get_pattern(int(codes.shape[-1]))
-    seq, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id, keep_only_valid_steps=False)
-    steps = len(pattern.layout) - 1
-    tgt = seq[0, :, 1:steps + 1].clone()
-    tgt[tgt == lm.special_token_id] = -1
-    return tgt
+def per_step_backward(logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> None:
+    """Back-propagate, in batch row b, only step ``rows[b]``'s score (rows are independent copies of
+    the sequence, so each gets its own step's gradient)."""
+    target_scores(logits, targets)[torch.arange(len(rows)), rows].sum().backward()
 
 
 def _gather(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +67,7 @@ def target_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(chosen * valid.to(chosen)).sum(1)
 
 
-def lm_logits(model: LoadedModel, inputs: teacher.TeacherInputs, batch: int = 1,
+def lm_logits(model: "LoadedModel", inputs: teacher.TeacherInputs, batch: int = 1,
               condition: dict | None = None) -> torch.Tensor:
     """Teacher-forced logits [batch, K, S, card] of the conditional branch."""
     return teacher.forward(model, inputs, batch=batch, condition=condition)[1]
@@ -125,15 +79,6 @@ def minmax_rows(scores: np.ndarray) -> np.ndarray:
     lo = s.min(axis=-1, keepdims=True)
     span = s.max(axis=-1, keepdims=True) - lo
     return np.where(span > 1e-12, (s - lo) / np.where(span > 1e-12, span, 1.0), 0.0)
-
-
-def make_explanation(name: str, model: LoadedModel, take: Take, inputs: teacher.TeacherInputs,
-                     masks: np.ndarray, params: dict, start: float, extras: dict | None = None) -> Explanation:
-    masks = np.clip(np.asarray(masks, dtype=np.float64), 0.0, 1.0)
-    return Explanation(method=name, model_id=model.id, prompt=take.prompt, take_id=take.id, text=take.text,
-                       step_masks=masks, step_frames=inputs.step_frames, n_frames=inputs.n_frames,
-                       frame_rate=model.frame_rate, params={**params, "take_seed": int(take.params.seed)},
-                       seconds=time.perf_counter() - start, extras=extras or {})
 
 
 # --------------------------------------------------------------------------- attention capture
@@ -240,4 +185,4 @@ class AttentionRecorder:
 
 
 __all__ = ["AttentionRecorder", "step_targets", "target_scores", "target_nll", "lm_logits", "minmax_rows",
-           "make_explanation", "check_params", "check_values", "check_masks"]
+           "check_values", "chunk_option", "per_step_backward"]

@@ -17,47 +17,41 @@ Deterministic.
 """
 from __future__ import annotations
 
-import time
-import typing as tp
+import dataclasses
 
 import numpy as np
 import torch
 
-from ..errors import ParameterError
 from ..intervention import cross_attention_mask
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
-from .. import teacher
-from ._common import check_params, lm_logits, make_explanation, minmax_rows, step_targets, target_nll
-from .base import Explanation
-
-NAME = "atman"
-DEFAULTS = dict(factor=0.9, chunk=16)
+from .base import Explainer, Run, register
+from .settings import ExplainerSettings, option
+from ._common import chunk_option, lm_logits, minmax_rows, target_nll
+from ..explanation import Explanation
 
 
-def explain_atman(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                  cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
-    cfg = check_params(NAME, params, DEFAULTS)
-    f, chunk = float(cfg["factor"]), max(1, int(cfg["chunk"]))
-    if not 0.0 < f <= 1.0:
-        raise ParameterError(f"AtMan factor must be in (0, 1], got {f}")
-    start = time.perf_counter()
-    inputs = teacher.prepare(model, take)
-    targets = step_targets(model, take)
-    S, L = inputs.n_steps, int(inputs.text_embeddings.shape[0])
-    delta = np.zeros((S, L))
-    n_chunks = (L + chunk - 1) // chunk
-    with model.threads(), torch.no_grad():
+@dataclasses.dataclass(frozen=True)
+class AtManSettings(ExplainerSettings):
+    factor: float = option(0.9, "atman: how much of a word's attention is suppressed (AtMan's default 0.9)",
+                           low=0.0, high=1.0, low_open=True)
+    chunk: int = chunk_option(16, "words suppressed")
+
+
+@register
+class AtMan(Explainer):
+    name = "atman"
+    summary = "AtMan: suppresses each word's attention and measures the change of loss (teacher-forced)"
+    Settings = AtManSettings
+
+    def compute(self, run: Run) -> Explanation:
+        model, inputs, targets = run.model, run.inputs, run.targets
+        S, L, f = inputs.n_steps, run.n_tokens, run.settings.factor
+        delta = np.zeros((S, L))
         base = target_nll(lm_logits(model, inputs), targets)[0]  # [S]
-        for c in range(n_chunks):
-            check(cancel)
-            toks = list(range(c * chunk, min(L, (c + 1) * chunk)))
+        for toks in run.chunks(L, run.settings.chunk):
             mask = torch.ones(len(toks), S, L, device=model.device)
             for b, i in enumerate(toks):
                 mask[b, :, i] = 1.0 - f
             with cross_attention_mask(model.lm, mask):
                 nll = target_nll(lm_logits(model, inputs, batch=len(toks)), targets)  # [B, S]
-            delta[:, toks] = (nll - base[None]).T.cpu().numpy()
-            report(progress, "explain", c + 1, n_chunks)
-    return make_explanation(NAME, model, take, inputs, minmax_rows(np.maximum(delta, 0.0)), cfg, start)
+            delta[:, list(toks)] = (nll - base[None]).T.cpu().numpy()
+        return run.result(minmax_rows(np.maximum(delta, 0.0)))

@@ -57,29 +57,64 @@ deterministic for a given seed, and it is what regeneration uses as M (and 1 −
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-import time
 import typing as tp
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ParameterError
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
+from .. import limits
 from .. import teacher
-from .base import Explanation, steps_for_interval
+from ..model_inputs import conditions_for
+from .base import Explainer, Run, register
+from .settings import ExplainerSettings, option, seed_option
+from ..explanation import Explanation, steps_for_interval
 
-NAME = "audiogenx"
-DEFAULTS = dict(epochs=50, lr=None, alpha=1e-3, beta=1e-1, weight_decay=1e-3, tau=1.0, hard=False,
-                hidden=512, seed=0, mode="quick", min_epochs=5, tol=0.02, patience=2, lr_decay=None, amp=True,
-                focus=None, space="latents")
-SPACES = ("latents", "probs")
+if tp.TYPE_CHECKING:
+    from ..models import LoadedModel
+
 PAPER_LR, QUICK_LR, QUICK_DECAY = 1e-3, 5e-3, 0.95
 MODES = ("quick", "fast", "reference")
+SPACES = ("latents", "probs")
+_WIDE = 65536  # explainer width: far above the paper's 512
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioGenXSettings(ExplainerSettings):
+    epochs: int = option(50, "training epochs (50, as the paper; the most for --mode quick)", low=1,
+                         high=limits.MAX_EPOCHS, in_app=True, app_range=(1, 1000), label="Epochs")
+    lr: float | None = option(None, "Adam learning rate (default: the mode's, 5e-3 quick, 1e-3 otherwise)",
+                              low=0.0, high=1e6, low_open=True)
+    alpha: float = option(1e-3, "weight of the masks' L1 norm in the loss")
+    beta: float = option(1e-1, "weight of the masks' L2 norm in the loss")
+    weight_decay: float = option(1e-3, "Adam weight decay (the reference code's)")
+    tau: float = option(1.0, "Gumbel-softmax temperature", low=0.0, high=1e6, low_open=True)
+    hard: bool = option(False, "straight-through hard Gumbel masks (the reference trains soft ones)")
+    hidden: int = option(512, "hidden units of each step's explainer MLP", low=1, high=_WIDE)
+    seed: int = seed_option("audiogenx: initialisation and Gumbel noise")
+    mode: str = option("quick", "quick: the paper's loss, higher decaying lr, stops when the importances settle "
+                                "(~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
+                                "optimisation exactly, factual+counterfactual in one batch (~2x faster); "
+                                "reference: as the paper's code runs it", choices=MODES)
+    min_epochs: int = option(5, "quick: epochs before the stop rule may stop", low=0, high=limits.MAX_EPOCHS)
+    tol: float = option(0.02, "quick: the importances have settled when none moves more than this per epoch")
+    patience: int = option(2, "quick: settled epochs in a row that stop the training", low=0,
+                           high=limits.MAX_EPOCHS)
+    lr_decay: float | None = option(None, "learning rate factor per epoch (default: 0.95 in quick mode, none "
+                                          "otherwise)")
+    amp: bool = option(True, "quick: bf16 passes where the model says bf16 pays (large LMs on CPUs with AMX)")
+    focus: tuple[float, float] | None = option(
+        None, "region-local variant: only the steps of START-END seconds enter the cosine terms")
+    space: str = option("latents", "what the cosines compare: the LM's hidden states e_t (latents, the paper) "
+                                   "or its next-code distributions (probs)", choices=SPACES)
+
+    def resolved(self, model: "LoadedModel | None" = None) -> "AudioGenXSettings":
+        quick = self.mode == "quick"
+        lr = self.lr if self.lr is not None else (QUICK_LR if quick else PAPER_LR)
+        decay = self.lr_decay if self.lr_decay is not None or not quick else QUICK_DECAY
+        return dataclasses.replace(self, lr=lr, lr_decay=decay)
 
 
 class StepExplainers(nn.Module):
@@ -146,145 +181,160 @@ def gumbel_mask(p: torch.Tensor, tau: float, hard: bool, generator: torch.Genera
     return y[..., 1]
 
 
-def resolve_params(params: tp.Mapping[str, tp.Any]) -> dict:
-    """The full, validated settings an explanation with ``params`` runs with (defaults filled in).
-
-    Raises :class:`ParameterError` for unknown names or out-of-range values. ``agx evaluate``
-    records this, so results made with other settings are never mixed with new ones.
-    """
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ParameterError(f"unknown AudioGenX parameter(s): {', '.join(sorted(unknown))}")
-    cfg = {**DEFAULTS, **params}
-    if cfg["mode"] not in MODES:
-        raise ParameterError(f"AudioGenX mode must be 'quick', 'fast' or 'reference', got {cfg['mode']!r}")
-    if cfg["lr"] is None:
-        cfg["lr"] = QUICK_LR if cfg["mode"] == "quick" else PAPER_LR
-    if cfg["lr_decay"] is None and cfg["mode"] == "quick":
-        cfg["lr_decay"] = QUICK_DECAY
-    if int(cfg["epochs"]) < 1:
-        raise ParameterError(f"epochs must be >= 1, got {cfg['epochs']}")
-    if cfg["focus"] is not None:
-        try:
-            start, end = (float(v) for v in cfg["focus"])
-        except (TypeError, ValueError):
-            raise ParameterError(f"focus must be (start, end) in seconds, got {cfg['focus']!r}") from None
-        cfg["focus"] = [start, end]
-    if cfg["space"] not in SPACES:
-        raise ParameterError(f"AudioGenX space must be 'latents' or 'probs', got {cfg['space']!r}")
-    return cfg
+def uses_bf16(model: "LoadedModel", settings: AudioGenXSettings) -> bool:
+    """Whether an explanation with ``settings`` runs its LM passes in bf16 on ``model``."""
+    return settings.mode == "quick" and settings.amp and model.fast_bf16
 
 
-def uses_bf16(model: LoadedModel, cfg: tp.Mapping[str, tp.Any]) -> bool:
-    """Whether an explanation with resolved settings ``cfg`` runs its LM passes in bf16 on ``model``."""
-    return cfg["mode"] == "quick" and bool(cfg["amp"]) and model.fast_bf16
+class _Passes:
+    """The teacher-forced passes the loss compares, in the run's space and precision: the unmasked
+    target, and the factual (m) and counterfactual (1 − m) passes under a mask."""
 
+    def __init__(self, run: Run, bf16: bool) -> None:
+        self.run, self.bf16 = run, bf16
+        self.space, self.mode = run.settings.space, run.settings.mode
+        self.condition = None
+        if self.mode == "reference":  # as the reference code: the unconditional CFG half rides along
+            provider = run.model.lm.condition_provider
+            self.condition = provider(provider.tokenize(conditions_for(run.take.prompt) + conditions_for(None)))
 
-def explain_audiogenx(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                      cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
-    """Train AudioGenX's per-step explainers on ``take`` and return their masks.
+    def autocast(self) -> tp.ContextManager:
+        device = self.run.model.device.type
+        return torch.autocast(device, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
-    Args:
-        params: any of ``DEFAULTS`` (epochs, lr (None = the mode's: 5e-3 quick, 1e-3 otherwise),
-            alpha, beta, weight_decay, tau, hard, hidden, seed, mode='quick'|'fast'|'reference',
-            quick's min_epochs, tol, patience, lr_decay, amp, and ``focus``: an interval (seconds)
-            whose steps alone enter the cosine terms, a region-local variant; None = the paper's
-            whole-clip loss).
-        progress: called as ``progress('explain', epoch, epochs)``.
-        cancel: checked before every epoch.
-    """
-    cfg = resolve_params(params)
-    quick = cfg["mode"] == "quick"
-    start = time.perf_counter()
-    inputs = teacher.prepare(model, take)
-    lm = model.lm
-    focus = None
-    if cfg["focus"] is not None:  # the cosine terms over the steps that predict the region only
-        focus = torch.as_tensor(steps_for_interval(tuple(cfg["focus"]), inputs.step_frames, inputs.n_frames,
-                                                   model.frame_rate), device=model.device)
-    gen = torch.Generator().manual_seed(int(cfg["seed"]))
-    U = inputs.text_embeddings.float()
-    steps, L = inputs.n_steps, U.shape[0]
-    explainers: nn.Module = StepExplainers(steps, U.shape[1], int(cfg["hidden"]), gen).to(model.device)
-    if cfg["mode"] == "reference":
-        optim = torch.optim.Adam(explainers.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
-                                 foreach=True)
-    else:  # same initial values and update rule; one-GEMM layout and the fused Adam kernel
-        explainers = FlatStepExplainers(explainers)
-        optim = torch.optim.Adam(explainers.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
-                                 fused=True)
-    epochs = int(cfg["epochs"])
-    history: list[float] = []
-    importance_moves: list[float] = []
-    stopped_at = epochs
-    prev_importance: torch.Tensor | None = None
-    calm = 0
-    use_amp = uses_bf16(model, cfg)
-
-    def autocast() -> tp.ContextManager:
-        return (torch.autocast(model.device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
-
-    precision = teacher.Bf16Weights(lm) if use_amp else contextlib.nullcontext()
-
-    def observe(mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
+    def observe(self, mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
         """What the cosines compare, [batch, steps, ·]: e_t itself (the paper) or the next-code
         distributions the same pass gives (``space='probs'``)."""
-        hidden, logits = teacher.forward(model, inputs, mask, batch=batch, condition=condition)
-        if cfg["space"] == "latents":
+        hidden, logits = teacher.forward(self.run.model, self.run.inputs, mask, batch=batch, condition=condition)
+        if self.space == "latents":
             return hidden
         return torch.softmax(logits.float(), dim=-1).transpose(1, 2).flatten(-2)  # [batch, steps, K·card]
 
-    with model.threads(), teacher.Frozen(lm), precision:
-        with torch.no_grad(), autocast():  # the target in the same precision as the masked passes
-            target = observe()[0].float()  # [steps, ·], the unperturbed e_t
-        if cfg["mode"] == "reference":
-            from ..generation import conditions_for
-            provider = lm.condition_provider
-            cfg_condition = provider(provider.tokenize(conditions_for(take.prompt) + conditions_for(None)))
-        for epoch in range(epochs):
-            check(cancel)
-            p = explainers(U)  # [steps, L]
-            if quick:
-                importance = p.detach().mean(0)
-                if prev_importance is not None:
-                    move = float((importance - prev_importance).abs().max())
-                    importance_moves.append(move)
-                    calm = calm + 1 if move < cfg["tol"] else 0
-                    if calm >= int(cfg["patience"]) and epoch >= int(cfg["min_epochs"]):
-                        stopped_at = epoch
-                        break
-                prev_importance = importance
-            m = gumbel_mask(p, cfg["tau"], cfg["hard"], gen)
-            if cfg["mode"] in ("fast", "quick"):
-                with autocast():
-                    out = observe(torch.stack([m, 1 - m]), batch=2)
-                h_f, h_cf = out[0].float(), out[1].float()
-            else:
-                h_f = observe(m, batch=2, condition=cfg_condition)[0]
-                h_cf = observe(1 - m, batch=2, condition=cfg_condition)[0]
-            cos_f = F.cosine_similarity(target, h_f, dim=-1, eps=1e-6)
-            cos_cf = F.cosine_similarity(target, h_cf, dim=-1, eps=1e-6)
-            if focus is not None:
-                cos_f, cos_cf = cos_f[focus], cos_cf[focus]
-            loss_f, loss_cf = -cos_f.sum(), cos_cf.sum()
-            loss = loss_f + loss_cf + cfg["alpha"] * p.abs().sum() + cfg["beta"] * torch.sqrt((p ** 2).sum())
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-            if quick and cfg["lr_decay"]:
-                for group in optim.param_groups:
-                    group["lr"] *= float(cfg["lr_decay"])
-            history.append(float(loss.detach()))
-            report(progress, "explain", epoch + 1, epochs)
-        if stopped_at < epochs:
-            report(progress, "explain", epochs, epochs)
-        with torch.no_grad():
-            final = explainers(U).float().cpu().numpy()
-    check(cancel)
-    return Explanation(method=NAME, model_id=model.id, prompt=take.prompt, take_id=take.id, text=take.text,
-                       step_masks=final.astype(np.float64), step_frames=inputs.step_frames,
-                       n_frames=inputs.n_frames, frame_rate=model.frame_rate,
-                       params={**cfg, "take_seed": int(take.params.seed)},
-                       seconds=time.perf_counter() - start,
-                       extras={"loss_history": history, "epochs_run": stopped_at, "bf16": use_amp,
-                               "importance_moves": importance_moves})
+    def target(self) -> torch.Tensor:
+        """[steps, ·] the unperturbed e_t, in the same precision as the masked passes."""
+        with torch.no_grad(), self.autocast():
+            return self.observe()[0].float()
+
+    def masked(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(factual, counterfactual) [steps, ·] under mask ``m`` [steps, L]."""
+        if self.mode == "reference":
+            return (self.observe(m, batch=2, condition=self.condition)[0],
+                    self.observe(1 - m, batch=2, condition=self.condition)[0])
+        with self.autocast():
+            out = self.observe(torch.stack([m, 1 - m]), batch=2)
+        return out[0].float(), out[1].float()
+
+
+@dataclasses.dataclass
+class _Trace:
+    """What the optimisation did: the loss per epoch, quick mode's importance moves, where it stopped."""
+
+    stopped_at: int
+    history: list[float] = dataclasses.field(default_factory=list)
+    moves: list[float] = dataclasses.field(default_factory=list)
+    previous: torch.Tensor | None = None
+    calm: int = 0
+
+    def settled(self, p: torch.Tensor, epoch: int, cfg: AudioGenXSettings) -> bool:
+        """quick's stop rule: the holistic importance moved less than ``tol`` for ``patience`` epochs
+        in a row, and at least ``min_epochs`` ran."""
+        importance = p.detach().mean(0)
+        if self.previous is not None:
+            move = float((importance - self.previous).abs().max())
+            self.moves.append(move)
+            self.calm = self.calm + 1 if move < cfg.tol else 0
+            if self.calm >= cfg.patience and epoch >= cfg.min_epochs:
+                return True
+        self.previous = importance
+        return False
+
+
+def _explainer_net(run: Run, generator: torch.Generator) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The per-step explainers and their Adam: as the reference lays them out, or (fast, quick) the
+    same initial values as one GEMM with the fused Adam kernel."""
+    cfg, U = run.settings, run.inputs.text_embeddings
+    net: nn.Module = StepExplainers(run.inputs.n_steps, U.shape[1], cfg.hidden, generator).to(run.model.device)
+    if cfg.mode == "reference":
+        return net, torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    net = FlatStepExplainers(net)
+    return net, torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+
+
+def _focus_steps(run: Run) -> torch.Tensor | None:
+    """The steps that predict ``focus``'s region (the only ones in the cosine terms), or None."""
+    if run.settings.focus is None:
+        return None
+    steps = steps_for_interval(run.settings.focus, run.inputs.step_frames, run.inputs.n_frames,
+                               run.model.frame_rate)
+    return torch.as_tensor(steps, device=run.model.device)
+
+
+def _loss(cfg: AudioGenXSettings, target: torch.Tensor, factual: torch.Tensor, counterfactual: torch.Tensor,
+          p: torch.Tensor, focus: torch.Tensor | None) -> torch.Tensor:
+    """Σ_t −cos(e_t, ẽ_t^F) + Σ_t cos(e_t, ẽ_t^CF) + α‖p‖₁ + β‖p‖₂ (over ``focus``'s steps only, if given)."""
+    cos_f = F.cosine_similarity(target, factual, dim=-1, eps=1e-6)
+    cos_cf = F.cosine_similarity(target, counterfactual, dim=-1, eps=1e-6)
+    if focus is not None:
+        cos_f, cos_cf = cos_f[focus], cos_cf[focus]
+    return -cos_f.sum() + cos_cf.sum() + cfg.alpha * p.abs().sum() + cfg.beta * torch.sqrt((p ** 2).sum())
+
+
+def _step(optim: torch.optim.Optimizer, loss: torch.Tensor, decay: float | None) -> None:
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+    if decay:
+        for group in optim.param_groups:
+            group["lr"] *= decay
+
+
+def _optimise(run: Run, net: nn.Module, optim: torch.optim.Optimizer, passes: _Passes,
+              generator: torch.Generator) -> _Trace:
+    """Train the explainers for ``epochs`` (quick: until the importances settle)."""
+    cfg, U = run.settings, run.inputs.text_embeddings.float()
+    quick, focus, target = cfg.mode == "quick", _focus_steps(run), passes.target()
+    trace = _Trace(stopped_at=cfg.epochs)
+    for epoch in range(cfg.epochs):
+        run.check()
+        p = net(U)  # [steps, L]
+        if quick and trace.settled(p, epoch, cfg):
+            trace.stopped_at = epoch
+            break
+        factual, counterfactual = passes.masked(gumbel_mask(p, cfg.tau, cfg.hard, generator))
+        loss = _loss(cfg, target, factual, counterfactual, p, focus)
+        _step(optim, loss, cfg.lr_decay if quick else None)
+        trace.history.append(float(loss.detach()))
+        run.report(epoch + 1, cfg.epochs)
+    if trace.stopped_at < cfg.epochs:
+        run.report(cfg.epochs, cfg.epochs)
+    return trace
+
+
+@register
+class AudioGenX(Explainer):
+    """Train AudioGenX's per-step explainers on the take and return their masks p_t (module docstring)."""
+
+    name = "audiogenx"
+    summary = "AudioGenX (the paper's): learns a soft mask per word and step, factual + counterfactual"
+    Settings = AudioGenXSettings
+    needs_grad = True
+
+    def compute(self, run: Run) -> Explanation:
+        bf16 = uses_bf16(run.model, run.settings)
+        generator = torch.Generator().manual_seed(run.settings.seed)
+        net, optim = _explainer_net(run, generator)
+        with teacher.Bf16Weights(run.model.lm) if bf16 else contextlib.nullcontext():
+            trace = _optimise(run, net, optim, _Passes(run, bf16), generator)
+            with torch.no_grad():
+                final = net(run.inputs.text_embeddings.float()).float().cpu().numpy()
+        return run.result(final, extras={"loss_history": trace.history, "epochs_run": trace.stopped_at,
+                                         "bf16": bf16, "importance_moves": trace.moves})
+
+    def provenance(self, settings: ExplainerSettings, model: "LoadedModel | None" = None) -> dict[str, tp.Any]:
+        """All the resolved settings (so a change of the default mode's stop rule is seen) and, given the
+        model, whether its passes run in bf16."""
+        resolved = settings.resolved(model)
+        record = resolved.to_dict()
+        if model is not None:
+            record["bf16"] = uses_bf16(model, resolved)
+        return record

@@ -1,270 +1,209 @@
-"""The output every explanation method produces, and how it aggregates over time and words.
+"""One interface for every explanation method, and the registry that names them.
 
-Methods score each *text token* for each *generation step* (a ``[steps, L]`` array in [0, 1]).
-Everything a user sees is derived here, without re-running the method:
-
-* holistic importance (paper Eq. 7): the mean over all steps;
-* interval importance for [start, end] seconds: the mean over the steps that predict any
-  codebook of a frame inside the interval (with the delay pattern, frame f's codebooks are
-  predicted at steps f .. f+K-1);
-* per-frame importance: for each audio frame, the mean over the steps that predict it;
-* words: tokens are merged into the prompt's words with ``max`` by default (a word matters if
-  any of its pieces does; ``mean`` is available) — recorded in ``word_aggregation``.
+A method is one module of this package holding a subclass of :class:`Explainer` decorated with
+:func:`register`: its ``name``, a one-line ``summary``, its ``Settings`` (a frozen dataclass of
+declared fields, :mod:`.settings`) and :meth:`Explainer.compute`, which gets a :class:`Run` — the
+setup every method shares: the take's teacher inputs, the generated targets, the thread count,
+the frozen-or-no-grad context, progress and cancel — and returns ``run.result(masks)``. The
+package imports every module it holds, so a new method needs no other file: the CLI options,
+``agx evaluate`` and the app's explainer form are generated from the registry.
 """
 from __future__ import annotations
 
-import math
+import abc
+import contextlib
+import dataclasses
+import functools
+import time
 import typing as tp
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ExplanationError, IntervalError
-from ..text import TextTokens, WordAggregation
+from ..errors import ExplanationError, UnknownMethodError
+from ..explanation import Explanation, Interval, check_interval, frames_for_interval, steps_for_interval
+from ..progress import CancelToken, ProgressFn, check, report
+from .settings import ExplainerSettings
 
-Interval = tp.Optional[tp.Tuple[float, float]]
-MAX_STEPS = 1_000_000  # about 5.5 hours at 50 Hz; bounds what a damaged explanation.json may ask for
+if tp.TYPE_CHECKING:
+    import torch
 
-
-def _is_int(value: tp.Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _finite(value: tp.Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    from ..models import LoadedModel
+    from ..take import Take
+    from ..teacher import TeacherInputs
 
 
-def _strict_json_ok(value: tp.Any) -> bool:
-    """Whether ``value`` can be written as strict JSON (no NaN/infinity, only JSON types)."""
-    import json
+@dataclasses.dataclass(frozen=True)
+class NoSettings(ExplainerSettings):
+    """The settings of a method that has none."""
+
+
+class Run:
+    """One explanation being computed: what every method needs, prepared once.
+
+    ``inputs`` (teacher-forced sequence, condition, step → frame map) is ready when ``compute``
+    starts; ``targets`` (the code each step generated) is made on first use. ``settings`` are the
+    resolved ones (nothing left None).
+    """
+
+    def __init__(self, explainer: "Explainer", model: "LoadedModel", take: "Take", settings: ExplainerSettings,
+                 progress: ProgressFn | None, cancel: CancelToken | None) -> None:
+        from .. import teacher
+        self.explainer, self.model, self.take = explainer, model, take
+        self.settings = settings.resolved(model)
+        self.progress, self.cancel = progress, cancel
+        self.start = time.perf_counter()
+        self.check()
+        self.inputs: TeacherInputs = teacher.prepare(model, take)
+
+    @functools.cached_property
+    def targets(self) -> "torch.Tensor":
+        """[K, steps] the code each step generated for each codebook; -1 where the pattern has none."""
+        return step_targets(self.model, self.take)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.inputs.text_embeddings.shape[0])
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the user asked to stop."""
+        check(self.cancel)
+
+    def report(self, done: int, total: int) -> None:
+        report(self.progress, "explain", done, total)
+
+    def chunks(self, total: int, size: int) -> tp.Iterator[range]:
+        """``range(total)`` in pieces of ``size``: cancel checked before each piece, progress
+        reported after it."""
+        n = -(-total // size)
+        for c in range(n):
+            self.check()
+            yield range(c * size, min(total, (c + 1) * size))
+            self.report(c + 1, n)
+
+    def context(self) -> contextlib.ExitStack:
+        """The model's thread count, and either frozen LM weights with gradients on (methods that
+        back-propagate: ``needs_grad``) or no gradients at all."""
+        import torch
+        from .. import teacher
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.model.threads())
+        if self.explainer.needs_grad:
+            stack.enter_context(teacher.Frozen(self.model.lm))
+            stack.enter_context(torch.enable_grad())
+        else:
+            stack.enter_context(torch.no_grad())
+        return stack
+
+    def result(self, masks: np.ndarray, extras: dict | None = None) -> Explanation:
+        """The :class:`Explanation` of ``masks`` [steps, tokens] (clipped to [0, 1]), recording the
+        resolved settings and the take's seed."""
+        masks = np.clip(np.asarray(masks, dtype=np.float64), 0.0, 1.0)
+        take, inputs = self.take, self.inputs
+        return Explanation(method=self.explainer.name, model_id=self.model.id, prompt=take.prompt, take_id=take.id,
+                           text=take.text, step_masks=masks, step_frames=inputs.step_frames,
+                           n_frames=inputs.n_frames, frame_rate=self.model.frame_rate,
+                           params={**self.settings.to_dict(), "take_seed": int(take.params.seed)},
+                           seconds=time.perf_counter() - self.start, extras=extras or {})
+
+
+class Explainer(abc.ABC):
+    """An explanation method: ``explain(model, take, settings) -> Explanation``.
+
+    Subclasses set ``name``, ``summary`` (one line for menus and ``--help``), ``Settings`` and
+    ``needs_grad``, and implement :meth:`compute`. Calling an explainer with keyword overrides
+    (``explainer(model, take, epochs=10)``) builds its settings from them first.
+    """
+
+    name: tp.ClassVar[str]
+    summary: tp.ClassVar[str]
+    Settings: tp.ClassVar[type[ExplainerSettings]] = NoSettings
+    needs_grad: tp.ClassVar[bool] = False  # back-propagates through the (frozen) LM
+
+    def explain(self, model: "LoadedModel", take: "Take", settings: ExplainerSettings | None = None, *,
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Explanation:
+        """Explain ``take`` (generated by ``model``); ``progress('explain', done, total)``, ``cancel``
+        checked between units of work."""
+        settings = self.Settings() if settings is None else settings
+        if not isinstance(settings, self.Settings):
+            raise TypeError(f"{self.name} takes {self.Settings.__name__}, not {type(settings).__name__}")
+        run = Run(self, model, take, settings, progress, cancel)
+        with run.context():
+            explanation = self.compute(run)
+        run.check()
+        return check_masks(explanation)
+
+    def __call__(self, model: "LoadedModel", take: "Take", *, progress: ProgressFn | None = None,
+                 cancel: CancelToken | None = None, **overrides: tp.Any) -> Explanation:
+        return self.explain(model, take, self.Settings.from_values(overrides, method=self.name), progress=progress, cancel=cancel)
+
+    @abc.abstractmethod
+    def compute(self, run: Run) -> Explanation:
+        """The method itself, inside ``run.context()``; returns ``run.result(masks)``."""
+
+    def provenance(self, settings: ExplainerSettings, model: "LoadedModel | None" = None) -> dict[str, tp.Any]:
+        """What results made with ``settings`` depend on, recorded by ``agx evaluate`` so results made
+        otherwise are never mixed: the values that differ from the defaults."""
+        return settings.changed()
+
+
+def step_targets(model: "LoadedModel", take: "Take") -> "torch.Tensor":
+    """[K, steps] the code each step generated for each codebook; -1 where the pattern has none.
+
+    Input position s of the pattern sequence predicts position s + 1 (see :mod:`..teacher`).
+    """
+    lm = model.lm
+    codes = take.codes.to(model.device).long().unsqueeze(0)
+    pattern = lm.pattern_provider.get_pattern(int(codes.shape[-1]))
+    seq, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id, keep_only_valid_steps=False)
+    steps = len(pattern.layout) - 1
+    tgt = seq[0, :, 1:steps + 1].clone()
+    tgt[tgt == lm.special_token_id] = -1
+    return tgt
+
+
+def check_masks(explanation: Explanation) -> Explanation:
+    """Refuse an explanation whose importances are not finite (corrupt weights give NaN), before it is
+    shown or saved: strict JSON cannot hold NaN, and a NaN mask would regenerate silence."""
+    masks = np.asarray(explanation.step_masks, dtype=np.float64)
+    if masks.size and not np.isfinite(masks).all():
+        raise ExplanationError(f"the {explanation.method} explanation came out non-finite (NaN/inf): the model's "
+                               "weights look corrupt; restore them and explain again")
+    return explanation
+
+
+#: every registered method by name (an :class:`Explainer`, or any callable ``(model, take, **overrides)``
+#: put here by hand), in registration order
+METHODS: dict[str, Explainer] = {}
+DEFAULT_METHOD = "audiogenx"
+
+E = tp.TypeVar("E", bound=type)
+
+
+def register(cls: E) -> E:
+    """Class decorator: add one instance of an :class:`Explainer` subclass to :data:`METHODS`."""
+    explainer = cls()
+    METHODS[explainer.name] = explainer
+    return cls
+
+
+def get_explainer(name: str) -> Explainer:
+    """The registered method ``name``; :class:`UnknownMethodError` naming the known ones otherwise."""
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return True
+        return METHODS[name]
+    except KeyError:
+        raise UnknownMethodError(f"unknown explanation method '{name}': use one of "
+                                 f"{', '.join(available_methods())}") from None
 
 
-def _short(value: tp.Any) -> str:
-    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
-    return text if len(text) <= 40 else text[:37] + "..."
+def available_methods() -> list[str]:
+    return sorted(METHODS)
 
 
-def frames_for_interval(interval: Interval, n_frames: int, frame_rate: float) -> range:
-    """Frame indices covered by ``interval`` (seconds) in a clip of ``n_frames``; all for ``None``."""
-    if interval is None:
-        return range(n_frames)
-    start, end = check_interval(interval, n_frames / frame_rate, frame_rate)
-    f0 = max(0, int(math.floor(start * frame_rate + 1e-9)))
-    f1 = min(n_frames, max(f0 + 1, int(math.ceil(end * frame_rate - 1e-9))))
-    return range(f0, f1)
+def menu_order() -> list[str]:
+    """Method names as menus list them: the default (the paper's AudioGenX) first, then the others."""
+    return sorted(METHODS, key=lambda m: (m != DEFAULT_METHOD, m))
 
 
-def steps_for_interval(interval: Interval, step_frames: tp.Sequence[tp.Sequence[int]], n_frames: int,
-                       frame_rate: float) -> np.ndarray:
-    """Indices of the generation steps that predict a frame inside ``interval`` (all for ``None``)."""
-    if interval is None:
-        return np.arange(len(step_frames))
-    frames = set(frames_for_interval(interval, n_frames, frame_rate))
-    return np.array([s for s, fr in enumerate(step_frames) if frames.intersection(fr)], dtype=int)
-
-
-def check_interval(interval: tp.Tuple[float, float], duration: float, frame_rate: float) -> tp.Tuple[float, float]:
-    """Validate an interval in seconds against a clip; raises :class:`IntervalError`."""
-    start, end = float(interval[0]), float(interval[1])
-    tol = 0.5 / frame_rate
-    if not (math.isfinite(start) and math.isfinite(end)):
-        raise IntervalError(f"interval [{start}, {end}] is not a pair of numbers of seconds")
-    if start >= end:
-        raise IntervalError(f"interval start {start:g} s must be before its end {end:g} s")
-    if start < -tol or end > duration + tol:
-        raise IntervalError(f"interval [{start:g}, {end:g}] s is outside the clip [0, {duration:g}] s")
-    return start, end
-
-
-@dataclass
-class Explanation:
-    """Per-step token importances for one take, with their time and word structure."""
-
-    method: str
-    model_id: str
-    prompt: str
-    take_id: str
-    text: TextTokens
-    step_masks: np.ndarray  # [steps, L], values in [0, 1]
-    step_frames: list[list[int]]  # audio frames each step predicts (any codebook)
-    n_frames: int
-    frame_rate: float
-    params: dict = field(default_factory=dict)
-    seconds: float = 0.0
-    word_aggregation: WordAggregation = "max"
-    extras: dict = field(default_factory=dict)
-
-    @property
-    def words(self) -> list[str]:
-        return self.text.words
-
-    @property
-    def duration(self) -> float:
-        return self.n_frames / self.frame_rate
-
-    @property
-    def n_steps(self) -> int:
-        return int(self.step_masks.shape[0])
-
-    # ---------------------------------------------------------------- time
-    def frames_for_interval(self, interval: Interval) -> range:
-        """Frame indices covered by ``interval`` (seconds); all frames for ``None``."""
-        return frames_for_interval(interval, self.n_frames, self.frame_rate)
-
-    def steps_for_interval(self, interval: Interval) -> np.ndarray:
-        """Indices of the steps that predict a frame inside ``interval``."""
-        return steps_for_interval(interval, self.step_frames, self.n_frames, self.frame_rate)
-
-    # ---------------------------------------------------------------- values
-    def token_importance(self, interval: Interval = None) -> np.ndarray:
-        """[L] mean step mask over the interval's steps (Eq. 7 for the whole clip)."""
-        steps = self.steps_for_interval(interval)
-        return self.step_masks[steps].mean(axis=0)
-
-    def word_importance(self, interval: Interval = None) -> np.ndarray:
-        """[words] importance of each prompt word in [0, 1]."""
-        return self.text.tokens_to_words(self.token_importance(interval), self.word_aggregation)
-
-    def per_frame_tokens(self) -> np.ndarray:
-        """[frames, L]: for each audio frame, the mean mask of the steps that predict it."""
-        sums = np.zeros((self.n_frames, self.step_masks.shape[1]))
-        counts = np.zeros(self.n_frames)
-        for s, frames in enumerate(self.step_frames):
-            for f in frames:
-                if 0 <= f < self.n_frames:
-                    sums[f] += self.step_masks[s]
-                    counts[f] += 1
-        return sums / np.maximum(counts, 1)[:, None]
-
-    def per_frame_words(self) -> np.ndarray:
-        """[frames, words] the word × time heatmap."""
-        return self.text.tokens_to_words(self.per_frame_tokens(), self.word_aggregation)
-
-    def mask_size(self) -> float:
-        """Mean mask value (the paper's "size" column)."""
-        return float(self.step_masks.mean())
-
-    # ---------------------------------------------------------------- files
-    def to_json(self, interval: Interval = None) -> dict:
-        """The ``explanation.json`` document (BRIEF section 4) plus what reloading needs."""
-        if interval is not None:
-            self.frames_for_interval(interval)  # validate
-        masks = np.asarray(self.step_masks, dtype=np.float64)
-        if masks.ndim != 2 or not np.isfinite(masks).all():
-            raise ExplanationError("the explanation's masks hold NaN or infinite values (or are not "
-                                   "[steps, tokens]): explain the take again")
-        for name, value in (("frame_rate", self.frame_rate), ("seconds", self.seconds)):
-            if not _finite(value):
-                raise ExplanationError(f"the explanation's {name} is {value!r}, not a finite number: "
-                                       "explain the take again")
-        for name, value in (("params", self.params), ("extras", self.extras)):
-            if not _strict_json_ok(value):
-                raise ExplanationError(f"the explanation's {name} hold values JSON cannot store (NaN, "
-                                       "infinity or objects): explain the take again")
-        return {
-            "format": "agx-explanation/1", "method": self.method, "model": self.model_id,
-            "prompt": self.prompt, "take_id": self.take_id, "words": self.words,
-            "importance": [float(v) for v in self.word_importance(interval)],
-            "interval": None if interval is None else [float(interval[0]), float(interval[1])],
-            "per_frame": np.round(self.per_frame_words(), 6).tolist(),
-            "frame_rate": self.frame_rate, "word_aggregation": self.word_aggregation,
-            "params": self.params, "seconds": self.seconds, "mask_size": self.mask_size(),
-            "tokens": self.text.tokens, "token_word": self.text.token_word,
-            "token_importance": [float(v) for v in self.token_importance(interval)],
-            "n_frames": self.n_frames, "step_frames": self.step_frames,
-            "step_masks": np.round(self.step_masks, 6).tolist(), "text": self.text.to_dict(),
-            "extras": self.extras,
-        }
-
-    @classmethod
-    def from_json(cls, d: tp.Any) -> "Explanation":
-        """Rebuild an explanation from :meth:`to_json`'s document, checked field by field.
-
-        Raises :class:`ExplanationError` with one line saying which field is wrong (the caller adds
-        the file and what to do): wrong types, NaN/infinity, masks outside [0, 1] or not
-        [steps, tokens], frames out of range, a frame count the masks cannot cover.
-        """
-        if not isinstance(d, dict):
-            raise ExplanationError(f"it must hold a JSON object, got {type(d).__name__}")
-        fmt = d.get("format", "agx-explanation/1")
-        if not isinstance(fmt, str) or not fmt.startswith("agx-explanation/"):
-            raise ExplanationError(f"'format' must be 'agx-explanation/1', got {_short(fmt)}")
-        strings = {}
-        for key in ("method", "model", "prompt", "take_id"):
-            value = d.get(key, "" if key == "take_id" else None)
-            if not isinstance(value, str) or (key != "take_id" and not value):
-                raise ExplanationError(f"'{key}' must be text, got {_short(value)}")
-            strings[key] = value
-        try:
-            text = TextTokens.from_dict(d.get("text"))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ExplanationError(f"'text': {exc}") from None
-        if text.prompt != strings["prompt"]:
-            raise ExplanationError("'text.prompt' differs from 'prompt'")
-        for key, value in (("words", text.words), ("tokens", text.tokens), ("token_word", text.token_word)):
-            if key in d and d[key] != value:
-                raise ExplanationError(f"'{key}' differ from those of 'text'")
-        raw = d.get("step_masks")
-        try:
-            masks = np.asarray(raw) if isinstance(raw, list) and len(raw) <= MAX_STEPS else None
-        except (ValueError, TypeError, OverflowError):  # ragged rows, numbers beyond int64
-            masks = None
-        if masks is None or masks.dtype.kind not in "iuf" or masks.ndim != 2 or masks.size == 0:
-            raise ExplanationError("'step_masks' must be a [steps, tokens] list of lists of numbers")
-        if masks.shape[1] != len(text.tokens):
-            raise ExplanationError(f"'step_masks' have {masks.shape[1]} columns for {len(text.tokens)} tokens")
-        masks = masks.astype(np.float64)
-        if not np.isfinite(masks).all() or masks.min() < 0.0 or masks.max() > 1.0:
-            raise ExplanationError("'step_masks' must hold numbers in [0, 1] (no NaN or infinity)")
-        n_steps = masks.shape[0]
-        n_frames = d.get("n_frames")
-        if not _is_int(n_frames) or not 1 <= n_frames <= n_steps:
-            raise ExplanationError(f"'n_frames' must be a whole number from 1 to {n_steps} (the number of steps), "
-                                   f"got {_short(n_frames)}")
-        frames = d.get("step_frames")
-        if not isinstance(frames, list) or len(frames) != n_steps:
-            raise ExplanationError(f"'step_frames' must be a list of {n_steps} lists of frames (one per step)")
-        limit = n_frames + n_steps
-        for row in frames:
-            if not isinstance(row, list) or len(row) > limit or \
-                    not all(_is_int(f) and 0 <= f < limit for f in row):
-                raise ExplanationError(f"'step_frames' must hold lists of frame numbers in [0, {limit})")
-        frame_rate = d.get("frame_rate")
-        if not _finite(frame_rate) or not 0 < frame_rate <= 1e6:
-            raise ExplanationError(f"'frame_rate' must be a number above 0, got {_short(frame_rate)}")
-        seconds = d.get("seconds", 0.0)
-        if not _finite(seconds) or seconds < 0:
-            raise ExplanationError(f"'seconds' must be a number >= 0, got {_short(seconds)}")
-        aggregation = d.get("word_aggregation", "max")
-        if aggregation not in ("max", "mean", "sum"):
-            raise ExplanationError(f"'word_aggregation' must be max, mean or sum, got {_short(aggregation)}")
-        params, extras = d.get("params", {}), d.get("extras", {})
-        for key, value in (("params", params), ("extras", extras)):
-            if not isinstance(value, dict) or not _strict_json_ok(value):
-                raise ExplanationError(f"'{key}' must be an object of finite values")
-        return cls(method=strings["method"], model_id=strings["model"], prompt=strings["prompt"],
-                   take_id=strings["take_id"], text=text, step_masks=masks,
-                   step_frames=[list(f) for f in frames], n_frames=n_frames, frame_rate=float(frame_rate),
-                   params=dict(params), seconds=float(seconds), word_aggregation=aggregation, extras=dict(extras))
-
-    def to_csv_rows(self) -> list[list[str]]:
-        """Rows of a CSV: time (s) then one column per word, one row per frame."""
-        header = ["time_s"] + [f"{i}:{w}" for i, w in enumerate(self.words)]
-        rows = [header]
-        for f, vals in enumerate(self.per_frame_words()):
-            rows.append([f"{f / self.frame_rate:.4f}"] + [f"{v:.6f}" for v in vals])
-        return rows
-
-
-class ExplanationMethod(tp.Protocol):
-    """What every method module provides (registered by name in :mod:`explain`)."""
-
-    name: str
-
-    def __call__(self, model: tp.Any, take: tp.Any, *, progress: tp.Any = None, cancel: tp.Any = None,
-                 **params: tp.Any) -> Explanation: ...
+__all__ = ["Explainer", "Run", "NoSettings", "METHODS", "DEFAULT_METHOD", "register", "get_explainer",
+           "available_methods", "menu_order", "check_masks", "step_targets", "Explanation", "Interval", "check_interval",
+           "frames_for_interval", "steps_for_interval"]

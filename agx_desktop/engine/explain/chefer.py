@@ -20,22 +20,20 @@ Each step is min-max normalised to [0, 1]. Deterministic.
 """
 from __future__ import annotations
 
-import time
-import typing as tp
+import dataclasses
 
 import numpy as np
 import torch
 
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
-from .. import teacher
-from ._common import AttentionRecorder, check_params, lm_logits, make_explanation, minmax_rows, step_targets, \
-    target_scores
-from .base import Explanation
+from .base import Explainer, Run, register
+from .settings import ExplainerSettings
+from ._common import AttentionRecorder, chunk_option, lm_logits, minmax_rows, per_step_backward
+from ..explanation import Explanation
 
-NAME = "chefer"
-DEFAULTS = dict(chunk=16)
+
+@dataclasses.dataclass(frozen=True)
+class CheferSettings(ExplainerSettings):
+    chunk: int = chunk_option(16, "steps back-propagated")
 
 
 def _residual_normalise(R: torch.Tensor) -> torch.Tensor:
@@ -64,30 +62,26 @@ def relevance(self_maps: list[tuple[torch.Tensor, torch.Tensor]],
     return R_at
 
 
-def explain_chefer(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                   cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
-    cfg = check_params(NAME, params, DEFAULTS)
-    chunk = max(1, int(cfg["chunk"]))
-    start = time.perf_counter()
-    inputs = teacher.prepare(model, take)
-    targets = step_targets(model, take)
-    S, L = inputs.n_steps, int(inputs.text_embeddings.shape[0])
-    out = np.zeros((S, L))
-    n_chunks = (S + chunk - 1) // chunk
-    with model.threads(), teacher.Frozen(model.lm), torch.enable_grad():
-        for c in range(n_chunks):
-            check(cancel)
-            rows = torch.arange(c * chunk, min(S, (c + 1) * chunk))
+@register
+class Chefer(Explainer):
+    name = "chefer"
+    summary = "Chefer et al.: gradient-weighted attention relevance through the layers"
+    Settings = CheferSettings
+    needs_grad = True
+
+    def compute(self, run: Run) -> Explanation:
+        out = np.zeros((run.inputs.n_steps, run.n_tokens))
+        for rows in run.chunks(run.inputs.n_steps, run.settings.chunk):
+            rows = torch.arange(rows.start, rows.stop)
             B = len(rows)
-            rec = AttentionRecorder(model.lm, self_attention=True, cross_attention=True, grad=True)
+            rec = AttentionRecorder(run.model.lm, self_attention=True, cross_attention=True, grad=True)
             with rec:
-                logits = lm_logits(model, inputs, batch=B)
-            target_scores(logits, targets)[torch.arange(B), rows].sum().backward()
+                logits = lm_logits(run.model, run.inputs, batch=B)
+            per_step_backward(logits, run.targets, rows)
             sm = [(a.detach().float(), a.grad.float()) for a in rec.self_maps]
             cm = [(a.detach().float(), a.grad.float()) for a in rec.cross_maps]
             del rec, logits
             with torch.no_grad():
                 R = relevance(sm, cm)
             out[rows.numpy()] = R[torch.arange(B), rows].cpu().numpy()
-            report(progress, "explain", c + 1, n_chunks)
-    return make_explanation(NAME, model, take, inputs, minmax_rows(out), cfg, start)
+        return run.result(minmax_rows(out))

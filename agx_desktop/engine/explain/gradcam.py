@@ -23,68 +23,61 @@ Deterministic (no randomness).
 """
 from __future__ import annotations
 
-import time
-import typing as tp
+import dataclasses
 
 import numpy as np
 import torch
 
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
 from .. import teacher
-from ._common import AttentionRecorder, check_params, lm_logits, make_explanation, minmax_rows, step_targets, \
-    target_scores
-from .base import Explanation
+from .base import Explainer, Run, register
+from .settings import ExplainerSettings
+from ._common import AttentionRecorder, chunk_option, lm_logits, minmax_rows, per_step_backward, target_scores
+from ..explanation import Explanation
 
 
-def explain_gradcam_e(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                      cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
+@register
+class GradCamE(Explainer):
     name = "gradcam-e"
-    cfg = check_params(name, params, {})
-    start = time.perf_counter()
-    check(cancel)
-    inputs = teacher.prepare(model, take)
-    targets = step_targets(model, take)
-    with model.threads(), teacher.Frozen(model.lm), torch.enable_grad():
-        rec = AttentionRecorder(model.lm, self_attention=False, cross_attention=True, layers=[-1], grad=True)
+    summary = "Grad-CAM on the last cross-attention map (heads as channels, one backward pass)"
+    needs_grad = True
+
+    def compute(self, run: Run) -> Explanation:
+        rec = AttentionRecorder(run.model.lm, self_attention=False, cross_attention=True, layers=[-1], grad=True)
         with rec:
-            logits = lm_logits(model, inputs)
-        target_scores(logits, targets).sum().backward()
+            logits = lm_logits(run.model, run.inputs)
+        target_scores(logits, run.targets).sum().backward()
         A = rec.cross_maps[-1].detach()[0].float()  # [H, S, L]
         G = rec.cross_maps[-1].grad[0].float()
-    alpha = G.mean(dim=-1, keepdim=True)  # [H, S, 1]
-    cam = torch.relu((alpha * A).sum(0)).cpu().numpy()  # [S, L]
-    report(progress, "explain", 1, 1)
-    return make_explanation(name, model, take, inputs, minmax_rows(cam), cfg, start)
+        alpha = G.mean(dim=-1, keepdim=True)  # [H, S, 1]
+        cam = torch.relu((alpha * A).sum(0)).cpu().numpy()  # [S, L]
+        run.report(1, 1)
+        return run.result(minmax_rows(cam))
 
 
-def explain_gradcam_a(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                      cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
+@dataclasses.dataclass(frozen=True)
+class GradCamASettings(ExplainerSettings):
+    chunk: int = chunk_option(32, "steps back-propagated")
+
+
+@register
+class GradCamA(Explainer):
     name = "gradcam-a"
-    cfg = check_params(name, params, {"chunk": 32})
-    chunk = max(1, int(cfg["chunk"]))
-    start = time.perf_counter()
-    inputs = teacher.prepare(model, take)
-    targets = step_targets(model, take)
-    S = inputs.n_steps
-    key = next(iter(inputs.condition))
-    U, umask = inputs.condition[key]  # [1, L, D], [1, L]
-    cams = np.zeros((S, U.shape[1]))
-    n_chunks = (S + chunk - 1) // chunk
-    with model.threads(), teacher.Frozen(model.lm), torch.enable_grad():
-        for c in range(n_chunks):
-            check(cancel)
-            rows = torch.arange(c * chunk, min(S, (c + 1) * chunk))
+    summary = "Grad-CAM on the text token embeddings (gradients of each step's output)"
+    Settings = GradCamASettings
+    needs_grad = True
+
+    def compute(self, run: Run) -> Explanation:
+        inputs = run.inputs
+        key = next(iter(inputs.condition))
+        U, umask = inputs.condition[key]  # [1, L, D], [1, L]
+        cams = np.zeros((inputs.n_steps, U.shape[1]))
+        for rows in run.chunks(inputs.n_steps, run.settings.chunk):
+            rows = torch.arange(rows.start, rows.stop)
             B = len(rows)
             Ub = U.detach().expand(B, -1, -1).clone().requires_grad_(True)
             cond = dict(teacher.expand_condition(inputs.condition, B))
             cond[key] = (Ub, umask.expand(B, -1))
-            logits = lm_logits(model, inputs, batch=B, condition=cond)
-            scores = target_scores(logits, targets)  # [B, S]
-            scores[torch.arange(B), rows].sum().backward()
-            G = Ub.grad.float()  # [B, L, D]
-            alpha = G.mean(dim=1, keepdim=True)  # [B, 1, D]
+            per_step_backward(lm_logits(run.model, inputs, batch=B, condition=cond), run.targets, rows)
+            alpha = Ub.grad.float().mean(dim=1, keepdim=True)  # [B, 1, D]
             cams[rows.numpy()] = torch.relu((alpha * U.detach().float()).sum(-1)).cpu().numpy()
-            report(progress, "explain", c + 1, n_chunks)
-    return make_explanation(name, model, take, inputs, minmax_rows(cams), cfg, start)
+        return run.result(minmax_rows(cams))

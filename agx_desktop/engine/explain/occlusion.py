@@ -33,28 +33,54 @@ drove the region given what was heard before it.
 """
 from __future__ import annotations
 
-import time
+import dataclasses
 import typing as tp
 
 import numpy as np
 import torch
 
-from ..errors import ParameterError
+from .. import limits
 from ..generation import validate_duration
 from ..model_inputs import conditions_for
 from ..intervention import cross_attention_mask
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
+from ..progress import CancelToken, check
 from .. import teacher
-from ._common import check_params, make_explanation, step_targets
-from .base import Explanation
+from .base import Explainer, Run, register
+from .settings import ExplainerSettings, option, seed_option
+from ._common import MAX_CHUNK
+from ..explanation import Explanation
 
-NAME = "occlusion"
-DEFAULTS = dict(seed=0, draws=3, focus=None, window=0.5, max_batch=None, coalitions="single", permutations=4)
+if tp.TYPE_CHECKING:
+    from ..models import LoadedModel
+    from ..take import Take
+
 COALITIONS = ("single", "shapley")
 _BIG_LM_DIM = 1024  # audiogen-medium (1536): 8 rows at a time keep the streaming caches to a few GB
 _NEG = -1e9  # "never": finite, so guidance arithmetic on it stays finite
+
+
+@dataclasses.dataclass(frozen=True)
+class OcclusionSettings(ExplainerSettings):
+    seed: int = seed_option("occlusion: the first posterior noise draw")
+    draws: int = option(3, "posterior noise draws averaged (each regenerates the take once per word)",
+                        low=1, high=limits.MAX_DRAWS)
+    focus: tuple[float, float] | None = option(
+        None, "anchor a region: the take's codes are kept before START, only the region and what follows "
+              "are regenerated")
+    window: float = option(0.5, "seconds of spectrum averaged in the distance", low=1e-3)
+    max_batch: int | None = option(None, "regenerations run together (default 32, 8 for LMs of dim >= 1024)",
+                                   low=1, high=MAX_CHUNK)
+    coalitions: str = option("single", "mute each word alone (single) or estimate Shapley values from words "
+                                       "switched on one by one in random orders (shapley: words that say the "
+                                       "same thing share the credit instead of hiding each other)",
+                             choices=COALITIONS)
+    permutations: int = option(4, "--coalitions shapley: orders sampled (each regenerates the take once per "
+                                  "word + 1)", low=1, high=limits.MAX_PERMUTATIONS)
+
+    def resolved(self, model: "LoadedModel | None" = None) -> "OcclusionSettings":
+        if self.max_batch is not None or model is None:
+            return self
+        return dataclasses.replace(self, max_batch=8 if int(getattr(model.lm, "dim", 0)) >= _BIG_LM_DIM else 32)
 
 
 def guided_log_probs(model: LoadedModel, take: Take, inputs: teacher.TeacherInputs) -> torch.Tensor:
@@ -193,7 +219,7 @@ class _Plan(tp.NamedTuple):
     attribute: tp.Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _plan(L: int, cfg: dict) -> _Plan:
+def _plan(L: int, settings: OcclusionSettings) -> _Plan:
     """``single``: per draw, nothing muted then each token muted alone; a token's importance is the
     distance its mute makes, averaged over draws. Words that say the same thing ("dog" and "barks")
     cover for each other there: muting one leaves the other to make the sound, so both look small.
@@ -207,8 +233,8 @@ def _plan(L: int, cfg: dict) -> _Plan:
     words share the credit instead of hiding each other. Cost: (tokens + 1) regenerations per
     permutation.
     """
-    if cfg["coalitions"] == "single":
-        draws = int(cfg["draws"])
+    if settings.coalitions == "single":
+        draws = settings.draws
         one = torch.ones(L + 1, L)
         one[1:] -= torch.eye(L)
 
@@ -216,8 +242,8 @@ def _plan(L: int, cfg: dict) -> _Plan:
             d = dist.reshape(draws, L + 1, -1).mean(0)
             return d[1:], d[0]
         return _Plan(one.repeat(draws, 1), torch.arange(draws).repeat_interleave(L + 1), single)
-    n = int(cfg["permutations"])
-    gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    n = settings.permutations
+    gen = torch.Generator().manual_seed(settings.seed)
     orders: list[torch.Tensor] = []
     for i in range(n):
         orders.append(torch.randperm(L, generator=gen) if i % 2 == 0 else orders[-1].flip(0))
@@ -235,74 +261,77 @@ def _plan(L: int, cfg: dict) -> _Plan:
     return _Plan(masks.reshape(n * (L + 1), L), torch.arange(n).repeat_interleave(L + 1), shapley)
 
 
-def explain_occlusion(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                      cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
-    """Counterfactual occlusion (module docstring). Params: ``seed`` (the first posterior noise draw),
-    ``draws`` (posterior draws averaged: each is a full set of regenerations), ``focus`` (start, end)
-    seconds (anchor: the take's codes are kept before start), ``window`` (seconds of spectrum averaged
-    in the distance), ``max_batch`` (regenerations run together; default 32, 8 for LMs of dim ≥ 1024),
-    ``coalitions`` ('single': each token muted alone; 'shapley': sampled Shapley values) and
-    ``permutations`` (shapley: orders sampled, each with its own posterior draw; ``draws`` is unused)."""
-    cfg = check_params(NAME, params, DEFAULTS)
-    start = time.perf_counter()
-    check(cancel)
-    inputs = teacher.prepare(model, take)
-    L, K, S = len(take.text.tokens), int(take.codes.shape[0]), inputs.n_steps
-    if cfg["max_batch"] is None:
-        cfg["max_batch"] = 8 if int(getattr(model.lm, "dim", 0)) >= _BIG_LM_DIM else 32
-    for key, low in (("draws", 1), ("max_batch", 1), ("window", 1e-3), ("permutations", 1)):
-        if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or cfg[key] < low:
-            raise ParameterError(f"{key} must be a number ≥ {low:g}, got {cfg[key]!r}")
-    if cfg["coalitions"] not in COALITIONS:
-        raise ParameterError(f"coalitions must be one of {', '.join(COALITIONS)}, got {cfg['coalitions']!r}")
-    anchor = 0
-    if cfg["focus"] is not None:
-        try:
-            a, b = (float(v) for v in cfg["focus"])
-        except (TypeError, ValueError):
-            raise ParameterError(f"focus must be (start, end) in seconds, got {cfg['focus']!r}") from None
-        cfg["focus"] = [a, b]
-        anchor = int(round(a * model.frame_rate))
-    with model.threads():
-        log_p = guided_log_probs(model, take, inputs)  # [K, S, card]
-        targets = step_targets(model, take)  # [K, S]
-        pattern = model.lm.pattern_provider.get_pattern(inputs.n_frames)
-        forced = torch.zeros(K, S, dtype=torch.bool)
-        for s in range(S):
-            for coord in pattern.layout[s + 1]:
-                if coord.t < anchor:
-                    forced[coord.q, s] = True
-        # forced codes: the take's own code gets 0, every other one _NEG
-        keep = torch.full((K, S, log_p.shape[-1]), _NEG)
-        keep.scatter_(-1, targets.clamp(min=0)[..., None].cpu(), 0.0)
-        plan = _plan(L, cfg)
-        draws, batch = int(plan.draw.max()) + 1, int(cfg["max_batch"])
-        noises = torch.stack([torch.where(forced[..., None], keep,
-                                          posterior_gumbel(log_p.cpu(), targets.cpu(),
-                                                           torch.Generator().manual_seed(int(cfg["seed"]) + d)))
-                              for d in range(draws)])  # [draws, K, S, card]
-        n_rows = plan.masks.shape[0]
-        n_batches = -(-n_rows // batch)
-        rows: list[np.ndarray] = []
-        reproduced = True
-        for i, c0 in enumerate(range(0, n_rows, batch)):
-            def on_step(done: int, total: int, i: int = i) -> None:
-                report(progress, "explain", i * total + done, n_batches * total)
-            sel = slice(c0, c0 + batch)
-            codes = counterfactual_codes(model, take, plan.masks[sel], noises[plan.draw[sel]], forced, cancel, on_step)
-            for r in range(c0, min(c0 + batch, n_rows)):
-                if bool(plan.masks[r].all()):  # nothing muted: must give the take back
-                    reproduced &= bool(torch.equal(codes[r - c0].cpu(), take.codes.cpu().long()))
-            rows.append(frame_distance(model, take, codes, float(cfg["window"])))
-        per_frame, reference = plan.attribute(np.concatenate(rows))  # [L, frames], [frames]
-    check(cancel)
-    per_frame = np.clip(per_frame, 0.0, None)  # a word whose presence moves away from the take explains none of it
-    step_values = np.stack([per_frame[:, [f for f in frames if 0 <= f < per_frame.shape[1]]].mean(1)
-                            if any(0 <= f < per_frame.shape[1] for f in frames) else np.zeros(L)
-                            for frames in inputs.step_frames])  # [S, L]
-    scale = float(step_values.max())
-    masks_out = step_values / scale if scale > 0 else step_values
-    report(progress, "explain", 1, 1)
-    return make_explanation(NAME, model, take, inputs, masks_out, cfg, start,
-                            extras={"reproduced": reproduced, "max_distance": scale,
-                                    "reference_distance": float(reference.max())})
+def _forced_steps(run: Run) -> torch.Tensor:
+    """[K, steps] codes every counterfactual keeps as the take's: those of frames before ``focus``'s start."""
+    anchor = 0 if run.settings.focus is None else int(round(run.settings.focus[0] * run.model.frame_rate))
+    K, S = int(run.take.codes.shape[0]), run.inputs.n_steps
+    pattern = run.model.lm.pattern_provider.get_pattern(run.inputs.n_frames)
+    forced = torch.zeros(K, S, dtype=torch.bool)
+    for s in range(S):
+        for coord in pattern.layout[s + 1]:
+            if coord.t < anchor:
+                forced[coord.q, s] = True
+    return forced
+
+
+def _posterior_noises(run: Run, forced: torch.Tensor, draws: int) -> torch.Tensor:
+    """[draws, K, steps, card] fixed sampling noise per posterior draw; forced codes get the take's own
+    code 0 and every other one ``_NEG``."""
+    log_p = guided_log_probs(run.model, run.take, run.inputs).cpu()  # [K, S, card]
+    targets = run.targets.cpu()
+    keep = torch.full(log_p.shape, _NEG)
+    keep.scatter_(-1, targets.clamp(min=0)[..., None], 0.0)
+    return torch.stack([torch.where(forced[..., None], keep,
+                                    posterior_gumbel(log_p, targets, torch.Generator().manual_seed(run.settings.seed + d)))
+                        for d in range(draws)])
+
+
+def _distances(run: Run, plan: _Plan, noises: torch.Tensor, forced: torch.Tensor) -> tuple[np.ndarray, bool]:
+    """(distance to the take per plan row and frame, whether the unmuted rows gave the take back)."""
+    batch, n_rows = run.settings.max_batch, plan.masks.shape[0]
+    n_batches = -(-n_rows // batch)
+    rows: list[np.ndarray] = []
+    reproduced = True
+    for i, c0 in enumerate(range(0, n_rows, batch)):
+        def on_step(done: int, total: int, i: int = i) -> None:
+            run.report(i * total + done, n_batches * total)
+        sel = slice(c0, c0 + batch)
+        codes = counterfactual_codes(run.model, run.take, plan.masks[sel], noises[plan.draw[sel]], forced, run.cancel,
+                                     on_step)
+        for r in range(c0, min(c0 + batch, n_rows)):
+            if bool(plan.masks[r].all()):  # nothing muted: must give the take back
+                reproduced &= bool(torch.equal(codes[r - c0].cpu(), run.take.codes.cpu().long()))
+        rows.append(frame_distance(run.model, run.take, codes, run.settings.window))
+    return np.concatenate(rows), reproduced
+
+
+def _per_step(per_frame: np.ndarray, step_frames: list[list[int]]) -> np.ndarray:
+    """[steps, L] from [L, frames]: each step the mean over the frames it predicts (0 where none)."""
+    L, n = per_frame.shape
+    return np.stack([per_frame[:, [f for f in frames if 0 <= f < n]].mean(1)
+                     if any(0 <= f < n for f in frames) else np.zeros(L) for frames in step_frames])
+
+
+@register
+class Occlusion(Explainer):
+    """Counterfactual occlusion (module docstring)."""
+
+    name = "occlusion"
+    summary = ("counterfactual occlusion (not the paper's): regenerates the take without each word, with its "
+               "own sampling noise, and measures how the sound changes; slower (3 × words regenerations)")
+    Settings = OcclusionSettings
+
+    def compute(self, run: Run) -> Explanation:
+        plan = _plan(len(run.take.text.tokens), run.settings)
+        forced = _forced_steps(run)
+        noises = _posterior_noises(run, forced, int(plan.draw.max()) + 1)
+        distances, reproduced = _distances(run, plan, noises, forced)
+        per_frame, reference = plan.attribute(distances)  # [L, frames], [frames]
+        run.check()
+        per_frame = np.clip(per_frame, 0.0, None)  # a word whose presence moves away from the take explains none of it
+        step_values = _per_step(per_frame, run.inputs.step_frames)
+        scale = float(step_values.max())
+        run.report(1, 1)
+        return run.result(step_values / scale if scale > 0 else step_values,
+                          extras={"reproduced": reproduced, "max_distance": scale,
+                                  "reference_distance": float(reference.max())})

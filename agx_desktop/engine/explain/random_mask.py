@@ -6,29 +6,28 @@ No forward pass of the LM is run (only the teacher inputs, for the step → fram
 """
 from __future__ import annotations
 
-import time
-import typing as tp
+import dataclasses
 
 import torch
 
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
-from .. import teacher
-from ._common import check_params, make_explanation
-from .base import Explanation
-
-NAME = "random"
-DEFAULTS = dict(seed=0)
+from .base import Explainer, Run, register
+from .settings import ExplainerSettings, seed_option
+from ..explanation import Explanation
 
 
-def explain_random(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                   cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
-    cfg = check_params(NAME, params, DEFAULTS)
-    start = time.perf_counter()
-    check(cancel)
-    inputs = teacher.prepare(model, take)
-    gen = torch.Generator().manual_seed(int(cfg["seed"]))
-    masks = torch.rand((inputs.n_steps, int(inputs.text_embeddings.shape[0])), generator=gen, dtype=torch.float64).numpy()
-    report(progress, "explain", 1, 1)
-    return make_explanation(NAME, model, take, inputs, masks, cfg, start)
+@dataclasses.dataclass(frozen=True)
+class RandomSettings(ExplainerSettings):
+    seed: int = seed_option("random: the mask's seed")
+
+
+@register
+class RandomMask(Explainer):
+    name = "random"
+    summary = "random masks: the floor any method must beat"
+    Settings = RandomSettings
+
+    def compute(self, run: Run) -> Explanation:
+        gen = torch.Generator().manual_seed(run.settings.seed)
+        masks = torch.rand((run.inputs.n_steps, run.n_tokens), generator=gen, dtype=torch.float64).numpy()
+        run.report(1, 1)
+        return run.result(masks)

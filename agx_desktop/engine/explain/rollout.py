@@ -15,31 +15,22 @@ Deterministic.
 """
 from __future__ import annotations
 
-import time
-import typing as tp
-
 import torch
 
-from ..progress import CancelToken, ProgressFn, check, report
-from ..models import LoadedModel
-from ..take import Take
-from .. import teacher
-from ._common import AttentionRecorder, check_params, lm_logits, make_explanation, minmax_rows
-from .base import Explanation
-
-NAME = "rollout"
+from .base import Explainer, Run, register
+from ._common import AttentionRecorder, lm_logits, minmax_rows
+from ..explanation import Explanation
 
 
-def explain_rollout(model: LoadedModel, take: Take, *, progress: ProgressFn | None = None,
-                    cancel: CancelToken | None = None, **params: tp.Any) -> Explanation:
-    cfg = check_params(NAME, params, {})
-    start = time.perf_counter()
-    check(cancel)
-    inputs = teacher.prepare(model, take)
-    with model.threads(), torch.no_grad():
-        rec = AttentionRecorder(model.lm, self_attention=True, cross_attention=True)
+@register
+class Rollout(Explainer):
+    name = "rollout"
+    summary = "attention rollout: attention maps multiplied through the layers"
+
+    def compute(self, run: Run) -> Explanation:
+        rec = AttentionRecorder(run.model.lm, self_attention=True, cross_attention=True)
         with rec:
-            lm_logits(model, inputs)
+            lm_logits(run.model, run.inputs)
         S = rec.self_maps[0].shape[-1]
         L = rec.cross_maps[0].shape[-1]
         eye = torch.eye(S)
@@ -48,5 +39,5 @@ def explain_rollout(model: LoadedModel, take: Take, *, progress: ProgressFn | No
             A_hat = 0.5 * A_s[0].float().mean(0).cpu() + 0.5 * eye
             R_aa, R_at = A_hat @ R_aa, A_hat @ R_at
             R_aa, R_at = 0.5 * R_aa, 0.5 * R_at + 0.5 * A_c[0].float().mean(0).cpu()
-    report(progress, "explain", 1, 1)
-    return make_explanation(NAME, model, take, inputs, minmax_rows(R_at.numpy()), cfg, start)
+        run.report(1, 1)
+        return run.result(minmax_rows(R_at.numpy()))
