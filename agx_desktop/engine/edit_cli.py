@@ -1,0 +1,215 @@
+"""``agx region`` and ``agx timeline``: edit where you point, from the command line (issue 17 items 1-2).
+
+    agx region takes/dog --from 2.0 --to 3.5 --weights bell=0 --out takes/dog_nobell
+    agx region takes/dog --from 2.0 --replace bell=whistle --tail splice --crossfade 0.05 --out takes/dog_whistle
+    agx timeline "0-2.5: a dog barks" "2.5-5: a church bell rings" --seed 1 --out takes/line
+    agx timeline --file line.tsv --out takes/line        # START<TAB>END<TAB>WORDS per line
+
+Shaped like :mod:`agx_desktop.evaluation.cli`: :data:`REGION` and :data:`TIMELINE` each have
+``add_subparser(subparsers)`` and ``run_from_args(args) -> int``; the module-level
+:func:`add_subparser` / :func:`run_from_args` add and run both. :func:`add_region_arguments` and
+:func:`run_region` let ``agx regenerate TAKE --from S`` run the same code. Errors are
+:class:`~agx_desktop.engine.errors.AgxError` (one line, exit 2 through ``cli.run``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import typing as tp
+
+from . import limits
+from .errors import ParameterError
+from .safetext import check_prompt_chars, terminal_safe
+
+COMMANDS = ("region", "timeline")
+
+
+def _cli() -> tp.Any:
+    """engine/cli.py, for its argument types and helpers (imported when used: cli may import this module)."""
+    from . import cli
+    return cli
+
+
+def _replace_spec(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old.strip() or not new.strip():
+        raise ParameterError(f"replacement '{text}' must look like WORD=NEW, e.g. bell=whistle")
+    return old.strip(), new.strip()
+
+
+def _crossfade(value: tp.Any) -> float:
+    from .region import MAX_CROSSFADE
+    return limits.check_real("crossfade", value, 0.0, MAX_CROSSFADE, hint=" seconds")
+
+
+def add_region_arguments(parser: argparse.ArgumentParser, *, from_required: bool = False) -> None:
+    """The region options (``--from``, ``--to``, ``--replace``, ``--tail``, ``--crossfade``), for a parser
+    that already has TAKE, ``--weights``, ``--seed``, ``--model`` and ``--out`` (``agx regenerate``)."""
+    from .region import DEFAULT_CROSSFADE, TAILS
+    cli = _cli()
+    parser.add_argument("--from", dest="region_from", type=cli.ARG_SECONDS, default=None, metavar="S",
+                        required=from_required,
+                        help="regenerate from S seconds on; the audio before S stays the take's, sample for sample")
+    parser.add_argument("--to", dest="region_to", type=cli.ARG_SECONDS, default=None, metavar="E",
+                        help="end of the region (default: the take's end)")
+    parser.add_argument("--replace", nargs="*", metavar="WORD=NEW", default=None,
+                        type=cli._checked(lambda v: v, _replace_spec),
+                        help="in the region, say NEW instead of WORD, e.g. bell=whistle")
+    parser.add_argument("--tail", choices=TAILS, default="regenerate",
+                        help="after the region: regenerate on with the take's words (default) or splice the "
+                             "take's audio back")
+    parser.add_argument("--crossfade", type=cli._checked(_crossfade, float), default=DEFAULT_CROSSFADE,
+                        metavar="SECONDS", help=f"equal-power crossfade at the region's edges, inside the region "
+                                                f"(default {DEFAULT_CROSSFADE:g})")
+
+
+def region_edits(prompt: str, weights: tp.Sequence[tuple[str, float]] | None,
+                 replacements: tp.Sequence[tuple[str, str]] | None) -> tuple[str, dict[str, str], list[tuple[str, float]]]:
+    """(the region's prompt, the replacements, weight specs on the region's words).
+
+    A weight may name a replaced word (``--replace bell=whistle --weights bell=2``): it applies to
+    what replaced it."""
+    from .region import replace_words
+    replace_map = dict(replacements or [])
+    region_prompt = replace_words(prompt, replace_map) if replace_map else prompt
+    lowered = {k.lower(): v for k, v in replace_map.items()}
+    specs: list[tuple[str, float]] = []
+    for key, value in weights or []:
+        target = lowered.get(key.lower())
+        specs.extend([(word, value) for word in target.split()] if target is not None else [(key, value)])
+    return region_prompt, replace_map, specs
+
+
+def run_region(args: argparse.Namespace, progress: tp.Any = None) -> int:
+    """``agx region`` / ``agx regenerate --from``: write the region take to ``args.out``."""
+    from . import take_folder
+    from .region import regenerate_region
+    cli = _cli()
+    if getattr(args, "variant", "weighted") != "weighted":
+        raise ParameterError(f"--from regenerates a region with word weights; --variant {args.variant} uses the "
+                             "explanation's mask over the whole take")
+    if args.region_from is None:
+        raise ParameterError("say where the region starts: --from SECONDS")
+    take = take_folder.load_take(args.take)
+    model_id = cli._model_for(take, args.model, "regenerate")
+    check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
+    region_prompt, replace_map, specs = region_edits(take.prompt, args.weights, args.replace)
+    out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
+    bars = progress if progress is not None else cli._Bars(enabled=not getattr(args, "quiet", False))
+    try:
+        with take_folder.take_lock(out):
+            model = cli._load(model_id, args)
+            words = model.text_tokens(region_prompt).words
+            weights = cli._parse_weights(words, specs) if specs else None
+            edits: dict[str, tp.Any] = {}
+            if replace_map:
+                edits["replace"] = replace_map
+            if args.weights:
+                edits["weights"] = {key: float(value) for key, value in args.weights}
+            new = regenerate_region(model, take, args.region_from, args.region_to, prompt=region_prompt,
+                                    word_weights=weights, tail=args.tail, crossfade=args.crossfade,
+                                    seed=args.seed, edits=edits, progress=bars)
+            out = take_folder.save_take(new, out)
+    finally:
+        if progress is None and hasattr(bars, "close"):
+            bars.close()
+    from .region import edit_label
+    print(f"wrote {terminal_safe(out)} (region of {terminal_safe(take.id)}: {terminal_safe(edit_label(new))}, "
+          f"tail {new.edit['tail']}, seed {new.params.seed})")
+    return 0
+
+
+def _add_region(sub: tp.Any) -> None:
+    cli = _cli()
+    r = sub.add_parser("region", help="regenerate a region of a take with edited words",
+                       description="Regenerate TAKE from --from (to --to) with edited words: the take's codes "
+                                   "before the region are the model's prompt and its audio there is kept sample "
+                                   "for sample.")
+    r.add_argument("take", help="take folder")
+    r.add_argument("--weights", nargs="*", metavar="WORD=W", default=None, type=cli.ARG_WEIGHT,
+                   help="in the region: e.g. bell=0 (mute) dog=2 (boost), by word or index")
+    r.add_argument("--seed", type=cli.ARG_SEED, default=None, help="default: the take's seed")
+    r.add_argument("--model", default=None,
+                   help="model to use (default: the one that made the take; a model folder needs naming)")
+    r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
+    add_region_arguments(r, from_required=True)
+
+
+def _add_timeline(sub: tp.Any) -> None:
+    cli = _cli()
+    from .timeline import parse_segment
+    t = sub.add_parser("timeline", help="generate a take whose words change over time",
+                       description="Generate a take that follows a prompt timeline: each segment START-END "
+                                   "(seconds, from 0, no gaps) with its own words. The take lasts until the last "
+                                   "segment's end.")
+    t.add_argument("segments", nargs="*", type=cli._checked(lambda v: v, parse_segment), metavar="START-END: WORDS",
+                   help='e.g. "0-2.5: a dog barks" "2.5-5: a church bell rings"')
+    t.add_argument("--file", default=None, help="segments from a TSV file: START<TAB>END<TAB>WORDS per line")
+    t.add_argument("--model", default="bundled", help="model id (see `agx models`) or a checkpoint folder")
+    t.add_argument("--seed", type=cli.ARG_SEED, default=0, help="random seed: same seed and settings = same audio")
+    t.add_argument("--top-k", type=cli.ARG_TOP_K, default=None, help="as for `agx generate`")
+    t.add_argument("--top-p", type=cli.ARG_TOP_P, default=None, help="as for `agx generate`")
+    t.add_argument("--temperature", type=cli.ARG_TEMPERATURE, default=None, help="as for `agx generate`")
+    t.add_argument("--cfg", type=cli.ARG_CFG, default=None, help="as for `agx generate`")
+    t.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
+
+
+def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
+    """``agx timeline``: write the timeline take to ``args.out``."""
+    from . import take_folder
+    from .timeline import generate_timeline, read_timeline
+    cli = _cli()
+    if bool(args.segments) == bool(args.file):
+        raise ParameterError("give the segments either as arguments (\"0-2.5: a dog barks\" ...) or with --file, "
+                             "one of the two")
+    segments = list(args.segments) if args.segments else read_timeline(args.file)
+    end = max(s.end for s in segments)
+    duration = limits.check_duration(end)
+    out = take_folder.check_out_path(args.out)
+    bars = progress if progress is not None else cli._Bars(enabled=not getattr(args, "quiet", False))
+    try:
+        with take_folder.take_lock(out):
+            model = cli._load(args.model, args)
+            params = model.default_params(duration=duration, seed=args.seed, top_k=args.top_k, top_p=args.top_p,
+                                          temperature=args.temperature, cfg_coef=args.cfg)
+            take = generate_timeline(model, segments, params, progress=bars)
+            out = take_folder.save_take(take, out)
+    finally:
+        if progress is None and hasattr(bars, "close"):
+            bars.close()
+    parts = "; ".join(f"{s['start']:g}-{s['end']:g} s: {s['text']}" for s in take.segments)
+    print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, seed {take.params.seed}; {terminal_safe(parts)})")
+    return 0
+
+
+class _Command:
+    """One ``agx`` subcommand in the shape of the ``agx_desktop.commands`` entry points."""
+
+    def __init__(self, add: tp.Callable[[tp.Any], None], run: tp.Callable[..., int]) -> None:
+        self._add, self._run = add, run
+
+    def add_subparser(self, subparsers: tp.Any) -> None:
+        self._add(subparsers)
+
+    def run_from_args(self, args: argparse.Namespace) -> int:
+        return self._run(args)
+
+
+REGION = _Command(_add_region, run_region)
+TIMELINE = _Command(_add_timeline, run_timeline)
+
+
+def add_subparser(subparsers: tp.Any) -> None:
+    """Add ``region`` and ``timeline`` to ``agx``'s subcommands."""
+    REGION.add_subparser(subparsers)
+    TIMELINE.add_subparser(subparsers)
+
+
+def run_from_args(args: argparse.Namespace, progress: tp.Any = None) -> int:
+    """Run ``args.command`` (``region`` or ``timeline``)."""
+    if args.command == "region":
+        return run_region(args, progress)
+    if args.command == "timeline":
+        return run_timeline(args, progress)
+    print(f"agx: error: unknown command {terminal_safe(args.command)}", file=sys.stderr)
+    return 2

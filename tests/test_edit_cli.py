@@ -1,0 +1,84 @@
+"""``agx region`` / ``agx timeline`` (engine/edit_cli.py) through ``agx``'s own runner, wired as the
+command table or entry points will wire them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from agx_desktop.engine import cli, edit_cli
+
+
+@pytest.fixture
+def agx(untrained_bundled, capsys, monkeypatch):
+    commands = dict(cli.plugin_commands())
+    commands.update(region=edit_cli.REGION, timeline=edit_cli.TIMELINE)
+    monkeypatch.setattr(cli, "plugin_commands", lambda: commands)
+
+    def call(*args):
+        code = cli.run(["--quiet", *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return call
+
+
+@pytest.fixture
+def take(agx, tmp_path):
+    folder = tmp_path / "dog"
+    code, _, err = agx("generate", "a dog barks then a bell rings", "--duration", 1, "--seed", 5, "--out", folder)
+    assert code == 0, err
+    return folder
+
+
+def test_region_keeps_the_audio_before_it_and_records_the_edit(agx, take, tmp_path):
+    out = tmp_path / "whistle"
+    code, stdout, err = agx("region", take, "--from", 0.4, "--to", 0.8, "--replace", "bell=whistle",
+                            "--weights", "bell=2", "dog=0", "--tail", "splice", "--out", out)
+    assert code == 0, err
+    assert "bell→whistle" in stdout and "region 0.40–0.80 s" in stdout
+    meta = json.loads((out / "take.json").read_text())
+    parent = json.loads((take / "take.json").read_text())
+    assert meta["kind"] == "region" and meta["parent"] == parent["id"]
+    assert meta["prompt"] == "a dog barks then a whistle rings"
+    assert meta["word_weights"] == [1.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]  # bell=2 went to what replaced it
+    assert meta["edit"]["region"] == [0.4, 0.8] and meta["edit"]["replace"] == {"bell": "whistle"}
+    assert meta["edit"]["weights"] == {"bell": 2.0, "dog": 0.0} and meta["edit"]["tail"] == "splice"
+    a, _ = sf.read(take / "audio.wav", dtype="float32")
+    b, _ = sf.read(out / "audio.wav", dtype="float32")
+    n0, n1 = int(0.4 * 16000), int(0.8 * 16000)
+    assert np.array_equal(a[:n0], b[:n0]) and np.array_equal(a[n1:], b[n1:])
+
+
+def test_timeline_from_arguments_and_from_a_file(agx, tmp_path):
+    out = tmp_path / "line"
+    code, stdout, err = agx("timeline", "0-0.5: a dog barks", "0.5-1: a bell rings", "--seed", 2, "--out", out)
+    assert code == 0, err
+    meta = json.loads((out / "take.json").read_text())
+    assert meta["kind"] == "timeline" and meta["params"]["duration"] == 1.0
+    assert [s["text"] for s in meta["segments"]] == ["a dog barks", "a bell rings"]
+    tsv = tmp_path / "line.tsv"
+    tsv.write_text("0\t0.5\ta dog barks\n0.5\t1\ta bell rings\n", encoding="utf-8")
+    code, _, err = agx("timeline", "--file", tsv, "--seed", 2, "--out", tmp_path / "line2")
+    assert code == 0, err
+    a, _ = sf.read(out / "audio.wav", dtype="float32")
+    b, _ = sf.read(tmp_path / "line2" / "audio.wav", dtype="float32")
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["region", "{take}", "--out", "{tmp}/x"], "--from"),
+    (["region", "{take}", "--from", "0.5", "--replace", "snow=rain", "--out", "{tmp}/x"], "not a word of the prompt"),
+    (["region", "{take}", "--from", "0.5", "--replace", "bell", "--out", "{tmp}/x"], "WORD=NEW"),
+    (["region", "{take}", "--from", "0.5", "--weights", "snow=0", "--out", "{tmp}/x"], "not a word of the prompt"),
+    (["region", "{take}", "--from", "2", "--out", "{tmp}/x"], "region start"),
+    (["region", "{take}", "--from", "0.5", "--crossfade", "nan", "--out", "{tmp}/x"], "crossfade"),
+    (["timeline", "a dog barks", "--out", "{tmp}/x"], "START-END"),
+    (["timeline", "0-0.5: a dog", "0.6-1: a bell", "--out", "{tmp}/x"], "no gap or overlap"),
+    (["timeline", "--out", "{tmp}/x"], "either as arguments"),
+])
+def test_bad_input_exits_2_with_one_line(agx, take, tmp_path, args, message):
+    code, out, err = agx(*[a.replace("{tmp}", str(tmp_path)).replace("{take}", str(take)) for a in args])
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
