@@ -182,7 +182,8 @@ def normalise_lufs(audio: np.ndarray, sr: int, target: float, ceiling_db: float 
     gain_cap = ceiling_db - peak0 + max_limit_db  # more gain than this needs more than max_limit_db of limiting
     gain = min(target - before, gain_cap)
     out, reduction, now = data, 0.0, before
-    for _ in range(8):
+    last: tuple[float, float] | None = None  # (gain, loudness) of the previous try
+    for _ in range(12):
         out, reduction = limit(data * 10 ** (gain / 20), sr, ceiling_db)
         now = integrated_lufs(out, sr)
         if now is None:
@@ -190,7 +191,12 @@ def normalise_lufs(audio: np.ndarray, sr: int, target: float, ceiling_db: float 
         error = target - now
         if abs(error) <= TOLERANCE_LU or (error > 0 and gain >= gain_cap - 1e-9):
             break
-        gain = min(gain + error, gain_cap)
+        # secant step: under heavy limiting 1 dB more gain brings much less than 1 LU more loudness
+        slope = 1.0
+        if last is not None and abs(gain - last[0]) > 1e-6:
+            slope = min(1.0, max(0.05, (now - last[1]) / (gain - last[0])))
+        last = (gain, now)
+        gain = min(gain + error / slope, gain_cap)
     reached = now is not None and abs(target - now) <= 0.5
     return out, LoudnessResult("lufs", now, true_peak_db(out, sr), before, reduction, target, ceiling_db, reached)
 
