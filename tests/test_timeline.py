@@ -121,3 +121,45 @@ def test_cancel(tiny_model):
     with pytest.raises(Cancelled):
         generate_timeline(tiny_model, segs, P, progress=progress, cancel=token)
     assert not any("forward" in layer.cross_attention.__dict__ for layer in tiny_model.lm.transformer.layers)
+
+
+def test_a_step_mask_over_the_segments_tokens_side_by_side(tiny_model):
+    """What a timeline-aware explainer needs: its per-step mask [steps, ΣL] acts on each position
+    through that position's segment's columns; with one segment it is the plain intervention."""
+    from agx_desktop.engine.intervention import HiddenCapture
+
+    take = generate(tiny_model, "a dog barks", P)
+    inputs = teacher.prepare(tiny_model, take)
+    one = schedule_for([Segment(0.0, 1.0, "a dog barks")], 50)
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.rand(inputs.n_steps, len(take.text.tokens), generator=gen)
+    with torch.no_grad():
+        plain = teacher.latents(tiny_model, inputs, mask)[0]
+        with SegmentConditioning(tiny_model, one, cfg=False, step_mask=mask), HiddenCapture(tiny_model.lm) as h:
+            tiny_model.lm(inputs.sequence, [], condition_tensors=inputs.condition)
+    torch.testing.assert_close(h.outputs[-1][0], plain, atol=1e-6, rtol=1e-6)
+
+    two = schedule_for([Segment(0.0, 0.5, "a dog barks"), Segment(0.5, 1.0, "a bell rings")], 50)
+    with SegmentConditioning(tiny_model, two) as ctx:
+        (a0, a1), (b0, b1) = ctx.token_columns
+    assert a0 == 0 and a1 == b0 and b1 - b0 == len(tiny_model.text_tokens("a bell rings").tokens)
+    muted_second = torch.ones(inputs.n_steps, b1)
+    muted_second[:, b0:b1] = 0.0  # mute every word of the second segment, for all steps
+    with torch.no_grad():
+        free = schedule_latents(tiny_model, take.codes, two)
+        with SegmentConditioning(tiny_model, two, cfg=False, step_mask=muted_second), \
+                HiddenCapture(tiny_model.lm) as h:
+            tiny_model.lm(inputs.sequence, [], condition_tensors=inputs.condition)
+    muted = h.outputs[-1][0]
+    torch.testing.assert_close(muted[:25], free[:25], atol=1e-6, rtol=1e-6)  # first segment untouched
+    assert (muted[25:] - free[25:]).abs().max() > 1e-3
+
+
+def test_timeline_prompt_keeps_words_in_order():
+    from agx_desktop.engine.timeline import timeline_prompt
+    from agx_desktop.engine.text import split_words
+
+    segs = [Segment(0, 1, "a dog barks."), Segment(1, 2, "then rain"), Segment(2, 3, "a bell")]
+    prompt = timeline_prompt(segs)
+    assert prompt == "a dog barks. then rain. a bell"
+    assert len(split_words(prompt)[0]) == sum(len(s.text.split()) for s in segs)

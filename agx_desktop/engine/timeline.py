@@ -42,7 +42,7 @@ import torch
 
 from . import limits
 from .errors import ParameterError, PromptError
-from .intervention import cross_attention_modules, masked_cross_attention
+from .intervention import _rows_for, cross_attention_modules, masked_cross_attention
 from .model_inputs import conditions_for
 from .models import LoadedModel
 from .safetext import check_prompt_chars, normalise_prompt
@@ -172,16 +172,26 @@ class SegmentConditioning:
         cfg: ``True`` for generation (the LM batch is [conditional rows; null rows], as
             ``LMModel.generate`` builds it); ``False`` for teacher-forced passes, where every batch row is
             conditional.
+        step_mask: an explainer's per-step token mask over the segments' tokens side by side,
+            ``[steps, ΣL]`` or ``[batch, steps, ΣL]`` (columns :attr:`token_columns`); each position
+            uses its own segment's columns, multiplied with that segment's word weights. This is
+            AudioGenX's ``M`` for a timeline take (may require grad).
     The text of each segment is encoded once, exactly as ``LMModel.generate`` encodes its prompt
     (with the null condition beside it), then passed through the LM's fuser.
     """
 
-    def __init__(self, model: LoadedModel, schedule: tp.Sequence[ScheduleEntry], *, cfg: bool = True) -> None:
+    def __init__(self, model: LoadedModel, schedule: tp.Sequence[ScheduleEntry], *, cfg: bool = True,
+                 step_mask: torch.Tensor | None = None) -> None:
         if not schedule or schedule[0].first != 0:
             raise ValueError("a schedule starts at position 0")
         self.model = model
         self.schedule = list(schedule)
         self.cfg = cfg
+        self.token_columns = token_columns(model, self.schedule)
+        if step_mask is not None and (step_mask.dim() not in (2, 3) or step_mask.shape[-1] != self.token_columns[-1][1]):
+            raise ValueError(f"step mask must be [steps, {self.token_columns[-1][1]}] (the segments' tokens side by "
+                             f"side), got {tuple(step_mask.shape)}")
+        self.step_mask = step_mask
         self._memories: list[torch.Tensor] = []
         self._masks: list[torch.Tensor | None] = []
         self._stack = contextlib.ExitStack()
@@ -243,10 +253,15 @@ class SegmentConditioning:
                         continue
                     q = query[:, a - lo:b - lo]
                     mem = memory_for(i, query.shape[0]).to(query.dtype)
-                    if self._masks[i] is None:
+                    rows = self._masks[i]
+                    if self.step_mask is not None:
+                        c0, c1 = self.token_columns[i]
+                        steps = _rows_for(self.step_mask[..., c0:c1], a, b - a, query.shape[0])
+                        rows = steps if rows is None else steps * rows
+                    if rows is None:
                         parts.append(base(mod, q, mem, mem, need_weights=False)[0])
                     else:
-                        parts.append(masked_cross_attention(mod, q, mem, mem, self._masks[i]))
+                        parts.append(masked_cross_attention(mod, q, mem, mem, rows))
                 return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)), None
             return forward
 
@@ -267,9 +282,29 @@ class SegmentConditioning:
         self._masks.clear()
 
 
+def token_columns(model: LoadedModel, schedule: tp.Sequence[ScheduleEntry]) -> list[tuple[int, int]]:
+    """[first, stop) of each segment's text tokens when the segments' tokens are laid side by side
+    (the token axis of a timeline take's per-step mask)."""
+    out, col = [], 0
+    for entry in schedule:
+        n = len(model.text_tokens(entry.text).tokens)
+        out.append((col, col + n))
+        col += n
+    return out
+
+
 def timeline_prompt(segments: tp.Sequence[Segment]) -> str:
-    """The one prompt a timeline take shows: its segments' words in order."""
-    return TIMELINE_JOIN.join(s.text.strip().rstrip(".") for s in segments)
+    """The one prompt a timeline take shows: its segments' words in order, word for word (word
+    ``j`` of segment ``i`` is word ``Σ_{k<i} n_k + j`` of the prompt)."""
+    texts = [s.text.strip() for s in segments]
+    return "".join(t + ("" if i == len(texts) - 1 else (" " if t[-1] in ".;,!?" else TIMELINE_JOIN))
+                   for i, t in enumerate(texts))
+
+
+def segment_words(take: Take) -> list[tuple[float, float, list[str]]]:
+    """(start, end, words) of each segment ``take`` followed: what a view shows over each span."""
+    from .text import split_words
+    return [(s.start, s.end, split_words(s.text)[0]) for s in take_segments(take)]
 
 
 def segments_to_json(segments: tp.Sequence[Segment]) -> list[dict]:
@@ -349,4 +384,4 @@ def schedule_latents(model: LoadedModel, codes: torch.Tensor, schedule: tp.Seque
 
 __all__ = ["Segment", "parse_segment", "read_timeline", "check_segments", "ScheduleEntry", "schedule_for",
            "SegmentConditioning", "generate_timeline", "timeline_prompt", "take_segments", "cut",
-           "schedule_latents", "segments_to_json"]
+           "schedule_latents", "segments_to_json", "token_columns", "segment_words"]
