@@ -155,10 +155,11 @@ def check_pattern(pattern: str) -> None:
         raise ExportError("the file name pattern is empty")
 
 
-def file_name(take: "Take", pattern: str, catid: str, creator: str, source: str, ext: str = ".wav") -> str:
+def file_name(take: "Take", pattern: str, catid: str, creator: str, source: str, ext: str = ".wav",
+              fxname: str = "") -> str:
     """The export file name from a ``{field}`` pattern (UCS by default: CatID_FXName_Creator_Source)."""
     check_pattern(pattern)
-    name = pattern.format(**pattern_fields(take, catid, creator, source))
+    name = pattern.format(**pattern_fields(take, catid, creator, source, fxname))
     if take.kind not in ("original",) and "{kind}" not in pattern:
         name += f"_{take.kind}"
     return safe_filename(name) + ext
