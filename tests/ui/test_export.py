@@ -179,3 +179,31 @@ def test_drag_handle_starts_a_drag_with_the_wav(generated, qtbot, monkeypatch):
                      Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(h, ev)
     assert len(seen) == 1 and sf.info(seen[0]).frames == w.session.current.take.audio.shape[-1]
+
+
+def test_agx_export_writes_the_bytes_the_app_writes(tiny_take, tmp_path, capsys):
+    """Same take, same settings: `agx export` and the Export dialog's path give identical files."""
+    from agx_desktop.engine import take_folder
+    from agx_desktop.engine.cli import run
+    folder = take_folder.save_take(tiny_take, tmp_path / "take")
+    take = take_folder.load_take(folder)
+    opts = ExportSettings(subtype="PCM_24", sample_rate=48000, normalize="lufs", lufs=-16.0, catid="DOGBark",
+                          creator="JD", source="AGXLib")
+    app_path, note = ex.export_take(take, tmp_path, opts, name="app.wav")
+    assert run(["export", str(folder), str(tmp_path / "cli.wav"), "--lufs", "-16", "--true-peak", "-1", "--bits", "24",
+                "--rate", "48000", "--ucs", "DOGBark,,JD,AGXLib"]) == 0
+    assert note in capsys.readouterr().out
+    assert (tmp_path / "cli.wav").read_bytes() == app_path.read_bytes()
+
+
+def test_dialog_and_drag_out_files_carry_bwf_metadata(generated, tmp_path):
+    wavinfo = pytest.importorskip("wavinfo")
+    w = generated
+    take = w.session.current.take
+    path = w.export_current(tmp_path)
+    mime = w.history.mimeData([w.history.item(0)])
+    for wav in (path, mime.urls()[0].toLocalFile()):
+        info = wavinfo.WavInfoReader(str(wav))
+        assert info.bext.description == take.prompt and info.bext.originator == "AGX Desktop"
+        assert info.ixml.raw_xml.find("USER/CATID").text == "MISCMisc"
+        assert info.ixml.raw_xml.find("AGX/SEED").text == str(take.params.seed)
