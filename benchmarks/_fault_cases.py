@@ -360,7 +360,7 @@ def store_save(root: str, take: str, result: str, explanation_only: bool = False
     try:
         if explanation_only:
             item.folder = Path(root) / "kept"
-            store.save_explanation(item)
+            store.save(item, explanation_only=True)  # as the app's retry of an unsaved explanation
         else:
             out["folder"] = str(store.save(item))
     except AgxError as exc:

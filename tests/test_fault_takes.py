@@ -407,6 +407,65 @@ def test_crash_between_the_renames_is_recovered_on_next_load(tiny_take, tmp_path
     assert sorted(os.listdir(tmp_path)) == ["dog", "src"]
 
 
+def _crashed_folder_of_takes(tiny_take, root: Path, dead_pid: int) -> None:
+    """A takes folder after crashes: a save cut between its renames (no folder, two hidden ones),
+    dead writers' temporaries beside and inside a take, a stale lock, a live writer's temporary,
+    an old-version leftover, and a good take."""
+    a = take_folder.save_take(tiny_take, root / "a")
+    os.rename(a, _tag(a, "old", dead_pid))
+    shutil.copytree(_tag(a, "old", dead_pid), _tag(a, "new", dead_pid))
+    b = take_folder.save_take(tiny_take, root / "b")
+    shutil.copytree(b, _tag(b, "new", dead_pid))
+    (b / f".explanation.json{fsio.TMP_TAG}{dead_pid}-0badf00d").write_text('{"half": ')
+    c = take_folder.save_take(tiny_take, root / "c")
+    take_folder.lock_path(c).write_text("")  # a holder killed with -9 leaves its unlocked file
+    d = take_folder.save_take(tiny_take, root / "d")
+    _tag(d, "new", os.getpid()).mkdir()  # this process is alive: left alone
+    e = take_folder.save_take(tiny_take, root / "e")
+    os.rename(e, root / ".e.old-1a2b3c4d")
+    take_folder.save_take(tiny_take, root / "f")
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_recover_all_repairs_a_folder_of_takes_as_recover_per_take_does(tiny_take, tmp_path, dead_pid):
+    """One pass over the folder (the app's load_all) leaves what a recover() of each take leaves."""
+    per_take, at_once = tmp_path / "per-take", tmp_path / "at-once"
+    for root in (per_take, at_once):
+        _crashed_folder_of_takes(tiny_take, root, dead_pid)
+    for name in "abcdef":
+        take_folder.recover(per_take / name)
+    done = take_folder.recover_all(at_once)
+    assert _tree(at_once) == _tree(per_take)
+    assert sorted(n for n in os.listdir(at_once)) == sorted(["a", "b", "c", "d", "e", "f",
+                                                             _tag(at_once / "d", "new", os.getpid()).name])
+    assert any("restored" in line and line.endswith(_tag(at_once / "a", "new", dead_pid).name) for line in done)
+    for name in "abcdef":
+        assert take_folder.load_take(at_once / name, repair=False).id == tiny_take.id
+    assert take_folder.recover_all(at_once) == []  # nothing left to do
+    shutil.rmtree(_tag(per_take / "d", "new", os.getpid()))
+    shutil.rmtree(_tag(at_once / "d", "new", os.getpid()))
+
+
+def test_load_all_recovers_a_crash_between_the_renames(tiny_take, tmp_path):
+    """The app's store: a real crash between the two renames, then one load_all shows the take."""
+    from agx_desktop.ui.store import TakeStore
+
+    root = tmp_path / "takes"
+    src = take_folder.save_take(tiny_take, tmp_path / "src")
+    folder = take_folder.save_take(tiny_take, root / "20260101000000_dog")
+    take_folder.save_take(other_take(tiny_take, id="o" * 12), root / "20260101000001_other")
+    proc = subprocess.run([sys.executable, "-c", CRASH_BETWEEN_RENAMES, str(src), str(folder)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr
+    assert not folder.exists()
+    items, notices = TakeStore(root).load_all()
+    assert sorted(it.id for it in items) == ["n" * 12, "o" * 12] and notices == []
+    assert sorted(os.listdir(root)) == ["20260101000000_dog", "20260101000001_other"]
+
+
 def test_recovery_prefers_a_complete_new_take_else_the_old_one(tiny_take, tmp_path, dead_pid):
     folder = take_folder.save_take(tiny_take, tmp_path / "dog")
     # a writer died while writing the new take (incomplete) after moving the old one aside

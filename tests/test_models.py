@@ -246,3 +246,11 @@ def test_bundled_load_reports_its_stages():
     assert [s[0] for s in seen] == ["reading the weights", "building the language model and text encoder",
                                     "building the compression model", "moving to cpu", "model ready"]
     assert seen[-1][1:] == (4, 4)
+
+
+def test_max_duration_before_a_model_is_loaded():
+    """The duration range the app offers while a model loads: its family's longest clip."""
+    assert models.max_duration("facebook/audiogen-medium") == 10.0
+    assert models.max_duration("facebook/musicgen-small") == 30.0
+    assert models.max_duration(models.BUNDLED_ID) == 10.0
+    assert models.max_duration("/some/checkpoint/folder") == 10.0

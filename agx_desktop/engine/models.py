@@ -38,6 +38,7 @@ from .errors import (Cancelled, CheckpointError, ModelUnavailableError, Paramete
 from .progress import CancelToken, ProgressFn, check, report
 from .text import TextTokens, align_tokens
 from . import weights_check as wc
+from .safetext import one_line
 
 if tp.TYPE_CHECKING:
     from .take import GenerationParams
@@ -84,6 +85,17 @@ HUB_MODELS: dict[str, HubModel] = {m.id: m for m in [
              "facebook/encodec_32khz"),
 ]}
 
+#: The longest clip (s) of each family unless its checkpoint says otherwise (audiocraft's training segments).
+FAMILY_MAX_DURATION: dict[str, float] = {"audiogen": 10.0, "musicgen": 30.0}
+
+
+def max_duration(model_id: str) -> float:
+    """The longest take ``model_id`` makes, known before it is loaded: its family's (AudioGen's for
+    the bundled model and checkpoint folders). A loaded model's own ``max_duration`` (its training
+    segment) is the exact value."""
+    family = HUB_MODELS[model_id].family if model_id in HUB_MODELS else "audiogen"
+    return FAMILY_MAX_DURATION[family]
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -114,7 +126,7 @@ def choose_device(preference: str | torch.device | None = None) -> torch.device:
     if isinstance(preference, torch.device):
         return _check_available(preference, "--device")
     if preference is not None and not isinstance(preference, str):
-        raise ParameterError(f"unknown device {wc.clean(repr(preference), 40)}: use cpu, cuda, cuda:N or mps")
+        raise ParameterError(f"unknown device {one_line(repr(preference), 40)}: use cpu, cuda, cuda:N or mps")
     origin, text = "--device", (preference or "").strip()
     if not text:
         origin, text = "AGX_DEVICE", os.environ.get("AGX_DEVICE", "").strip()
@@ -123,7 +135,7 @@ def choose_device(preference: str | torch.device | None = None) -> torch.device:
     name = text.lower()
     if not _DEVICE_RE.fullmatch(name):
         where = "" if origin == "--device" else " in AGX_DEVICE"
-        raise ParameterError(f"unknown device {wc.clean(repr(text), 40)}{where}: use cpu, cuda, cuda:N or mps")
+        raise ParameterError(f"unknown device {one_line(repr(text), 40)}{where}: use cpu, cuda, cuda:N or mps")
     return _check_available(torch.device(name), origin)
 
 
@@ -161,7 +173,7 @@ def threads_override() -> int | None:
     try:
         count = int(raw.strip())
     except ValueError:
-        raise ParameterError(f"AGX_THREADS={wc.clean(repr(raw), 40)} is not a whole number: set it to a thread "
+        raise ParameterError(f"AGX_THREADS={one_line(repr(raw), 40)} is not a whole number: set it to a thread "
                              "count such as 2, or unset it") from None
     if not 1 <= count <= MAX_THREADS:
         raise ParameterError(f"AGX_THREADS={count} is out of range: set it to a thread count from 1 to "
@@ -501,7 +513,7 @@ def _check_pkg(pkg: tp.Any, path: Path) -> dict:
         if path.name == CODEC_FILE and isinstance(target, str) and target in CODEC_REDIRECTS:
             return pkg
         raise CheckpointError(f"{path} names another model to load instead ('pretrained': "
-                              f"{wc.clean(repr(target), 80)}); agx follows that key only to "
+                              f"{one_line(repr(target), 80)}); agx follows that key only to "
                               f"{' or '.join(CODEC_REDIRECTS)} in {CODEC_FILE}: {FOLDER_FIX} with its weights inside")
     if "best_state" not in pkg:
         raise CheckpointError(f"{path} is not an audiocraft checkpoint (no 'best_state'): wrong file?")
@@ -551,15 +563,15 @@ def _check_conditioners(cfg: dict, path: Path) -> None:
             continue
         kind = cc.get("model") if isinstance(cc, dict) else None
         if kind not in TEXT_CONDITIONERS:
-            raise CheckpointError(f"{path}: conditioner {wc.clean(repr(name), 40)} is of type "
-                                  f"{wc.clean(repr(kind), 40)}, which agx does not build (it would read further files "
+            raise CheckpointError(f"{path}: conditioner {one_line(repr(name), 40)} is of type "
+                                  f"{one_line(repr(kind), 40)}, which agx does not build (it would read further files "
                                   f"named by the config); agx builds {' and '.join(TEXT_CONDITIONERS)} conditioners")
         if kind == "t5":
             t5 = cc.get("t5")
             t5_name = t5.get("name") if isinstance(t5, dict) else None
             if t5_name not in T5Conditioner.MODELS:
-                raise CheckpointError(f"{path}: conditioner {wc.clean(repr(name), 40)} asks for T5 "
-                                      f"{wc.clean(repr(t5_name), 60)}, not one of audiocraft's T5 models "
+                raise CheckpointError(f"{path}: conditioner {one_line(repr(name), 40)} asks for T5 "
+                                      f"{one_line(repr(t5_name), 60)}, not one of audiocraft's T5 models "
                                       f"({', '.join(T5Conditioner.MODELS)}): {FOLDER_FIX}")
 
 
@@ -598,11 +610,11 @@ def _redirected_codec(name: str, path: Path, device: torch.device) -> tp.Any:
         hf_model = HFEncodecModel.from_pretrained(name)
     except OSError as exc:  # not cached and no network, or the repo lacks a file
         raise ModelUnavailableError(f"{name} (the codec {path} names) could not be fetched ({type(exc).__name__}: "
-                                    f"{wc.clean(str(exc), 160)}): connect once to download it, or copy "
+                                    f"{one_line(str(exc), 160)}): connect once to download it, or copy "
                                     "~/.cache/huggingface from a machine that has it") from exc
     except Exception as exc:  # a corrupt or unsafe file in the cache
         detail = ("it holds objects other than weights, which are never unpickled"
-                  if isinstance(exc, pickle.UnpicklingError) else wc.clean(str(exc), 160))
+                  if isinstance(exc, pickle.UnpicklingError) else one_line(str(exc), 160))
         raise CheckpointError(f"{name} (the codec {path} names) is corrupt in the Hugging Face cache "
                               f"({type(exc).__name__}: {detail}): delete it from ~/.cache/huggingface to download "
                               "it again") from exc
@@ -658,14 +670,14 @@ def _build_from_pkg(pkg: dict, kind: str, device: torch.device, path: Path | Non
     return model.eval()
 
 
-def _max_duration(cfg: tp.Any, default: float, folder: Path) -> float:
+def _segment_duration(cfg: tp.Any, default: float, folder: Path) -> float:
     """The LM's training segment length (the longest clip it makes in one go), checked finite."""
     dataset = cfg.get("dataset") if cfg is not None else None
     value = dataset.get("segment_duration") if dataset is not None and hasattr(dataset, "get") else None
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 600:
-        raise CheckpointError(f"{folder / LM_FILE}: its dataset.segment_duration {wc.clean(repr(value), 40)} is not "
+        raise CheckpointError(f"{folder / LM_FILE}: its dataset.segment_duration {one_line(repr(value), 40)} is not "
                               f"a duration from 0 to 600 s: {FOLDER_FIX}")
     return float(value)
 
@@ -701,8 +713,8 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
         if "musicgen" in solver:
             family = "musicgen"
         cls = MusicGen if family == "musicgen" else AudioGen
-        default = 30.0 if family == "musicgen" else 10.0
-        max_duration = _max_duration(cfg, default, folder)
+        default = FAMILY_MAX_DURATION.get(family, FAMILY_MAX_DURATION["audiogen"])
+        max_duration = _segment_duration(cfg, default, folder)
         gen = cls(name or str(folder), codec, lm, max_duration=default)
         gen.max_duration = max_duration  # set after: audiocraft's constructor asserts max_duration > its stride
     return gen
@@ -806,7 +818,7 @@ def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = N
         step.expect(5)
         gen = load_checkpoint_folder(target, torch.device("cpu"), step=step)
     else:
-        raise UnknownModelError(f"unknown model '{wc.clean(model_id, 80)}': use one of {', '.join(_known_ids())}, "
+        raise UnknownModelError(f"unknown model '{one_line(model_id, 80)}': use one of {', '.join(_known_ids())}, "
                                 f"or a folder with {LM_FILE} and {CODEC_FILE}")
     step(f"moving to {dev}")
     loaded = LoadedModel(model_id, gen, dev, trained=trained, codec_device=codec_dev)

@@ -15,6 +15,7 @@ No torch here: the CLI imports this while parsing arguments.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .errors import PromptError
@@ -23,6 +24,8 @@ from .errors import PromptError
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: characters that are spacing inside a prompt (line and paragraph breaks, tabs).
 PROMPT_SPACING = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+#: the colour/bold escapes torch and other libraries put in their own messages.
+_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def is_unsafe_char(ch: str) -> bool:
@@ -47,6 +50,21 @@ def terminal_safe(text: object) -> str:
     return "".join(_escape(ch) if is_unsafe_char(ch) else ch for ch in s)
 
 
+def one_line(text: object, limit: int = 200) -> str:
+    """A library's message as one terminal-safe line of at most ``limit`` characters.
+
+    The first non-blank line (with the next one when it ends in ":", as in torch's "Error(s) in
+    loading state_dict for LMModel:" + the error), styling escapes dropped, anything else unsafe
+    escaped (:func:`terminal_safe`), shortened with "…".
+    """
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if first.endswith(":") and len(lines) > 1:
+        first = f"{first} {lines[1]}"
+    first = terminal_safe(_ANSI_STYLE.sub("", first))
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
 def check_prompt_chars(prompt: str) -> None:
     """Refuse a prompt holding a control character other than spacing (:class:`PromptError`)."""
     bad = [ch for ch in prompt if is_unsafe_char(ch) and ch not in PROMPT_SPACING]
@@ -61,4 +79,4 @@ def normalise_prompt(prompt: str) -> str:
     return "".join(" " if ch in PROMPT_SPACING else ch for ch in prompt)
 
 
-__all__ = ["terminal_safe", "check_prompt_chars", "normalise_prompt", "is_unsafe_char", "BIDI_CONTROLS"]
+__all__ = ["terminal_safe", "one_line", "check_prompt_chars", "normalise_prompt", "is_unsafe_char", "BIDI_CONTROLS"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import typing as tp
 
 import torch
 
 from .errors import AgxError, CheckpointError
+from .safetext import one_line
 
 LOOP_LIMIT = 4096
 """Most layers / codebooks / residual blocks a config may ask for (audiocraft's largest has 48
@@ -26,20 +26,6 @@ layers and 4 codebooks): the meta build loops over these, so they are bounded fi
 LOOP_KEYS = ("num_layers", "n_q", "n_residual_layers")
 SIZE_SLACK = 1 << 20
 """Values a config may describe beyond twice what its weights hold (parts rebuilt, not saved)."""
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def clean(text: str, limit: int = 200) -> str:
-    """First line of ``text``, without control characters (they could reach a terminal), shortened."""
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    if first.endswith(":") and len(lines) > 1:  # "Error(s) in loading state_dict for LMModel:" + the error
-        first = f"{first} {lines[1]}"
-    first = _ANSI.sub("", first)  # torch's own messages carry bold/reset escapes
-    first = "".join(c if c.isprintable() else "?" for c in first)
-    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 @contextlib.contextmanager
@@ -54,7 +40,7 @@ def as_checkpoint_error(where: str, fix: str) -> tp.Iterator[None]:
     except AgxError:
         raise
     except Exception as exc:  # anything a malformed config or weights file makes a builder raise
-        detail = clean(str(exc))
+        detail = one_line(str(exc))
         detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         raise CheckpointError(f"{where} ({detail}); {fix}") from exc
 
@@ -102,9 +88,9 @@ def check_state(state: tp.Any, where: str, fix: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{where}: the weights are a {type(state).__name__}, not a table of named tensors; {fix}")
     for name, tensor in state.items():
         if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
-            raise CheckpointError(f"{where}: weights entry {clean(repr(name), 60)} is not a named tensor; {fix}")
+            raise CheckpointError(f"{where}: weights entry {one_line(repr(name), 60)} is not a named tensor; {fix}")
         if tensor.layout != torch.strided or tensor.device.type != "cpu":
-            raise CheckpointError(f"{where}: weights entry {clean(name, 60)} is a {tensor.layout} tensor on "
+            raise CheckpointError(f"{where}: weights entry {one_line(name, 60)} is a {tensor.layout} tensor on "
                                   f"{tensor.device}, not plain CPU weights; {fix}")
     return state
 
@@ -124,11 +110,11 @@ def check_tensors(state: tp.Mapping[str, torch.Tensor], reference: tp.Mapping[st
                          and tensor.is_complex() == ref.is_complex()
                          and (tensor.dtype == torch.bool) == (ref.dtype == torch.bool))
             if not same_kind or (exact_dtype and tensor.dtype != ref.dtype):
-                raise CheckpointError(f"{where}: weight {clean(name, 80)} is {tensor.dtype}, the model needs "
+                raise CheckpointError(f"{where}: weight {one_line(name, 80)} is {tensor.dtype}, the model needs "
                                       f"{ref.dtype}; {fix}")
         if (tensor.is_floating_point() or tensor.is_complex()) and tensor.numel() \
                 and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"{where}: weight {clean(name, 80)} holds NaN or infinite values (a damaged "
+            raise CheckpointError(f"{where}: weight {one_line(name, 80)} holds NaN or infinite values (a damaged "
                                   f"file?); {fix}")
 
 
@@ -144,10 +130,10 @@ def check_pair(lm: tp.Any, codec: tp.Any, where: str, fix: str) -> None:
                               f"compression model has {codec_card}; {fix}")
     rate, frame_rate = _number(codec.sample_rate), _number(codec.frame_rate)
     if rate is None or not 1000 <= rate <= 384000:
-        raise CheckpointError(f"{where}: the compression model's sample rate {clean(repr(codec.sample_rate), 40)} "
+        raise CheckpointError(f"{where}: the compression model's sample rate {one_line(repr(codec.sample_rate), 40)} "
                               f"is not an audio rate (1000-384000 Hz); {fix}")
     if frame_rate is None or not 0 < frame_rate <= rate:
-        raise CheckpointError(f"{where}: the compression model's frame rate {clean(repr(codec.frame_rate), 40)} "
+        raise CheckpointError(f"{where}: the compression model's frame rate {one_line(repr(codec.frame_rate), 40)} "
                               f"is not usable; {fix}")
 
 

@@ -1,7 +1,7 @@
 """Where the app keeps its files: platformdirs' user data dir, or ``$AGX_DATA_DIR`` when set.
 
 Nothing here raises for an unusable data folder (read-only, a file, no permission): the app must
-still start, with autosave off and a notice built from :func:`data_dir_problem`.
+still start, with autosave off and a notice built from :func:`writable_problem` (``TakeStore.check``).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from agx_desktop.engine.fsio import describe_os_error, temp_name
+from agx_desktop.engine.resources import RESOURCES_DIR
 
 APP_NAME = "AGX Desktop"
 ENV_DATA_DIR = "AGX_DATA_DIR"
@@ -31,7 +32,7 @@ def data_dir() -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
-        pass  # data_dir_problem() says why; callers that write handle their own errors
+        pass  # writable_problem() says why; callers that write handle their own errors
     return path
 
 
@@ -51,11 +52,6 @@ def writable_problem(folder: str | Path) -> str | None:
     except OSError as exc:
         return describe_os_error(exc, folder, advice=False)
     return None
-
-
-def data_dir_problem() -> str | None:
-    """Why the data folder can't be used for autosave and settings (one phrase), or None."""
-    return writable_problem(configured_data_dir())
 
 
 def takes_dir() -> Path:
@@ -108,4 +104,5 @@ def settings_path() -> Path:
 
 
 def resources_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The shipped ``resources/`` folder (icons), as the engine defines it."""
+    return RESOURCES_DIR

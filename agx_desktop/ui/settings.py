@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import typing as tp
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 
 from agx_desktop.engine.fsio import is_finite_number, write_json_atomic
+from agx_desktop.engine.take import GenerationParams
 
 from .paths import settings_path
 
@@ -41,18 +42,30 @@ def _fits(value: tp.Any, default: tp.Any) -> bool:
 
 
 SAMPLING_FIELDS = ("cfg_coef", "top_k", "temperature")
+#: The fixed sampling defaults before sampling followed the model: a record of the past (settings
+#: files written then are read against it), so it stays as written even if the engine's change.
 OLD_SAMPLING_DEFAULTS = {"cfg_coef": 3.0, "top_k": 250, "temperature": 1.0}
+#: :class:`GenerationParams` fields the app has no control for (top-p is set from the CLI only).
+NOT_IN_APP = frozenset({"top_p"})
+#: Where the app's first-start value differs from the engine's, and why: the app starts on the
+#: bundled model, whose config.json samples at temperature 0.8 (sampling then follows the loaded
+#: model unless the user sets it, see ``sampling_custom``).
+APP_OVERRIDES: dict[str, tp.Any] = {"temperature": 0.8}
+
+# The generation fields of Settings, one per GenerationParams field the app shows, with the
+# engine's defaults (except APP_OVERRIDES): the engine's dataclass is the one list of them.
+_GenerationSettings = make_dataclass("_GenerationSettings", [
+    (f.name, f.type, field(default=APP_OVERRIDES.get(f.name, f.default)))
+    for f in fields(GenerationParams) if f.name not in NOT_IN_APP])
 
 
 @dataclass
-class Settings:
+class Settings(_GenerationSettings):
+    """What the app remembers between runs: the :class:`GenerationParams` fields the app shows
+    (inherited, see above) and the app's own."""
+
     prompt: str = "a dog barks then a bell rings"
     model: str = "bundled"
-    duration: float = 5.0
-    seed: int = 0
-    cfg_coef: float = 3.0
-    top_k: int = 250
-    temperature: float = 0.8
     # Which of "cfg_coef", "top_k", "temperature" the user set; the others follow the loaded model.
     sampling_custom: list = field(default_factory=list)
     epochs: int = 50

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from agx_desktop.engine.errors import AgxError, StorageError
-from agx_desktop.engine.fsio import TMP_TAG, describe_os_error
-from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_explanation, load_take, recover,
-                                      save_explanation, save_take)
+from agx_desktop.engine.fsio import describe_os_error
+from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_explanation, load_take, recover_all,
+                                            save_explanation, save_take)
 
 from .analysis import TakeItem, analyse
 from .paths import ENV_DATA_DIR, takes_dir, writable_problem
@@ -151,10 +151,6 @@ class TakeStore:
         return (f"Autosave is off: {self.problem}. Takes made now are kept only until you quit — export them, "
                 f"or {fix} (or set {ENV_DATA_DIR} to a writable folder) and restart.")
 
-    @property
-    def autosave_on(self) -> bool:
-        return self.problem is None
-
     def mark_unsaved(self, item: TakeItem, reason: str) -> None:
         """Remember ``item`` as not (fully) saved, for :meth:`retry_unsaved` and the quit warning."""
         with self._lock:
@@ -250,9 +246,6 @@ class TakeStore:
         self._mark_saved(item)
         return item.folder
 
-    def save_explanation(self, item: TakeItem) -> None:
-        self.save(item, explanation_only=item.folder is not None)
-
     def retry_unsaved(self) -> tuple[list[TakeItem], list[str]]:
         """Save every remembered unsaved item again: (the saved ones, one line per failure)."""
         self.check()
@@ -274,7 +267,7 @@ class TakeStore:
         """
         notices: list[str] = []
         try:
-            self._recover_interrupted()
+            recover_all(self.root)  # one pass for the folder (a crash between renames included)
             folders = sorted(p for p in self.root.iterdir() if not p.name.startswith(".") and p.is_dir())
         except OSError as exc:
             if self.problem is None or self.root.exists():
@@ -294,24 +287,10 @@ class TakeStore:
                                    str(it.folder.name if it.folder is not None else "")))
         return items, notices
 
-    def _recover_interrupted(self) -> None:
-        """Put back takes whose save was cut between its two renames (only hidden temporaries are
-        left, no folder), and let the engine remove dead writers' leftovers: each folder's own
-        temporaries are handled when :func:`load_take` reads it."""
-        for entry in list(self.root.iterdir()):
-            if not entry.name.startswith(".") or TMP_TAG not in entry.name:
-                continue
-            target = self.root / entry.name[1:].split(TMP_TAG, 1)[0]
-            if target.name and not target.exists():
-                try:
-                    recover(target)
-                except Exception:  # read-only, busy...: the take is left as it is, found next time
-                    pass
-
     def _load_one(self, folder: Path, seen: dict[str, str], notices: list[str]) -> TakeItem | None:
         fix = f"move that folder out of {self.root} (or delete it) to stop this notice"
         try:
-            take = load_take(folder)
+            take = load_take(folder, repair=False)  # recover_all has repaired it
             check_take(take)
         except Exception as exc:  # any bad file or field: skip this one folder, keep the rest
             reason = _line(exc)
@@ -345,8 +324,3 @@ class TakeStore:
         except Exception as exc:
             notices.append(f"skipped {folder.name}: its audio can't be analysed ({_line(exc, 120)}) — {fix}")
             return None
-
-    def delete(self, item: TakeItem) -> None:
-        self._mark_saved(item)
-        if item.folder is not None:
-            shutil.rmtree(item.folder, ignore_errors=True)

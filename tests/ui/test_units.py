@@ -101,6 +101,36 @@ def test_old_settings_keep_the_sampling_the_user_had_changed(data_dir):
 
 
 
+def test_settings_start_from_the_engines_generation_defaults():
+    """One list of generation fields: the engine's GenerationParams; the app differs only where it says why."""
+    from dataclasses import fields
+
+    from agx_desktop.engine.take import GenerationParams
+    from agx_desktop.ui.settings import APP_OVERRIDES, NOT_IN_APP
+
+    engine = GenerationParams()
+    shown = [f.name for f in fields(GenerationParams) if f.name not in NOT_IN_APP]
+    assert shown == ["duration", "seed", "top_k", "temperature", "cfg_coef"]
+    for name in shown:
+        assert getattr(Settings(), name) == APP_OVERRIDES.get(name, getattr(engine, name)), name
+    assert APP_OVERRIDES == {"temperature": 0.8}
+
+
+def test_a_settings_file_from_before_still_loads(data_dir):
+    """Every key the settings file held before the generation fields came from GenerationParams."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    old = {"prompt": "rain", "model": "facebook/audiogen-medium", "duration": 3.5, "seed": 7, "cfg_coef": 4.0,
+           "top_k": 100, "temperature": 0.7, "sampling_custom": ["top_k"], "epochs": 20, "method": "random",
+           "variations": 2, "loop": True, "geometry": "AAA", "state": "BBB",
+           "export": {"folder": "/x", "subtype": "FLOAT", "sample_rate": 48000, "normalize": "peak", "lufs": -16.0,
+                      "peak_db": -2.0, "pattern": "{fxname}", "catid": "RAIN", "creator": "me", "source": "here"}}
+    (data_dir / "settings.json").write_text(json.dumps(old))
+    s = load_settings()
+    assert s.to_dict() == old
+    save_settings(s)
+    assert json.loads((data_dir / "settings.json").read_text()) == old
+
+
 def test_model_load_job_shows_its_stages_and_stops_when_cancelled():
     """The app's load job passes the engine's stages to its progress and its Cancel to the load
     (the emit below runs where the worker's would, so the cancel lands at a known stage)."""
@@ -127,3 +157,4 @@ def test_model_load_job_shows_its_stages_and_stops_when_cancelled():
     dev = str(models.choose_device())
     assert stages == ["building the untrained stand-in model", f"moving to {dev}", "model ready"]
     assert models._CACHE[("bundled", dev)] is model and not model.trained
+    models._CACHE.clear()  # the stand-in must not serve a later test (in this process) as "bundled"

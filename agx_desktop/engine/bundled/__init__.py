@@ -3,5 +3,7 @@ from __future__ import annotations
 
 import pathlib
 
-BUNDLED_DIR: pathlib.Path = pathlib.Path(__file__).resolve().parents[3] / "resources" / "bundled"
+from ..resources import RESOURCES_DIR
+
+BUNDLED_DIR: pathlib.Path = RESOURCES_DIR / "bundled"
 """Where the shipped files live (the loader's default folder; tests point ``loader.BUNDLED_DIR`` elsewhere)."""
