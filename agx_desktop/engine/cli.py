@@ -68,7 +68,29 @@ class _Bars:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument as one ``agx: error:`` line (no usage block) and exits 2."""
+    """argparse that reports a bad argument as one ``agx: error:`` line (no usage block) and exits 2,
+    and adds options that need heavy imports (the explainers' settings) only when it is used: so
+    ``agx --help`` or ``agx models`` never import torch for ``agx explain``'s options."""
+
+    def __init__(self, *args: tp.Any, **kwargs: tp.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[tp.Callable[[argparse.ArgumentParser], None]] = []
+
+    def defer(self, add: tp.Callable[[argparse.ArgumentParser], None]) -> None:
+        """Run ``add(self)`` right before this parser first parses or prints its help."""
+        self._deferred.append(add)
+
+    def _add_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+    def parse_known_args(self, args: tp.Any = None, namespace: tp.Any = None) -> tp.Any:  # type: ignore[override]
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._add_deferred()
+        return super().format_help()
 
     def error(self, message: str) -> tp.NoReturn:  # type: ignore[override]
         print(f"agx: error: {terminal_safe(message)} (see '{self.prog} --help')", file=sys.stderr)
@@ -121,9 +143,6 @@ ARG_TOP_P = _checked(lambda v: limits.check_real("top-p", v, 0.0, 1.0, hint=" (0
 ARG_TEMPERATURE = _checked(lambda v: limits.check_real("temperature", v, 0.0, limits.MAX_TEMPERATURE,
                                                        hint=" (0 = greedy)"), float)
 ARG_CFG = _checked(lambda v: limits.check_real("guidance (cfg)", v, 0.0, limits.MAX_CFG), float)
-ARG_EPOCHS = _checked(lambda v: limits.check_int("epochs", v, 1, limits.MAX_EPOCHS), int)
-ARG_DRAWS = _checked(lambda v: limits.check_int("draws", v, 1, limits.MAX_DRAWS), int)
-ARG_PERMUTATIONS = _checked(lambda v: limits.check_int("permutations", v, 1, limits.MAX_PERMUTATIONS), int)
 ARG_SAMPLES = _checked(lambda v: limits.check_int("samples", v, 1, limits.MAX_SAMPLES), int)
 ARG_LIMIT = _checked(lambda v: limits.check_int("limit", v, 1, 10 ** 9), int)
 ARG_SECONDS = _checked(lambda v: limits.check_real("interval time", v, -1e9, 1e9, hint=" seconds"), float)
@@ -131,19 +150,14 @@ ARG_PROMPT = _checked(lambda v: v, _prompt)
 ARG_WEIGHT = _checked(lambda v: v, _weight_spec)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="agx", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Generate sound effects from text with AudioGen and explain which words made which "
-                    "sounds (AudioGenX).")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA when available, else CPU)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_models(sub: tp.Any) -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list models, where each comes from and whether it is usable now")
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
     m.add_argument("--offline", action="store_true", help="do not probe the network")
+    return m
 
+
+def _add_generate(sub: tp.Any) -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate a take folder from a prompt",
                        description="Generate audio from PROMPT and write a take folder (audio.wav, take.json, "
                                    "tensors.safetensors) to --out.")
@@ -166,39 +180,29 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True,
                    help="take folder to write: a new folder, or an existing take (replaced atomically); "
                         "any other folder or file is refused")
+    return g
 
-    e = sub.add_parser("explain", help="explain a take: word importance per frame -> DIR/explanation.json")
+
+def _add_explain(sub: tp.Any) -> argparse.ArgumentParser:
+    e = sub.add_parser("explain", help="explain a take: word importance per frame -> DIR/explanation.json",
+                       description="Explain a take: which words made which sounds, frame by frame. Each method's "
+                                   "options are listed below under its name; options of another method than "
+                                   "--method are ignored.")
     e.add_argument("take", help="take folder written by `agx generate`")
     e.add_argument("--method", default="audiogenx",
-                   help="explanation method: audiogenx (default, the paper's); occlusion (regenerates the take "
-                        "without each word with its own sampling noise: explains the sound, slower); or a "
-                        "baseline: random, gradcam-e, gradcam-a, atman, chefer, rollout")
+                   help="explanation method (default audiogenx, the paper's); the methods and their options are "
+                        "listed below")
     e.add_argument("--model", default=None,
                    help="model to use (default: the one that made the take; a take made by a model folder "
                         "needs it named here)")
-    e.add_argument("--epochs", type=ARG_EPOCHS, default=50,
-                   help="AudioGenX training epochs (default 50, as the paper; the most for --mode quick)")
-    e.add_argument("--mode", choices=["quick", "fast", "reference"], default="quick",
-                   help="quick (default): the paper's loss, higher decaying lr, stops when the importances "
-                        "settle (~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
-                        "optimisation exactly, factual+counterfactual in one batch (~2x faster); reference: "
-                        "as the paper's code runs it")
-    e.add_argument("--seed", type=ARG_SEED, default=0, help="explainer seed (audiogenx: initialisation, Gumbel noise; "
-                                                          "occlusion: the first posterior noise draw; random)")
-    e.add_argument("--draws", type=ARG_DRAWS, default=3,
-                   help="occlusion: posterior noise draws averaged (default 3; each regenerates the take once "
-                        "per word)")
-    e.add_argument("--coalitions", choices=["single", "shapley"], default="single",
-                   help="occlusion: mute each word alone (single, default) or estimate Shapley values from "
-                        "words switched on one by one in random orders (shapley: words that say the same "
-                        "thing share the credit instead of hiding each other)")
-    e.add_argument("--permutations", type=ARG_PERMUTATIONS, default=4,
-                   help="occlusion --coalitions shapley: orders sampled (default 4; each regenerates the take "
-                        "once per word + 1)")
     e.add_argument("--interval", nargs=2, type=ARG_SECONDS, metavar=("START", "END"),
                    help="report importance for this interval in seconds (re-uses a stored explanation)")
     e.add_argument("--retrain", action="store_true", help="explain again even if explanation.json exists")
+    add_explainer_options(e)
+    return e
 
+
+def _add_regenerate(sub: tp.Any) -> argparse.ArgumentParser:
     r = sub.add_parser("regenerate", help="regenerate a take with its explanation's mask or word weights")
     r.add_argument("take", help="take folder")
     r.add_argument("--variant", choices=["factual", "counterfactual", "weighted"], default="weighted")
@@ -209,9 +213,101 @@ def _parser() -> argparse.ArgumentParser:
                    help="model to use (default: the one that made the take; a take made by a model folder "
                         "needs it named here)")
     r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
-    for cmd in plugin_commands().values():  # `agx evaluate` (agx_desktop.evaluation)
-        cmd.add_subparser(sub)
+    return r
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="agx", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Generate sound effects from text with AudioGen and explain which words made which "
+                    "sounds (AudioGenX).")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA when available, else CPU)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS.values():
+        command.add(sub)
+    for plugin in plugin_commands().values():  # `agx evaluate` (agx_desktop.evaluation), ...
+        plugin.add_subparser(sub)
     return p
+
+
+# --------------------------------------------------------------------------- explainer options
+
+SETTING = "setting:"  # argparse dest of an explainer option: setting:NAME (explain), setting:METHOD:NAME (evaluate)
+
+
+def add_explainer_options(parser: argparse.ArgumentParser, *, per_method: bool = False,
+                          aliases: tp.Mapping[tuple[str, str], tp.Sequence[str]] | None = None) -> None:
+    """Add every registered explainer's settings to ``parser`` as options, from their declarations.
+
+    ``agx explain``: ``--NAME`` (one option for a name several methods share). ``per_method`` (``agx
+    evaluate``, which runs several methods): ``--METHOD-NAME``. ``aliases`` adds older spellings,
+    ``{("audiogenx", "epochs"): ["--epochs"]}``. Options left out are absent from the namespace
+    (the method's default applies); read them back with :func:`explainer_overrides`. The options are
+    built when the parser is first used (the explainers import torch).
+    """
+    def build(p: argparse.ArgumentParser) -> None:
+        from .explain import METHODS, menu_order
+        users: dict[str, list[tuple[str, tp.Any]]] = {}
+        for name in menu_order():
+            for f in METHODS[name].Settings.fields():
+                users.setdefault(f.name, []).append((name, f))
+        shared = None if per_method else p.add_argument_group("options of several methods")
+        for name in menu_order():
+            group = p.add_argument_group(f"{name}", METHODS[name].summary.replace("%", "%%"))
+            for f in METHODS[name].Settings.fields():
+                flag = f.name.replace("_", "-")
+                if per_method:
+                    _add_setting(group, [*(aliases or {}).get((name, f.name), ()), f"--{name}-{flag}"],
+                                 f"{SETTING}{name}:{f.name}", [(name, f)])
+                elif len(users[f.name]) == 1:
+                    _add_setting(group, [f"--{flag}"], f"{SETTING}{f.name}", users[f.name])
+                elif users[f.name][0][0] == name:  # a name several methods share: once
+                    _add_setting(shared, [f"--{flag}"], f"{SETTING}{f.name}", users[f.name])
+
+    defer = getattr(parser, "defer", None)
+    defer(build) if defer is not None else build(parser)
+
+
+def _add_setting(group: tp.Any, flags: list[str], dest: str, users: list[tuple[str, tp.Any]]) -> None:
+    """One option for the settings field ``users[0]`` (the same name in every method of ``users``)."""
+    f = users[0][1]
+    kwargs: dict[str, tp.Any] = {"dest": dest, "default": argparse.SUPPRESS, "help": _setting_help(users)}
+    if f.kind == "bool":
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif f.kind == "choice":
+        kwargs["choices"] = f.option.choices
+    else:
+        kwargs["type"] = _checked(lambda v: v, f.parse)
+        kwargs["metavar"] = ("START", "END") if f.kind == "interval" else f.name.upper()
+        if f.kind == "interval":
+            kwargs["nargs"] = 2
+    group.add_argument(*flags, **kwargs)
+
+
+def _setting_help(users: list[tuple[str, tp.Any]]) -> str:
+    """The option's help: the declared line, its default and range (per method where several share it)."""
+    def one(f: tp.Any) -> str:
+        facts = [] if f.default is None else [f"default {_shown(f.default)}"]
+        if f.kind in ("int", "float") and f.range_text():
+            facts.append(f.range_text())
+        return f.help + (f" ({'; '.join(facts)})" if facts else "")
+    text = one(users[0][1]) if len(users) == 1 else "; ".join(f"{m}: {one(f)}" for m, f in users)
+    return text.replace("%", "%%")
+
+
+def _shown(value: tp.Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def explainer_overrides(args: argparse.Namespace, method: str | None = None) -> dict[str, tp.Any]:
+    """The explainer options given on the command line: ``{NAME: value}`` (``agx explain``) or, for
+    ``method``, that method's ``--METHOD-NAME`` options (``agx evaluate``)."""
+    prefix = SETTING if method is None else f"{SETTING}{method}:"
+    return {key[len(prefix):]: value for key, value in vars(args).items()
+            if key.startswith(prefix) and ":" not in key[len(prefix):]}
 
 
 COMMANDS_GROUP = "agx_desktop.commands"
@@ -359,101 +455,127 @@ def _read_explanation(folder: str, take: tp.Any) -> tp.Any:
                                f"run `agx explain {folder} --retrain`") from exc
 
 
-def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
-    from . import take_folder  # torch, not audiocraft: a bad take folder is reported before the model code loads
+def _models(args: argparse.Namespace, bars: _Bars) -> int:
+    from .models import list_models
+    _print_models(list_models(check_network=not args.offline), args.json)
+    return 0
 
-    if args.command == "models":
-        from .models import list_models
-        _print_models(list_models(check_network=not args.offline), args.json)
-        return 0
-    if args.command == "generate":
-        from .generation import generate
-        out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
-        with take_folder.take_lock(out):
-            model = _load(args.model, args)
-            weights = None
-            if args.weights:
-                weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights)
-            params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k,
-                                          top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg)
-            take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
-            bars.close()
-            out = take_folder.save_take(take, out)
-        untrained = "" if model.trained else " (untrained model: expect noise)"
-        print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
-              f"{take.seconds:.1f} s){untrained}")
-        return 0
-    if args.command == "explain":
-        from .explain import explain, available_methods
-        from .errors import UnknownMethodError
-        if args.method not in available_methods():
-            raise UnknownMethodError(f"unknown method '{args.method}': use one of {', '.join(available_methods())}")
-        take = take_folder.load_take(args.take)  # a folder that is not a take: its own line, before any lock
-        model_id = _model_for(take, args.model, "explain")
-        interval = tuple(args.interval) if args.interval else None
-        if interval is not None:
-            from .explain.base import check_interval
-            check_interval(interval, take.duration, take.frame_rate)
-        with take_folder.take_lock(args.take):  # no generate may replace the take between explain and save
-            take = take_folder.load_take(args.take)
-            model_id = _model_for(take, args.model, "explain")
-            existing = None
-            stored = Path(args.take) / take_folder.EXPLANATION
-            if not args.retrain and stored.is_file():
-                try:
-                    existing = take_folder.load_explanation(args.take, take)
-                except Exception as exc:  # corrupt or tampered: explain it again and replace it
-                    print(f"agx: note: {terminal_safe(stored)} cannot be used ({terminal_safe(exc)[:200]}); "
-                          "explaining again", file=sys.stderr)
-                    existing = None
-                if existing is not None and (existing.take_id != take.id or existing.method != args.method):
-                    existing = None
-            if existing is None:
-                model = _load(model_id, args)
-                kwargs: dict[str, tp.Any] = {"progress": bars}
-                if args.method == "audiogenx":
-                    kwargs.update(epochs=args.epochs, mode=args.mode, seed=args.seed)
-                elif args.method == "occlusion":
-                    kwargs.update(draws=args.draws, seed=args.seed, coalitions=args.coalitions,
-                                  permutations=args.permutations)
-                elif args.method == "random":
-                    kwargs.update(seed=args.seed)
-                existing = explain(model, take, method=args.method, **kwargs)
-                bars.close()
-            imp = existing.word_importance(interval)
-            path = take_folder.save_explanation(existing, args.take, interval)
-        span = "whole clip" if interval is None else f"{interval[0]:g}-{interval[1]:g} s"
-        print(f"wrote {terminal_safe(path)} ({existing.method}, {existing.seconds:.1f} s); importance over {span}:")
-        for word, value in sorted(zip(existing.words, imp), key=lambda x: -x[1]):
-            print(f"  {value:5.3f}  {'#' * int(round(value * 30)):<30}  {terminal_safe(word)}")
-        return 0
-    if args.command == "regenerate":
-        from .generation import regenerate
+
+def _generate(args: argparse.Namespace, bars: _Bars) -> int:
+    from . import take_folder  # torch, not audiocraft: a bad take folder is reported before the model code loads
+    from .generation import generate
+    out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
+    with take_folder.take_lock(out):
+        model = _load(args.model, args)
+        weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights) if args.weights else None
+        params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k,
+                                      top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg)
+        take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
+        bars.close()
+        out = take_folder.save_take(take, out)
+    untrained = "" if model.trained else " (untrained model: expect noise)"
+    print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
+          f"{take.seconds:.1f} s){untrained}")
+    return 0
+
+
+def _explainer_settings(args: argparse.Namespace) -> tp.Any:
+    """The chosen method's settings from the options given, checked before anything loads; options of
+    other methods are ignored (``--seed`` serves several methods, ``--draws`` only occlusion)."""
+    from .explain import get_explainer
+    explainer = get_explainer(args.method)
+    known = {f.name for f in explainer.Settings.fields()}
+    given = {name: value for name, value in explainer_overrides(args).items() if name in known}
+    return explainer.Settings.from_values(given, method=args.method)
+
+
+def _stored_explanation(args: argparse.Namespace, take: tp.Any) -> tp.Any:
+    """The take's explanation.json when it can be re-used (same take and method, no --retrain), else None."""
+    from . import take_folder
+    stored = Path(args.take) / take_folder.EXPLANATION
+    if args.retrain or not stored.is_file():
+        return None
+    try:
+        existing = take_folder.load_explanation(args.take, take)
+    except Exception as exc:  # corrupt or tampered: explain it again and replace it
+        print(f"agx: note: {terminal_safe(stored)} cannot be used ({terminal_safe(exc)[:200]}); "
+              "explaining again", file=sys.stderr)
+        return None
+    return existing if existing.take_id == take.id and existing.method == args.method else None
+
+
+def _explain(args: argparse.Namespace, bars: _Bars) -> int:
+    from . import take_folder
+    from .explain import get_explainer
+    from .explanation import check_interval
+    settings = _explainer_settings(args)
+    take = take_folder.load_take(args.take)  # a folder that is not a take: its own line, before any lock
+    _model_for(take, args.model, "explain")
+    interval = tuple(args.interval) if args.interval else None
+    if interval is not None:
+        check_interval(interval, take.duration, take.frame_rate)
+    with take_folder.take_lock(args.take):  # no generate may replace the take between explain and save
         take = take_folder.load_take(args.take)
-        model_id = _model_for(take, args.model, "regenerate")
-        check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
-        explanation = None
-        weights = None
-        if args.variant in ("factual", "counterfactual"):
-            if args.weights:
-                raise ParameterError(f"--weights is for --variant weighted; a {args.variant} take uses the "
-                                     "explanation's mask")
-            explanation = _read_explanation(args.take, take)
-        else:
-            weights = _parse_weights(take.words, args.weights or [])
-        out = take_folder.check_out_path(args.out)  # before the model loads
-        with take_folder.take_lock(out):
+        model_id = _model_for(take, args.model, "explain")
+        explanation = _stored_explanation(args, take)
+        if explanation is None:
             model = _load(model_id, args)
-            new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,
-                             seed=args.seed, progress=bars)
+            explanation = get_explainer(args.method).explain(model, take, settings, progress=bars)
             bars.close()
-            out = take_folder.save_take(new, out)
-        print(f"wrote {terminal_safe(out)} ({args.variant} of {terminal_safe(take.id)}, seed {new.params.seed})")
-        return 0
-    plugin = plugin_commands().get(args.command)
-    if plugin is not None:
-        return plugin.run_from_args(args)
-    raise AssertionError(args.command)
+        importance = explanation.word_importance(interval)
+        path = take_folder.save_explanation(explanation, args.take, interval)
+    span = "whole clip" if interval is None else f"{interval[0]:g}-{interval[1]:g} s"
+    print(f"wrote {terminal_safe(path)} ({explanation.method}, {explanation.seconds:.1f} s); importance over {span}:")
+    for word, value in sorted(zip(explanation.words, importance), key=lambda x: -x[1]):
+        print(f"  {value:5.3f}  {'#' * int(round(value * 30)):<30}  {terminal_safe(word)}")
+    return 0
+
+
+def _regenerate(args: argparse.Namespace, bars: _Bars) -> int:
+    from . import take_folder
+    from .generation import regenerate
+    take = take_folder.load_take(args.take)
+    model_id = _model_for(take, args.model, "regenerate")
+    check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
+    explanation = weights = None
+    if args.variant in ("factual", "counterfactual"):
+        if args.weights:
+            raise ParameterError(f"--weights is for --variant weighted; a {args.variant} take uses the "
+                                 "explanation's mask")
+        explanation = _read_explanation(args.take, take)
+    else:
+        weights = _parse_weights(take.words, args.weights or [])
+    out = take_folder.check_out_path(args.out)  # before the model loads
+    with take_folder.take_lock(out):
+        model = _load(model_id, args)
+        new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,
+                         seed=args.seed, progress=bars)
+        bars.close()
+        out = take_folder.save_take(new, out)
+    print(f"wrote {terminal_safe(out)} ({args.variant} of {terminal_safe(take.id)}, seed {new.params.seed})")
+    return 0
+
+
+class Command(tp.NamedTuple):
+    """A built-in ``agx`` command: how its options are added, and what runs it."""
+
+    add: tp.Callable[[tp.Any], argparse.ArgumentParser]
+    run: tp.Callable[[argparse.Namespace, _Bars], int]
+
+
+COMMANDS: dict[str, Command] = {
+    "models": Command(_add_models, _models),
+    "generate": Command(_add_generate, _generate),
+    "explain": Command(_add_explain, _explain),
+    "regenerate": Command(_add_regenerate, _regenerate),
+}
+
+
+def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
+    command = COMMANDS.get(args.command)
+    if command is not None:
+        return command.run(args, bars)
+    return plugin_commands()[args.command].run_from_args(args)
 
 
 def main() -> None:

@@ -43,15 +43,16 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("captions", help="text file, one caption per line (blank lines are skipped)")
     p.add_argument("--model", default="bundled", help="model id (default bundled)")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated methods (default: all); audiogenx-reference = AudioGenX reference mode")
+                   help=f"comma-separated methods (default: the paper's Table 1: {', '.join(DEFAULT_METHODS)}); "
+                        "audiogenx-reference = AudioGenX reference mode; every method and its options are "
+                        "listed below")
     p.add_argument("--classifier", default="bundled",
                    help="bundled (offline event classifier), passt (needs hear21passt + weights) or module:factory")
     p.add_argument("--out", required=True, help="results folder (results.jsonl, run.json, table1/2 .md/.csv)")
-    from ..engine.cli import ARG_DURATION, ARG_EPOCHS, ARG_LIMIT, ARG_SAMPLES, ARG_SEED
+    from ..engine.cli import ARG_DURATION, ARG_LIMIT, ARG_SAMPLES, ARG_SEED, add_explainer_options
     p.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds per take (default 5, as the paper)")
     p.add_argument("--seed", type=ARG_SEED, default=0, help="take seed of caption i is SEED + i")
     p.add_argument("--samples", type=ARG_SAMPLES, default=5, help="samples per factual/counterfactual mask (default 5)")
-    p.add_argument("--epochs", type=ARG_EPOCHS, default=50, help="AudioGenX epochs (default 50)")
     p.add_argument("--limit", type=ARG_LIMIT, default=None, help="evaluate only the first N captions")
     p.add_argument("--restart", action="store_true", help="discard existing results in --out")
     p.add_argument("--redo", default=None, metavar="METHODS",
@@ -60,7 +61,35 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("--shard", default=None, metavar="K/N",
                    help="run only captions with index %% N == K; N processes (K = 0..N-1) with the same --out "
                         "share results.jsonl and the tables (use one thread each on a multi-core CPU)")
+    add_explainer_options(p, per_method=True, aliases={("audiogenx", "epochs"): ["--epochs"]})
     return p
+
+
+#: run.json keys a run made before they existed lacks, with the value that meant
+ABSENT_SETTINGS: dict[str, tp.Any] = {"method_params": {}}
+
+
+def _method_params(args: argparse.Namespace) -> tuple[dict[str, dict], int]:
+    """({method: settings given}, AudioGenX's epochs): every method's ``--METHOD-NAME`` options,
+    checked against its declaration before anything loads. AudioGenX always gets its epochs
+    (recorded in run.json as ``epochs``, as before the other options existed)."""
+    from ..engine.cli import explainer_overrides
+    from ..engine.explain import METHODS
+    params: dict[str, dict] = {}
+    for name, explainer in METHODS.items():
+        given = explainer_overrides(args, name)
+        explainer.Settings.from_values(given, method=name)
+        if given:
+            params[name] = given
+    epochs = params.get("audiogenx", {}).get("epochs", METHODS["audiogenx"].Settings().epochs)
+    params.setdefault("audiogenx", {})["epochs"] = epochs
+    return params, epochs
+
+
+def _recorded(params: dict[str, dict]) -> dict[str, dict]:
+    """The method settings run.json records beside ``epochs``."""
+    rest = {m: {k: v for k, v in given.items() if (m, k) != ("audiogenx", "epochs")} for m, given in params.items()}
+    return {m: given for m, given in rest.items() if given}
 
 
 def _parse_shard(spec: str | None) -> tuple[int, int]:
@@ -91,9 +120,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         raise EvaluationError(f"--seed {args.seed} is too large: the seeds SEED + caption index and SEED + 1000 + "
                               f"index must stay within 2**63-1")
     out = Path(args.out)
+    params, epochs = _method_params(args)
     settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
                 "methods": methods, "classifier": args.classifier, "duration": args.duration, "seed": args.seed,
-                "samples": args.samples, "epochs": args.epochs, "sample_seed": 1000 + args.seed}
+                "samples": args.samples, "epochs": epochs, "sample_seed": 1000 + args.seed,
+                "method_params": _recorded(params)}
     quiet = getattr(args, "quiet", False)
     from ..engine.safetext import terminal_safe
 
@@ -135,7 +166,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         old = read_run(out)
         if old is not None:
             keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
-            diff = [k for k in keys if old.get(k) != settings[k]]
+            diff = [k for k in keys if old.get(k, ABSENT_SETTINGS.get(k)) != settings[k]]
             if diff == ["weights"]:
                 raise EvaluationError(f"{out} holds results made with other weights of model {args.model!r} "
                                       f"(retrained or replaced since; fingerprint {old.get('weights') or 'not recorded'}, "
@@ -170,7 +201,6 @@ def run_from_args(args: argparse.Namespace) -> int:
                 keep.setdefault(r["index"], r)
         return [keep[i] for i in sorted(keep)]
 
-    params = {"audiogenx": {"epochs": args.epochs}}
     stale = []
     if redo_methods:
         for r in load_results(out):

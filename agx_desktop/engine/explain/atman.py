@@ -31,7 +31,7 @@ from ..explanation import Explanation
 
 @dataclasses.dataclass(frozen=True)
 class AtManSettings(ExplainerSettings):
-    factor: float = option(0.9, "atman: how much of a word's attention is suppressed (AtMan's default 0.9)",
+    factor: float = option(0.9, "how much of a word's attention is suppressed (AtMan's own default)",
                            low=0.0, high=1.0, low_open=True)
     chunk: int = chunk_option(16, "words suppressed")
 

@@ -83,7 +83,7 @@ _WIDE = 65536  # explainer width: far above the paper's 512
 
 @dataclasses.dataclass(frozen=True)
 class AudioGenXSettings(ExplainerSettings):
-    epochs: int = option(50, "training epochs (50, as the paper; the most for --mode quick)", low=1,
+    epochs: int = option(50, "training epochs (50 as in the paper; the most for --mode quick)", low=1,
                          high=limits.MAX_EPOCHS, in_app=True, app_range=(1, 1000), label="Epochs")
     lr: float | None = option(None, "Adam learning rate (default: the mode's, 5e-3 quick, 1e-3 otherwise)",
                               low=0.0, high=1e6, low_open=True)
@@ -93,7 +93,7 @@ class AudioGenXSettings(ExplainerSettings):
     tau: float = option(1.0, "Gumbel-softmax temperature", low=0.0, high=1e6, low_open=True)
     hard: bool = option(False, "straight-through hard Gumbel masks (the reference trains soft ones)")
     hidden: int = option(512, "hidden units of each step's explainer MLP", low=1, high=_WIDE)
-    seed: int = seed_option("audiogenx: initialisation and Gumbel noise")
+    seed: int = seed_option("initialisation and Gumbel noise")
     mode: str = option("quick", "quick: the paper's loss, higher decaying lr, stops when the importances settle "
                                 "(~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
                                 "optimisation exactly, factual+counterfactual in one batch (~2x faster); "

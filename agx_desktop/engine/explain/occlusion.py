@@ -61,7 +61,7 @@ _NEG = -1e9  # "never": finite, so guidance arithmetic on it stays finite
 
 @dataclasses.dataclass(frozen=True)
 class OcclusionSettings(ExplainerSettings):
-    seed: int = seed_option("occlusion: the first posterior noise draw")
+    seed: int = seed_option("the first posterior noise draw")
     draws: int = option(3, "posterior noise draws averaged (each regenerates the take once per word)",
                         low=1, high=limits.MAX_DRAWS)
     focus: tuple[float, float] | None = option(

@@ -17,7 +17,7 @@ from ..explanation import Explanation
 
 @dataclasses.dataclass(frozen=True)
 class RandomSettings(ExplainerSettings):
-    seed: int = seed_option("random: the mask's seed")
+    seed: int = seed_option("the mask's seed")
 
 
 @register

@@ -73,21 +73,25 @@ class Field:
         return self.option.label or self.name.replace("_", " ").capitalize()
 
     def range_text(self) -> str:
-        """The allowed values in words, for help texts: "1 to 100000", "one of quick, fast"."""
+        """The allowed values in words, for help texts: "1 to 100000", "above 0, up to 1"; "" when any
+        finite number (or any of the kind) goes."""
         o = self.option
         if self.kind == "choice":
             return "one of " + ", ".join(o.choices)
-        if self.kind == "bool":
-            return "on or off"
-        if self.kind == "interval":
-            return "START END in seconds"
-        low = "" if o.low is None else (f"above {o.low:g}" if o.low_open else f"{o.low:g}")
-        high = "" if o.high is None else f"{o.high:g}"
+        if self.kind != "int" and self.kind != "float":
+            return ""
+
+        def show(x: float) -> str:
+            if x == limits.MAX_SEED:
+                return "2**63-1"
+            return str(int(x)) if self.kind == "int" else f"{x:g}"
+        low = None if o.low is None else ("above " if o.low_open else "") + show(o.low)
+        high = None if o.high is None else show(o.high)
         if low and high:
-            return f"{low} to {high}" if not o.low_open else f"{low}, up to {high}"
+            return f"{low}, up to {high}" if o.low_open else f"{low} to {high}"
         if low:
             return low if o.low_open else f">= {low}"
-        return f"<= {high}" if high else "any finite number"
+        return f"<= {high}" if high else ""
 
     def check(self, value: tp.Any) -> tp.Any:
         """``value`` validated and normalised (int, float, bool, str, (start, end)); raises
