@@ -24,20 +24,16 @@ _ids = itertools.count(1)
 
 
 class JobContext:
-    """What a job function gets: a cancel token and a throttled, thread-safe progress reporter."""
+    """What a job function gets: a cancel token and a thread-safe progress reporter (every step is
+    passed on; the job bar throttles its repaints with superqt's ``qthrottled``)."""
 
     def __init__(self, job: "Job", emit: tp.Callable[[str, int, int], None]) -> None:
         self.job = job
         self.cancel = job.token
         self._emit = emit
-        self._last = 0.0
-        self._stage = ""
 
     def progress(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if stage != self._stage or done >= total or now - self._last > 0.05:
-            self._stage, self._last = stage, now
-            self._emit(stage, int(done), int(total))
+        self._emit(stage, int(done), int(total))
         self.cancel.raise_if_cancelled()
 
     def check(self) -> None:
@@ -89,7 +85,6 @@ class JobRunner(QObject):
     failed = Signal(object, str, str)        # job, one-line message, details
     cancelled = Signal(object)               # job
     queue_changed = Signal()
-    idle = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -144,8 +139,6 @@ class JobRunner(QObject):
     # ------------------------------------------------------------------ internals
     def _next(self) -> None:
         if self.running is not None or not self.pending or self._shutting_down:
-            if self.running is None and not self.pending:
-                self.idle.emit()
             return
         job = self.pending.pop(0)
         self.running = job

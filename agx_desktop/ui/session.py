@@ -2,19 +2,23 @@
 
 A :class:`Session` holds the takes of this run, the current take, the A/B pair, the chosen and loaded
 model, which sampling fields the user set (the others follow the model), the selected region, the
-words active at the playhead and the caches derived from takes. It changes only through its methods,
+words active at the playhead and the caches derived from takes; and the request being prepared (the
+prompt, the generation parameters, the explainer and its settings, whether the word chips are edited),
+which the panels edit and the :class:`~agx_desktop.ui.controller.Controller` turns into jobs. It changes only through its methods,
 and each kind of change emits one signal (once, and only when something changed); the window and its
 widgets subscribe and redraw. No widget, no torch: it can be driven and tested on its own.
 """
 from __future__ import annotations
 
 import typing as tp
+from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from agx_desktop.engine.models import BUNDLED_ID
+from agx_desktop.engine.take import GenerationParams
 
 if tp.TYPE_CHECKING:
     from .analysis import TakeItem
@@ -26,6 +30,7 @@ class Session(QObject):
     """State of one app session. Read it through the properties; change it through the methods."""
 
     take_added = Signal(object)             # TakeItem, once per new take
+    take_updated = Signal(object)           # TakeItem whose files or explanation changed (redraw its row)
     current_changed = Signal(object)        # TakeItem now current (only when it is another take)
     explanation_changed = Signal(object)    # TakeItem whose explanation was set (its caches dropped)
     ab_changed = Signal(object, str)        # {"A": id | None, "B": id | None}, side heard ("A"/"B")
@@ -34,6 +39,10 @@ class Session(QObject):
     sampling_custom_changed = Signal(object)  # frozenset of the sampling fields the user set
     selection_changed = Signal(object)      # (start, end) seconds or None
     active_words_changed = Signal(object)   # list of word indices active at the playhead
+    prompt_changed = Signal(str)            # the prompt being edited
+    params_changed = Signal(object)         # GenerationParams the next Generate uses
+    explainer_changed = Signal(str, object)  # method name, its settings ({"epochs": 50} or a dataclass)
+    words_edited_changed = Signal(bool)     # the word chips differ from the current take's words/weights
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +57,10 @@ class Session(QObject):
         self._active_words: list[int] = []
         self._per_frame: dict[str, np.ndarray] = {}
         self._prompt_check: tuple[tuple[str, str], str] | None = None
+        self._prompt = ""
+        self._params = GenerationParams()
+        self._explainer: tuple[str, tp.Any] = ("audiogenx", {"epochs": 50})
+        self._words_edited = False
 
     # ------------------------------------------------------------------ takes
     @property
@@ -66,6 +79,10 @@ class Session(QObject):
         self._items[item.id] = item
         self.take_added.emit(item)
         return True
+
+    def refresh_take(self, item: TakeItem) -> None:
+        """Say that ``item`` changed on disk (saved again): its views redraw."""
+        self.take_updated.emit(item)
 
     def set_current(self, take_id: str) -> TakeItem | None:
         """Make ``take_id`` current; returns it (None, nothing changed, for an unknown id)."""
@@ -211,6 +228,47 @@ class Session(QObject):
         if words != self._active_words:
             self._active_words = words
             self.active_words_changed.emit(list(words))
+
+    # ------------------------------------------------------------------ the request being prepared
+    @property
+    def prompt(self) -> str:
+        return self._prompt
+
+    def set_prompt(self, prompt: str) -> None:
+        if prompt != self._prompt:
+            self._prompt = prompt
+            self.prompt_changed.emit(prompt)
+
+    @property
+    def params(self) -> GenerationParams:
+        """The generation parameters (duration, seed, sampling) the next Generate uses."""
+        return self._params
+
+    def set_params(self, params: GenerationParams | None = None, **changes: tp.Any) -> None:
+        """Replace the parameters, or change some fields: ``set_params(seed=3)``."""
+        new = replace(params or self._params, **changes)
+        if new != self._params:
+            self._params = new
+            self.params_changed.emit(new)
+
+    @property
+    def explainer(self) -> tuple[str, tp.Any]:
+        """(method name, its settings): what Explain and Generate + Explain run."""
+        return self._explainer
+
+    def set_explainer(self, method: str, settings: tp.Any) -> None:
+        if (method, settings) != self._explainer:
+            self._explainer = (method, settings)
+            self.explainer_changed.emit(method, settings)
+
+    @property
+    def words_edited(self) -> bool:
+        return self._words_edited
+
+    def set_words_edited(self, edited: bool) -> None:
+        if bool(edited) != self._words_edited:
+            self._words_edited = bool(edited)
+            self.words_edited_changed.emit(self._words_edited)
 
 
 def _side(side: str) -> str:

@@ -46,7 +46,7 @@ def shoot(name: str) -> None:
     w = window()
     path = os.path.join(out_dir, f"{tag}-{name}.png")
     w.grab().save(path)  # the window itself
-    subprocess.run(["import", "-window", "root", os.path.join(out_dir, f"{tag}-{name}-screen.png")], check=False)
+
     print(f"{time.monotonic() - t0:6.1f}s wrote {path} (progress: {progress_text()!r})", flush=True)
 
 

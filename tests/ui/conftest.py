@@ -91,11 +91,10 @@ def make_window(qtbot, data_dir):
 def generated(make_window, qtbot):
     """A window with one explained 1 s take (seed 3, 5 epochs)."""
     w = make_window()
-    w.prompt_edit.setText("a dog barks then a bell rings")
-    w.duration_spin.setValue(1.0)
-    w.seed_spin.setValue(3)
-    w.epochs_spin.setValue(5)
-    w.request_generate(explain_after=True)
+    w.session.set_prompt("a dog barks then a bell rings")
+    w.session.set_params(duration=1.0, seed=3)
+    w.generation.explainer.epochs_spin.setValue(5)
+    w.commands.trigger("generate_explain")
     wait_idle(qtbot, w)
     assert w.session.current is not None and w.session.current.explanation is not None
     return w

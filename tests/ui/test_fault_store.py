@@ -60,7 +60,7 @@ def _visible_takes(folder: Path) -> list[str]:
 
 
 def _ids_in_list(w) -> set[str]:
-    return {w.history.item(i).data(Qt.ItemDataRole.UserRole) for i in range(w.history.count())}
+    return {w.takes.history.item(i).data(Qt.ItemDataRole.UserRole) for i in range(w.takes.history.count())}
 
 
 def _edit_meta(folder: Path, **fields) -> None:
@@ -94,10 +94,10 @@ def test_one_bad_take_hides_no_other(make_window, data_dir, fault):
     bad = folders[4]
     BAD_TAKES[fault](bad)
     w = make_window()
-    assert w.history.count() == 8
+    assert w.takes.history.count() == 8
     assert _ids_in_list(w) == {f"take{i:02d}abcdef" for i in range(9) if i != 4}
-    text = w.notice_label.text()
-    assert w.notice_label.isVisible() and "1 autosaved take folder(s)" in text and "8 take(s) loaded" in text
+    text = w.notice_bar.text()
+    assert w.notice_bar.isVisible() and "1 autosaved take folder(s)" in text and "8 take(s) loaded" in text
     assert f"skipped {bad.name}" in text and "move that folder out of" in text
     assert "Traceback" not in text and w.error_box is None
     assert w.session.current is not None and w.session.current.id == "take08abcdef"  # the newest good take is shown
@@ -107,15 +107,15 @@ def test_another_takes_explanation_is_not_attached(make_window, qtbot, data_dir)
     folders = _fill_store(data_dir, 3)
     shutil.copy(folders[0] / "explanation.json", folders[1] / "explanation.json")  # take 0's, in take 1
     w = make_window()
-    assert w.history.count() == 3
-    text = w.notice_label.text()
-    assert w.notice_label.isVisible() and folders[1].name in text and "does not belong to this take" in text
+    assert w.takes.history.count() == 3
+    text = w.notice_bar.text()
+    assert w.notice_bar.isVisible() and folders[1].name in text and "does not belong to this take" in text
     assert "explain this take again" in text
-    w.show_take("take01abcdef")
+    w.controller.show_take("take01abcdef")
     wait_idle(qtbot, w)
     assert w.session.current.explanation is None and w.timeline.words == []  # no heatmap of another take
-    assert not w.factual_btn.isEnabled() and not w.export_json_act.isEnabled()
-    w.show_take("take00abcdef")  # the real owner keeps its explanation
+    assert not w.words.factual_btn.isEnabled() and not w.commands.is_enabled("export_json")
+    w.controller.show_take("take00abcdef")  # the real owner keeps its explanation
     wait_idle(qtbot, w)
     assert w.session.current.explanation is not None and w.timeline.words == list(w.session.current.take.words)
 
@@ -142,16 +142,16 @@ def test_corrupt_explanation_is_refused_at_load_and_the_take_shows(make_window, 
     folders = _fill_store(data_dir, 2)
     _corrupt(folders[1] / "explanation.json", how)
     w = make_window()
-    assert w.history.count() == 2
-    text = w.notice_label.text()
-    assert w.notice_label.isVisible() and folders[1].name in text and "explanation.json" in text
+    assert w.takes.history.count() == 2
+    text = w.notice_bar.text()
+    assert w.notice_bar.isVisible() and folders[1].name in text and "explanation.json" in text
     assert "explain this take again" in text
     for take_id in ("take00abcdef", "take01abcdef", "take00abcdef", "take01abcdef"):
-        w.show_take(take_id)  # an exception in a slot would fail the test (pytest-qt)
+        w.controller.show_take(take_id)  # an exception in a slot would fail the test (pytest-qt)
         wait_idle(qtbot, w)
     assert w.session.current.id == "take01abcdef" and w.session.current.explanation is None
     assert w.session.items["take00abcdef"].explanation is not None
-    w.seek(0.2)
+    w.transport.seek(0.2)
     w.timeline.set_selection((0.0, 0.3))
     assert w.error_box is None
 
@@ -174,17 +174,17 @@ def test_full_disk_keeps_the_take_and_retry_saves_it(make_window, qtbot, data_di
     with tmpfs(data_dir, 8 * 1024):
         w = make_window()
         filler = fill(data_dir)
-        w.prompt_edit.setText("a clock ticks")
-        w.duration_spin.setValue(1.0)
-        w.request_generate()
+        w.session.set_prompt("a clock ticks")
+        w.session.set_params(duration=1.0)
+        w.controller.generate()
         wait_idle(qtbot, w)
         take_id = w.session.current.id
-        assert w.history.count() == 1 and _ids_in_list(w) == {take_id}
-        text = w.notice_label.text()
-        assert w.notice_label.isVisible() and "Not saved" in text and "is full" in text
+        assert w.takes.history.count() == 1 and _ids_in_list(w) == {take_id}
+        text = w.notice_bar.text()
+        assert w.notice_bar.isVisible() and "Not saved" in text and "is full" in text
         assert "free some space" in text and "Retry save" in text
-        assert w.retry_save_btn.isVisible() and "1 take(s) not saved" in w.save_state_label.text()
-        assert w.retry_save_act.isEnabled()
+        assert w.save_status.retry_btn.isVisible() and "1 take(s) not saved" in w.save_status.label.text()
+        assert w.commands.is_enabled("retry_save")
         assert _visible_takes(data_dir / "takes") == []  # nothing half-written
         assert w.error_box is None
 
@@ -195,10 +195,10 @@ def test_full_disk_keeps_the_take_and_retry_saves_it(make_window, qtbot, data_di
         assert w.isVisible()
 
         filler.unlink()
-        qtbot.mouseClick(w.retry_save_btn, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.save_status.retry_btn, Qt.MouseButton.LeftButton)
         wait_idle(qtbot, w)
-        assert not w.retry_save_btn.isVisible() and not w.notice_label.isVisible()
-        assert w.save_state_label.text() == ""
+        assert not w.save_status.retry_btn.isVisible() and not w.notice_bar.isVisible()
+        assert w.save_status.label.text() == ""
         saved = _visible_takes(data_dir / "takes")
         assert len(saved) == 1 and saved[0].endswith(take_id)
         audio = w.session.current.take.audio.copy()
@@ -214,33 +214,33 @@ def test_full_disk_keeps_the_take_and_retry_saves_it(make_window, qtbot, data_di
 def test_explanation_that_does_not_fit_the_disk_is_kept_and_retried(make_window, qtbot, data_dir):
     with tmpfs(data_dir, 8 * 1024):
         w = make_window()
-        w.prompt_edit.setText("a clock ticks")
-        w.duration_spin.setValue(1.0)
-        w.epochs_spin.setValue(2)
-        w.request_generate()
+        w.session.set_prompt("a clock ticks")
+        w.session.set_params(duration=1.0)
+        w.generation.explainer.epochs_spin.setValue(2)
+        w.controller.generate()
         wait_idle(qtbot, w)
         folder = w.session.current.folder
         assert folder is not None and (folder / "take.json").is_file()
         filler = fill(data_dir)
-        w.request_explain()
+        w.controller.explain()
         wait_idle(qtbot, w)
         assert w.session.current.explanation is not None  # shown, though not on disk
         assert not (folder / "explanation.json").exists()
-        assert w.notice_label.isVisible() and "Not saved" in w.notice_label.text()
-        assert w.retry_save_btn.isVisible()
+        assert w.notice_bar.isVisible() and "Not saved" in w.notice_bar.text()
+        assert w.save_status.retry_btn.isVisible()
         filler.unlink()
-        w.retry_save_act.trigger()
+        w.commands.trigger("retry_save")
         wait_idle(qtbot, w)
-        assert (folder / "explanation.json").is_file() and not w.retry_save_btn.isVisible()
+        assert (folder / "explanation.json").is_file() and not w.save_status.retry_btn.isVisible()
 
 
 # --------------------------------------------------------------------------- unusable data folder
 
 def test_read_only_data_folder_starts_with_autosave_off(make_window, qtbot, data_dir):
     w = make_window()
-    w.prompt_edit.setText("rain on a roof")
-    w.duration_spin.setValue(1.0)
-    w.request_generate()
+    w.session.set_prompt("rain on a roof")
+    w.session.set_params(duration=1.0)
+    w.controller.generate()
     wait_idle(qtbot, w)
     first = w.session.current.id
     w.close()
@@ -248,18 +248,18 @@ def test_read_only_data_folder_starts_with_autosave_off(make_window, qtbot, data
     takes_before = _visible_takes(data_dir / "takes")
     with read_only(data_dir):
         w2 = make_window()
-        text = w2.notice_label.text()
-        assert w2.notice_label.isVisible() and text.startswith("Autosave is off")
+        text = w2.notice_bar.text()
+        assert w2.notice_bar.isVisible() and text.startswith("Autosave is off")
         assert str(data_dir / "takes") in text and "read-only" in text and "AGX_DATA_DIR" in text
-        assert "Autosave off" in w2.save_state_label.text()
+        assert "Autosave off" in w2.save_status.label.text()
         assert _ids_in_list(w2) == {first}  # what was saved before is still shown
-        w2.seed_spin.setValue(7)
-        w2.prompt_edit.setText("rain on a tin roof")
-        w2.request_generate()
+        w2.session.set_params(seed=7)
+        w2.session.set_prompt("rain on a tin roof")
+        w2.controller.generate()
         wait_idle(qtbot, w2)
-        assert w2.history.count() == 2 and w2.session.current.id != first
-        assert "Not saved" in w2.notice_label.text() and "autosave is off" in w2.notice_label.text()
-        assert w2.retry_save_btn.isVisible()
+        assert w2.takes.history.count() == 2 and w2.session.current.id != first
+        assert "Not saved" in w2.notice_bar.text() and "autosave is off" in w2.notice_bar.text()
+        assert w2.save_status.retry_btn.isVisible()
         assert w2.error_box is None
         w2.close()
         assert w2.isVisible() and "1 take(s) are not saved" in w2.unsaved_box.text()
@@ -275,15 +275,15 @@ def test_data_dir_that_is_a_file_starts_with_autosave_off(make_window, qtbot, tm
     not_a_folder.write_text("I am a file")
     monkeypatch.setenv("AGX_DATA_DIR", str(not_a_folder))
     w = make_window()
-    text = w.notice_label.text()
-    assert w.notice_label.isVisible() and "Autosave is off" in text and "is a file, not a folder" in text
+    text = w.notice_bar.text()
+    assert w.notice_bar.isVisible() and "Autosave is off" in text and "is a file, not a folder" in text
     assert "AGX_DATA_DIR" in text
-    w.prompt_edit.setText("a door creaks")
-    w.duration_spin.setValue(1.0)
-    w.request_generate()
+    w.session.set_prompt("a door creaks")
+    w.session.set_params(duration=1.0)
+    w.controller.generate()
     wait_idle(qtbot, w)
-    assert w.history.count() == 1
-    wav = w._wav_for(w.session.current.id)  # drag-out still works (from the temporary folder)
+    assert w.takes.history.count() == 1
+    wav = w.controller.wav_for(w.session.current.id)  # drag-out still works (from the temporary folder)
     assert wav is not None and sf.info(str(wav)).frames == w.session.current.take.audio.shape[-1]
     w.close()
     _unsaved_box_button(w, "Quit without saving").click()
@@ -301,11 +301,11 @@ def test_exports_and_drag_out_get_ordinary_permissions(generated, tmp_path, umas
     try:
         out = tmp_path / f"out{umask:o}"
         out.mkdir()
-        files = [w.export_current(out),
-                 w.export_explanation(out / "e.json", "json"),
-                 w.export_explanation(out / "e.csv", "csv"),
-                 w.export_explanation(out / "e.png", "png"),
-                 w._wav_for(w.session.current.id)]
+        files = [w.controller.export_current(out),
+                 w.exports.export_explanation(out / "e.json", "json"),
+                 w.exports.export_explanation(out / "e.csv", "csv"),
+                 w.exports.export_explanation(out / "e.png", "png"),
+                 w.controller.wav_for(w.session.current.id)]
     finally:
         os.umask(old)
     assert None not in files and w.error_box is None

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from agx_desktop.ui.panels.transport import words_at
 from agx_desktop.ui.playback import FakeStream, Player
 
 
@@ -51,9 +52,9 @@ def test_player_loops_the_region_and_stops_at_end():
 def test_no_portaudio_disables_transport(make_window):
     reason = "Playback is off: PortAudio library not found (install PortAudio, e.g. libportaudio2, to hear takes)"
     w = make_window(player=Player(stream_factory=None, reason=reason))
-    for b in (w.play_btn, w.stop_btn, w.loop_check):
+    for b in (w.transport.play_btn, w.transport.stop_btn, w.transport.loop_check):
         assert not b.isEnabled() and "PortAudio" in b.toolTip()
-    w.toggle_play()  # harmless
+    w.transport.toggle_play()  # harmless
 
 
 def test_default_player_without_portaudio_says_why():
@@ -74,18 +75,18 @@ def test_playhead_and_words_follow_the_stream_clock(generated, qtbot):
     stream = w.player._stream
     for t in (0.2, 0.45, 0.7):
         stream.pump(t - stream.time)
-        w._tick_playhead()
+        w.transport.tick()
         heard = t - stream.latency
         for line in w.timeline.playheads:  # all panes, one playhead, at what is heard
             assert line.value() == pytest.approx(heard, abs=1e-3)
         frame = int(np.clip(w.player.position() * ex.frame_rate, 0, len(pf) - 1))
-        expected = w.words_at(pf[frame])
+        expected = words_at(pf[frame])
         assert w.session.active_words == expected
-        assert [c.active for c in w.chips.chips] == [i in expected for i in range(len(w.chips.chips))]
-        assert w.words_label.text().endswith(", ".join(ex.words[i] for i in expected))
+        assert [c.active for c in w.words.chips.chips] == [i in expected for i in range(len(w.words.chips.chips))]
+        assert w.transport.words_label.text().endswith(", ".join(ex.words[i] for i in expected))
         xs, ys = w.timeline.active_marks.getData()  # markers on the heatmap rows, at the playhead
         assert np.allclose(xs, heard, atol=1e-3) and sorted(len(ex.words) - 0.5 - ys) == expected
-    w.toggle_play()
+    w.transport.toggle_play()
     assert not w.player.playing
     stopped_at = w.timeline.playhead()
     qtbot.wait(100)  # the GUI timer keeps ticking; nothing moves without the stream
@@ -95,15 +96,15 @@ def test_playhead_and_words_follow_the_stream_clock(generated, qtbot):
 def test_loop_selection_and_seek(generated, qtbot):
     w = generated
     w.timeline.set_selection((0.2, 0.4))
-    w.loop_check.setChecked(True)
-    w.seek(0.3)
+    w.transport.loop_check.setChecked(True)
+    w.transport.seek(0.3)
     assert w.timeline.playhead() == pytest.approx(0.3, abs=1e-3)
-    w.toggle_play()
+    w.transport.toggle_play()
     for _ in range(20):
         w.player._stream.pump(0.05)
-        w._tick_playhead()
+        w.transport.tick()
         assert 0.2 - 1e-3 <= w.timeline.playhead() <= 0.4 + 1e-3
-    w.stop()
+    w.transport.stop()
     QApplication.processEvents()
 
 

@@ -18,17 +18,17 @@ def test_main_window_screenshot(make_window, qtbot, tmp_path):
     models._CACHE.pop(("bundled", "cpu"), None)  # the untrained stand-in may be cached by other tests
     w = make_window()
     if w.session.model is None:  # resources/bundled being replaced (e.g. mid-training): keep the committed shot
-        pytest.skip(f"bundled model not loadable now: {w.last_error[1] if w.last_error else '?'}")
-    w.prompt_edit.setText("a dog barks then a bell rings")
-    w.duration_spin.setValue(min(4.0, w.duration_spin.maximum()))
-    w.seed_spin.setValue(1)
-    w.epochs_spin.setValue(30)
-    w.request_generate(explain_after=True)
+        pytest.skip(f"bundled model not loadable now: {w.controller.last_error[1] if w.controller.last_error else '?'}")
+    w.session.set_prompt("a dog barks then a bell rings")
+    w.generation.duration_spin.setValue(min(4.0, w.generation.duration_spin.maximum()))
+    w.session.set_params(seed=1)
+    w.generation.explainer.epochs_spin.setValue(30)
+    w.controller.generate(explain_after=True)
     wait_idle(qtbot, w)
     item = w.session.current
     assert item is not None and item.explanation is not None
     w.timeline.set_selection((item.take.duration * 0.3, item.take.duration * 0.55))
-    w.seek(item.take.duration * 0.42)
+    w.transport.seek(item.take.duration * 0.42)
     qtbot.wait(100)
     if os.environ.get("AGX_UPDATE_SCREENSHOT"):
         os.makedirs(SHOTS, exist_ok=True)

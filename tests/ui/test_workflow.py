@@ -41,10 +41,10 @@ def drag_select(qtbot, timeline, plot, t0: float, t1: float) -> None:
 
 def test_full_loop(make_window, qtbot, tmp_path, capsys):
     w = make_window()
-    w.prompt_edit.setText("a dog barks then a bell rings")
-    w.duration_spin.setValue(3.0)
-    w.seed_spin.setValue(3)
-    w.epochs_spin.setValue(50)
+    w.session.set_prompt("a dog barks then a bell rings")
+    w.session.set_params(duration=3.0)
+    w.session.set_params(seed=3)
+    w.generation.explainer.epochs_spin.setValue(50)
 
     # ---- generate + explain, measuring how long the GUI thread is ever blocked meanwhile
     meter = GapMeter()
@@ -55,7 +55,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     stages = []
     w.runner.progress.connect(lambda j, st, d, t: stages.append((st, d, round((time.perf_counter() - j.t_started) * 1000)))
                               if not stages or stages[-1][0] != st else None)
-    qtbot.mouseClick(w.gen_explain_btn, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.generation.gen_explain_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.runner.busy or w.session.current is not None, timeout=5000)
     wait_idle(qtbot, w)
     qtbot.wait(100)
@@ -77,7 +77,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     take, ex = item.take, item.explanation
     assert ex is not None and ex.take_id == take.id
     assert take.params.seed == 3 and abs(take.duration - 3.0) < 0.05
-    assert w.history.count() == 1
+    assert w.takes.history.count() == 1
     # the panes show it on one time axis
     assert w.timeline.spec_img.image is not None and w.timeline.spec_img.image.shape[0] > 10
     heat = w.timeline.heat_img.image
@@ -88,7 +88,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
         assert np.allclose(p.getViewBox().viewRange()[0], xr)
     assert w.bars.mode == "holistic"
     np.testing.assert_allclose(w.bars.values, ex.word_importance())
-    assert [c.importance for c in w.chips.chips] == list(ex.word_importance())
+    assert [c.importance for c in w.words.chips.chips] == list(ex.word_importance())
     assert (item.folder / "explanation.json").is_file()  # autosaved
 
     assert w.grab().save(str(tmp_path / "after_explain.png"))  # renders offscreen without errors
@@ -104,27 +104,27 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
         assert np.allclose(r.getRegion(), sel)
 
     # ---- mute a word and regenerate with the same seed
-    dog = w.chips.chips[1]
+    dog = w.words.chips.chips[1]
     assert dog.word == "dog"
     qtbot.mouseClick(dog.mute, Qt.MouseButton.LeftButton)
-    boosted = w.chips.chips[5]
+    boosted = w.words.chips.chips[5]
     boosted.slider.setValue(250)
-    assert w.chips.weights() == [1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 1.0]
-    qtbot.mouseClick(w.regenerate_btn, Qt.MouseButton.LeftButton)
+    assert w.words.chips.weights() == [1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 1.0]
+    qtbot.mouseClick(w.words.regenerate_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
     new = w.session.current
     assert new is not item and new.take.kind == "weighted" and new.take.parent == take.id
     assert new.take.params.seed == 3 and new.take.word_weights == [1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 1.0]
     assert not np.array_equal(new.take.codes.numpy(), take.codes.numpy())  # the weights changed what was sampled
-    assert w.history.count() == 2 and set(w.history.ids()) == {take.id, new.take.id}
-    assert w.chips.weights()[1] == 0.0  # the chips show the weights the take was made with
-    assert w.session.ab == {"A": take.id, "B": new.take.id} and w.ab_btn.isEnabled()  # ready to compare
+    assert w.takes.history.count() == 2 and set(w.takes.history.ids()) == {take.id, new.take.id}
+    assert w.words.chips.weights()[1] == 0.0  # the chips show the weights the take was made with
+    assert w.session.ab == {"A": take.id, "B": new.take.id} and w.takes.ab_btn.isEnabled()  # ready to compare
 
     # ---- export (24-bit, 48 kHz, −14 LUFS) with metadata
     out = tmp_path / "exports"
     out.mkdir()
     opts = ExportSettings(subtype="PCM_24", sample_rate=48000, normalize="lufs", lufs=-14.0)
-    path = w.export_current(out, opts)
+    path = w.controller.export_current(out, opts)
     assert path is not None and path.parent == out
     assert path.name.startswith("MISCMisc_A Dog Barks Then A Bell Rings_AGX_AGXDesktop")
     info = sf.info(str(path))
@@ -136,9 +136,9 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     assert [p.name for p in out.iterdir()] == [path.name]  # nothing else (no temp files)
 
     # ---- explanation exports
-    w.show_take(take.id)
+    w.controller.show_take(take.id)
     for fmt in ("json", "csv", "png"):
-        p = w.export_explanation(out / f"expl.{fmt}", fmt)
+        p = w.exports.export_explanation(out / f"expl.{fmt}", fmt)
         assert p is not None and p.stat().st_size > 0
     import json
     doc = json.loads((out / "expl.json").read_text())
@@ -148,33 +148,33 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
 def test_factual_counterfactual_and_variations(generated, qtbot):
     w = generated
     base = w.session.current
-    assert w.factual_btn.isEnabled() and w.counterfactual_btn.isEnabled()
-    qtbot.mouseClick(w.factual_btn, Qt.MouseButton.LeftButton)
+    assert w.words.factual_btn.isEnabled() and w.words.counterfactual_btn.isEnabled()
+    qtbot.mouseClick(w.words.factual_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
     assert w.session.current.take.kind == "factual" and w.session.current.take.parent == base.id
-    w.show_take(base.id)
-    qtbot.mouseClick(w.counterfactual_btn, Qt.MouseButton.LeftButton)
+    w.controller.show_take(base.id)
+    qtbot.mouseClick(w.words.counterfactual_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
     assert w.session.current.take.kind == "counterfactual"
-    assert not w.factual_btn.isEnabled()  # the new take is not explained yet
-    w.variations_spin.setValue(3)
-    qtbot.mouseClick(w.variations_btn, Qt.MouseButton.LeftButton)
+    assert not w.words.factual_btn.isEnabled()  # the new take is not explained yet
+    w.words.variations_spin.setValue(3)
+    qtbot.mouseClick(w.words.variations_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
-    assert w.history.count() == 6
-    seeds = {w.session.items[i].take.params.seed for i in w.history.ids()[:3]}
+    assert w.takes.history.count() == 6
+    seeds = {w.session.items[i].take.params.seed for i in w.takes.history.ids()[:3]}
     assert len(seeds) == 3
 
 
 def test_replace_word_regenerates_new_prompt_same_seed(generated, qtbot):
     w = generated
     base = w.session.current
-    chip = w.chips.chips[1]
+    chip = w.words.chips.chips[1]
     qtbot.mouseDClick(chip, Qt.MouseButton.LeftButton)
     assert chip.edit.isVisible()
     chip.edit.setText("cat")
     chip.edit.editingFinished.emit()
-    assert w.chips.words()[1] == "cat"
-    qtbot.mouseClick(w.regenerate_btn, Qt.MouseButton.LeftButton)
+    assert w.words.chips.words()[1] == "cat"
+    qtbot.mouseClick(w.words.regenerate_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
     assert w.session.current.take.prompt == "a cat barks then a bell rings"
     assert w.session.current.take.params.seed == base.take.params.seed and w.session.current.take.parent == base.id
@@ -183,22 +183,22 @@ def test_replace_word_regenerates_new_prompt_same_seed(generated, qtbot):
 def test_ab_compare_keeps_position(generated, qtbot):
     w = generated
     a = w.session.current
-    w.set_ab("A")
-    w.chips.chips[2].set_muted(True)
-    w.request_regenerate()
+    w.commands.trigger("set_a")
+    w.words.chips.chips[2].set_muted(True)
+    w.commands.trigger("regenerate")
     wait_idle(qtbot, w)
     b = w.session.current
-    w.set_ab("B")
-    assert w.ab_btn.isEnabled() and "different seeds" not in w.ab_label.text()
-    w.show_take(a.id)
+    w.commands.trigger("set_b")
+    assert w.takes.ab_btn.isEnabled() and "different seeds" not in w.takes.ab_label.text()
+    w.controller.show_take(a.id)
     w.session.set_ab_side("A")
-    w.toggle_play()
+    w.transport.toggle_play()
     w.player._stream.pump(0.4)
     before = w.player.position()
-    w.switch_ab()
+    w.commands.trigger("switch_ab")
     assert w.session.current is b and w.player.playing
     assert abs(w.player.position() - before) < 0.02
-    w.switch_ab()
+    w.commands.trigger("switch_ab")
     assert w.session.current is a
 
 
@@ -209,21 +209,21 @@ def test_click_on_a_pane_seeks_and_escape_clears_the_selection(generated, qtbot)
     pos = tl.mapFromScene(vb.mapViewToScene(QPointF(0.6, 1.0)))
     qtbot.mouseClick(tl.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert w.player.position() == pytest.approx(0.6, abs=0.02)
-    w._tick_playhead()
+    w.transport.tick()
     assert tl.playhead() == pytest.approx(0.6, abs=0.02)
     tl.set_selection((0.2, 0.5))
     assert w.bars.mode == "interval"
-    w.clear_sel_act.trigger()
+    w.commands.trigger("clear_selection")
     assert tl.selection is None and w.bars.mode == "holistic"
     assert all(not r.isVisible() for r in tl.regions)
 
 
 def test_model_picker_shows_what_is_usable(make_window):
     w = make_window()
-    combo = w.model_combo
+    combo = w.generation.model_combo
     rows = {combo.itemData(i): i for i in range(combo.count())}
     assert "bundled" in rows and combo.currentData() == "bundled"
-    for info in w.model_infos:
+    for info in w.generation.model_infos:
         item = combo.model().item(rows[info.id])
         assert item.isEnabled() == info.usable
         assert info.status in combo.itemData(rows[info.id], Qt.ItemDataRole.ToolTipRole)
@@ -231,24 +231,24 @@ def test_model_picker_shows_what_is_usable(make_window):
 
 def test_baseline_explainers_run_from_the_picker(generated, qtbot):
     w = generated
-    assert w.method_combo.itemText(0) == "audiogenx"
-    w.method_combo.setCurrentText("random")
-    assert not w.epochs_spin.isEnabled()
-    w.request_explain()
+    assert w.generation.explainer.method_combo.itemText(0) == "audiogenx"
+    w.generation.explainer.method_combo.setCurrentText("random")
+    assert not w.generation.explainer.epochs_spin.isEnabled()
+    w.controller.explain()
     wait_idle(qtbot, w)
-    assert w.last_error is None
+    assert w.controller.last_error is None
     assert w.session.current.explanation.method == "random"
-    i = w.method_combo.findText("occlusion")
-    assert "regenerates the take" in w.method_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
-    w.method_combo.setCurrentIndex(i)
-    assert not w.epochs_spin.isEnabled()
-    w.request_explain()
+    i = w.generation.explainer.method_combo.findText("occlusion")
+    assert "regenerates the take" in w.generation.explainer.method_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    w.generation.explainer.method_combo.setCurrentIndex(i)
+    assert not w.generation.explainer.epochs_spin.isEnabled()
+    w.controller.explain()
     wait_idle(qtbot, w)
-    assert w.last_error is None
+    assert w.controller.last_error is None
     ex = w.session.current.explanation
     assert ex.method == "occlusion" and ex.extras["reproduced"] and ex.step_masks.max() == 1
-    w.method_combo.setCurrentText("audiogenx")
-    assert w.epochs_spin.isEnabled()
+    w.generation.explainer.method_combo.setCurrentText("audiogenx")
+    assert w.generation.explainer.epochs_spin.isEnabled()
 
 
 def test_zooming_in_draws_the_waveform_from_the_samples(generated, qtbot):

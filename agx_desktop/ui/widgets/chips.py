@@ -3,76 +3,12 @@ from __future__ import annotations
 
 import typing as tp
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLayout, QLineEdit, QSizePolicy, QSlider,
-                               QToolButton, QWidget)
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSlider, QToolButton, QWidget
+from superqt import QFlowLayout
 
 from .importance import importance_color
-
-
-class FlowLayout(QLayout):
-    """Lays widgets out left to right, wrapping lines (Qt's flow layout example)."""
-
-    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
-        super().__init__(parent)
-        self._items: list[tp.Any] = []
-        self.setSpacing(spacing)
-        self.setContentsMargins(2, 2, 2, 2)
-
-    def addItem(self, item: tp.Any) -> None:
-        self._items.append(item)
-
-    def count(self) -> int:
-        return len(self._items)
-
-    def itemAt(self, i: int) -> tp.Any:
-        return self._items[i] if 0 <= i < len(self._items) else None
-
-    def takeAt(self, i: int) -> tp.Any:
-        return self._items.pop(i) if 0 <= i < len(self._items) else None
-
-    def expandingDirections(self) -> Qt.Orientation:
-        return Qt.Orientation(0)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return self._do_layout(QRect(0, 0, width, 0), True)
-
-    def setGeometry(self, rect: QRect) -> None:
-        super().setGeometry(rect)
-        self._do_layout(rect, False)
-
-    def sizeHint(self) -> QSize:
-        return self.minimumSize()
-
-    def minimumSize(self) -> QSize:
-        size = QSize()
-        for item in self._items:
-            size = size.expandedTo(item.minimumSize())
-        m = self.contentsMargins()
-        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
-
-    def _do_layout(self, rect: QRect, test: bool) -> int:
-        m = self.contentsMargins()
-        x, y = rect.x() + m.left(), rect.y() + m.top()
-        line_h = 0
-        right = rect.right() - m.right()
-        for item in self._items:
-            hint = item.sizeHint()
-            nx = x + hint.width() + self.spacing()
-            if nx - self.spacing() > right and line_h > 0:
-                x = rect.x() + m.left()
-                y += line_h + self.spacing()
-                nx = x + hint.width() + self.spacing()
-                line_h = 0
-            if not test:
-                item.setGeometry(QRect(QPoint(x, y), hint))
-            x = nx
-            line_h = max(line_h, hint.height())
-        return y + line_h - rect.y() + m.bottom()
 
 
 class WordChip(QFrame):
@@ -196,7 +132,10 @@ class ChipsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.flow = FlowLayout(self)
+        self.flow = QFlowLayout(self)  # chips left to right, wrapping lines
+        self.flow.setHorizontalSpacing(6)
+        self.flow.setVerticalSpacing(6)
+        self.flow.setContentsMargins(2, 2, 2, 2)
         self.chips: list[WordChip] = []
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 

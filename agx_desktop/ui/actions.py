@@ -1,0 +1,186 @@
+"""Every command of the window, declared once as data: name, text, menu, shortcut, when it is enabled
+(a predicate on the session / controller state) and what it does.
+
+:class:`ActionTable` builds the ``QAction`` s, the menus and the shortcuts from :data:`ACTIONS`, binds
+the panels' buttons to them and re-evaluates every ``enabled_when`` whenever the session, the job
+queue or the autosave state changes, so a button, its menu entry and its shortcut always agree.
+Tests trigger commands by name (``window.commands.trigger("generate")``).
+"""
+from __future__ import annotations
+
+import typing as tp
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+
+if tp.TYPE_CHECKING:
+    from PySide6.QtWidgets import QAbstractButton, QMainWindow
+
+    from .controller import Controller
+    from .main_window import MainWindow
+
+Predicate = tp.Callable[["Controller"], bool]
+Tip = tp.Callable[["Controller"], str]
+
+
+def _can_generate(c: Controller) -> bool:
+    return not c.prompt_problem()
+
+
+def _generate_tip(c: Controller) -> str:
+    return c.prompt_problem() or ("Queued after the running job" if c.runner.busy else "")
+
+
+def _has_take(c: Controller) -> bool:
+    return c.has_take
+
+
+def _explained(c: Controller) -> bool:
+    return c.explained
+
+
+def _can_play(c: Controller) -> bool:
+    return c.player.available
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One command. ``menu`` None: a shortcut (and maybe a button) without a menu entry."""
+
+    name: str
+    text: str
+    slot: tp.Callable[[MainWindow], tp.Any]
+    menu: str | None = None
+    shortcut: str | QKeySequence.StandardKey | Qt.Key | None = None
+    enabled_when: Predicate | None = None  # None: always enabled
+    tip: str | Tip = ""                    # tooltip (text, or from the state) for the action and its buttons
+    separator_before: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    # ---- requests (buttons of the generation and word-edit panels)
+    ActionSpec("generate", "Generate", lambda w: w.controller.generate(), shortcut="Ctrl+Return",
+               enabled_when=_can_generate, tip=_generate_tip),
+    ActionSpec("generate_explain", "Generate + Explain", lambda w: w.controller.generate(explain_after=True),
+               shortcut="Ctrl+Shift+Return", enabled_when=_can_generate, tip=_generate_tip),
+    ActionSpec("explain", "Explain", lambda w: w.controller.explain(), shortcut="Ctrl+Shift+X",
+               enabled_when=_has_take, tip=lambda c: "" if c.has_take else "Generate a take first"),
+    ActionSpec("regenerate", "Regenerate (same seed)", lambda w: w.words.regenerate(), enabled_when=_has_take,
+               tip="Generate again with the same seed, applying the chips' weights and words"),
+    ActionSpec("reset_words", "Reset words", lambda w: w.words.chips.reset(),
+               enabled_when=lambda c: c.has_take and c.session.words_edited),
+    ActionSpec("variations", "Variations", lambda w: w.words.variations(), enabled_when=_can_generate,
+               tip=_generate_tip),
+    ActionSpec("factual", "Hear factual", lambda w: w.controller.variant("factual"), enabled_when=_explained,
+               tip="Regenerate with only what the explanation found important (mask M)"),
+    ActionSpec("counterfactual", "Hear counterfactual", lambda w: w.controller.variant("counterfactual"),
+               enabled_when=_explained,
+               tip="Regenerate with what the explanation found important removed (1 − M)"),
+    ActionSpec("cancel", "Cancel", lambda w: w.controller.runner.cancel_current(),
+               enabled_when=lambda c: c.runner.busy,
+               tip="Stop the running job within about a second; queued jobs then run"),
+    # ---- A/B (takes dock)
+    ActionSpec("set_a", "Set A", lambda w: w.controller.set_ab("A"), enabled_when=_has_take),
+    ActionSpec("set_b", "Set B", lambda w: w.controller.set_ab("B"), enabled_when=_has_take),
+    ActionSpec("switch_ab", "Switch A/B", lambda w: w.controller.switch_ab(),
+               enabled_when=lambda c: c.session.ab_complete,
+               tip="Swap between take A and take B, keeping the playhead (and playback) where it is"),
+    # ---- File
+    ActionSpec("export_wav", "Export &WAV…", lambda w: w.exports.export_wav_dialog(), menu="&File",
+               shortcut="Ctrl+E", enabled_when=_has_take),
+    ActionSpec("export_json", "Export explanation as &JSON…", lambda w: w.exports.export_explanation_dialog("json"),
+               menu="&File", enabled_when=_explained),
+    ActionSpec("export_csv", "Export explanation as &CSV…", lambda w: w.exports.export_explanation_dialog("csv"),
+               menu="&File", enabled_when=_explained),
+    ActionSpec("export_png", "Export &heatmap as PNG…", lambda w: w.exports.export_explanation_dialog("png"),
+               menu="&File", enabled_when=_explained),
+    ActionSpec("retry_save", "&Save unsaved takes", lambda w: w.controller.retry_save(), menu="&File",
+               enabled_when=lambda c: bool(c.unsaved_items()), separator_before=True,
+               tip="Save again the takes autosave could not write (after freeing space)"),
+    ActionSpec("open_data", "Open data folder", lambda w: w.exports.open_data_folder(), menu="&File"),
+    ActionSpec("quit", "&Quit", lambda w: w.close(), menu="&File", shortcut=QKeySequence.StandardKey.Quit),
+    # ---- Playback
+    ActionSpec("play", "Play / Pause", lambda w: w.transport.toggle_play(), menu="&Playback",
+               shortcut=Qt.Key.Key_Space, enabled_when=_can_play),
+    ActionSpec("stop", "Stop", lambda w: w.transport.stop(), menu="&Playback", enabled_when=_can_play),
+    ActionSpec("clear_selection", "Clear selection", lambda w: w.session.set_selection(None), menu="&Playback",
+               shortcut=Qt.Key.Key_Escape),
+    # ---- Help
+    ActionSpec("about", "About AGX Desktop", lambda w: w.about(), menu="&Help"),
+)
+
+
+class ActionTable(QObject):
+    """The ``QAction`` s of :data:`ACTIONS` for one window, kept enabled per their predicates."""
+
+    refreshed = Signal()  # after every re-evaluation (the prompt hint follows it)
+
+    def __init__(self, window: MainWindow, controller: Controller,
+                 specs: tp.Sequence[ActionSpec] = ACTIONS) -> None:
+        super().__init__(window)
+        self.controller = controller
+        self.specs = {s.name: s for s in specs}
+        self.actions: dict[str, QAction] = {}
+        self._buttons: dict[str, list[QAbstractButton]] = {}
+        menus: dict[str, tp.Any] = {}
+        for spec in specs:
+            act = QAction(spec.text.replace("&", "") if spec.menu is None else spec.text, window)
+            if spec.shortcut is not None:
+                act.setShortcut(QKeySequence(spec.shortcut))
+            if isinstance(spec.tip, str) and spec.tip:
+                act.setToolTip(spec.tip)
+            act.triggered.connect(lambda _checked=False, s=spec: s.slot(window))
+            if spec.menu is None:
+                window.addAction(act)  # its shortcut works anywhere in the window
+            else:
+                if spec.menu not in menus:
+                    menus[spec.menu] = window.menuBar().addMenu(spec.menu)
+                if spec.separator_before:
+                    menus[spec.menu].addSeparator()
+                menus[spec.menu].addAction(act)
+            self.actions[spec.name] = act
+        self._connect(controller)
+
+    def _connect(self, c: Controller) -> None:
+        s, r = c.session, c.runner
+        for signal in (s.take_added, s.current_changed, s.explanation_changed, s.ab_changed, s.model_chosen,
+                       s.model_changed, s.prompt_changed, s.words_edited_changed, r.started, r.finished,
+                       r.failed, r.cancelled, r.queue_changed, c.save_state_changed):
+            signal.connect(self.refresh)
+
+    def action(self, name: str) -> QAction:
+        return self.actions[name]
+
+    def trigger(self, name: str) -> None:
+        """Run command ``name`` as the user would (nothing happens while it is disabled)."""
+        self.actions[name].trigger()
+
+    def is_enabled(self, name: str) -> bool:
+        return self.actions[name].isEnabled()
+
+    def bind(self, name: str, button: QAbstractButton) -> None:
+        """``button`` runs action ``name`` and follows its enabled state and tooltip."""
+        spec = self.specs[name]
+        button.clicked.connect(self.actions[name].trigger)
+        if spec.shortcut is not None:
+            keys = QKeySequence(spec.shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+            button.setStatusTip(f"{button.text()} ({keys})")
+        if isinstance(spec.tip, str) and spec.tip:
+            button.setToolTip(spec.tip)
+        self._buttons.setdefault(name, []).append(button)
+
+    def refresh(self, *_args: tp.Any) -> None:
+        """Re-evaluate every ``enabled_when`` (and the tooltips that depend on the state)."""
+        for name, spec in self.specs.items():
+            on = True if spec.enabled_when is None else bool(spec.enabled_when(self.controller))
+            act = self.actions[name]
+            act.setEnabled(on)
+            tip = None if isinstance(spec.tip, str) else spec.tip(self.controller)
+            if tip is not None:
+                act.setToolTip(tip)
+            for button in self._buttons.get(name, ()):
+                button.setEnabled(on)
+                if tip is not None:
+                    button.setToolTip(tip)
+        self.refreshed.emit()

@@ -1,0 +1,68 @@
+"""The takes dock: every take of the session (drag one out as a WAV) and the A/B compare controls."""
+from __future__ import annotations
+
+import typing as tp
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..widgets.history import TakeList
+
+if tp.TYPE_CHECKING:
+    from ..analysis import TakeItem
+    from ..controller import Controller
+
+
+class TakesDock(QDockWidget):
+    """Clicking a take makes it current; "Set A" / "Set B" / "Switch A/B" are bound to actions."""
+
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__("Takes", parent)
+        self.controller = controller
+        self.session = s = controller.session
+        self.setObjectName("takes_dock")
+        dock_w = QWidget()
+        dl = QVBoxLayout(dock_w)
+        dl.setContentsMargins(4, 4, 4, 4)
+        self.history = TakeList(controller.wav_for)
+        dl.addWidget(self.history, 1)
+        ab = QGroupBox("A/B compare")
+        al = QGridLayout(ab)
+        self.set_a_btn = QPushButton("Set A")
+        self.set_b_btn = QPushButton("Set B")
+        self.ab_btn = QPushButton("Switch A/B")
+        self.ab_label = QLabel("Pick two takes (same seed) as A and B")
+        self.ab_label.setWordWrap(True)
+        al.addWidget(self.set_a_btn, 0, 0)
+        al.addWidget(self.set_b_btn, 0, 1)
+        al.addWidget(self.ab_btn, 0, 2)
+        al.addWidget(self.ab_label, 1, 0, 1, 3)
+        dl.addWidget(ab)
+        self.setWidget(dock_w)
+        self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.setMinimumWidth(230)
+        self.history.current_take_changed.connect(controller.show_take)
+        s.take_added.connect(self.history.add)
+        s.take_updated.connect(self.history.refresh)
+        s.explanation_changed.connect(self.history.refresh)
+        s.current_changed.connect(self._select)
+        s.ab_changed.connect(lambda _ab, _side: self._show_ab())
+
+    def _select(self, item: TakeItem) -> None:
+        self.history.blockSignals(True)
+        self.history.select(item.id)
+        self.history.blockSignals(False)
+
+    def _show_ab(self) -> None:
+        ab, items = self.session.ab, self.session.items
+        parts = []
+        for side in "AB":
+            tid = ab[side]
+            it = items.get(tid) if tid else None
+            parts.append(f"{side}: {it.take.kind} seed {it.take.params.seed}" if it else f"{side}: —")
+        text = " | ".join(parts) + f" — hearing {self.session.ab_side}"
+        a, b = (items.get(ab[s] or "") for s in "AB")
+        if a and b and a.take.params.seed != b.take.params.seed:
+            text += " (different seeds: compare takes with the same seed)"
+        self.ab_label.setText(text)

@@ -1,0 +1,69 @@
+"""The word-edit panel: the prompt's words as chips (mute, weight, replace) and the requests made from
+them: Regenerate with the same seed, Reset words, N Variations, Hear factual / counterfactual."""
+from __future__ import annotations
+
+import typing as tp
+
+from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QPushButton, QScrollArea, QSpinBox, QVBoxLayout
+
+from ..widgets.chips import ChipsPanel
+
+if tp.TYPE_CHECKING:
+    from ..analysis import TakeItem
+    from ..controller import Controller
+    from ..jobs import Job
+    from ..settings import Settings
+
+
+class WordEditPanel(QGroupBox):
+    """The buttons are bound to the window's actions ("regenerate", "reset_words", "variations"...)."""
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__("Edit the prompt's words and regenerate")
+        self.controller = controller
+        self.session = controller.session
+        ev = QVBoxLayout(self)
+        self.chips = ChipsPanel()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.chips)
+        ev.addWidget(scroll, 1)
+        btns = QGridLayout()
+        self.regenerate_btn = QPushButton("Regenerate (same seed)")
+        self.reset_chips_btn = QPushButton("Reset words")
+        self.variations_spin = QSpinBox()
+        self.variations_spin.setRange(1, 16)
+        self.variations_spin.setPrefix("N = ")
+        self.variations_btn = QPushButton("Variations")
+        self.variations_btn.setToolTip("Generate N takes with different random seeds")
+        self.factual_btn = QPushButton("Hear factual")
+        self.counterfactual_btn = QPushButton("Hear counterfactual")
+        for w, row, col in ((self.regenerate_btn, 0, 0), (self.reset_chips_btn, 0, 1), (self.variations_spin, 0, 2),
+                            (self.variations_btn, 0, 3), (self.factual_btn, 1, 0), (self.counterfactual_btn, 1, 1)):
+            btns.addWidget(w, row, col)
+        ev.addLayout(btns)
+        self.chips.changed.connect(lambda: self.session.set_words_edited(self.chips.edited()))
+        self.session.active_words_changed.connect(self.chips.set_active)
+
+    def show_words(self, item: TakeItem) -> None:
+        """Chips for ``item``'s words, with the weights it was made with."""
+        self.chips.set_words(item.take.words, item.take.word_weights)
+        self.session.set_active_words([])  # new chips: the next playhead tick marks the active ones again
+
+    def show_importances(self, values: tp.Sequence[float] | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
+        self.chips.set_importances(values, levels=levels)
+
+    def regenerate(self) -> Job | None:
+        """The current take again, same seed, with the chips' weights and words."""
+        self.controller.display.finish()  # the chips show the current take
+        return self.controller.regenerate(self.chips.words(), self.chips.weights())
+
+    def variations(self) -> Job | None:
+        return self.controller.variations(int(self.variations_spin.value()))
+
+    def restore(self, s: Settings) -> None:
+        self.variations_spin.setValue(s.variations)
+
+    def store(self, s: Settings) -> None:
+        s.variations = int(self.variations_spin.value())
