@@ -22,6 +22,7 @@ import typing as tp
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from audiocraft.models.lm import LMModel
 from audiocraft.modules.transformer import StreamingMultiheadAttention
@@ -158,11 +159,13 @@ class HiddenCapture:
             raise ValueError("this LM has no output norm; latents are taken after it")
         self.lm = lm
         self.outputs: list[torch.Tensor] = []
-        self._handle: tp.Any = None
+        self._handle: RemovableHandle | None = None
 
     def __enter__(self) -> "HiddenCapture":
         self._handle = self.lm.out_norm.register_forward_hook(lambda m, a, out: self.outputs.append(out))
         return self
 
     def __exit__(self, *exc: tp.Any) -> None:
-        self._handle.remove()
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None

@@ -53,21 +53,25 @@ def _is_integer(value: tp.Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _finite_float(value: tp.Any) -> float | None:
+    """``value`` as a float if it is a finite real number (a huge Fraction/int counts as infinite), else None."""
+    if not _is_real(value):
+        return None
+    try:
+        x = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
 def check_real(name: str, value: tp.Any, lo: float, hi: float, *, lo_open: bool = False,
                hint: str = "") -> float:
     """``value`` as a float if it is a finite number in [lo, hi] (``(lo, hi]`` with ``lo_open``).
 
     Raises :class:`ParameterError` naming ``name`` otherwise.
     """
-    ok = _is_real(value)
-    if ok:
-        try:
-            x = float(value)
-        except (OverflowError, ValueError):  # a huge Fraction/int
-            ok = False
-        else:
-            ok = math.isfinite(x) and (x > lo if lo_open else x >= lo) and x <= hi
-    if not ok:
+    x = _finite_float(value)
+    if x is None or not ((x > lo if lo_open else x >= lo) and x <= hi):
         left = "above" if lo_open else "from"
         raise ParameterError(f"{name} must be a finite number {left} {lo:g} to {hi:g}{hint}, got {_show(value)}")
     return x
@@ -92,11 +96,8 @@ def check_duration(value: tp.Any) -> float:
     """A duration in seconds: finite and above 0 (the model's own maximum is checked once it is loaded)."""
     if not _is_real(value):
         raise ParameterError(f"duration must be a number of seconds above 0, got {_show(value)}")
-    try:
-        x = float(value)
-    except (OverflowError, ValueError):
-        x = math.inf
-    if not (math.isfinite(x) and x > 0):
+    x = _finite_float(value)
+    if x is None or not x > 0:
         raise ParameterError(f"duration must be a finite number of seconds above 0, got {_show(value)}")
     return x
 
@@ -104,13 +105,9 @@ def check_duration(value: tp.Any) -> float:
 def check_word_weight(value: tp.Any, word: str | None = None) -> float:
     """A per-word weight: finite, 0 (mute) to :data:`MAX_WORD_WEIGHT` (boost)."""
     where = f" of '{word}'" if word is not None else ""
-    if _is_real(value):
-        try:
-            x = float(value)
-        except (OverflowError, ValueError):
-            x = math.inf
-        if math.isfinite(x) and 0.0 <= x <= MAX_WORD_WEIGHT:
-            return x
+    x = _finite_float(value)
+    if x is not None and 0.0 <= x <= MAX_WORD_WEIGHT:
+        return x
     raise ParameterError(f"the weight{where} must be a finite number >= 0 and <= {MAX_WORD_WEIGHT:g} "
                          f"(0 mutes, 1 leaves, >1 boosts), got {_show(value)}")
 
@@ -120,11 +117,7 @@ def check_finite_tree(name: str, value: tp.Any) -> None:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
     if isinstance(value, numbers.Real):
-        try:
-            finite = math.isfinite(float(value))
-        except (OverflowError, ValueError):
-            finite = False
-        if not finite:
+        if _finite_float(value) is None:
             raise ParameterError(f"{name} must be a finite number, got {_show(value)}")
     elif isinstance(value, dict):
         for k, v in value.items():

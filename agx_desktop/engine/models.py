@@ -41,6 +41,11 @@ from . import weights_check as wc
 from .safetext import one_line
 
 if tp.TYPE_CHECKING:
+    from audiocraft.models.encodec import CompressionModel
+    from audiocraft.models.genmodel import BaseGenModel
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.conditioners import TextConditioner
+
     from .take import GenerationParams
 
 BUNDLED_ID = "bundled"
@@ -255,7 +260,7 @@ def list_models(check_network: bool = True) -> list[ModelInfo]:
 
 # --------------------------------------------------------------------------- loaded model
 
-def move_text_encoders(lm: tp.Any, device: torch.device) -> None:
+def move_text_encoders(lm: LMModel, device: torch.device) -> None:
     """Make the LM's text conditioners follow it to ``device``.
 
     Checkpoints are built on the CPU (in float32) and then moved, but ``Module.to`` leaves two
@@ -278,7 +283,7 @@ def move_text_encoders(lm: tp.Any, device: torch.device) -> None:
 class LoadedModel:
     """A generation model ready to use, with what the engine needs to know about its text side."""
 
-    def __init__(self, model_id: str, gen: tp.Any, device: torch.device, trained: bool = True,
+    def __init__(self, model_id: str, gen: BaseGenModel, device: torch.device, trained: bool = True,
                  codec_device: torch.device | None = None) -> None:
         self.id = model_id
         self.gen = gen
@@ -306,7 +311,7 @@ class LoadedModel:
         return int(self.lm.card)
 
     @property
-    def text_conditioner(self) -> tp.Any:
+    def text_conditioner(self) -> TextConditioner:
         conds = self.lm.condition_provider.conditioners
         if "description" not in conds:
             raise ValueError(f"model {self.id} has no 'description' text conditioner")
@@ -596,7 +601,7 @@ def _dry_lm_cfg(cfg: tp.Any) -> tp.Any:
     return dry
 
 
-def _redirected_codec(name: str, path: Path, device: torch.device) -> tp.Any:
+def _redirected_codec(name: str, path: Path, device: torch.device) -> CompressionModel:
     """A Hugging Face EnCodec named by an allowed ``pretrained`` redirect, as audiocraft builds it.
 
     transformers reads the repo's safetensors, or its ``.bin`` with ``torch.load(weights_only=True)``
@@ -623,7 +628,8 @@ def _redirected_codec(name: str, path: Path, device: torch.device) -> tp.Any:
         return HFEncodecCompressionModel(hf_model).to(device).eval()
 
 
-def _build_from_pkg(pkg: dict, kind: str, device: torch.device, path: Path | None = None) -> tp.Any:
+def _build_from_pkg(pkg: dict, kind: str, device: torch.device,
+                    path: Path | None = None) -> LMModel | CompressionModel:
     """Rebuild an audiocraft model from a checkpoint dict (checked by :func:`_check_pkg`), as
     audiocraft's own loaders do, but refusing anything that would make it load another file.
 
@@ -683,7 +689,7 @@ def _segment_duration(cfg: tp.Any, default: float, folder: Path) -> float:
 
 
 def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str | None = None,
-                           family: str = "audiogen", step: LoadStep = _no_step) -> tp.Any:
+                           family: str = "audiogen", step: LoadStep = _no_step) -> BaseGenModel:
     """Load a folder holding ``state_dict.bin`` + ``compression_state_dict.bin`` (the hub's layout).
 
     Returns audiocraft's ``MusicGen`` when ``family`` says so or the checkpoint's config names the
@@ -720,7 +726,7 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
     return gen
 
 
-def _load_hub(m: HubModel, device: torch.device, step: LoadStep = _no_step) -> tp.Any:
+def _load_hub(m: HubModel, device: torch.device, step: LoadStep = _no_step) -> BaseGenModel:
     from huggingface_hub import snapshot_download  # noqa: F401  (import errors surface early)
 
     missing = _hub_files_missing(m)

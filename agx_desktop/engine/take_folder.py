@@ -53,6 +53,9 @@ from .safetext import terminal_safe
 from .take import GenerationParams, Take
 from .text import MAX_TOKENS, TextTokens
 
+if tp.TYPE_CHECKING:
+    from .explanation import Explanation
+
 AUDIO, META, TENSORS, EXPLANATION = "audio.wav", "take.json", "tensors.safetensors", "explanation.json"
 TAKE_FILES = (AUDIO, META, TENSORS)
 TAKE_FORMAT = "agx-take/"
@@ -581,12 +584,20 @@ def _is_int(value: tp.Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _present(meta: dict, key: str, optional: bool) -> bool:
+    """Whether ``meta`` holds ``key``: False for an optional one absent or null; a required one absent is
+    :class:`_Bad`."""
+    if key in meta and not (optional and meta[key] is None):
+        return True
+    if optional:
+        return False
+    raise _Bad(f"'{key}' is missing")
+
+
 def _number(meta: dict, key: str, *, minimum: float | None = None, maximum: float | None = None,
             positive: bool = False, integer: bool = False, optional: bool = False) -> tp.Any:
-    if key not in meta or (optional and meta[key] is None):
-        if optional:
-            return None
-        raise _Bad(f"'{key}' is missing")
+    if not _present(meta, key, optional):
+        return None
     value = meta[key]
     ok = _is_int(value) if integer else fsio.is_finite_number(value)
     if not ok:
@@ -601,10 +612,8 @@ def _number(meta: dict, key: str, *, minimum: float | None = None, maximum: floa
 
 
 def _string(meta: dict, key: str, *, optional: bool = False, nonempty: bool = True, limit: int = 100_000) -> tp.Any:
-    if key not in meta or (optional and meta[key] is None):
-        if optional:
-            return None
-        raise _Bad(f"'{key}' is missing")
+    if not _present(meta, key, optional):
+        return None
     value = meta[key]
     if not isinstance(value, str):
         raise _Bad(f"'{key}' must be text, got {_short(value)}")
@@ -958,7 +967,7 @@ def load_take(folder: str | os.PathLike[str], *, repair: bool = True) -> Take:
 
 # --------------------------------------------------------------------------- explanations
 
-def save_explanation(explanation: tp.Any, folder: str | os.PathLike[str],
+def save_explanation(explanation: Explanation, folder: str | os.PathLike[str],
                      interval: tuple[float, float] | None = None) -> Path:
     """Write ``explanation.json`` into the take folder atomically (importance over ``interval``).
 
@@ -987,7 +996,7 @@ def save_explanation(explanation: tp.Any, folder: str | os.PathLike[str],
     return path
 
 
-def load_explanation(folder: str | os.PathLike[str], take: Take | None = None) -> tp.Any:
+def load_explanation(folder: str | os.PathLike[str], take: Take | None = None) -> Explanation:
     """Read ``explanation.json`` back as a validated :class:`~agx_desktop.engine.explain.base.Explanation`.
 
     With ``take``, also check that it explains that take (same id, words, frames and steps).

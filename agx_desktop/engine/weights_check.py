@@ -20,6 +20,10 @@ import torch
 from .errors import AgxError, CheckpointError
 from .safetext import one_line
 
+if tp.TYPE_CHECKING:
+    from audiocraft.models.encodec import CompressionModel
+    from audiocraft.models.lm import LMModel
+
 LOOP_LIMIT = 4096
 """Most layers / codebooks / residual blocks a config may ask for (audiocraft's largest has 48
 layers and 4 codebooks): the meta build loops over these, so they are bounded first."""
@@ -118,7 +122,7 @@ def check_tensors(state: tp.Mapping[str, torch.Tensor], reference: tp.Mapping[st
                                   f"file?); {fix}")
 
 
-def check_pair(lm: tp.Any, codec: tp.Any, where: str, fix: str) -> None:
+def check_pair(lm: LMModel, codec: CompressionModel, where: str, fix: str) -> None:
     """The LM's tokens must be ones the codec can decode, at a usable rate."""
     lm_q, codec_q = int(lm.num_codebooks), int(codec.num_codebooks)
     if lm_q != codec_q:

@@ -5,6 +5,9 @@ import os
 import threading
 import typing as tp
 
+if tp.TYPE_CHECKING:
+    import torch
+
 
 class _MallInfo2(__import__("ctypes").Structure):
     _fields_ = [(n, __import__("ctypes").c_size_t) for n in
@@ -36,7 +39,7 @@ class PeakMemory:
     a method is not credited with memory an earlier one left cached. Elsewhere: RSS.
     """
 
-    def __init__(self, device: tp.Any = None, interval: float = 0.005) -> None:
+    def __init__(self, device: torch.device | str | None = None, interval: float = 0.005) -> None:
         self.cuda = device is not None and getattr(device, "type", str(device)).startswith("cuda")
         self.interval = interval
         self.peak_mb = 0.0

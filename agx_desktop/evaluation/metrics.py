@@ -39,6 +39,12 @@ import torch
 from ..engine.audio import resample
 from ..engine.errors import AgxError, ParameterError
 
+if tp.TYPE_CHECKING:
+    from ..engine.explanation import Explanation
+    from ..engine.models import LoadedModel
+    from ..engine.progress import CancelToken
+    from ..engine.take import Take
+
 EPS = 1e-6
 
 
@@ -144,8 +150,8 @@ def kl_divergence(p_ref: np.ndarray, p_new: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- batched sampling
 
-def sample_with_masks(model: tp.Any, take: tp.Any, masks: tp.Sequence[np.ndarray | None], seed: int,
-                      max_batch: int = 32, cancel: tp.Any = None) -> list[np.ndarray]:
+def sample_with_masks(model: LoadedModel, take: Take, masks: tp.Sequence[np.ndarray | None], seed: int,
+                      max_batch: int = 32, cancel: CancelToken | None = None) -> list[np.ndarray]:
     """Generate one sample of ``take``'s prompt per mask ([steps, L] or None = unmasked), batched.
 
     Sampling parameters are the take's (top-k, top-p, temperature, guidance, duration). Returns
@@ -197,9 +203,9 @@ class MethodScores:
         return {k: float(v) for k, v in self.__dict__.items()}
 
 
-def faithfulness(model: tp.Any, take: tp.Any, explanations: tp.Mapping[str, tp.Any], classifier: Classifier,
+def faithfulness(model: LoadedModel, take: Take, explanations: tp.Mapping[str, Explanation], classifier: Classifier,
                  n_samples: int = 5, sample_seed: int = 1000, floor: bool = True, max_batch: int = 32,
-                 cancel: tp.Any = None) -> dict:
+                 cancel: CancelToken | None = None) -> dict:
     """Fid_F, Fid_CF, KL_F, KL_CF and size of each explanation of ``take``, plus the floor.
 
     Returns ``{"top1": c, "methods": {name: MethodScores.to_dict()}, "floor": {"fid", "kl"} | None}``.

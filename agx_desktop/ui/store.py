@@ -31,6 +31,10 @@ from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_ex
 from .analysis import TakeItem, analyse
 from .paths import ENV_DATA_DIR, takes_dir, writable_problem
 
+if tp.TYPE_CHECKING:
+    from agx_desktop.engine.explanation import Explanation
+    from agx_desktop.engine.take import Take
+
 TAKE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # ids name folders (autosave, drag-out): no path parts
 KINDS = ("original", "weighted", "factual", "counterfactual")
 AGGREGATIONS = ("max", "mean", "sum")
@@ -46,7 +50,7 @@ def _finite(x: tp.Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def check_take(take: tp.Any) -> None:
+def check_take(take: Take) -> None:
     """Raise ValueError naming the first field of ``take`` that the app could not show or save.
 
     The engine validates take.json too; this is the app's own guard, so one malformed take can
@@ -89,7 +93,7 @@ def check_take(take: tp.Any) -> None:
              "the step mask in tensors.safetensors is malformed")
 
 
-def explanation_problem(ex: tp.Any, take: tp.Any) -> tuple[str, str] | None:
+def explanation_problem(ex: Explanation, take: Take) -> tuple[str, str] | None:
     """Why ``ex`` can't be shown with ``take``: ("other", why) if it belongs to another take,
     ("corrupt", why) if it is malformed; None when it fits.
 
@@ -181,7 +185,7 @@ class TakeStore:
             return next(reversed(self.reasons.values()), "") if self.reasons else ""
 
     # ------------------------------------------------------------------ saving
-    def folder_for(self, take: tp.Any) -> Path:
+    def folder_for(self, take: Take) -> Path:
         stamp = "".join(c for c in str(take.created)[:19] if c.isdigit())
         return self.root / f"{stamp}_{take.id}"
 
