@@ -82,3 +82,22 @@ def test_bad_input_exits_2_with_one_line(agx, take, tmp_path, args, message):
     code, out, err = agx(*[a.replace("{tmp}", str(tmp_path)).replace("{take}", str(take)) for a in args])
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x").exists()
+
+
+def test_region_options_fit_agx_regenerate(agx, take, tmp_path, capsys):
+    """``add_region_arguments`` on `agx regenerate`'s own parser: ``agx regenerate TAKE --from S`` runs
+    the region code (what cli.py's owner hooks in)."""
+    import argparse
+
+    parser = cli._parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    edit_cli.add_region_arguments(sub.choices["regenerate"])
+    args = parser.parse_args(["--quiet", "regenerate", str(take), "--from", "0.5", "--weights", "dog=0",
+                              "--out", str(tmp_path / "r")])
+    assert edit_cli.run_region(args) == 0
+    meta = json.loads((tmp_path / "r" / "take.json").read_text())
+    assert meta["kind"] == "region" and meta["edit"]["region"] == [0.5, 1.0] and meta["edit"]["weights"] == {"dog": 0.0}
+    args = parser.parse_args(["--quiet", "regenerate", str(take), "--variant", "factual", "--from", "0.5",
+                              "--out", str(tmp_path / "f")])
+    with pytest.raises(edit_cli.ParameterError, match="--variant factual"):
+        edit_cli.run_region(args)

@@ -23,7 +23,7 @@ def _sample(seconds, sr=16000):
 @pytest.mark.parametrize("tail", ["regenerate", "splice"])
 def test_audio_before_the_region_is_the_parents_sample_for_sample(tiny_model, tiny_take, tail):
     new = regenerate_region(tiny_model, tiny_take, 0.4, 0.7, prompt=replace_words(tiny_take.prompt, {"bell": "whistle"}),
-                            tail=tail)
+                            word_weights=[1, 0, 1, 1, 1, 1, 1], tail=tail)
     b0, b1 = _sample(0.4), _sample(0.7)
     assert np.array_equal(new.audio[:, :b0], tiny_take.audio[:, :b0])
     assert torch.equal(new.codes[:, :20], tiny_take.codes[:, :20])  # 0.4 s at 50 Hz: the LM's prompt
@@ -65,9 +65,14 @@ def test_a_region_of_a_region_take_keeps_the_first_edit(tiny_model, tiny_take):
     assert np.array_equal(second.audio[:, _sample(0.4):], first.audio[:, _sample(0.4):])
 
 
-def test_unchanged_words_from_the_start_give_the_parent_back(tiny_model, tiny_take):
-    same = regenerate_region(tiny_model, tiny_take, 0.0, 0.5)
+@pytest.mark.parametrize("start", [0.0, 0.02, 0.5])
+def test_unchanged_words_give_the_parent_back(tiny_model, tiny_take, start):
+    """The region samples with the noise its steps had in the parent (same seed): an edit changes
+    the sound by what it says, not by new noise, so A/B compares the edit alone."""
+    same = regenerate_region(tiny_model, tiny_take, start)
     assert torch.equal(same.codes, tiny_take.codes) and np.array_equal(same.audio, tiny_take.audio)
+    other_seed = regenerate_region(tiny_model, tiny_take, 0.5, seed=8)
+    assert not torch.equal(other_seed.codes[:, 25:], tiny_take.codes[:, 25:])
 
 
 def test_equal_power_crossfade():
@@ -76,6 +81,12 @@ def test_equal_power_crossfade():
     assert x[0, 0] > 0.99 and x[0, -1] < 0.03 and np.all(np.diff(x[0]) < 0)
     gains_sq = equal_power_crossfade(a, b) ** 2 + equal_power_crossfade(b, a) ** 2
     np.testing.assert_allclose(gains_sq, 1.0, atol=1e-6)
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal((1, 4000)), rng.standard_normal((1, 4000))  # uncorrelated: power kept
+    mixed = equal_power_crossfade(u.astype(np.float32), v.astype(np.float32))
+    assert abs(np.mean(mixed[:, 1800:2200] ** 2) - 1.0) < 0.15
+    w = (u + 1e-3 * v).astype(np.float32)  # nearly the same audio: no 3 dB bump mid-fade
+    assert abs(np.mean(equal_power_crossfade(u.astype(np.float32), w)[:, 1800:2200] ** 2) - 1.0) < 0.15
     parent, new = np.zeros((1, 100), np.float32), np.ones((1, 100), np.float32)
     out = splice_audio(parent, new, 20, 60, crossfade=10)
     assert np.all(out[:, :20] == 0) and np.all(out[:, 30:50] == 1) and np.all(out[:, 60:] == 0)
@@ -145,3 +156,5 @@ def test_prefix_identity_on_the_bundled_model(bundled):
     assert not np.array_equal(new.audio[:, b0:b1], take.audio[:, b0:b1])
     prefix = decode(bundled, take.codes[:, :25])
     assert np.abs(prefix - take.audio[:, :prefix.shape[1]]).max() > 1e-3
+    same = regenerate_region(bundled, take, 1.0)  # unchanged words: the parent back (same noise)
+    assert torch.equal(same.codes, take.codes) and np.array_equal(same.audio, take.audio)

@@ -100,6 +100,10 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
         intervention: a context active around the LM (a cross-attention mask or per-step conditioning).
         prompt_codes: [K, T0] codes kept as they are and continued from (audiocraft's continuation:
             the first T0 frames are forced, sampling starts after them); ``None`` starts from nothing.
+            The random draws the T0 skipped steps would have made are drawn and discarded first, so
+            every later step samples with the noise it had when the whole clip was generated with
+            this seed: with unchanged words a continuation gives the same codes back, and an
+            edited region differs from its parent by the edit, not by new noise.
     """
     lm = model.lm
     top_k = min(int(params.top_k), model.card)
@@ -117,6 +121,8 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     with torch.random.fork_rng(devices=cuda), model.threads(), torch.no_grad(), intervention, \
             HiddenCapture(lm) as hidden:
         torch.manual_seed(int(params.seed))
+        if prompt_batch is not None and params.temperature > 0:
+            _skip_draws(model, int(prompt_batch.shape[-1]))
         try:
             codes = lm.generate(prompt_batch, conditions_for(prompt), max_gen_len=frames,
                                 use_sampling=params.temperature > 0, temp=max(float(params.temperature), 1e-6),
@@ -134,6 +140,19 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     # each streaming call saw [cond, uncond] x S positions; keep the conditional rows
     latents = torch.cat([h[:1] for h in hidden.outputs], dim=1)[0].float().cpu()
     return codes[0].cpu(), latents, audio
+
+
+def _skip_draws(model: LoadedModel, steps: int) -> None:
+    """Consume the random numbers ``steps`` sampling steps of ``LMModel.generate`` draw.
+
+    Each step samples one code per codebook with ``torch.multinomial`` over [K, card] probabilities
+    (top-k and top-p zero some of them first); without replacement its draw depends on the shape
+    only, so the same call on uniform probabilities advances the generator identically
+    (checked by tests/test_region.py: unchanged words give the parent's codes back).
+    """
+    probs = torch.ones(int(model.lm.num_codebooks), int(model.card), device=model.device)
+    for _ in range(steps):
+        torch.multinomial(probs, num_samples=1)
 
 
 def decode(model: LoadedModel, codes: torch.Tensor) -> np.ndarray:

@@ -65,11 +65,22 @@ def replace_words(prompt: str, replacements: tp.Mapping[str, str]) -> str:
 
 
 def equal_power_crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """From ``a`` to ``b`` (same shape [..., n]) with cos/sin gains: constant power for uncorrelated audio."""
+    """From ``a`` to ``b`` (same shape [channels, n]) with cos/sin gains: constant power.
+
+    cos/sin keeps the power of *uncorrelated* audio; the region's new audio often continues the
+    parent's closely (same codes before it, same noise), and identical audio under cos/sin would rise
+    by up to 3 dB mid-fade. So the gains are divided by ``sqrt(1 + 2·r·cos·sin)``, with ``r`` the
+    two windows' correlation (clipped to [0, 1]): 1 for uncorrelated audio, unity gain for
+    identical audio; samples that are equal in both stay as they are.
+    """
     n = a.shape[-1]
     x = (np.arange(n, dtype=np.float64) + 0.5) / max(n, 1)
     fade_out, fade_in = np.cos(0.5 * np.pi * x), np.sin(0.5 * np.pi * x)
-    return (a * fade_out + b * fade_in).astype(np.float32)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    energy = float(np.sqrt(np.sum(a64 * a64) * np.sum(b64 * b64)))
+    r = min(max(float(np.sum(a64 * b64)) / energy, 0.0), 1.0) if energy > 0 else 0.0
+    faded = (a64 * fade_out + b64 * fade_in) / np.sqrt(1.0 + 2.0 * r * fade_out * fade_in)
+    return np.where(a == b, a, faded).astype(np.float32)
 
 
 def splice_audio(parent: np.ndarray, new: np.ndarray, start: int, end: int | None, crossfade: int) -> np.ndarray:
