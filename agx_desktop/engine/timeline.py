@@ -27,6 +27,17 @@ the explainers use; a segment [start, end) s covers positions ``round(start·fps
 
 Word weights per segment (0 mutes, >1 boosts) use :func:`.intervention.masked_cross_attention`
 exactly as plain weighted generation does.
+
+Explaining a timeline (or region) take: the take records ``segments`` (start, end, text, word
+weights); its ``prompt`` joins the segments' words in order (:func:`timeline_prompt`), so
+today's one-prompt explainers run on it (an approximation: they read every word everywhere). A
+timeline-aware explainer runs its teacher-forced passes inside ``SegmentConditioning(model,
+schedule_for(take_segments(take), fps), cfg=False, step_mask=M)`` with ``M`` [steps, ΣL] over the
+segments' tokens side by side (:func:`token_columns`); each step's importances live in its
+segment's columns, and a view shows each segment's words (:func:`segment_words`) over its span.
+
+Measured (benchmarks/results/timeline_order.md, bundled model, 16 held-out pairs): strict order
+10/16 with a timeline, 5/16 with one "X then Y" prompt, 2/16 with the captions as typed.
 """
 from __future__ import annotations
 
