@@ -183,3 +183,16 @@ def test_out_folder_names_the_file_and_other_paths_are_refused(agx, take_dir, tm
     assert code == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
     code, _, stderr = agx("export", str(take_dir), str(tmp_path / "missing" / "a.wav"))
     assert code == 2 and "does not exist" in stderr and "Traceback" not in stderr
+
+
+def test_bext_loudness_fields_are_the_files_own(tmp_path):
+    """bext v2: integrated loudness and true peak as measured on the written audio; max momentary and
+    max short-term where the clip holds the window; loudness range not set (0x7fff) for a short clip."""
+    import pyloudnorm as pyln
+    take = take_like(seconds=3.5)
+    result = export_wav(take, tmp_path / "l.wav", ExportOptions(lufs=-20.0, subtype="FLOAT"))
+    bext = wavinfo.WavInfoReader(str(result.path)).bext
+    data, sr = sf.read(str(result.path), always_2d=True)
+    assert bext.loudness_value == pytest.approx(pyln.Meter(sr).integrated_loudness(data), abs=0.02)
+    assert bext.loudness_range == pytest.approx(327.67)
+    assert bext.loudness_value < bext.max_momentary_loudness < 0 and bext.max_shortterm_loudness < bext.max_momentary_loudness

@@ -279,9 +279,10 @@ def wav_bytes(take: "Take", opts: ExportOptions,
                f"{model_name(take.model_id)} seed {int(take.params.seed)} take {take.id}\r\n"
                f"A={fmt},F={sr},W={bits},M={chans},T={ORIGINATOR} export: "
                f"{'resampled, ' if sr != take.sample_rate else ''}{result.message}\r\n")
+    stats = loudness.loudness_stats(audio, sr)
     bext = bwf.Bext(description=take.prompt, originator=ORIGINATOR, originator_ref=f"AGX{take.id}",
                     date=date, time=time, coding_history=history,
-                    loudness=result.lufs, true_peak=result.true_peak)
+                    loudness=result.lufs, true_peak=result.true_peak, **stats)
     keywords = important_words(explanation, take.prompt)
     ixml = bwf.IXml(project=opts.source, note=take.prompt, channels=int(audio.shape[0]),
                     ucs=ucs_fields(take, opts, keywords), generation=generation_fields(take, opts, result))

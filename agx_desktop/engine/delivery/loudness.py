@@ -58,6 +58,35 @@ def integrated_lufs(audio: np.ndarray, sr: int) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _block_loudness(data: np.ndarray, sr: int, block_s: float, hop_s: float) -> np.ndarray:
+    """Ungated loudness of every ``block_s`` window, one each ``hop_s`` (pyloudnorm's K-weighting)."""
+    import pyloudnorm as pyln
+    meter = pyln.Meter(int(sr), block_size=block_s, overlap=1.0 - hop_s / block_s)
+    try:
+        meter.integrated_loudness(data.T)
+    except (ValueError, ZeroDivisionError):
+        return np.array([])
+    values = np.asarray(meter.blockwise_loudness, dtype=float)
+    return values[np.isfinite(values)]
+
+
+def loudness_stats(audio: np.ndarray, sr: int) -> dict[str, float | None]:
+    """EBU R128 figures for BWF's bext v2: max momentary (400 ms) and max short-term (3 s) loudness;
+    None where the clip is shorter than the window. The loudness range is left unset: over a few
+    seconds it depends on how a meter pads the first windows (ffmpeg reads 20 LU where whole windows
+    give 0 on the same 3 s take), so no number would mean anything."""
+    data = _as_2d(audio)
+    seconds = data.shape[-1] / float(sr)
+    out: dict[str, float | None] = {"max_momentary": None, "max_short_term": None}
+    if not np.any(data):
+        return out
+    for key, window in (("max_momentary", 0.4), ("max_short_term", 3.0)):
+        if seconds >= window:
+            values = _block_loudness(data, sr, window, 0.1)
+            out[key] = float(values.max()) if values.size else None
+    return out
+
+
 def oversampling(sr: int) -> int:
     """The true-peak oversampling factor for rate ``sr``: 4x, or more to reach 192 kHz."""
     return max(OVERSAMPLE, math.ceil(TRUE_PEAK_RATE / max(1, int(sr))))
@@ -181,11 +210,18 @@ def normalise_lufs(audio: np.ndarray, sr: int, target: float, ceiling_db: float 
     peak0 = true_peak_db(data, sr)
     gain_cap = ceiling_db - peak0 + max_limit_db  # more gain than this needs more than max_limit_db of limiting
     gain = min(target - before, gain_cap)
-    out, reduction, now = data, 0.0, before
+    tries: list[tuple[float, np.ndarray, float, float]] = []  # (loudness, audio, limiting, gain)
+
+    def attempt(g: float) -> float | None:
+        out, reduction = limit(data * 10 ** (g / 20), sr, ceiling_db)
+        now = integrated_lufs(out, sr)
+        if now is not None:
+            tries.append((now, out, reduction, g))
+        return now
+
     last: tuple[float, float] | None = None  # (gain, loudness) of the previous try
     for _ in range(12):
-        out, reduction = limit(data * 10 ** (gain / 20), sr, ceiling_db)
-        now = integrated_lufs(out, sr)
+        now = attempt(gain)
         if now is None:
             break
         error = target - now
@@ -197,7 +233,16 @@ def normalise_lufs(audio: np.ndarray, sr: int, target: float, ceiling_db: float 
             slope = min(1.0, max(0.05, (now - last[1]) / (gain - last[0])))
         last = (gain, now)
         gain = min(gain + error / slope, gain_cap)
-    reached = now is not None and abs(target - now) <= 0.5
+    if tries and target - min(tries, key=lambda t: abs(target - t[0]))[0] > 0.5:
+        # Out of reach. Past some point more limiting makes clicks *quieter* (the release pulls their
+        # tails down with them): look between the unlimited gain and the cap for the loudest result.
+        for g in np.linspace(min(ceiling_db - peak0, gain_cap), gain_cap, 7)[:-1]:
+            attempt(float(g))
+    if not tries:
+        return data.astype(np.float32), LoudnessResult("lufs", None, true_peak_db(data, sr), before, 0.0, target,
+                                                       ceiling_db, reached=False)
+    now, out, reduction, gain = min(tries, key=lambda t: abs(target - t[0]))
+    reached = abs(target - now) <= 0.5
     return out, LoudnessResult("lufs", now, true_peak_db(out, sr), before, reduction, target, ceiling_db, reached)
 
 
@@ -219,5 +264,5 @@ def measure(audio: np.ndarray, sr: int, mode: str = "none") -> LoudnessResult:
     return LoudnessResult(mode, integrated_lufs(audio, sr), true_peak_db(audio, sr))
 
 
-__all__: tp.List[str] = ["CEILING_DB", "MAX_LIMIT_DB", "LoudnessResult", "integrated_lufs", "true_peak_db", "limit",
+__all__: tp.List[str] = ["CEILING_DB", "MAX_LIMIT_DB", "LoudnessResult", "integrated_lufs", "true_peak_db", "limit", "loudness_stats",
                          "normalise_lufs", "normalise_peak", "measure"]
