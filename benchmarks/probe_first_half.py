@@ -46,8 +46,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_bundled as bb  # noqa: E402
 from agx_desktop.engine import intervention, teacher  # noqa: E402
 from agx_desktop.engine.bundled import loader, world  # noqa: E402
-from agx_desktop.engine.explain._common import step_targets, target_nll  # noqa: E402
-from agx_desktop.engine.explain.base import steps_for_interval  # noqa: E402
+from agx_desktop.engine.explain._common import target_nll  # noqa: E402
+from agx_desktop.engine.explain.base import step_targets  # noqa: E402
+from agx_desktop.engine.explanation import steps_for_interval  # noqa: E402
 
 HALVES = {"first": (0.0, bb.HALF), "second": (bb.HALF, 2 * bb.HALF)}
 

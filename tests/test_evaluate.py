@@ -170,3 +170,25 @@ def test_redo_recomputes_only_stale_methods(tmp_path, tiny_registry):
     assert run(_args(f, out, "--redo", "audiogenx")) == 0
     assert (out / "results.jsonl").read_text() == before
     assert run(_args(f, out, "--redo", "rollout")) == 2  # not among --methods
+
+
+def test_a_run_from_before_the_method_options_resumes_and_other_options_are_refused(tmp_path, capsys, tiny_registry,
+                                                                                   monkeypatch):
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\nrain falls\n")
+    out = tmp_path / "res"
+    assert run(_args(f, out, "--limit", "1")) == 0
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["epochs"] == 2 and run_json["method_params"] == {}
+    del run_json["method_params"]  # as an older agx wrote it
+    (out / "run.json").write_text(json.dumps(run_json))
+    real, seen = protocol.evaluate_caption, []
+    monkeypatch.setattr(protocol, "evaluate_caption",
+                        lambda model, cap, i, *a, **k: seen.append(cap) or real(model, cap, i, *a, **k))
+    assert run(_args(f, out)) == 0 and seen == ["rain falls"]
+    capsys.readouterr()
+    assert run(_args(f, out, "--atman-chunk", "4")) == 2
+    assert "other settings (method_params)" in capsys.readouterr().err
+    assert run(_args(f, out, "--atman-chunk", "0")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --atman-chunk: chunk must be >= 1" in err

@@ -30,6 +30,8 @@ from .protocol import DEFAULT_METHODS, EvaluationError, parse_methods, read_capt
 from .store import (RESULTS, RUN, RunLock, append_result, check_out_folder, load_results, read_results, read_run,
                     replace_results)
 from .tables import write_tables
+from ..engine.fsio import write_json_atomic
+from ..engine.safetext import terminal_safe
 
 
 def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
@@ -104,151 +106,213 @@ def _parse_shard(spec: str | None) -> tuple[int, int]:
     return k, n
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``agx evaluate`` (resumable; see the module docstring); the exit status."""
+def _captions(args: argparse.Namespace) -> tuple[list[str], int]:
+    """(the captions to evaluate, blank lines skipped), with --limit, --samples and --seed checked."""
     captions, blank = read_captions(args.captions)
     if args.limit is not None:
         if args.limit < 1:
             raise EvaluationError("--limit must be >= 1")
         captions = captions[:args.limit]
-    methods = parse_methods(args.methods)
-    shard, n_shards = _parse_shard(getattr(args, "shard", None))
+    return captions, blank
+
+
+def _check_numbers(args: argparse.Namespace, n_captions: int) -> None:
     if args.samples < 1:
         raise EvaluationError("--samples must be >= 1")
     from ..engine.limits import MAX_SEED
-    if args.seed + 1000 + len(captions) > MAX_SEED:
+    if args.seed + 1000 + n_captions > MAX_SEED:
         raise EvaluationError(f"--seed {args.seed} is too large: the seeds SEED + caption index and SEED + 1000 + "
                               f"index must stay within 2**63-1")
-    out = Path(args.out)
-    params, epochs = _method_params(args)
-    settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
-                "methods": methods, "classifier": args.classifier, "duration": args.duration, "seed": args.seed,
-                "samples": args.samples, "epochs": epochs, "sample_seed": 1000 + args.seed,
-                "method_params": _recorded(params)}
-    quiet = getattr(args, "quiet", False)
-    from ..engine.safetext import terminal_safe
 
-    def say(msg: str) -> None:
-        if not quiet:
+
+def _check_resumable(out: Path) -> None:
+    """Before the (slow) model load: results without the run.json that says how they were made."""
+    old = read_run(out)
+    existing, _ = read_results(out)
+    if old is None and existing:
+        raise EvaluationError(f"{out / RESULTS} holds {len(existing)} result(s) but {out / RUN} (the settings they "
+                              "were made with) is missing: use another --out, or rerun with --restart to discard "
+                              "them")
+
+
+def _check_same_settings(out: Path, old: dict, settings: dict, model_name: str) -> None:
+    """Refuse to resume results made with other settings (or other weights under the same model name)."""
+    keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
+    diff = [k for k in keys if old.get(k, ABSENT_SETTINGS.get(k)) != settings[k]]
+    if diff == ["weights"]:
+        raise EvaluationError(f"{out} holds results made with other weights of model {model_name!r} "
+                              f"(retrained or replaced since; fingerprint {old.get('weights') or 'not recorded'}, "
+                              f"now {settings['weights']}): use another --out or --restart")
+    if diff:
+        raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
+                              f"use another --out or --restart")
+
+
+class _Evaluation:
+    """One ``agx evaluate`` run: its captions, methods and settings, the results folder, the model."""
+
+    def __init__(self, args: argparse.Namespace, captions: list[str], methods: list[str]) -> None:
+        self.args, self.captions, self.methods = args, captions, methods
+        self.shard, self.n_shards = _parse_shard(getattr(args, "shard", None))
+        self.out = Path(args.out)
+        self.params, epochs = _method_params(args)
+        self.settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
+                         "methods": methods, "classifier": args.classifier, "duration": args.duration,
+                         "seed": args.seed, "samples": args.samples, "epochs": epochs, "sample_seed": 1000 + args.seed,
+                         "method_params": _recorded(self.params)}
+        self.quiet = getattr(args, "quiet", False)
+        self.model: tp.Any = None
+        self.classifier: tp.Any = None
+
+    def say(self, msg: str) -> None:
+        if not self.quiet:
             print(terminal_safe(msg), file=sys.stderr, flush=True)
 
-    # everything a rerun depends on is checked before the (slow) model load: the folder, run.json
-    # and every results line; nothing is written until all of it is fine
-    check_out_folder(out)
-    if not args.restart:
-        old = read_run(out)
-        existing, _ = read_results(out)
-        if old is None and existing:
-            raise EvaluationError(f"{out / RESULTS} holds {len(existing)} result(s) but {out / RUN} (the settings they "
-                                  "were made with) is missing: use another --out, or rerun with --restart to discard "
-                                  "them")
-    say(f"{len(captions)} captions" + (f" ({blank} blank line(s) skipped)" if blank else ""))
-    from .metrics import load_classifier
-    classifier = load_classifier(args.classifier)  # fails here, before any work or table
-    from ..engine.models import load_model
-    from ..engine.generation import validate_duration
-    model = load_model(args.model, getattr(args, "device", None))
-    validate_duration(model, args.duration)  # above the model's maximum: one line, before anything is written
-    settings["device"] = str(model.device)
-    settings["threads"] = model.num_threads
-    settings["weights"] = model.fingerprint  # a retrained model under the same name must not resume a run
-    check_out_folder(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EvaluationError(f"cannot create the results folder {out} ({exc.strerror or exc}): "
-                              "give another --out") from None
-    run_path = out / RUN
-    with RunLock(out):
-        if args.restart:
-            for name in (RESULTS, RUN):
-                (out / name).unlink(missing_ok=True)
-        old = read_run(out)
-        if old is not None:
-            keys = [k for k in settings if k not in ("captions_file", "n_captions", "device", "threads")]
-            diff = [k for k in keys if old.get(k, ABSENT_SETTINGS.get(k)) != settings[k]]
-            if diff == ["weights"]:
-                raise EvaluationError(f"{out} holds results made with other weights of model {args.model!r} "
-                                      f"(retrained or replaced since; fingerprint {old.get('weights') or 'not recorded'}, "
-                                      f"now {settings['weights']}): use another --out or --restart")
-            if diff:
-                raise EvaluationError(f"{out} holds results made with other settings ({', '.join(diff)}): "
-                                      f"use another --out or --restart")
-        records, torn = read_results(out)
-        if old is None and records:
-            raise EvaluationError(f"{out / RESULTS} holds {len(records)} result(s) but {run_path} is missing: use "
-                                  "another --out, or rerun with --restart to discard them")
-        if torn:
-            replace_results(out, records)  # the finished records, without the cut-off line(s)
-            print(f"agx: note: dropped {torn} incomplete line(s) of {terminal_safe(out / RESULTS)} (a run was "
-                  f"interrupted while writing); {len(records)} finished caption(s) kept, resuming", file=sys.stderr)
-        from ..engine.fsio import write_json_atomic
-        write_json_atomic(run_path, settings)  # a torn run.json would refuse every resume
-        done = {(r["index"], r["caption"]) for r in records}
-    redo_methods = parse_methods(args.redo) if getattr(args, "redo", None) else []
-    for m in redo_methods:
-        if m not in methods:
-            raise EvaluationError(f"--redo {m}: not among --methods")
-    todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done and i % n_shards == shard]
-    mine = sum(1 for i in range(len(captions)) if i % n_shards == shard)
-    if len(todo) < mine:
-        say(f"resuming: {mine - len(todo)} caption(s) already done in {out / RESULTS}")
+    def load(self) -> None:
+        """The classifier, then the model (each fails with one line before any work or table)."""
+        from .metrics import load_classifier
+        self.classifier = load_classifier(self.args.classifier)
+        from ..engine.models import load_model
+        from ..engine.generation import validate_duration
+        self.model = load_model(self.args.model, getattr(self.args, "device", None))
+        validate_duration(self.model, self.args.duration)  # above the model's maximum: before anything is written
+        self.settings["device"] = str(self.model.device)
+        self.settings["threads"] = self.model.num_threads
+        self.settings["weights"] = self.model.fingerprint  # a retrained model under the same name must not resume
 
-    def finished() -> list[dict]:
+    def open(self) -> set[tuple[int, str]]:
+        """Create the folder, check or start run.json, drop torn lines; the (index, caption) pairs done."""
+        out = self.out
+        check_out_folder(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EvaluationError(f"cannot create the results folder {out} ({exc.strerror or exc}): "
+                                  "give another --out") from None
+        with RunLock(out):
+            if self.args.restart:
+                for name in (RESULTS, RUN):
+                    (out / name).unlink(missing_ok=True)
+            old = read_run(out)
+            if old is not None:
+                _check_same_settings(out, old, self.settings, self.args.model)
+            records, torn = read_results(out)
+            if old is None and records:
+                raise EvaluationError(f"{out / RESULTS} holds {len(records)} result(s) but {out / RUN} is missing: use "
+                                      "another --out, or rerun with --restart to discard them")
+            if torn:
+                replace_results(out, records)  # the finished records, without the cut-off line(s)
+                print(f"agx: note: dropped {torn} incomplete line(s) of {terminal_safe(out / RESULTS)} (a run was "
+                      f"interrupted while writing); {len(records)} finished caption(s) kept, resuming",
+                      file=sys.stderr)
+            write_json_atomic(out / RUN, self.settings)  # a torn run.json would refuse every resume
+        return {(r["index"], r["caption"]) for r in records}
+
+    def mine(self, index: int) -> bool:
+        return index % self.n_shards == self.shard
+
+    def finished(self) -> list[dict]:
+        """This caption file's finished records, one per caption, in caption order."""
         keep: dict[int, dict] = {}
-        for r in load_results(out):
-            if r["index"] < len(captions) and captions[r["index"]] == r["caption"]:
+        for r in load_results(self.out):
+            if r["index"] < len(self.captions) and self.captions[r["index"]] == r["caption"]:
                 keep.setdefault(r["index"], r)
         return [keep[i] for i in sorted(keep)]
 
-    stale = []
-    if redo_methods:
-        for r in load_results(out):
+    def stale(self, redo_methods: list[str]) -> list[tuple[int, str, list[str]]]:
+        """(index, caption, methods) of this shard's finished captions whose ``redo_methods`` were made
+        with other settings."""
+        stale = []
+        for r in load_results(self.out):
             i = r["index"]
-            if i < len(captions) and captions[i] == r["caption"] and i % n_shards == shard:
-                names = stale_methods(r, redo_methods, params, model)
+            if i < len(self.captions) and self.captions[i] == r["caption"] and self.mine(i):
+                names = stale_methods(r, redo_methods, self.params, self.model)
                 if names:
                     stale.append((i, r["caption"], names))
-        say(f"--redo: {len(stale)} finished caption(s) of this shard need {', '.join(redo_methods)} recomputed")
-    interrupted = False
+        self.say(f"--redo: {len(stale)} finished caption(s) of this shard need {', '.join(redo_methods)} recomputed")
+        return stale
+
+    def _caption(self, index: int, caption: str, methods: list[str], floor: bool = True) -> dict:
+        a = self.args
+        return protocol.evaluate_caption(self.model, caption, index, methods, self.classifier, duration=a.duration,
+                                         seed=a.seed, samples=a.samples, method_params=self.params,
+                                         sample_seed=self.settings["sample_seed"], floor=floor)
+
+    def redo(self, index: int, caption: str, names: list[str]) -> None:
+        """Recompute ``names`` of a finished caption and put them in its record."""
+        t0 = time.perf_counter()
+        part = self._caption(index, caption, names, floor=False)
+        with RunLock(self.out):
+            records = load_results(self.out)
+            for r in records:
+                if r["index"] == index and r["caption"] == caption:
+                    if r.get("top1") != part["top1"]:
+                        raise EvaluationError(f"caption {index}: the regenerated take differs from the recorded "
+                                              "one (top-1 class changed); rerun with --restart")
+                    r["methods"].update(part["methods"])
+            replace_results(self.out, records)
+            write_tables(self.out, self.finished(), self.methods, len(self.captions), self.settings)
+        self.say(f"[redo {index}] {time.perf_counter() - t0:5.1f} s  {caption}")
+
+    def evaluate(self, index: int, caption: str) -> None:
+        """Evaluate one caption and append its record (then the tables are rewritten)."""
+        t0 = time.perf_counter()
+        record = self._caption(index, caption, self.methods)
+        with RunLock(self.out):
+            append_result(self.out, record)
+            records = self.finished()
+            write_tables(self.out, records, self.methods, len(self.captions), self.settings)
+        self.say(f"[{len(records)}/{len(self.captions)}] {time.perf_counter() - t0:5.1f} s  {caption}")
+
+    def report(self, interrupted: bool) -> int:
+        """The final tables (PARTIAL until every caption is done) and the exit status."""
+        with RunLock(self.out):
+            records = self.finished()
+            t = write_tables(self.out, records, self.methods, len(self.captions), self.settings)
+        if interrupted:
+            saved_in = terminal_safe(self.out / RESULTS)
+            print(f"agx: interrupted; {len(records)} of {len(self.captions)} captions are saved in {saved_in} "
+                  f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
+            return 130
+        print(t["table1_md"])
+        print(t["table2_md"])
+        print(terminal_safe(f"wrote {self.out / 'table1.md'}, {self.out / 'table2.md'} (+ .csv)"))
+        return 0 if t["complete"] else 1
+
+
+def _redo_methods(args: argparse.Namespace, methods: list[str]) -> list[str]:
+    redo = parse_methods(args.redo) if getattr(args, "redo", None) else []
+    for m in redo:
+        if m not in methods:
+            raise EvaluationError(f"--redo {m}: not among --methods")
+    return redo
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``agx evaluate`` (resumable; see the module docstring); the exit status."""
+    captions, blank = _captions(args)
+    methods = parse_methods(args.methods)
+    ev = _Evaluation(args, captions, methods)
+    _check_numbers(args, len(captions))
+    # everything a rerun depends on is checked before the (slow) model load: the folder, run.json
+    # and every results line; nothing is written until all of it is fine
+    check_out_folder(ev.out)
+    if not args.restart:
+        _check_resumable(ev.out)
+    ev.say(f"{len(captions)} captions" + (f" ({blank} blank line(s) skipped)" if blank else ""))
+    ev.load()
+    done = ev.open()
+    redo_methods = _redo_methods(args, methods)
+    todo = [(i, c) for i, c in enumerate(captions) if (i, c) not in done and ev.mine(i)]
+    mine = sum(1 for i in range(len(captions)) if ev.mine(i))
+    if len(todo) < mine:
+        ev.say(f"resuming: {mine - len(todo)} caption(s) already done in {ev.out / RESULTS}")
+    stale = ev.stale(redo_methods) if redo_methods else []
     try:
         for i, cap, names in stale:
-            t0 = time.perf_counter()
-            part = protocol.evaluate_caption(model, cap, i, names, classifier, duration=args.duration, seed=args.seed,
-                                    samples=args.samples, method_params=params,
-                                    sample_seed=settings["sample_seed"], floor=False)
-            with RunLock(out):
-                records = load_results(out)
-                for r in records:
-                    if r["index"] == i and r["caption"] == cap:
-                        if r.get("top1") != part["top1"]:
-                            raise EvaluationError(f"caption {i}: the regenerated take differs from the recorded "
-                                                  "one (top-1 class changed); rerun with --restart")
-                        r["methods"].update(part["methods"])
-                replace_results(out, records)
-                write_tables(out, finished(), methods, len(captions), settings)
-            say(f"[redo {i}] {time.perf_counter() - t0:5.1f} s  {cap}")
+            ev.redo(i, cap, names)
         for i, cap in todo:
-            t0 = time.perf_counter()
-            rec = protocol.evaluate_caption(model, cap, i, methods, classifier, duration=args.duration, seed=args.seed,
-                                   samples=args.samples, method_params=params,
-                                   sample_seed=settings["sample_seed"])
-            with RunLock(out):
-                append_result(out, rec)
-                records = finished()
-                write_tables(out, records, methods, len(captions), settings)
-            say(f"[{len(records)}/{len(captions)}] {time.perf_counter() - t0:5.1f} s  {cap}")
+            ev.evaluate(i, cap)
     except KeyboardInterrupt:
-        interrupted = True
-    with RunLock(out):
-        records = finished()
-        t = write_tables(out, records, methods, len(captions), settings)
-    if interrupted:
-        saved_in = terminal_safe(out / RESULTS)
-        print(f"agx: interrupted; {len(records)} of {len(captions)} captions are saved in {saved_in} "
-              f"(rerun the same command to resume); tables are marked PARTIAL", file=sys.stderr)
-        return 130
-    print(t["table1_md"])
-    print(t["table2_md"])
-    print(terminal_safe(f"wrote {out / 'table1.md'}, {out / 'table2.md'} (+ .csv)"))
-    return 0 if t["complete"] else 1
+        return ev.report(interrupted=True)
+    return ev.report(interrupted=False)

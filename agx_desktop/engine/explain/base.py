@@ -20,7 +20,9 @@ import typing as tp
 import numpy as np
 
 from ..errors import ExplanationError, UnknownMethodError
-from ..explanation import Explanation, Interval, check_interval, frames_for_interval, steps_for_interval
+from ..explanation import Explanation
+# the explanation's interval helpers, where older code (benchmarks) imports them from
+from ..explanation import Interval, check_interval, frames_for_interval, steps_for_interval  # noqa: F401
 from ..progress import CancelToken, ProgressFn, check, report
 from .settings import ExplainerSettings
 
