@@ -6,10 +6,16 @@
     agx timeline --file line.tsv --out takes/line        # START<TAB>END<TAB>WORDS per line
 
 Shaped like :mod:`agx_desktop.evaluation.cli`: :data:`REGION` and :data:`TIMELINE` each have
-``add_subparser(subparsers)`` and ``run_from_args(args) -> int``; the module-level
-:func:`add_subparser` / :func:`run_from_args` add and run both. :func:`add_region_arguments` and
-:func:`run_region` let ``agx regenerate TAKE --from S`` run the same code. Errors are
+``add_subparser(subparsers)`` and ``run_from_args(args) -> int`` (an ``agx_desktop.commands`` entry
+point each); the module-level :func:`add_subparser` / :func:`run_from_args` add and run both;
+``add_region_parser``/``run_region`` and ``add_timeline_parser``/``run_timeline`` fit cli.py's
+``Command(add, run)`` table; :func:`add_region_arguments` + :func:`run_region` let
+``agx regenerate TAKE --from S`` run the same code. Errors are
 :class:`~agx_desktop.engine.errors.AgxError` (one line, exit 2 through ``cli.run``).
+
+cli.py's argument types and helpers are imported when a command is built or run (:func:`_cli`),
+so this module never imports cli.py at import time; if cli.py imports this module (its command
+table), those helpers must first move to a module below both, or import-linter reports a cycle.
 """
 from __future__ import annotations
 
@@ -119,7 +125,8 @@ def run_region(args: argparse.Namespace, progress: tp.Any = None) -> int:
     return 0
 
 
-def _add_region(sub: tp.Any) -> None:
+def add_region_parser(sub: tp.Any) -> argparse.ArgumentParser:
+    """``agx region`` (for cli.py's command table: ``Command(add_region_parser, run_region)``)."""
     cli = _cli()
     r = sub.add_parser("region", help="regenerate a region of a take with edited words",
                        description="Regenerate TAKE from --from (to --to) with edited words: the take's codes "
@@ -133,9 +140,11 @@ def _add_region(sub: tp.Any) -> None:
                    help="model to use (default: the one that made the take; a model folder needs naming)")
     r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
     add_region_arguments(r, from_required=True)
+    return r
 
 
-def _add_timeline(sub: tp.Any) -> None:
+def add_timeline_parser(sub: tp.Any) -> argparse.ArgumentParser:
+    """``agx timeline`` (for cli.py's command table: ``Command(add_timeline_parser, run_timeline)``)."""
     cli = _cli()
     from .timeline import parse_segment
     t = sub.add_parser("timeline", help="generate a take whose words change over time",
@@ -152,6 +161,7 @@ def _add_timeline(sub: tp.Any) -> None:
     t.add_argument("--temperature", type=cli.ARG_TEMPERATURE, default=None, help="as for `agx generate`")
     t.add_argument("--cfg", type=cli.ARG_CFG, default=None, help="as for `agx generate`")
     t.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
+    return t
 
 
 def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
@@ -185,7 +195,7 @@ def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
 class _Command:
     """One ``agx`` subcommand in the shape of the ``agx_desktop.commands`` entry points."""
 
-    def __init__(self, add: tp.Callable[[tp.Any], None], run: tp.Callable[..., int]) -> None:
+    def __init__(self, add: tp.Callable[[tp.Any], argparse.ArgumentParser], run: tp.Callable[..., int]) -> None:
         self._add, self._run = add, run
 
     def add_subparser(self, subparsers: tp.Any) -> None:
@@ -195,8 +205,8 @@ class _Command:
         return self._run(args)
 
 
-REGION = _Command(_add_region, run_region)
-TIMELINE = _Command(_add_timeline, run_timeline)
+REGION = _Command(add_region_parser, run_region)
+TIMELINE = _Command(add_timeline_parser, run_timeline)
 
 
 def add_subparser(subparsers: tp.Any) -> None:
