@@ -14,7 +14,6 @@ Uses the engine's atomic take folders. Nothing here may cost the user a take or 
 from __future__ import annotations
 
 import errno
-import math
 import re
 import shutil
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from agx_desktop.engine.errors import AgxError, StorageError
-from agx_desktop.engine.fsio import describe_os_error
+from agx_desktop.engine.fsio import describe_os_error, is_finite_number
 from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_explanation, load_take, recover_all,
                                             save_explanation, save_take)
 
@@ -46,10 +45,6 @@ def _line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _finite(x: tp.Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def check_take(take: Take) -> None:
     """Raise ValueError naming the first field of ``take`` that the app could not show or save.
 
@@ -66,15 +61,15 @@ def check_take(take: Take) -> None:
     need(isinstance(take.model_id, str) and bool(take.model_id), "'model' is not a model id")
     need(take.kind in KINDS, f"'kind' {take.kind!r} is not one of {', '.join(KINDS)}")
     need(take.parent is None or isinstance(take.parent, str), "'parent' is not a take id")
-    need(_finite(take.seconds), "'seconds' is not a finite number")
+    need(is_finite_number(take.seconds), "'seconds' is not a finite number")
     p = take.params
     need(isinstance(p.seed, int) and not isinstance(p.seed, bool), "'params.seed' is not an integer")
     need(isinstance(p.top_k, int) and not isinstance(p.top_k, bool), "'params.top_k' is not an integer")
     for name in ("duration", "top_p", "temperature", "cfg_coef"):
-        need(_finite(getattr(p, name)), f"'params.{name}' is not a finite number")
+        need(is_finite_number(getattr(p, name)), f"'params.{name}' is not a finite number")
     p.validate()
     need(isinstance(take.sample_rate, int) and take.sample_rate > 0, "the audio's sample rate is not positive")
-    need(_finite(take.frame_rate) and take.frame_rate > 0, "'frame_rate' is not a positive number")
+    need(is_finite_number(take.frame_rate) and take.frame_rate > 0, "'frame_rate' is not a positive number")
     audio = take.audio
     need(isinstance(audio, np.ndarray) and audio.ndim == 2 and audio.shape[-1] > 0, "audio.wav holds no audio")
     need(bool(np.isfinite(audio).all()), "audio.wav holds NaN or infinite samples")
@@ -87,7 +82,7 @@ def check_take(take: Take) -> None:
     need(not t.word_spans or len(t.word_spans) == len(t.words), "'text.word_spans' does not match the words")
     if take.word_weights is not None:
         need(isinstance(take.word_weights, list) and len(take.word_weights) == len(t.words)
-             and all(_finite(v) for v in take.word_weights), "'word_weights' is not one finite number per word")
+             and all(is_finite_number(v) for v in take.word_weights), "'word_weights' is not one finite number per word")
     if take.step_mask is not None:
         need(np.asarray(take.step_mask).ndim == 2 and bool(np.isfinite(take.step_mask).all()),
              "the step mask in tensors.safetensors is malformed")
@@ -109,7 +104,7 @@ def explanation_problem(ex: Explanation, take: Take) -> tuple[str, str] | None:
     if not isinstance(ex.n_frames, int) or ex.n_frames != int(take.codes.shape[-1]):
         return "other", f"it covers {ex.n_frames} frames, this take has {int(take.codes.shape[-1])}"
     try:
-        if not (_finite(ex.frame_rate) and abs(ex.frame_rate - take.frame_rate) < 1e-6 * max(1.0, take.frame_rate)):
+        if not (is_finite_number(ex.frame_rate) and abs(ex.frame_rate - take.frame_rate) < 1e-6 * max(1.0, take.frame_rate)):
             return "other", f"its frame rate {ex.frame_rate!r} is not this take's {take.frame_rate:g}"
         masks = np.asarray(ex.step_masks, dtype=np.float64)
         if masks.ndim != 2 or masks.shape[1] != len(ex.text.tokens):

@@ -9,11 +9,12 @@ Files (all safetensors, never pickle):
 from __future__ import annotations
 
 import json
-import math
 import pathlib
 import typing as tp
 
 import torch
+
+from agx_desktop.engine.fsio import is_finite_number
 
 from . import BUNDLED_DIR  # noqa: F401  (the default folder; tests set loader.BUNDLED_DIR)
 CONFIG_NAME = "config.json"
@@ -94,8 +95,7 @@ def check_config(cfg: tp.Any, path: pathlib.Path) -> tp.Dict[str, tp.Any]:
             if key not in cfg.get(section, {}):
                 continue
             value = cfg[section][key]
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not (ok and lo <= value <= hi):
+            if not (is_finite_number(value) and lo <= value <= hi):
                 raise err(f"bundled model config {path}: {section}.{key} is {json.dumps(value)[:40]}, "
                           f"not a number from {lo:g} to {hi:g}; {_RESTORE}")
     use_sampling = cfg.get("generation", {}).get("use_sampling", True)
