@@ -33,6 +33,16 @@ class _Take:
         return self.audio.shape[-1] / self.sample_rate
 
 
+def carries_bwf_of(path, take) -> bool:
+    """Whether ``path`` carries ``take``'s bext and iXML (read back by wavinfo)."""
+    wavinfo = pytest.importorskip("wavinfo")
+    info = wavinfo.WavInfoReader(str(path))
+    assert info.bext.description == take.prompt and info.bext.originator == "AGX Desktop"
+    assert info.ixml.raw_xml.find("USER/CATID").text == "MISCMisc"
+    assert info.ixml.raw_xml.find("AGX/SEED").text == str(take.params.seed)
+    return True
+
+
 @pytest.mark.parametrize("subtype,rate", [("PCM_16", 0), ("PCM_24", 44100), ("FLOAT", 48000)])
 def test_formats_and_rates(tmp_path, subtype, rate):
     take = _Take()
@@ -115,7 +125,8 @@ def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated
     w.error_box.close()
     out = tmp_path / "ok"
     out.mkdir()
-    assert w.export_current(out) is not None  # still usable
+    path = w.export_current(out)  # still usable, and the file is a BWF with the take's metadata
+    assert path is not None and carries_bwf_of(path, w.session.current.take)
 
 
 def test_drag_mime_holds_a_readable_wav(generated):
@@ -127,6 +138,7 @@ def test_drag_mime_holds_a_readable_wav(generated):
     assert "text/uri-list" in mime.formats()
     data, sr = sf.read(urls[0].toLocalFile())
     assert sr == take.sample_rate and len(data) == take.audio.shape[-1]
+    assert carries_bwf_of(urls[0].toLocalFile(), take)  # drag-out writes what the dialog writes
     mime2 = w._mime_for_current()  # the "Drag WAV" handle
     path = QUrl(mime2.urls()[0]).toLocalFile()
     assert sf.info(path).frames == take.audio.shape[-1] and path.endswith(".wav")
@@ -195,15 +207,3 @@ def test_agx_export_writes_the_bytes_the_app_writes(tiny_take, tmp_path, capsys)
     assert note in capsys.readouterr().out
     assert (tmp_path / "cli.wav").read_bytes() == app_path.read_bytes()
 
-
-def test_dialog_and_drag_out_files_carry_bwf_metadata(generated, tmp_path):
-    wavinfo = pytest.importorskip("wavinfo")
-    w = generated
-    take = w.session.current.take
-    path = w.export_current(tmp_path)
-    mime = w.history.mimeData([w.history.item(0)])
-    for wav in (path, mime.urls()[0].toLocalFile()):
-        info = wavinfo.WavInfoReader(str(wav))
-        assert info.bext.description == take.prompt and info.bext.originator == "AGX Desktop"
-        assert info.ixml.raw_xml.find("USER/CATID").text == "MISCMisc"
-        assert info.ixml.raw_xml.find("AGX/SEED").text == str(take.params.seed)
