@@ -204,5 +204,6 @@ def describe_os_error(exc: BaseException, path: str | Path, *, advice: bool = Tr
     elif code == errno.ENOENT:
         reason, fix = f"{path} does not exist and cannot be created", "choose another folder"
     else:
-        reason, fix = f"cannot write to {path} ({getattr(exc, 'strerror', None) or text})", "check the disk and try again"
+        why = getattr(exc, "strerror", None) or text
+        reason, fix = f"cannot write to {path} ({why})", "check the disk and try again"
     return f"{reason}; {fix}" if advice else reason

@@ -992,7 +992,8 @@ def save_explanation(explanation: Explanation, folder: str | os.PathLike[str],
         try:
             fsio.write_text_atomic(path, text)
         except OSError as exc:
-            raise _storage_error(exc, f"could not write {path}", target, "the previous explanation is unchanged") from exc
+            raise _storage_error(exc, f"could not write {path}", target,
+                                 "the previous explanation is unchanged") from exc
     return path
 
 

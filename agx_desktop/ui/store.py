@@ -82,7 +82,8 @@ def check_take(take: Take) -> None:
     need(not t.word_spans or len(t.word_spans) == len(t.words), "'text.word_spans' does not match the words")
     if take.word_weights is not None:
         need(isinstance(take.word_weights, list) and len(take.word_weights) == len(t.words)
-             and all(is_finite_number(v) for v in take.word_weights), "'word_weights' is not one finite number per word")
+             and all(is_finite_number(v) for v in take.word_weights),
+             "'word_weights' is not one finite number per word")
     if take.step_mask is not None:
         need(np.asarray(take.step_mask).ndim == 2 and bool(np.isfinite(take.step_mask).all()),
              "the step mask in tensors.safetensors is malformed")
@@ -104,7 +105,8 @@ def explanation_problem(ex: Explanation, take: Take) -> tuple[str, str] | None:
     if not isinstance(ex.n_frames, int) or ex.n_frames != int(take.codes.shape[-1]):
         return "other", f"it covers {ex.n_frames} frames, this take has {int(take.codes.shape[-1])}"
     try:
-        if not (is_finite_number(ex.frame_rate) and abs(ex.frame_rate - take.frame_rate) < 1e-6 * max(1.0, take.frame_rate)):
+        tolerance = 1e-6 * max(1.0, take.frame_rate)
+        if not (is_finite_number(ex.frame_rate) and abs(ex.frame_rate - take.frame_rate) < tolerance):
             return "other", f"its frame rate {ex.frame_rate!r} is not this take's {take.frame_rate:g}"
         masks = np.asarray(ex.step_masks, dtype=np.float64)
         if masks.ndim != 2 or masks.shape[1] != len(ex.text.tokens):
@@ -270,7 +272,8 @@ class TakeStore:
             folders = sorted(p for p in self.root.iterdir() if not p.name.startswith(".") and p.is_dir())
         except OSError as exc:
             if self.problem is None or self.root.exists():
-                notices.append(f"skipped {self.root}: the takes folder can't be read ({describe_os_error(exc, self.root, advice=False)})"
+                why = describe_os_error(exc, self.root, advice=False)
+                notices.append(f"skipped {self.root}: the takes folder can't be read ({why})"
                                f" — check its permissions, or set {ENV_DATA_DIR} to another folder and restart")
             return [], notices
         items: list[TakeItem] = []
