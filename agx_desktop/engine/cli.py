@@ -23,6 +23,12 @@ from . import limits
 from .errors import AgxError, ExplanationError, ModelMismatchError, ParameterError, PromptError
 from .safetext import check_prompt_chars, normalise_prompt, terminal_safe
 
+if tp.TYPE_CHECKING:
+    from .explain.settings import ExplainerSettings, Field
+    from .explanation import Explanation
+    from .models import LoadedModel
+    from .take import Take
+
 INTERNAL_HINT = "please report; run with AGX_DEBUG=1 for the traceback"
 
 EPILOG = """examples:
@@ -46,7 +52,7 @@ class _Bars:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.bars: dict[str, tp.Any] = {}
+        self.bars: dict[str, tp.Any] = {}  # tqdm bars (tqdm is imported when the first one shows)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -150,14 +156,14 @@ ARG_PROMPT = _checked(lambda v: v, _prompt)
 ARG_WEIGHT = _checked(lambda v: v, _weight_spec)
 
 
-def _add_models(sub: tp.Any) -> argparse.ArgumentParser:
+def _add_models(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list models, where each comes from and whether it is usable now")
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
     m.add_argument("--offline", action="store_true", help="do not probe the network")
     return m
 
 
-def _add_generate(sub: tp.Any) -> argparse.ArgumentParser:
+def _add_generate(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate a take folder from a prompt",
                        description="Generate audio from PROMPT and write a take folder (audio.wav, take.json, "
                                    "tensors.safetensors) to --out.")
@@ -183,7 +189,7 @@ def _add_generate(sub: tp.Any) -> argparse.ArgumentParser:
     return g
 
 
-def _add_explain(sub: tp.Any) -> argparse.ArgumentParser:
+def _add_explain(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="explain a take: word importance per frame -> DIR/explanation.json",
                        description="Explain a take: which words made which sounds, frame by frame. Each method's "
                                    "options are listed below under its name; options of another method than "
@@ -202,7 +208,7 @@ def _add_explain(sub: tp.Any) -> argparse.ArgumentParser:
     return e
 
 
-def _add_regenerate(sub: tp.Any) -> argparse.ArgumentParser:
+def _add_regenerate(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     r = sub.add_parser("regenerate", help="regenerate a take with its explanation's mask or word weights")
     r.add_argument("take", help="take folder")
     r.add_argument("--variant", choices=["factual", "counterfactual", "weighted"], default="weighted")
@@ -248,7 +254,7 @@ def add_explainer_options(parser: argparse.ArgumentParser, *, per_method: bool =
     """
     def build(p: argparse.ArgumentParser) -> None:
         from .explain import METHODS, menu_order
-        users: dict[str, list[tuple[str, tp.Any]]] = {}
+        users: dict[str, list[tuple[str, Field]]] = {}
         for name in menu_order():
             for f in METHODS[name].Settings.fields():
                 users.setdefault(f.name, []).append((name, f))
@@ -269,7 +275,7 @@ def add_explainer_options(parser: argparse.ArgumentParser, *, per_method: bool =
     defer(build) if defer is not None else build(parser)
 
 
-def _add_setting(group: tp.Any, flags: list[str], dest: str, users: list[tuple[str, tp.Any]]) -> None:
+def _add_setting(group: "argparse._ArgumentGroup", flags: list[str], dest: str, users: list[tuple[str, Field]]) -> None:
     """One option for the settings field ``users[0]`` (the same name in every method of ``users``)."""
     f = users[0][1]
     kwargs: dict[str, tp.Any] = {"dest": dest, "default": argparse.SUPPRESS, "help": _setting_help(users)}
@@ -285,9 +291,9 @@ def _add_setting(group: tp.Any, flags: list[str], dest: str, users: list[tuple[s
     group.add_argument(*flags, **kwargs)
 
 
-def _setting_help(users: list[tuple[str, tp.Any]]) -> str:
+def _setting_help(users: list[tuple[str, Field]]) -> str:
     """The option's help: the declared line, its default and range (per method where several share it)."""
-    def one(f: tp.Any) -> str:
+    def one(f: Field) -> str:
         facts = [] if f.default is None else [f"default {_shown(f.default)}"]
         if f.kind in ("int", "float") and f.range_text():
             facts.append(f.range_text())
@@ -393,7 +399,7 @@ def run(argv: list[str] | None = None) -> int:
         bars.close()
 
 
-def _load(model_id: str, args: argparse.Namespace) -> tp.Any:
+def _load(model_id: str, args: argparse.Namespace) -> LoadedModel:
     """Load a model, saying so first (a hub model can take a while to load or download)."""
     from .models import load_model
     if args.quiet:
@@ -424,7 +430,7 @@ def _same_folder(a: str, b: str) -> bool:
         return False
 
 
-def _model_for(take: tp.Any, requested: str | None, verb: str) -> str:
+def _model_for(take: Take, requested: str | None, verb: str) -> str:
     """The model id to load for ``take``: a registered id loads as the take says; a model *folder*
     (anything else) is loaded only when the user names it with --model, so an edited take.json
     cannot point ``agx`` at an arbitrary folder."""
@@ -443,7 +449,7 @@ def _model_for(take: tp.Any, requested: str | None, verb: str) -> str:
     return made_by
 
 
-def _read_explanation(folder: str, take: tp.Any) -> tp.Any:
+def _read_explanation(folder: str, take: Take) -> Explanation:
     """The stored explanation of ``take`` for regeneration, or one line saying what to run."""
     from . import take_folder
     try:
@@ -479,7 +485,7 @@ def _generate(args: argparse.Namespace, bars: _Bars) -> int:
     return 0
 
 
-def _explainer_settings(args: argparse.Namespace) -> tp.Any:
+def _explainer_settings(args: argparse.Namespace) -> ExplainerSettings:
     """The chosen method's settings from the options given, checked before anything loads; options of
     other methods are ignored (``--seed`` serves several methods, ``--draws`` only occlusion)."""
     from .explain import get_explainer
@@ -489,7 +495,7 @@ def _explainer_settings(args: argparse.Namespace) -> tp.Any:
     return explainer.Settings.from_values(given, method=args.method)
 
 
-def _stored_explanation(args: argparse.Namespace, take: tp.Any) -> tp.Any:
+def _stored_explanation(args: argparse.Namespace, take: Take) -> Explanation | None:
     """The take's explanation.json when it can be re-used (same take and method, no --retrain), else None."""
     from . import take_folder
     stored = Path(args.take) / take_folder.EXPLANATION
@@ -559,7 +565,7 @@ def _regenerate(args: argparse.Namespace, bars: _Bars) -> int:
 class Command(tp.NamedTuple):
     """A built-in ``agx`` command: how its options are added, and what runs it."""
 
-    add: tp.Callable[[tp.Any], argparse.ArgumentParser]
+    add: tp.Callable[["argparse._SubParsersAction"], argparse.ArgumentParser]
     run: tp.Callable[[argparse.Namespace, _Bars], int]
 
 

@@ -33,8 +33,12 @@ from .tables import write_tables
 from ..engine.fsio import write_json_atomic
 from ..engine.safetext import terminal_safe
 
+if tp.TYPE_CHECKING:
+    from ..engine.models import LoadedModel
+    from .metrics import Classifier
 
-def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
+
+def add_subparser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add ``evaluate`` to ``agx``'s subcommands (``agx_desktop.engine.cli`` finds this module through the
     ``agx_desktop.commands`` entry point in pyproject.toml; the engine never imports it)."""
     p = subparsers.add_parser(
@@ -161,8 +165,8 @@ class _Evaluation:
                          "seed": args.seed, "samples": args.samples, "epochs": epochs, "sample_seed": 1000 + args.seed,
                          "method_params": _recorded(self.params)}
         self.quiet = getattr(args, "quiet", False)
-        self.model: tp.Any = None
-        self.classifier: tp.Any = None
+        self.model: LoadedModel | None = None
+        self.classifier: Classifier | None = None
 
     def say(self, msg: str) -> None:
         if not self.quiet:

@@ -17,6 +17,11 @@ from pathlib import Path
 from ..engine.errors import AgxError
 from .memory import PeakMemory
 
+if tp.TYPE_CHECKING:
+    from ..engine.models import LoadedModel
+    from ..engine.progress import CancelToken
+    from .metrics import Classifier
+
 DEFAULT_METHODS = ["random", "gradcam-e", "gradcam-a", "atman", "chefer", "rollout", "audiogenx"]
 
 
@@ -88,7 +93,7 @@ def method_call(name: str, params: dict) -> tuple[str, dict]:
     return name, dict(params.get(name, {}))
 
 
-def method_settings(name: str, method_params: dict, model: tp.Any = None) -> dict:
+def method_settings(name: str, method_params: dict, model: LoadedModel | None = None) -> dict:
     """What a method's results depend on, recorded with them (its :meth:`Explainer.provenance`):
     AudioGenX's full resolved settings (so a change of the default mode's stop rule is seen) and,
     given the model, whether its passes ran in bf16; the settings given otherwise for the others."""
@@ -98,9 +103,9 @@ def method_settings(name: str, method_params: dict, model: tp.Any = None) -> dic
     return explainer.provenance(explainer.Settings.from_values(params, method=registered), model)
 
 
-def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str], classifier: tp.Any, *,
+def evaluate_caption(model: LoadedModel, caption: str, index: int, methods: list[str], classifier: Classifier, *,
                      duration: float, seed: int, samples: int, method_params: dict, sample_seed: int,
-                     cancel: tp.Any = None, floor: bool = True) -> dict:
+                     cancel: CancelToken | None = None, floor: bool = True) -> dict:
     """One caption's record: take generation, every method's explanation, metrics and costs.
 
     ``floor=False`` skips the unmasked samples (when only some methods are recomputed)."""
@@ -136,7 +141,7 @@ def evaluate_caption(model: tp.Any, caption: str, index: int, methods: list[str]
             "seconds": time.perf_counter() - t0}
 
 
-def stale_methods(record: dict, methods: list[str], method_params: dict, model: tp.Any = None) -> list[str]:
+def stale_methods(record: dict, methods: list[str], method_params: dict, model: LoadedModel | None = None) -> list[str]:
     """Methods of ``record`` whose results were made with other settings than now (or unrecorded ones)."""
     return [m for m in methods if m in record.get("methods", {})
             and record["methods"][m].get("settings") != method_settings(m, method_params, model)]

@@ -39,6 +39,7 @@ class AtManSettings(ExplainerSettings):
 @register
 class AtMan(Explainer):
     name = "atman"
+    label = "AtMan"
     summary = "AtMan: suppresses each word's attention and measures the change of loss (teacher-forced)"
     Settings = AtManSettings
 

@@ -315,6 +315,7 @@ class AudioGenX(Explainer):
     """Train AudioGenX's per-step explainers on the take and return their masks p_t (module docstring)."""
 
     name = "audiogenx"
+    label = "AudioGenX"
     summary = "AudioGenX (the paper's): learns a soft mask per word and step, factual + counterfactual"
     Settings = AudioGenXSettings
     needs_grad = True

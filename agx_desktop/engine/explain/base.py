@@ -111,12 +111,13 @@ class Run:
 class Explainer(abc.ABC):
     """An explanation method: ``explain(model, take, settings) -> Explanation``.
 
-    Subclasses set ``name``, ``summary`` (one line for menus and ``--help``), ``Settings`` and
+    Subclasses set ``name``, ``label``, ``summary`` (one line for menus and ``--help``), ``Settings`` and
     ``needs_grad``, and implement :meth:`compute`. Calling an explainer with keyword overrides
     (``explainer(model, take, epochs=10)``) builds its settings from them first.
     """
 
     name: tp.ClassVar[str]
+    label: tp.ClassVar[str] = ""  # how tables and menus write it ("Grad-CAM-e"); the name if empty
     summary: tp.ClassVar[str]
     Settings: tp.ClassVar[type[ExplainerSettings]] = NoSettings
     needs_grad: tp.ClassVar[bool] = False  # back-propagates through the (frozen) LM

@@ -65,6 +65,7 @@ def relevance(self_maps: list[tuple[torch.Tensor, torch.Tensor]],
 @register
 class Chefer(Explainer):
     name = "chefer"
+    label = "Chefer et al."
     summary = "Chefer et al.: gradient-weighted attention relevance through the layers"
     Settings = CheferSettings
     needs_grad = True

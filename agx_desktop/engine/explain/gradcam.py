@@ -38,6 +38,7 @@ from ..explanation import Explanation
 @register
 class GradCamE(Explainer):
     name = "gradcam-e"
+    label = "Grad-CAM-e"
     summary = "Grad-CAM on the last cross-attention map (heads as channels, one backward pass)"
     needs_grad = True
 
@@ -62,6 +63,7 @@ class GradCamASettings(ExplainerSettings):
 @register
 class GradCamA(Explainer):
     name = "gradcam-a"
+    label = "Grad-CAM-a"
     summary = "Grad-CAM on the text token embeddings (gradients of each step's output)"
     Settings = GradCamASettings
     needs_grad = True

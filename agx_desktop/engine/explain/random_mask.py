@@ -23,6 +23,7 @@ class RandomSettings(ExplainerSettings):
 @register
 class RandomMask(Explainer):
     name = "random"
+    label = "Random mask"
     summary = "random masks: the floor any method must beat"
     Settings = RandomSettings
 

@@ -25,6 +25,7 @@ from ..explanation import Explanation
 @register
 class Rollout(Explainer):
     name = "rollout"
+    label = "Attention rollout"
     summary = "attention rollout: attention maps multiplied through the layers"
 
     def compute(self, run: Run) -> Explanation:
