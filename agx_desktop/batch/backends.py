@@ -298,7 +298,7 @@ class RayBackend(Backend):
                         self.restarts += 1
                         replacement = self._new_actor()
                         self._actors[self._actors.index(actor)] = replacement
-                        free.append(replacement)
+                        free.insert(0, replacement)  # a warm actor takes the retry if one is free
                         if attempt >= self.max_attempts:
                             yield self._gave_up(key, attempt)
                         else:

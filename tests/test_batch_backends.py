@@ -1,0 +1,97 @@
+"""agx batch backends: a local process pool and Ray give the same audio samples as the in-process run
+for the same seeds, and a worker killed mid-row (SIGKILL after generating) is retried with nothing lost.
+
+Ray runs on a local head bound to 127.0.0.1, started here once for the module; the Ray test is skipped
+(with the reason) only where Ray cannot be imported (it is the optional extra agx-desktop[ray])."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from agx_desktop.batch.backends import ProcessPool, RayBackend
+from agx_desktop.batch.plan import plan
+from agx_desktop.batch.runner import run_batch
+from agx_desktop.batch.sheet import read_sheet
+from agx_desktop.batch.work import CRASH_ENV
+
+SHEET = ("prompt,count,duration,seed,model,catid,creator,source,explain,format\n"
+         "a dog barks,2,0.5,11,stand-in,DOGBark,JD,AGX,random,wav24\n"
+         "a bell rings,2,0.5,,stand-in,BELLHand,JD,AGX,no,wav16\n")
+
+
+@pytest.fixture(scope="module")
+def sheet(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sheet") / "sheet.csv"
+    path.write_text(SHEET, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def in_process(sheet, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("inproc") / "lib"
+    summary = run_batch(sheet, out, progress=False)
+    assert (summary.made, summary.failed, summary.problems) == (4, [], [])
+    return out
+
+
+def _audio(out: Path) -> dict[str, np.ndarray]:
+    return {p.name: sf.read(p / "audio.wav", dtype="float32", always_2d=True)[0]
+            for p in sorted((out / "takes").iterdir())}
+
+
+def _check_same_and_complete(out: Path, reference: Path, sheet: Path) -> None:
+    items = plan(read_sheet(sheet)[0])
+    assert sorted(p.name for p in (out / "takes").iterdir()) == sorted(i.id for i in items)
+    assert sorted(p.name for p in (out / "export").iterdir()) == sorted(i.export_name for i in items)
+    assert len((out / "manifest.csv").read_text(encoding="utf-8").splitlines()) == 1 + len(items)
+    assert not list(out.rglob(".*")), "temporaries or locks left behind"
+    mine, theirs = _audio(out), _audio(reference)
+    assert mine.keys() == theirs.keys()
+    for name in mine:
+        assert np.array_equal(mine[name], theirs[name]), name  # bit-identical samples, same seeds
+    explained = [i for i in items if i.explain]
+    assert all((out / "takes" / i.id / "explanation.json").is_file() for i in explained)
+
+
+def _crash_once(monkeypatch, tmp_path: Path, sheet: Path) -> Path:
+    victim = plan(read_sheet(sheet)[0])[1]
+    marker = tmp_path / "crashed"
+    monkeypatch.setenv(CRASH_ENV, f"{victim.id}@{marker}")
+    return marker
+
+
+def test_pool_worker_killed_mid_row_is_retried_and_gives_the_same_audio(sheet, in_process, tmp_path, monkeypatch):
+    marker = _crash_once(monkeypatch, tmp_path, sheet)
+    with ProcessPool(2, threads=1, start_method="fork") as pool:  # fork: no second import of torch in tests
+        summary = run_batch(sheet, tmp_path / "lib", pool, progress=False)
+        restarts = pool.restarts
+    assert marker.is_file(), "the worker was not killed"
+    assert restarts >= 1 and summary.retried >= 1
+    assert (summary.made, summary.failed) == (4, [])
+    _check_same_and_complete(tmp_path / "lib", in_process, sheet)
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'agx-desktop[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_worker_killed_mid_row_is_retried_and_gives_the_same_audio(sheet, in_process, tmp_path, monkeypatch,
+                                                                      ray_session):
+    marker = _crash_once(monkeypatch, tmp_path, sheet)
+    with RayBackend(workers=2, threads=1) as backend:
+        summary = run_batch(sheet, tmp_path / "lib", backend, progress=False)
+        restarts = backend.restarts
+    assert marker.is_file(), "the Ray worker was not killed"
+    assert restarts >= 1 and summary.retried >= 1
+    assert (summary.made, summary.failed) == (4, [])
+    _check_same_and_complete(tmp_path / "lib", in_process, sheet)
+    assert ray_session.is_initialized()  # the test's session is used and left as it was
