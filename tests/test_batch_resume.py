@@ -1,0 +1,63 @@
+"""agx batch after ``kill -9`` of the driver mid-run: the rerun finishes the sheet with no duplicate take,
+no half-written take or export, no temporary left, and the takes finished before the kill untouched."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agx_desktop.batch.plan import plan
+from agx_desktop.batch.runner import run_batch
+from agx_desktop.batch.sheet import read_sheet
+from agx_desktop.engine.take_folder import load_explanation, load_take
+
+SHEET = ("prompt,count,duration,seed,model,catid,creator,source,explain,format\n"
+         "a door creaks,6,1,3,stand-in,MISCMisc,JD,AGX,random,wav24\n")
+
+
+def _manifest(out: Path) -> list[dict[str, str]]:
+    try:
+        with open(out / "manifest.csv", newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
+
+
+def test_kill_9_of_the_driver_mid_run_then_rerun_completes_without_duplicates(tmp_path):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(SHEET, encoding="utf-8")
+    out = tmp_path / "lib"
+    env = {**os.environ, "AGX_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    driver = subprocess.Popen([sys.executable, "-m", "agx_desktop.engine.cli", "--quiet", "batch", str(sheet),
+                               "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    try:
+        while len(_manifest(out)) < 1 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        _, err = driver.communicate()
+    assert driver.returncode == -signal.SIGKILL, f"the driver ended before it was killed: {err.decode()[-500:]}"
+    before = _manifest(out)
+    assert 1 <= len(before) < 6
+    finished = {m["TakeFolder"]: (out / m["TakeFolder"] / "audio.wav").stat().st_mtime_ns for m in before}
+
+    summary = run_batch(sheet, out, progress=False)
+    assert summary.failed == [] and summary.done_before == len(before)
+    items = plan(read_sheet(sheet)[0])
+    after = _manifest(out)
+    assert [m["TakeFolder"] for m in after] == [f"takes/{i.id}" for i in items]  # each once, in sheet order
+    assert len({m["TakeID"] for m in after}) == len(items)
+    assert sorted(os.listdir(out / "takes")) == sorted(i.id for i in items)
+    assert sorted(os.listdir(out / "export")) == sorted(i.export_name for i in items)
+    assert not list(out.rglob(".*")), "a temporary or lock was left behind"
+    for m in after:  # every take whole: loads, its explanation fits it, the manifest names it
+        take = load_take(out / m["TakeFolder"])
+        assert take.id == m["TakeID"] and load_explanation(out / m["TakeFolder"], take).take_id == take.id
+        assert (out / m["Filename"]).stat().st_size > 1000
+    for folder, mtime in finished.items():  # never redone or rewritten
+        assert (out / folder / "audio.wav").stat().st_mtime_ns == mtime
