@@ -76,6 +76,8 @@ def test_the_loop_stops_after_the_set_rounds_and_ranks_every_candidate(tiny_mode
     # round 2 went further than round 1 (0.3 after 0.5) and started from round 1's best
     assert min(c.take.word_weights[5] for c in ranked if c.round == 2) < 0.5
     assert all(c.take.parent == seen[0].best.take.id for c in ranked if c.round == 2)
+    tried = [(c.edit.weights, c.edit.seed) for c in ranked]
+    assert len(set(tried)) == len(tried)  # no edit regenerated twice
 
 
 def test_candidates_keep_the_parents_audio_before_the_region(tiny_model, tiny_take):

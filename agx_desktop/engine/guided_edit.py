@@ -55,8 +55,10 @@ LEVELS: dict[str, tuple[float, ...]] = {
     "less": (0.5, 0.3, 0.15, 0.05),
     "more": (1.5, 2.0, 2.5, 3.0, 4.0, 5.0),
 }
-CO_DRIVER_WEIGHT = {"none": 0.3, "less": 0.6, "more": 0.6}
-"""Weight of the co-driving word (none/less) or of the strongest competing word (more) in that variant."""
+CO_DRIVER_LEVELS: dict[str, tuple[float, ...]] = {"none": (0.3, 0.0), "less": (0.6, 0.4), "more": (0.6, 0.4)}
+"""Weight of the co-driving word (none/less) or of the strongest competing word (more) in that variant,
+per round (the last level from then on)."""
+CO_DRIVER_WEIGHT = {intent: levels[0] for intent, levels in CO_DRIVER_LEVELS.items()}
 DEFAULT_METHOD = "rollout"
 """Explainer for the loop: one teacher-forced forward, so explaining each round costs little on any model."""
 CLASSIFIER_REACH = 0.8
@@ -325,9 +327,11 @@ def drivers(explanation: "Explanation", words: tp.Sequence[str], region: tuple[f
 
 
 def propose(words: tp.Sequence[str], intents: tp.Sequence[WordIntent], found: dict[str, tp.Any], *,
-            round_index: int, n: int, seed: int) -> list[CandidateEdit]:
+            round_index: int, n: int, seed: int,
+            tried: tp.Collection[tuple[tuple[float, ...], int]] = ()) -> list[CandidateEdit]:
     """``n`` candidate edits for round ``round_index`` (0-based): the intent at this round's level with
-    the same seed, then co-driver / competitor variants, a level further, then other seeds."""
+    the same seed, then co-driver / competitor variants, a level further, then other seeds. Edits in
+    ``tried`` (weights, seed) are left out: the same edit and seed regenerate the same audio."""
     targets = {_norm(i.word) for i in intents}
 
     def level(intent: str, shift: int) -> float:
@@ -359,21 +363,23 @@ def propose(words: tp.Sequence[str], intents: tp.Sequence[WordIntent], found: di
             others = [(v, w) for w, v in importance.items() if w not in targets]
             partner = max(others)[1] if others else None
         if partner and partner not in targets:
-            side[partner] = min(side.get(partner, 1.0), CO_DRIVER_WEIGHT[item.intent])
+            levels = CO_DRIVER_LEVELS[item.intent]
+            side[partner] = min(side.get(partner, 1.0), levels[min(round_index, len(levels) - 1)])
     plans: list[CandidateEdit] = [build(0, {}, seed, "intent")]
     if side:
         plans.append(build(0, side, seed, "with co-driver"))
     if any(len(LEVELS[i.intent]) > round_index + 1 for i in intents):
         plans.append(build(1, {}, seed, "stronger"))
     k = 1
-    while len(plans) < n:
+    while len([p for p in plans if (p.weights, p.seed) not in tried]) < n and k < 100:
         shift = 1 if (k % 2 == 0 and len(plans) > 2) else 0
         plans.append(build(shift, side if k % 3 == 0 else {}, (seed + 1000 * (round_index + 1) + k) % (2 ** 31),
                            "other seed"))
         k += 1
     unique: list[CandidateEdit] = []
     for plan in plans:
-        if all((plan.weights, plan.seed) != (u.weights, u.seed) for u in unique):
+        if (plan.weights, plan.seed) not in tried and \
+                all((plan.weights, plan.seed) != (u.weights, u.seed) for u in unique):
             unique.append(plan)
     return unique[:n]
 
@@ -498,7 +504,8 @@ def rounds(model: "LoadedModel", take: "Take", intents: tp.Sequence[WordIntent],
         explanation = explain(model, current, method, cancel=cancel,
                               progress=_prefixed(progress, f"{stage}: explain the region"))
         found = drivers(explanation, current.words, span)
-        plans = propose(words, intents, found, round_index=r, n=n, seed=int(take.params.seed))
+        plans = propose(words, intents, found, round_index=r, n=n, seed=int(take.params.seed),
+                        tried={(c.edit.weights, c.edit.seed) for c in done})
         made: list[Candidate] = []
         for i, plan in enumerate(plans):
             check(cancel)
@@ -530,18 +537,13 @@ def guided_edit(model: "LoadedModel", take: "Take", intents: tp.Sequence[WordInt
                 ) -> GuidedEditResult:
     """Run :func:`rounds` to the end (same arguments); the result ranks every candidate, best first."""
     started = time.perf_counter()
-    scorer = kwargs.get("scorer", "auto")
-    if isinstance(scorer, str):
-        kwargs["scorer"] = make_scorer(scorer, model, intents, kwargs.get("method", DEFAULT_METHOD)) \
-            if intents and _all_words(take, intents) else scorer
+    if isinstance(kwargs.get("scorer", "auto"), str):
+        kwargs["scorer"] = make_scorer(kwargs.get("scorer", "auto"), model, intents,
+                                       kwargs.get("method", DEFAULT_METHOD))
     all_rounds = list(rounds(model, take, intents, **kwargs))
     last = all_rounds[-1]
     name = getattr(kwargs["scorer"], "name", str(kwargs["scorer"]))
     return GuidedEditResult(list(last.candidates), all_rounds, time.perf_counter() - started, name)
-
-
-def _all_words(take: "Take", intents: tp.Sequence[WordIntent]) -> bool:
-    return all(word_indices(take.words, i.word) for i in intents)
 
 
 def intents_from(more: tp.Iterable[str] = (), less: tp.Iterable[str] = (), none: tp.Iterable[str] = ()
