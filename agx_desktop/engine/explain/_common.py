@@ -7,7 +7,10 @@
   (self- and/or cross-attention) with their gradients. Like :mod:`..intervention` it gives the
   chosen attention modules an explicit forward for the duration of the context (nothing of
   audiocraft is edited; the instance attribute is deleted on exit, even on error);
-* :func:`minmax_rows` — the per-step normalisation every score-based baseline uses.
+* :func:`minmax_rows` — the per-step normalisation every score-based baseline uses;
+* :func:`chunk_option` / :func:`per_step_backward` — the batch-size setting and the one-step-per-row
+  backward pass of the methods that need per-step gradients (Chefer, Grad-CAM-a);
+* :func:`check_values` — a method's declared settings checked on their own (``{name: value}``).
 """
 from __future__ import annotations
 
