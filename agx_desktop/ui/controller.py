@@ -151,7 +151,7 @@ class Controller(QObject):
             if model_id == self.session.model_id:
                 self.session.set_model(model)
                 self.notice_resolved.emit((MODEL_NOT_LOADED,))
-                if not getattr(model, "trained", True):
+                if not model.trained:
                     self.status.emit(f"Model {model.id} is an UNTRAINED stand-in: it makes noise. "
                                      "Fine for trying the app.", 8000)
         return self.runner.submit(Job(f"Load model {model_id}", tasks.load_model_task(model_id), done, kind="load"))
@@ -165,20 +165,21 @@ class Controller(QObject):
         self.load_model(self.session.model_id)
         self.session.model_chosen.connect(self.load_model)
 
-    def _explainer_args(self) -> tuple[str, int]:
+    def _explainer_title(self) -> str:
+        """'audiogenx, 50 epochs': the method and what its app settings hold."""
         method, settings = self.session.explainer
-        epochs = settings.get("epochs", 50) if isinstance(settings, dict) else getattr(settings, "epochs", 50)
-        return method, int(epochs)
+        epochs = getattr(settings, "epochs", None)
+        return method if epochs is None else f"{method}, {epochs} epochs"
 
     def generate(self, explain_after: bool = False) -> Job | None:
         if self.prompt_problem():
             return None
         prompt, params = self.session.prompt.strip(), self.session.params
         self.settings_wanted.emit()
-        method, epochs = self._explainer_args()
+        method, settings = self.session.explainer
         title = ("Generate + explain" if explain_after else "Generate") + f" “{prompt[:40]}” (seed {params.seed})"
         fn = tasks.generate_task(self.store, self.session.model_id, prompt, params, explain_after=explain_after,
-                                 method=method, epochs=epochs)
+                                 method=method, settings=settings)
         return self._submit(title, fn, self._on_new_items, "generate")
 
     def explain(self) -> Job | None:
@@ -186,7 +187,7 @@ class Controller(QObject):
         item = self.session.current
         if item is None:
             return None
-        method, epochs = self._explainer_args()
+        method, settings = self.session.explainer
 
         def done(explanation: tp.Any) -> None:
             problem = explanation.extras.pop("autosave_error", None)
@@ -195,8 +196,8 @@ class Controller(QObject):
                 self._autosave_problem(problem, item)
             self.status.emit(f"Explained take {item.id} with {explanation.method} in "
                              f"{explanation.seconds:.1f} s", 8000)
-        return self._submit(f"Explain take {item.id} ({method}, {epochs} epochs)",
-                            tasks.explain_task(self.store, item.take.model_id, item, method, epochs), done, "explain")
+        return self._submit(f"Explain take {item.id} ({self._explainer_title()})",
+                            tasks.explain_task(self.store, item.take.model_id, item, method, settings), done, "explain")
 
     def regenerate(self, words: list[str], weights: list[float]) -> Job | None:
         """The current take again with the same seed, with the chips' ``weights`` (and replaced ``words``)."""

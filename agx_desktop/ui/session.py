@@ -21,6 +21,8 @@ from agx_desktop.engine.models import BUNDLED_ID
 from agx_desktop.engine.take import GenerationParams
 
 if tp.TYPE_CHECKING:
+    from agx_desktop.engine.explain.settings import ExplainerSettings
+
     from .analysis import TakeItem
 
 SIDES = ("A", "B")
@@ -41,7 +43,7 @@ class Session(QObject):
     active_words_changed = Signal(object)   # list of word indices active at the playhead
     prompt_changed = Signal(str)            # the prompt being edited
     params_changed = Signal(object)         # GenerationParams the next Generate uses
-    explainer_changed = Signal(str, object)  # method name, its settings ({"epochs": 50} or a dataclass)
+    explainer_changed = Signal(str, object)  # method name, its Settings (a frozen dataclass)
     words_edited_changed = Signal(bool)     # the word chips differ from the current take's words/weights
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -59,7 +61,7 @@ class Session(QObject):
         self._prompt_check: tuple[tuple[str, str], str] | None = None
         self._prompt = ""
         self._params = GenerationParams()
-        self._explainer: tuple[str, tp.Any] = ("audiogenx", {"epochs": 50})
+        self._explainer: tuple[str, ExplainerSettings | None] = ("audiogenx", None)  # None: the defaults
         self._words_edited = False
 
     # ------------------------------------------------------------------ takes
@@ -252,11 +254,11 @@ class Session(QObject):
             self.params_changed.emit(new)
 
     @property
-    def explainer(self) -> tuple[str, tp.Any]:
-        """(method name, its settings): what Explain and Generate + Explain run."""
+    def explainer(self) -> tuple[str, ExplainerSettings | None]:
+        """(method name, its Settings; None for its defaults): what Explain and Generate + Explain run."""
         return self._explainer
 
-    def set_explainer(self, method: str, settings: tp.Any) -> None:
+    def set_explainer(self, method: str, settings: ExplainerSettings | None) -> None:
         if (method, settings) != self._explainer:
             self._explainer = (method, settings)
             self.explainer_changed.emit(method, settings)

@@ -18,6 +18,11 @@ from .analysis import TakeItem, analyse
 from .jobs import JobContext
 from .store import TakeStore
 
+if tp.TYPE_CHECKING:
+    from agx_desktop.engine.explain.settings import ExplainerSettings
+    from agx_desktop.engine.explanation import Explanation
+    from agx_desktop.engine.models import LoadedModel
+
 
 def _autosave(store: TakeStore, item: TakeItem) -> None:
     """Save ``item``; a full or read-only data dir must not cost the user the take itself."""
@@ -28,7 +33,7 @@ def _autosave(store: TakeStore, item: TakeItem) -> None:
         item.notes["autosave_error"] = f"take not autosaved ({store.root}): {exc}"
 
 
-def _model(ctx: JobContext, model_id: str) -> tp.Any:
+def _model(ctx: JobContext, model_id: str) -> LoadedModel:
     return load_model(model_id, progress=ctx.progress, cancel=ctx.cancel)
 
 
@@ -46,17 +51,16 @@ def load_store_task(store: TakeStore) -> tp.Callable[[JobContext], tp.Any]:
     return run
 
 
-TRAINED_METHODS = {"audiogenx"}  # methods with an ``epochs`` parameter (the baselines have none)
-
-
-def _explain(ctx: JobContext, model: tp.Any, item: TakeItem, method: str, epochs: int) -> tp.Any:
-    kwargs = {"epochs": int(epochs)} if method in TRAINED_METHODS else {}
-    return explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **kwargs)
+def _explain(ctx: JobContext, model: LoadedModel, item: TakeItem, method: str,
+             settings: ExplainerSettings | None) -> Explanation:
+    """``method`` with ``settings`` (the method's Settings; None: its defaults)."""
+    overrides = settings.changed() if settings is not None else {}
+    return explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **overrides)
 
 
 def generate_task(store: TakeStore, model_id: str, prompt: str, params: GenerationParams,
                   word_weights: list[float] | None = None, explain_after: bool = False,
-                  method: str = "audiogenx", epochs: int = 50, parent: str | None = None,
+                  method: str = "audiogenx", settings: ExplainerSettings | None = None, parent: str | None = None,
                   seeds: tp.Sequence[int] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
     """Generate one take (or one per seed in ``seeds``), optionally explained, autosaved."""
     def run(ctx: JobContext) -> list[TakeItem]:
@@ -69,7 +73,7 @@ def generate_task(store: TakeStore, model_id: str, prompt: str, params: Generati
                             progress=ctx.progress, cancel=ctx.cancel)
             item = analyse(take)
             if explain_after:
-                item.explanation = _explain(ctx, model, item, method, epochs)
+                item.explanation = _explain(ctx, model, item, method, settings)
             items.append(item)
         ctx.check()
         ctx.progress("autosave", 0, 1)
@@ -79,11 +83,11 @@ def generate_task(store: TakeStore, model_id: str, prompt: str, params: Generati
     return run
 
 
-def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str, epochs: int
-                 ) -> tp.Callable[[JobContext], tp.Any]:
+def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str,
+                 settings: ExplainerSettings | None = None) -> tp.Callable[[JobContext], Explanation]:
     def run(ctx: JobContext) -> tp.Any:
         model = _model(ctx, model_id)
-        explanation = _explain(ctx, model, item, method, epochs)
+        explanation = _explain(ctx, model, item, method, settings)
         ctx.check()
         ctx.progress("autosave", 0, 1)
         if item.folder is not None:

@@ -93,7 +93,7 @@ def generated(make_window, qtbot):
     w = make_window()
     w.session.set_prompt("a dog barks then a bell rings")
     w.session.set_params(duration=1.0, seed=3)
-    w.generation.explainer.epochs_spin.setValue(5)
+    w.generation.explainer.form.set_value("epochs", 5)
     w.commands.trigger("generate_explain")
     wait_idle(qtbot, w)
     assert w.session.current is not None and w.session.current.explanation is not None

@@ -216,7 +216,7 @@ def test_explanation_that_does_not_fit_the_disk_is_kept_and_retried(make_window,
         w = make_window()
         w.session.set_prompt("a clock ticks")
         w.session.set_params(duration=1.0)
-        w.generation.explainer.epochs_spin.setValue(2)
+        w.generation.explainer.form.set_value("epochs", 2)
         w.controller.generate()
         wait_idle(qtbot, w)
         folder = w.session.current.folder

@@ -73,7 +73,7 @@ def test_settings_are_remembered(make_window, qtbot, data_dir):
     w = make_window()
     w.session.set_prompt("thunder far away")
     w.session.set_params(seed=1234)
-    w.generation.explainer.epochs_spin.setValue(7)
+    w.generation.explainer.form.set_value("epochs", 7)
     w.session.set_params(duration=2.5)
     w.generation.temp_spin.setValue(0.65)
     assert w.session.params.temperature == pytest.approx(0.65)  # what Generate sends to the engine
@@ -83,7 +83,8 @@ def test_settings_are_remembered(make_window, qtbot, data_dir):
     assert saved["sampling_custom"] == ["temperature"]
     w2 = make_window()
     assert w2.generation.prompt_edit.text() == "thunder far away"
-    assert w2.generation.seed_spin.value() == 1234 and w2.generation.explainer.epochs_spin.value() == 7 and w2.generation.duration_spin.value() == 2.5
+    assert w2.generation.seed_spin.value() == 1234 and w2.generation.duration_spin.value() == 2.5
+    assert w2.generation.explainer.form.value("epochs") == 7 and w2.session.explainer[1].epochs == 7
     assert w2.generation.temp_spin.value() == pytest.approx(0.65)  # the user's value beats the model's default
 
 
@@ -128,7 +129,7 @@ def _long_explain(w, qtbot):
     w.session.set_params(duration=2.0)
     w.controller.generate()
     wait_idle(qtbot, w)
-    w.generation.explainer.epochs_spin.setValue(1000)
+    w.generation.explainer.form.set_value("epochs", 1000)
     job = w.controller.explain()
     qtbot.waitUntil(lambda: w.runner.running is job and w.jobs.progress.maximum() == 1000 and w.jobs.progress.value() > 0,
                     timeout=20000)
@@ -149,7 +150,7 @@ def test_cancel_stops_within_a_second_and_changes_nothing(make_window, qtbot):
     assert item.explanation is None and len(w.session.items) == n and w.session.current is item
     assert not (item.folder / "explanation.json").exists()
     assert "Cancelled" in w.jobs.progress.format()
-    w.generation.explainer.epochs_spin.setValue(2)
+    w.generation.explainer.form.set_value("epochs", 2)
     w.controller.explain()  # still usable
     wait_idle(qtbot, w)
     assert item.explanation is not None

@@ -22,7 +22,7 @@ def test_main_window_screenshot(make_window, qtbot, tmp_path):
     w.session.set_prompt("a dog barks then a bell rings")
     w.generation.duration_spin.setValue(min(4.0, w.generation.duration_spin.maximum()))
     w.session.set_params(seed=1)
-    w.generation.explainer.epochs_spin.setValue(30)
+    w.generation.explainer.form.set_value("epochs", 30)
     w.controller.generate(explain_after=True)
     wait_idle(qtbot, w)
     item = w.session.current

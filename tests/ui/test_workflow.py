@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QComboBox
 
 from uihelpers import GapMeter, wait_idle
 
@@ -44,7 +44,7 @@ def test_full_loop(make_window, qtbot, tmp_path, capsys):
     w.session.set_prompt("a dog barks then a bell rings")
     w.session.set_params(duration=3.0)
     w.session.set_params(seed=3)
-    w.generation.explainer.epochs_spin.setValue(50)
+    w.generation.explainer.form.set_value("epochs", 50)
 
     # ---- generate + explain, measuring how long the GUI thread is ever blocked meanwhile
     meter = GapMeter()
@@ -231,24 +231,26 @@ def test_model_picker_shows_what_is_usable(make_window):
 
 def test_baseline_explainers_run_from_the_picker(generated, qtbot):
     w = generated
-    assert w.generation.explainer.method_combo.itemText(0) == "audiogenx"
-    w.generation.explainer.method_combo.setCurrentText("random")
-    assert not w.generation.explainer.epochs_spin.isEnabled()
+    form = w.generation.explainer.form
+    combo = form.findChild(QComboBox)
+    assert form.methods()[0] == "audiogenx"
+    form.set_method("random")
+    assert not form.editor("epochs").isEnabled() and w.session.explainer[0] == "random"
     w.controller.explain()
     wait_idle(qtbot, w)
     assert w.controller.last_error is None
     assert w.session.current.explanation.method == "random"
-    i = w.generation.explainer.method_combo.findText("occlusion")
-    assert "regenerates the take" in w.generation.explainer.method_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
-    w.generation.explainer.method_combo.setCurrentIndex(i)
-    assert not w.generation.explainer.epochs_spin.isEnabled()
+    i = combo.findText("occlusion")
+    assert "regenerates the take" in combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    combo.setCurrentIndex(i)
+    assert not form.editor("epochs").isEnabled()
     w.controller.explain()
     wait_idle(qtbot, w)
     assert w.controller.last_error is None
     ex = w.session.current.explanation
     assert ex.method == "occlusion" and ex.extras["reproduced"] and ex.step_masks.max() == 1
-    w.generation.explainer.method_combo.setCurrentText("audiogenx")
-    assert w.generation.explainer.epochs_spin.isEnabled()
+    form.set_method("audiogenx")
+    assert form.editor("epochs").isEnabled()
 
 
 def test_zooming_in_draws_the_waveform_from_the_samples(generated, qtbot):

@@ -1,14 +1,15 @@
-"""The explainer controls: which method explains a take, and its settings (AudioGenX's epochs)."""
+"""The explainer controls: which method explains a take, and its settings (AudioGenX's epochs).
+
+The editors are generated from the methods' declared settings (:class:`~..widgets.explainer_form.ExplainerForm`);
+this panel keeps the session's ``explainer`` (method name, its Settings) equal to what they show.
+"""
 from __future__ import annotations
 
 import typing as tp
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from agx_desktop.engine.explain import SUMMARIES, available_methods
-
-from .. import tasks
+from ..widgets.explainer_form import ExplainerForm
 
 if tp.TYPE_CHECKING:
     from ..session import Session
@@ -16,42 +17,32 @@ if tp.TYPE_CHECKING:
 
 
 class ExplainerPanel(QWidget):
-    """Method picker + epochs; what it shows is the session's ``explainer``."""
+    """Method picker + its settings; what it shows is the session's ``explainer``."""
 
     def __init__(self, session: Session, spacing: int = 4, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(spacing)
-        self.method_combo = QComboBox()
-        for m in sorted(available_methods(), key=lambda m: (m != "audiogenx", m)):  # AudioGenX first
-            self.method_combo.addItem(m)
-            self.method_combo.setItemData(self.method_combo.count() - 1, SUMMARIES.get(m, m), Qt.ToolTipRole)
-        self.method_combo.setToolTip("Explanation method: AudioGenX (the paper's), a baseline to compare, or "
-                                     "counterfactual occlusion (hover an entry for what it does)")
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 1000)
-        self.epochs_spin.setToolTip("AudioGenX training epochs (the paper uses 50)")
-        for w in (QLabel("Explainer"), self.method_combo, QLabel("Epochs"), self.epochs_spin):
-            lay.addWidget(w)
-        self.method_combo.currentTextChanged.connect(self._push)
-        self.epochs_spin.valueChanged.connect(self._push)
+        self.form = ExplainerForm()
+        self.form.layout().setSpacing(spacing)
+        lay.addWidget(self.form)
+        self.form.changed.connect(self._push)
         self._push()
 
-    def method(self) -> str:
-        return self.method_combo.currentText()
-
-    def settings(self) -> dict[str, int]:
-        return {"epochs": int(self.epochs_spin.value())}
-
-    def _push(self, *_args: tp.Any) -> None:
-        self.epochs_spin.setEnabled(self.method() in tasks.TRAINED_METHODS)
-        self.session.set_explainer(self.method(), self.settings())
+    def _push(self) -> None:
+        self.session.set_explainer(self.form.method(), self.form.settings())
 
     def restore(self, s: Settings) -> None:
-        self.epochs_spin.setValue(s.epochs)
-        self.method_combo.setCurrentIndex(max(0, self.method_combo.findText(s.method)))
+        self.form.set_method(s.method)
+        try:
+            self.form.set_value("epochs", s.epochs)
+        except KeyError:  # no method shows epochs in the app any more
+            pass
 
     def store(self, s: Settings) -> None:
-        s.epochs, s.method = int(self.epochs_spin.value()), self.method()
+        s.method = self.form.method()
+        try:
+            s.epochs = int(self.form.value("epochs"))
+        except KeyError:
+            pass

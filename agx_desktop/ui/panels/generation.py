@@ -203,7 +203,7 @@ class GenerationPanel(QWidget):
     def _apply_model_sampling(self) -> None:
         """Set the sampling fields the user has not changed to the loaded model's recommendation."""
         model = self.session.model
-        if model is None or not hasattr(model, "default_params"):
+        if model is None:
             return
         d = model.default_params()
         custom = self.session.sampling_custom
