@@ -30,6 +30,7 @@ import soundfile as sf
 from agx_desktop.engine.audio import resample
 from agx_desktop.engine.delivery import loudness
 from agx_desktop.engine.delivery.export import ExportOptions, export_wav
+from agx_desktop.engine.delivery.loudness import MAX_LIMIT_DB
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["a dog barks", "someone knocks on a door", "footsteps on a wooden floor", "thunder rumbles",
@@ -90,9 +91,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--targets", default="-14,-16,-23")
     ap.add_argument("--rate", type=int, default=48000)
+    ap.add_argument("--max-limit", default="12,24", help="limiting caps to compare (dB; the first is the default)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/export_loudness.md"))
     args = ap.parse_args()
     targets = [float(t) for t in args.targets.split(",")]
+    caps = [float(c) for c in args.max_limit.split(",")]
 
     items: list[tuple[str, object]] = []
     if args.takes:
@@ -107,56 +110,66 @@ def main() -> None:
 
     rows, t0 = [], time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for name, take in items:
-            for target in targets:
-                path = Path(tmp) / "x.wav"
-                start = time.perf_counter()
-                result = export_wav(take, path, ExportOptions(lufs=target, true_peak=-1.0, sample_rate=args.rate))
-                seconds = time.perf_counter() - start
-                data, sr = sf.read(str(path), always_2d=True)
-                meter = float(pyln.Meter(sr).integrated_loudness(data))
-                ff = ffmpeg_meter(path)
-                rows.append(dict(name=name, target=target, before=result.loudness.before_lufs,
-                                 old=old_export_lufs(take.audio, take.sample_rate, args.rate, target),
-                                 pyln=meter, ff_i=ff[0] if ff else None, ff_tp=ff[1] if ff else None,
-                                 tp=result.loudness.true_peak, limited=result.loudness.limited_db,
-                                 reached=result.loudness.reached, message=result.message, seconds=seconds))
-                print(f"{name:55s} {target:6.1f} -> {result.message}")
+        for cap, name, take, target in ((c, n, t, g) for c in caps for n, t in items for g in targets):
+            path = Path(tmp) / "x.wav"
+            start = time.perf_counter()
+            result = export_wav(take, path, ExportOptions(lufs=target, true_peak=-1.0, sample_rate=args.rate,
+                                                          max_limit=cap))
+            seconds = time.perf_counter() - start
+            data, sr = sf.read(str(path), always_2d=True)
+            meter = float(pyln.Meter(sr).integrated_loudness(data))
+            ff = ffmpeg_meter(path)
+            rows.append(dict(cap=cap, name=name, target=target, before=result.loudness.before_lufs,
+                             old=old_export_lufs(take.audio, take.sample_rate, args.rate, target),
+                             pyln=meter, ff_i=ff[0] if ff else None, ff_tp=ff[1] if ff else None,
+                             tp=result.loudness.true_peak, limited=result.loudness.limited_db,
+                             reached=result.loudness.reached, message=result.message, seconds=seconds))
+            print(f"cap {cap:g} {name:55s} {target:6.1f} -> {result.message}")
 
-    def fmt(v: float | None, d: int = 1) -> str:
+    def fmt(v: float | None, d: int = 1) -> str:  # noqa: E306
         return "–" if v is None or not np.isfinite(v) else f"{v:.{d}f}"
-    within_py = sum(abs(r["pyln"] - r["target"]) <= 0.5 for r in rows)
-    within_ff = sum(r["ff_i"] is not None and abs(r["ff_i"] - r["target"]) <= 0.5 for r in rows)
-    stopped = [r for r in rows if not r["reached"]]
-    old_within = sum(r["old"] is not None and abs(r["old"] - r["target"]) <= 0.5 for r in rows)
-    ff_tps = [r["ff_tp"] for r in rows if r["ff_tp"] is not None]
     lines = [
         "# Export loudness: target vs what meters read on the written files",
         "",
         f"`benchmarks/bench_export_loudness.py --takes {args.takes} --duration {args.duration:g} --targets "
-        f"{args.targets}` — {len(items)} signals × {len(targets)} targets, 24-bit {args.rate} Hz, true-peak ceiling "
-        f"-1 dBTP, at most 12 dB of limiting; {platform.platform()}, {time.strftime('%Y-%m-%d')}, "
-        f"{time.perf_counter() - t0:.0f} s in all.",
-        "",
-        f"- **within ±0.5 LU of the target**: pyloudnorm {within_py}/{len(rows)}, ffmpeg ebur128 "
-        f"{within_ff}/{len(rows)} (the previous export, gain capped at the sample peak: {old_within}/{len(rows)})",
-        f"- **true peak (ffmpeg, 192 kHz)**: at most {fmt(max(ff_tps) if ff_tps else None)} dBTP"
-        f" over all files (ceiling -1.0)",
-        f"- **stopped short by the ceiling** (more than 12 dB of limiting needed; the message says so): "
-        f"{len(stopped)}/{len(rows)}" + (": " + "; ".join(f"{r['name']} at {r['target']:g} → {fmt(r['pyln'])}"
-                                              for r in stopped) if stopped else ""),
-        f"- limiting when applied: median {fmt(statistics.median([r['limited'] for r in rows if r['limited'] > 0.05] or [0]))} dB; "
-        f"export time median {statistics.median(r['seconds'] for r in rows):.2f} s per file",
-        "",
-        "| signal | target | before | old export | pyloudnorm | ffmpeg I | ffmpeg TP | our TP | limited dB | message |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"{args.targets} --max-limit {args.max_limit}` — {len(items)} signals × {len(targets)} targets, 24-bit "
+        f"{args.rate} Hz, true-peak ceiling -1 dBTP; {platform.platform()}, {time.strftime('%Y-%m-%d')}, "
+        f"{time.perf_counter() - t0:.0f} s in all. \"old export\": the gain the previous export applied (capped where "
+        "the sample peak hit full scale, no limiter), measured the same way.",
     ]
-    for r in rows:
-        lines.append(f"| {r['name']} | {r['target']:g} | {fmt(r['before'])} | {fmt(r['old'])} | {fmt(r['pyln'])} | "
-                     f"{fmt(r['ff_i'])} | {fmt(r['ff_tp'])} | {fmt(r['tp'], 2)} | {fmt(r['limited'])} | {r['message']} |")
+    for cap in caps:
+        part = [r for r in rows if r["cap"] == cap]
+        within_py = sum(abs(r["pyln"] - r["target"]) <= 0.5 for r in part)
+        within_ff = sum(r["ff_i"] is not None and abs(r["ff_i"] - r["target"]) <= 0.5 for r in part)
+        old_within = sum(r["old"] is not None and abs(r["old"] - r["target"]) <= 0.5 for r in part)
+        stopped = [r for r in part if not r["reached"]]
+        ff_tps = [r["ff_tp"] for r in part if r["ff_tp"] is not None]
+        by_target = ", ".join(f"{t:g}: {sum(abs(r['pyln'] - t) <= 0.5 for r in part if r['target'] == t)}/"
+                              f"{sum(r['target'] == t for r in part)}" for t in targets)
+        lines += [
+            "",
+            f"## At most {cap:g} dB of limiting" + (" (the default)" if cap == MAX_LIMIT_DB else ""),
+            "",
+            f"- **within ±0.5 LU of the target**: pyloudnorm {within_py}/{len(part)}, ffmpeg ebur128 "
+            f"{within_ff}/{len(part)} (by target: {by_target}); the previous export: {old_within}/{len(part)}",
+            f"- **true peak (ffmpeg, 192 kHz)**: at most {fmt(max(ff_tps) if ff_tps else None)} dBTP over all files "
+            "(ceiling -1.0)",
+            f"- **stopped short** (the target needs more limiting than the cap; the message says so): "
+            f"{len(stopped)}/{len(part)}" + (": " + "; ".join(f"{r['name']} at {r['target']:g} → {fmt(r['pyln'])}"
+                                                          for r in stopped) if stopped else ""),
+            f"- limiting when applied: median {fmt(statistics.median([r['limited'] for r in part if r['limited'] > 0.05] or [0]))} dB; "
+            f"export time median {statistics.median(r['seconds'] for r in part):.2f} s per file",
+            "",
+            "| signal | target | before | old export | pyloudnorm | ffmpeg I | ffmpeg TP | our TP | limited dB | message |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in part:
+            lines.append(f"| {r['name']} | {r['target']:g} | {fmt(r['before'])} | {fmt(r['old'])} | {fmt(r['pyln'])} | "
+                         f"{fmt(r['ff_i'])} | {fmt(r['ff_tp'])} | {fmt(r['tp'], 2)} | {fmt(r['limited'])} | "
+                         f"{r['message']} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines[:10]))
+    print("\n".join(line for line in lines if line.startswith(("#", "- "))))
     print(f"wrote {args.out}")
 
 

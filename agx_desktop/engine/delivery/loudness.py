@@ -149,11 +149,11 @@ def limit(audio: np.ndarray, sr: int, ceiling_db: float = CEILING_DB, lookahead_
     threshold = ceiling_db - _MARGIN_DB
     total = np.zeros(data.shape[-1])
     look = max(1, int(round(lookahead_s * sr)))
-    for _ in range(4):  # the gain bends the waveform a little: re-check and tighten (rarely needed twice)
-        env = _peak_envelope(out, sr)
-        need = np.maximum(0.0, 20 * np.log10(np.maximum(env, 1e-12)) - threshold)
-        if not np.any(need > 1e-6):
+    for attempt in range(4):  # the gain bends the waveform a little: re-check and tighten (rarely needed twice)
+        level = 20 * np.log10(np.maximum(_peak_envelope(out, sr), 1e-12))
+        if level.max() <= (threshold if attempt == 0 else ceiling_db - _MARGIN_DB / 4):
             break
+        need = np.maximum(0.0, level - threshold)
         held = maximum_filter1d(need, size=look, origin=-(look // 2), mode="nearest")
         ramp = uniform_filter1d(held, size=look, origin=(look - 1) // 2, mode="nearest")
         ramp = np.maximum(ramp, need)  # float rounding in the average must never leave a peak over
