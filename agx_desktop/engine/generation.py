@@ -13,10 +13,12 @@ import torch
 from . import limits
 from .errors import CheckpointError, DurationError, ParameterError
 from .intervention import HiddenCapture, cross_attention_mask
+from .live import LiveAttention, LiveFn
 from .progress import CancelToken, ProgressFn, check, report
 from .model_inputs import check_model, conditions_for
 from .models import LoadedModel
 from .safetext import check_prompt_chars
+from .streaming import AudioFn, StreamingDecoder
 from .take import GenerationParams, Take
 
 
@@ -38,7 +40,8 @@ def validate_duration(model: LoadedModel, duration: float) -> int:
 def generate(model: LoadedModel, prompt: str, params: GenerationParams = GenerationParams(), *,
              word_weights: tp.Sequence[float] | None = None, step_mask: np.ndarray | None = None,
              kind: str | None = None, parent: str | None = None,
-             progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Take:
+             progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+             on_live: LiveFn | None = None, on_audio: AudioFn | None = None) -> Take:
     """Generate one take.
 
     Args:
@@ -47,6 +50,10 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
         step_mask: a per-step token mask [steps, L] (AudioGenX's M or 1 - M).
         progress: called as ``progress('generate', step, steps)``.
         cancel: checked at every step; raises :class:`~agx_desktop.engine.errors.Cancelled`.
+        on_live: ``on_live(step, word_scores)`` after every step: the provisional live map
+            (:mod:`.live`); the take is the same with or without it.
+        on_audio: ``on_audio(end_sample, chunk)`` as frames complete (:mod:`.streaming`); chunks
+            are previews, the take's audio is the whole decode, same as without it.
     Raises:
         PromptError, DurationError, ParameterError, Cancelled; CheckpointError when the model's
         weights give non-finite probabilities or audio (corrupt weights).
@@ -73,7 +80,7 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
     start = time.perf_counter()
     intervention = cross_attention_mask(lm, mask) if mask is not None else contextlib.nullcontext()
     codes, latents, audio = sample(model, prompt, params, frames, intervention=intervention,
-                                   progress=progress, cancel=cancel)
+                                   progress=progress, cancel=cancel, on_live=on_live, on_audio=on_audio)
     if kind is None:
         kind = "weighted" if word_weights is not None else ("masked" if step_mask is not None else "original")
     return Take(prompt=prompt, model_id=model.id, params=params, sample_rate=model.sample_rate,
@@ -86,7 +93,8 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
 
 def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: int, *,
            intervention: tp.ContextManager[tp.Any] | None = None, prompt_codes: torch.Tensor | None = None,
-           progress: ProgressFn | None = None, cancel: CancelToken | None = None
+           progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+           on_live: LiveFn | None = None, on_audio: AudioFn | None = None
            ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """One seeded run of audiocraft's ``LMModel.generate`` and the codec: (codes [K, frames],
     latents [steps, D] of the conditional branch, audio float32 [channels, samples]).
@@ -104,12 +112,23 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
             every later step samples with the noise it had when the whole clip was generated with
             this seed: with unchanged words a continuation gives the same codes back, and an
             edited region differs from its parent by the edit, not by new noise.
+        on_live: per-step live map of the cross-attention (:class:`.live.LiveAttention`).
+        on_audio: preview chunks as frames complete (:class:`.streaming.StreamingDecoder`); then
+            the whole decode's remaining samples, so the stream ends at the returned audio's length.
+    Neither callback changes the codes, latents or audio returned.
     """
     lm = model.lm
     top_k = min(int(params.top_k), model.card)
 
+    live = LiveAttention(lm, model.text_tokens(prompt), on_live) if on_live is not None else None
+    stream = StreamingDecoder(model, frames, on_audio, prompt_codes=prompt_codes) if on_audio is not None else None
+
     def on_step(done: int, total: int) -> None:
         check(cancel)
+        if live is not None:
+            live.flush()
+        if stream is not None:
+            stream.step_done()
         report(progress, "generate", done, total)
 
     check(cancel)
@@ -119,7 +138,7 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     cuda = [model.device] if model.device.type == "cuda" else []
     # the seed drives audiocraft's sampling; fork_rng leaves the caller's random state untouched
     with torch.random.fork_rng(devices=cuda), model.threads(), torch.no_grad(), intervention, \
-            HiddenCapture(lm) as hidden:
+            HiddenCapture(lm) as hidden, live or contextlib.nullcontext(), stream or contextlib.nullcontext():
         torch.manual_seed(int(params.seed))
         if prompt_batch is not None and params.temperature > 0:
             _skip_draws(model, int(prompt_batch.shape[-1]))
@@ -136,6 +155,8 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
         check(cancel)
         report(progress, "decode", 0, 1)
         audio = decode(model, codes[0])
+        if stream is not None:
+            stream.finish(audio)
     report(progress, "decode", 1, 1)
     # each streaming call saw [cond, uncond] x S positions; keep the conditional rows
     latents = torch.cat([h[:1] for h in hidden.outputs], dim=1)[0].float().cpu()

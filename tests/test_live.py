@@ -1,0 +1,65 @@
+"""Live map during generation: one word-score row per step, delivered while sampling, take unchanged."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from agx_desktop.engine.errors import Cancelled
+from agx_desktop.engine.generation import generate
+from agx_desktop.engine.live import LiveAttention, word_shares
+from agx_desktop.engine.progress import CancelToken
+from agx_desktop.engine.take import GenerationParams
+
+PROMPT = "a dog barks then a bell rings"
+P = GenerationParams(duration=0.5, seed=3, top_k=32)
+
+
+def test_live_map_once_per_step_normalised_and_take_unchanged(tiny_model):
+    plain = generate(tiny_model, PROMPT, P)
+    received: list[tuple[int, np.ndarray]] = []
+    live = generate(tiny_model, PROMPT, P, on_live=lambda step, words: received.append((step, words)))
+    # the take is the one generated without the live map, sample for sample
+    assert np.array_equal(plain.audio, live.audio) and torch.equal(plain.codes, live.codes)
+    assert torch.equal(plain.latents, live.latents)
+    steps = plain.latents.shape[0]
+    assert [s for s, _ in received] == list(range(steps))  # once per step, in order
+    for _, words in received:
+        assert words.shape == (len(plain.words),) and words.dtype == np.float32
+        assert words.min() >= 0.0 and np.isclose(words.max(), 1.0)  # documented: top word is 1
+
+
+def test_live_map_arrives_before_generation_ends(tiny_model):
+    events: list[str] = []
+    generate(tiny_model, PROMPT, P, on_live=lambda step, words: events.append("live"),
+             progress=lambda stage, done, total: events.append(stage))
+    first_decode = events.index("decode")
+    assert events.count("live") > 1 and events.index("live") < first_decode
+    assert events[:first_decode].count("live") == events.count("live")  # all rows before the decode
+
+
+def test_live_token_rows_are_attention_distributions(tiny_model):
+    text = tiny_model.text_tokens(PROMPT)
+    with LiveAttention(tiny_model.lm, text) as rec:
+        generate(tiny_model, PROMPT, P)
+    tokens = rec.token_scores()
+    assert tokens.shape == (25 + 3, len(text.tokens))
+    np.testing.assert_allclose(tokens.sum(-1), 1.0, atol=1e-5)  # mean of softmax rows over heads/layers
+    np.testing.assert_allclose(rec.word_scores(), word_shares(text, tokens))
+    # hooks are gone on exit: the modules have no forward hooks left
+    assert all(not m._forward_hooks for m in rec.modules)
+
+
+def test_cancel_during_live_generation(tiny_model):
+    token = CancelToken()
+
+    def on_live(step: int, words: np.ndarray) -> None:
+        if step == 3:
+            token.cancel()
+
+    try:
+        generate(tiny_model, PROMPT, P, on_live=on_live, cancel=token)
+    except Cancelled:
+        pass
+    else:
+        raise AssertionError("cancel was not honoured")
+    assert all(not m._forward_hooks for m in LiveAttention(tiny_model.lm, tiny_model.text_tokens(PROMPT)).modules)
