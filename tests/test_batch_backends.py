@@ -95,3 +95,34 @@ def test_ray_worker_killed_mid_row_is_retried_and_gives_the_same_audio(sheet, in
     assert (summary.made, summary.failed) == (4, [])
     _check_same_and_complete(tmp_path / "lib", in_process, sheet)
     assert ray_session.is_initialized()  # the test's session is used and left as it was
+
+
+def test_agx_evaluate_on_a_process_pool_gives_the_in_process_records(tmp_path, monkeypatch):
+    """`agx evaluate --workers 2`: the same records (words, top-1 class, every method's scores) as the
+    in-process run; the driver alone writes results.jsonl and the tables."""
+    import json
+
+    from _eval_helpers import synth_model
+    from agx_desktop.batch import backends
+    from agx_desktop.engine import models
+    from agx_desktop.engine.cli import run
+
+    model = synth_model()
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: model)  # forked workers inherit it
+    monkeypatch.setattr(backends, "DEFAULT_START_METHOD", "fork")
+    captions = tmp_path / "c.txt"
+    captions.write_text("a dog barks\nrain falls on a roof\nthunder then a bell\n", encoding="utf-8")
+    args = ["--quiet", "evaluate", str(captions), "--methods", "random,atman", "--samples", "2", "--duration",
+            "0.5", "--classifier", "_eval_helpers:make_classifier"]
+    assert run(args + ["--out", str(tmp_path / "one")]) == 0
+    assert run(args + ["--out", str(tmp_path / "pool"), "--workers", "2"]) == 0
+
+    def records(out):
+        rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        for r in rows:
+            r.pop("seconds")
+            for m in r["methods"].values():
+                m.pop("seconds"), m.pop("peak_mb")
+        return sorted(rows, key=lambda r: r["index"])
+    assert records(tmp_path / "pool") == records(tmp_path / "one")
+    assert "complete: 3 of 3" in (tmp_path / "pool" / "table1.md").read_text()

@@ -31,6 +31,9 @@ from .work import setup_worker, worker_env
 P = tp.TypeVar("P")
 R = tp.TypeVar("R")
 MAX_ATTEMPTS = 3
+DEFAULT_START_METHOD = "spawn"
+"""How :class:`ProcessPool` starts workers: ``spawn`` (a fresh interpreter: safe with CUDA and threads). The
+tests use ``fork`` to save importing torch again in every worker."""
 
 
 class BackendError(AgxError, RuntimeError):
@@ -139,13 +142,13 @@ class ProcessPool(Backend):
     name = "process pool"
 
     def __init__(self, workers: int, threads: int | None = None, max_attempts: int = MAX_ATTEMPTS,
-                 start_method: str = "spawn") -> None:
+                 start_method: str | None = None) -> None:
         if not 1 <= int(workers) <= 256:
             raise ParameterError(f"--workers must be from 1 to 256, got {workers}")
         self._workers = int(workers)
         self.threads = threads or max(1, (os.cpu_count() or 1) // self._workers)
         self.max_attempts = max_attempts
-        self._context = multiprocessing.get_context(start_method)
+        self._context = multiprocessing.get_context(start_method or DEFAULT_START_METHOD)
         self._executor: cf.ProcessPoolExecutor | None = None
         self.restarts = 0
 

@@ -11,6 +11,9 @@ import typing as tp
 from ..engine.safetext import terminal_safe
 from .sheet import COLUMNS, FORMATS
 
+if tp.TYPE_CHECKING:
+    from .backends import Backend
+
 
 def _count(name: str, lo: int, hi: int) -> tp.Callable[[str], int]:
     def convert(text: str) -> int:
@@ -45,27 +48,37 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (new, empty, or an earlier batch to continue)")
     p.add_argument("--model", default="bundled", help="model for rows that leave the model column blank "
                                                       "(default bundled)")
-    p.add_argument("--workers", type=_count("--workers", 1, 256), default=None, metavar="N",
-                       help="N local worker processes, each with its own copy of the model (default: this process); "
-                            "with --ray: N Ray workers (default one per CPU of the cluster)")
-    p.add_argument("--ray", default=None, metavar="auto|local|ADDRESS",
-                       help="run on Ray: auto = the cluster this machine belongs to, local = a Ray head started for "
-                            "this run, or the head's ADDRESS (needs pip install 'agx-desktop[ray]')")
-    p.add_argument("--threads", type=_count("--threads", 1, 1024), default=None, metavar="T",
-                   help="CPU threads per worker (default: the cores shared out among the workers)")
+    add_backend_options(p)
     return p
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--ray``, ``--threads``: where the work runs (``agx batch`` and ``agx evaluate``)."""
+    g = p.add_argument_group("where it runs (default: in this process)")
+    g.add_argument("--workers", type=_count("--workers", 1, 256), default=None, metavar="N",
+                   help="N local worker processes, each with its own copy of the model; with --ray: N Ray workers "
+                        "(default one per CPU of the cluster)")
+    g.add_argument("--ray", default=None, metavar="auto|local|ADDRESS",
+                   help="run on Ray: auto = the cluster this machine belongs to, local = a Ray head started for "
+                        "this run, or the head's ADDRESS (needs pip install 'agx-desktop[ray]')")
+    g.add_argument("--threads", type=_count("--threads", 1, 1024), default=None, metavar="T",
+                   help="CPU threads per worker (default: the cores shared out among the workers)")
+
+
+def backend_from_args(args: argparse.Namespace) -> "Backend":
+    """The backend ``--workers/--ray/--threads`` ask for (in-process when none is given)."""
+    from .backends import make_backend
+    if args.threads and not (args.ray or (args.workers or 1) > 1):
+        import os
+        os.environ["AGX_THREADS"] = str(args.threads)
+    return make_backend(workers=args.workers, ray=args.ray, threads=args.threads)
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``agx batch``: 0 all done, 2 bad rows or failed takes (the rest is done), 130 interrupted."""
-    from .backends import make_backend
     from .runner import check_out_dir, run_batch
     check_out_dir(args.out)  # before any worker starts
-    backend = make_backend(workers=args.workers, ray=args.ray, threads=args.threads)
-    if args.threads and not (args.ray or (args.workers or 1) > 1):
-        import os
-        os.environ["AGX_THREADS"] = str(args.threads)
-    with backend:
+    with backend_from_args(args) as backend:
         summary = run_batch(args.sheet, args.out, backend, default_model=args.model,
                             device=getattr(args, "device", None), progress=not getattr(args, "quiet", False))
     for line in summary.problems:
@@ -86,4 +99,4 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 2 if summary.problems or summary.failed else 0
 
 
-__all__ = ["add_subparser", "run_from_args"]
+__all__ = ["add_subparser", "run_from_args", "add_backend_options", "backend_from_args"]

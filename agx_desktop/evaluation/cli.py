@@ -16,6 +16,9 @@ Tables (:mod:`.tables`) are rewritten after every caption: ``table1.md/.csv`` (F
 mean ± standard error over captions, plus the "same prompt, new samples" floor) and
 ``table2.md/.csv`` (seconds and peak MB per explanation). Until every caption is done they are
 titled PARTIAL with the count; the command exits 0 only when the run is complete.
+``--workers N`` or ``--ray ADDRESS`` runs the captions on a local process pool or a Ray cluster
+(:mod:`agx_desktop.batch.backends`; each worker loads the model once, this process writes every
+result); ``--shard K/N`` still splits a caption file by hand between runs.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from ..engine.fsio import write_json_atomic
 from ..engine.safetext import terminal_safe
 
 if tp.TYPE_CHECKING:
+    from ..batch.backends import Backend
     from ..engine.models import LoadedModel
     from .metrics import Classifier
 
@@ -67,6 +71,8 @@ def add_subparser(subparsers: "argparse._SubParsersAction") -> argparse.Argument
     p.add_argument("--shard", default=None, metavar="K/N",
                    help="run only captions with index %% N == K; N processes (K = 0..N-1) with the same --out "
                         "share results.jsonl and the tables (use one thread each on a multi-core CPU)")
+    from ..batch.cli import add_backend_options
+    add_backend_options(p)  # --workers N / --ray ADDRESS: captions run on a pool or a Ray cluster
     add_explainer_options(p, per_method=True, aliases={("audiogenx", "epochs"): ["--epochs"]})
     return p
 
@@ -268,6 +274,32 @@ class _Evaluation:
             write_tables(self.out, records, self.methods, len(self.captions), self.settings)
         self.say(f"[{len(records)}/{len(self.captions)}] {time.perf_counter() - t0:5.1f} s  {caption}")
 
+    def evaluate_on(self, backend: "Backend", todo: list[tuple[int, str]]) -> None:
+        """Evaluate ``todo`` on ``backend``'s workers (each loads the model and classifier once); records
+        are appended here as they come back, in the order they finish. A caption that fails is reported
+        and left for a rerun; the others go on."""
+        a = self.args
+        tasks = [(str(i), protocol.CaptionTask(i, c, self.methods, a.model, getattr(a, "device", None), a.classifier,
+                                               a.duration, a.seed, a.samples, self.params, self.settings["sample_seed"]))
+                 for i, c in todo]
+        self.say(f"{len(tasks)} caption(s) on {backend.workers} {backend.name} worker(s)")
+        outcomes = backend.run(protocol.run_caption_task, tasks)
+        try:
+            for outcome in outcomes:
+                if not outcome.ok:
+                    print(f"agx: caption {outcome.key} failed: {terminal_safe(outcome.error)} (rerun to retry it)",
+                          file=sys.stderr)
+                    continue
+                record = outcome.value
+                with RunLock(self.out):
+                    append_result(self.out, record)
+                    records = self.finished()
+                    write_tables(self.out, records, self.methods, len(self.captions), self.settings)
+                self.say(f"[{len(records)}/{len(self.captions)}] {record['seconds']:5.1f} s  {record['caption']} "
+                         f"({outcome.worker})")
+        finally:
+            outcomes.close()  # Ctrl+C: stops the workers
+
     def report(self, interrupted: bool) -> int:
         """The final tables (PARTIAL until every caption is done) and the exit status."""
         with RunLock(self.out):
@@ -315,8 +347,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         for i, cap, names in stale:
             ev.redo(i, cap, names)
-        for i, cap in todo:
-            ev.evaluate(i, cap)
+        if args.workers or args.ray:
+            from ..batch.cli import backend_from_args
+            with backend_from_args(args) as backend:
+                ev.evaluate_on(backend, todo)
+        else:
+            for i, cap in todo:
+                ev.evaluate(i, cap)
     except KeyboardInterrupt:
         return ev.report(interrupted=True)
     return ev.report(interrupted=False)

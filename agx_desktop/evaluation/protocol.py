@@ -145,3 +145,38 @@ def stale_methods(record: dict, methods: list[str], method_params: dict, model: 
     """Methods of ``record`` whose results were made with other settings than now (or unrecorded ones)."""
     return [m for m in methods if m in record.get("methods", {})
             and record["methods"][m].get("settings") != method_settings(m, method_params, model)]
+
+
+class CaptionTask(tp.NamedTuple):
+    """One caption for a worker (``agx evaluate --workers N`` / ``--ray``): everything
+    :func:`evaluate_caption` needs, by name, so it can be sent to another process or machine."""
+
+    index: int
+    caption: str
+    methods: list[str]
+    model: str
+    device: str | None
+    classifier: str
+    duration: float
+    seed: int
+    samples: int
+    method_params: dict
+    sample_seed: int
+
+
+_WORKER_CLASSIFIERS: dict[str, tp.Any] = {}
+
+
+def run_caption_task(task: CaptionTask) -> dict:
+    """A worker's side of one caption: the model and the classifier are loaded once per worker
+    process (``load_model``'s cache, and this module's), the record goes back to the driver,
+    which alone writes results.jsonl and the tables."""
+    from ..engine import models
+    from .metrics import load_classifier
+    model = models.load_model(task.model, task.device)
+    classifier = _WORKER_CLASSIFIERS.get(task.classifier)
+    if classifier is None:
+        classifier = _WORKER_CLASSIFIERS[task.classifier] = load_classifier(task.classifier)
+    return evaluate_caption(model, task.caption, task.index, task.methods, classifier, duration=task.duration,
+                            seed=task.seed, samples=task.samples, method_params=task.method_params,
+                            sample_seed=task.sample_seed)
