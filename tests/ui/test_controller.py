@@ -37,7 +37,6 @@ def ctl(qtbot, data_dir):
     session = Session()
     runner = JobRunner()
     c = Controller(session, runner, TakeStore(data_dir / "takes"), Player(stream_factory=FakeStream), Settings())
-    c.heard = Heard(c)
     session.set_prompt("a dog barks then a bell rings")
     session.set_params(duration=0.5, seed=5)
     c.start(load_autosaved=False)
@@ -46,6 +45,11 @@ def ctl(qtbot, data_dir):
     yield c
     runner.shutdown()
     c.player.close()
+
+
+@pytest.fixture
+def heard(ctl):
+    return Heard(ctl)
 
 
 def idle(qtbot, c: Controller) -> None:
@@ -57,29 +61,29 @@ def explainer(epochs: int):
     return METHODS["audiogenx"].Settings.from_values({"epochs": epochs}, method="audiogenx")
 
 
-def test_generate_adds_the_take_makes_it_current_and_autosaves(ctl, qtbot):
+def test_generate_adds_the_take_makes_it_current_and_autosaves(ctl, heard, qtbot):
     s = ctl.session
     job = ctl.generate()
     assert job is not None and job.title == "Generate “a dog barks then a bell rings” (seed 5)"
-    assert ctl.heard.settings_wanted == 1  # the window writes the settings when a request is made
+    assert heard.settings_wanted == 1  # the window writes the settings when a request is made
     idle(qtbot, ctl)
     item = s.current
     assert list(s.items) == [item.id] and item.take.params.seed == 5 and item.explanation is None
     assert abs(item.take.duration - 0.5) < 0.05 and (item.folder / "take.json").is_file()
-    assert f"Done: {job.title}" in ctl.heard.status and ctl.heard.errors == []
+    assert f"Done: {job.title}" in heard.status and heard.errors == []
 
 
-def test_an_empty_or_too_long_prompt_makes_no_job(ctl):
+def test_an_empty_or_too_long_prompt_makes_no_job(ctl, heard):
     for prompt in ("", "   "):
         ctl.session.set_prompt(prompt)
         assert "Type a prompt" in ctl.prompt_problem()
         assert ctl.generate() is None and ctl.variations(2) is None
     ctl.session.set_prompt(" ".join(["wind"] * 600))
     assert "shorten" in ctl.prompt_problem() and ctl.generate() is None
-    assert not ctl.runner.busy and not ctl.runner.pending and ctl.heard.settings_wanted == 0
+    assert not ctl.runner.busy and not ctl.runner.pending and heard.settings_wanted == 0
 
 
-def test_explain_runs_the_sessions_explainer_settings(ctl, qtbot):
+def test_explain_runs_the_sessions_explainer_settings(ctl, heard, qtbot):
     ctl.generate()
     idle(qtbot, ctl)
     item = ctl.session.current
@@ -90,7 +94,7 @@ def test_explain_runs_the_sessions_explainer_settings(ctl, qtbot):
     ex = item.explanation
     assert ex is not None and ex.method == "audiogenx" and ex.params["epochs"] == 2
     assert ctl.explained and (item.folder / "explanation.json").is_file()
-    assert any(m.startswith(f"Explained take {item.id} with audiogenx") for m in ctl.heard.status)
+    assert any(m.startswith(f"Explained take {item.id} with audiogenx") for m in heard.status)
 
 
 def test_generate_and_explain_then_hear_the_counterfactual(ctl, qtbot):
@@ -130,11 +134,11 @@ def test_regenerate_with_weights_or_replaced_words_keeps_the_seed(ctl, qtbot):
     assert cat.take.params.seed == 5
 
 
-def test_variations_use_other_seeds_and_a_second_request_is_queued(ctl, qtbot):
+def test_variations_use_other_seeds_and_a_second_request_is_queued(ctl, heard, qtbot):
     first = ctl.generate()
     second = ctl.variations(3)
     assert ctl.runner.running is first and ctl.runner.pending == [second]
-    assert any(m.startswith("Queued: 3 variations") for m in ctl.heard.status)
+    assert any(m.startswith("Queued: 3 variations") for m in heard.status)
     idle(qtbot, ctl)
     assert len(ctl.session.items) == 4
     assert len({it.take.params.seed for it in ctl.session.items.values()}) == 4
@@ -158,28 +162,28 @@ def test_ab_switch_follows_the_pair(ctl, qtbot):
     assert ctl.session.current is b
 
 
-def test_export_writes_the_current_take_or_reports_why_not(ctl, qtbot, tmp_path):
+def test_export_writes_the_current_take_or_reports_why_not(ctl, heard, qtbot, tmp_path):
     assert ctl.export_current(tmp_path) is None  # no take yet
     ctl.generate()
     idle(qtbot, ctl)
     path = ctl.export_current(tmp_path)
     assert path is not None and sf.info(str(path)).frames > 0
-    assert any(m.startswith(f"Exported {path}") for m in ctl.heard.status)
+    assert any(m.startswith(f"Exported {path}") for m in heard.status)
     assert ctl.export_explanation(tmp_path / "e.json", "json") is None  # not explained
     (tmp_path / "file").write_text("x")
     assert ctl.export_current(tmp_path / "file") is None  # a file, not a folder
-    assert ctl.last_error[0] == "Export WAV" and ctl.heard.errors[-1][0] == "Export failed"
+    assert ctl.last_error[0] == "Export WAV" and heard.errors[-1][0] == "Export failed"
     drag = ctl.wav_for(ctl.session.current.id)
     assert drag is not None and sf.info(str(drag)).frames == ctl.session.current.take.audio.shape[-1]
     assert ctl.wav_for("unknown") is None
 
 
-def test_a_model_that_does_not_load_is_a_notice_and_an_error(ctl, qtbot):
+def test_a_model_that_does_not_load_is_a_notice_and_an_error(ctl, heard, qtbot):
     ctl.session.choose_model("no/such-model")
     idle(qtbot, ctl)
     assert ctl.session.model is None
-    assert ctl.heard.notices and ctl.heard.notices[-1].startswith("Model not loaded: ")
-    assert ctl.heard.errors[-1][0] == "Load model no/such-model failed"
+    assert heard.notices and heard.notices[-1].startswith("Model not loaded: ")
+    assert heard.errors[-1][0] == "Load model no/such-model failed"
     assert ctl.last_error[0] == "Load model no/such-model"
 
 
