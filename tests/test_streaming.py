@@ -39,8 +39,11 @@ def test_stream_never_ahead_and_final_take_identical(which, tiny_model, request)
     model = tiny_model if which == "tiny" else request.getfixturevalue("bundled")
     params = model.default_params(duration=2.0, seed=5)
     plain = generate(model, PROMPT, params)
+    wrapper = model.lm.__dict__.get("_sample_next_token")  # the bundled loader's top-k clamp, or none
     take, chunks, steps_done = _stream(model, params)
     assert np.array_equal(plain.audio, take.audio) and torch.equal(plain.codes, take.codes)
+    assert model.lm.__dict__.get("_sample_next_token") is wrapper  # put back as it was
+    assert (wrapper is None) == (which == "tiny")
     assert len(chunks) >= 3  # previews arrive in pieces, not one block at the end
     hop = model.sample_rate // int(model.frame_rate)
     K = int(model.lm.num_codebooks)

@@ -121,7 +121,8 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     top_k = min(int(params.top_k), model.card)
 
     live = LiveAttention(lm, model.text_tokens(prompt), on_live) if on_live is not None else None
-    stream = StreamingDecoder(model, frames, on_audio, prompt_codes=prompt_codes) if on_audio is not None else None
+    stream = None if on_audio is None else \
+        StreamingDecoder(model, frames, on_audio, lambda codes: decode(model, codes), prompt_codes=prompt_codes)
 
     def on_step(done: int, total: int) -> None:
         check(cancel)

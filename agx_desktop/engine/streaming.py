@@ -35,16 +35,18 @@ class StreamingDecoder:
         model: the model sampling (its LM instance gets a wrapper, removed on exit).
         frames: frames being generated (prompt frames included).
         on_audio: receives the chunks; :meth:`finish` sends what the whole decode adds after them.
+        decode: codes [K, T] → audio float32 [channels, samples] (:func:`.generation.decode`).
         chunk_frames: complete frames per chunk (default: 0.5 s worth).
         context_frames: frames decoded before each chunk as left context (default 1 s worth).
         lookahead_frames: frames held back at a window's right edge (default 2).
         prompt_codes: [K, T0] forced codes of a continuation (their frames are complete from the start).
     """
 
-    def __init__(self, model: "LoadedModel", frames: int, on_audio: AudioFn, *, chunk_frames: int | None = None,
+    def __init__(self, model: "LoadedModel", frames: int, on_audio: AudioFn,
+                 decode: tp.Callable[[torch.Tensor], np.ndarray], *, chunk_frames: int | None = None,
                  context_frames: int | None = None, lookahead_frames: int = 2,
                  prompt_codes: torch.Tensor | None = None) -> None:
-        self.model, self.frames, self.on_audio = model, int(frames), on_audio
+        self.model, self.frames, self.on_audio, self.decode = model, int(frames), on_audio, decode
         rate = model.frame_rate
         self.chunk_frames = max(1, int(chunk_frames if chunk_frames is not None else round(rate / 2)))
         self.context_frames = max(0, int(context_frames if context_frames is not None else round(rate)))
@@ -73,7 +75,9 @@ class StreamingDecoder:
     # ------------------------------------------------------------------ capture
     def __enter__(self) -> "StreamingDecoder":
         lm = self.model.lm
-        original = lm._sample_next_token  # bound method of the class
+        # an instance may already carry its own wrapper (the bundled loader clamps top-k): wrap it, put it back on exit
+        self._before = lm.__dict__.get("_sample_next_token")
+        original = lm._sample_next_token
 
         def sample_next_token(*args: tp.Any, **kwargs: tp.Any) -> torch.Tensor:
             token = original(*args, **kwargs)
@@ -84,7 +88,10 @@ class StreamingDecoder:
         return self
 
     def __exit__(self, *exc: tp.Any) -> None:
-        self.model.lm.__dict__.pop("_sample_next_token", None)
+        if self._before is not None:
+            self.model.lm._sample_next_token = self._before
+        else:
+            self.model.lm.__dict__.pop("_sample_next_token", None)
 
     def _record(self, token: torch.Tensor) -> None:
         """Store the codes sampled for the next sequence position (batch row 0)."""
@@ -110,9 +117,8 @@ class StreamingDecoder:
             self._chunk(self.complete)
 
     def _chunk(self, upto: int) -> None:
-        from .generation import decode
         start = max(0, self.emitted // self.hop - self.context_frames)
-        audio = decode(self.model, self.codes[:, start:upto])
+        audio = self.decode(self.codes[:, start:upto])
         end = min((upto - self.lookahead_frames) * self.hop, start * self.hop + audio.shape[-1])
         if end > self.emitted:
             piece = audio[:, self.emitted - start * self.hop:end - start * self.hop]
