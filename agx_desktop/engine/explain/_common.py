@@ -20,15 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from audiocraft.modules.transformer import StreamingMultiheadAttention
-
-from ..intervention import _projections, masked_cross_attention
-from .. import teacher
 from .base import get_explainer, step_targets
 from .settings import option
 
-if tp.TYPE_CHECKING:
+if tp.TYPE_CHECKING:  # audiocraft is imported when a method runs, not when the CLI reads the settings
+    from audiocraft.modules.transformer import StreamingMultiheadAttention
+
     from ..models import LoadedModel
+    from ..teacher import TeacherInputs
 
 MAX_CHUNK = 65536  # rows of one batched pass: far above what memory allows
 
@@ -70,9 +69,10 @@ def target_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(chosen * valid.to(chosen)).sum(1)
 
 
-def lm_logits(model: "LoadedModel", inputs: teacher.TeacherInputs, batch: int = 1,
+def lm_logits(model: "LoadedModel", inputs: "TeacherInputs", batch: int = 1,
               condition: dict | None = None) -> torch.Tensor:
     """Teacher-forced logits [batch, K, S, card] of the conditional branch."""
+    from .. import teacher
     return teacher.forward(model, inputs, batch=batch, condition=condition)[1]
 
 
@@ -86,13 +86,14 @@ def minmax_rows(scores: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- attention capture
 
-def _explicit_self_attention(mod: StreamingMultiheadAttention, x: torch.Tensor,
+def _explicit_self_attention(mod: "StreamingMultiheadAttention", x: torch.Tensor,
                              record: tp.Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """Causal self-attention of ``mod`` on [B, T, D] with its weights passed through ``record``."""
     if getattr(mod, "rope", None) is not None or getattr(mod, "kv_repeat", 1) != 1:
         raise ValueError("attention capture supports sinusoidal positions and kv_repeat=1 only")
     if getattr(mod, "past_context", None) is not None:
         raise ValueError("attention capture does not support a finite past_context")
+    from ..intervention import _projections
     weight, bias, out_proj = _projections(mod)
     dim = weight.shape[0] // 3
     qkv = F.linear(x, weight, bias)
@@ -136,7 +137,7 @@ class AttentionRecorder:
         self.grad = grad
         self.self_maps: list[torch.Tensor] = []
         self.cross_maps: list[torch.Tensor] = []
-        self._mods: list[StreamingMultiheadAttention] = []
+        self._mods: list["StreamingMultiheadAttention"] = []
 
     def _record(self, store: list) -> tp.Callable[[torch.Tensor], torch.Tensor]:
         def rec(w: torch.Tensor) -> torch.Tensor:
@@ -150,6 +151,7 @@ class AttentionRecorder:
         return rec
 
     def __enter__(self) -> "AttentionRecorder":
+        from ..intervention import masked_cross_attention
         if self.lm._is_streaming:
             raise RuntimeError("attention capture works on teacher-forced (non-streaming) passes only")
         try:

@@ -22,7 +22,6 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..intervention import cross_attention_mask
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings, option
 from ._common import chunk_option, lm_logits, minmax_rows, target_nll
@@ -44,6 +43,7 @@ class AtMan(Explainer):
     Settings = AtManSettings
 
     def compute(self, run: Run) -> Explanation:
+        from ..intervention import cross_attention_mask
         model, inputs, targets = run.model, run.inputs, run.targets
         S, L, f = inputs.n_steps, run.n_tokens, run.settings.factor
         delta = np.zeros((S, L))

@@ -66,8 +66,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import limits
-from .. import teacher
-from ..model_inputs import conditions_for
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings, option, seed_option
 from ..explanation import Explanation, steps_for_interval
@@ -191,7 +189,9 @@ class _Passes:
     target, and the factual (m) and counterfactual (1 − m) passes under a mask."""
 
     def __init__(self, run: Run, bf16: bool) -> None:
-        self.run, self.bf16 = run, bf16
+        from .. import teacher  # audiocraft: imported when the method runs, not when the CLI reads the settings
+        from ..model_inputs import conditions_for
+        self.run, self.bf16, self.forward = run, bf16, teacher.forward
         self.space, self.mode = run.settings.space, run.settings.mode
         self.condition = None
         if self.mode == "reference":  # as the reference code: the unconditional CFG half rides along
@@ -205,7 +205,7 @@ class _Passes:
     def observe(self, mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
         """What the cosines compare, [batch, steps, ·]: e_t itself (the paper) or the next-code
         distributions the same pass gives (``space='probs'``)."""
-        hidden, logits = teacher.forward(self.run.model, self.run.inputs, mask, batch=batch, condition=condition)
+        hidden, logits = self.forward(self.run.model, self.run.inputs, mask, batch=batch, condition=condition)
         if self.space == "latents":
             return hidden
         return torch.softmax(logits.float(), dim=-1).transpose(1, 2).flatten(-2)  # [batch, steps, K·card]
@@ -321,6 +321,7 @@ class AudioGenX(Explainer):
     needs_grad = True
 
     def compute(self, run: Run) -> Explanation:
+        from .. import teacher
         bf16 = uses_bf16(run.model, run.settings)
         generator = torch.Generator().manual_seed(run.settings.seed)
         net, optim = _explainer_net(run, generator)

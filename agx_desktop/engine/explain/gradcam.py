@@ -28,7 +28,6 @@ import dataclasses
 import numpy as np
 import torch
 
-from .. import teacher
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings
 from ._common import AttentionRecorder, chunk_option, lm_logits, minmax_rows, per_step_backward, target_scores
@@ -69,6 +68,7 @@ class GradCamA(Explainer):
     needs_grad = True
 
     def compute(self, run: Run) -> Explanation:
+        from .. import teacher
         inputs = run.inputs
         key = next(iter(inputs.condition))
         U, umask = inputs.condition[key]  # [1, L, D], [1, L]

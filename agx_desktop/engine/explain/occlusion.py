@@ -40,17 +40,14 @@ import numpy as np
 import torch
 
 from .. import limits
-from ..generation import validate_duration
-from ..model_inputs import conditions_for
-from ..intervention import cross_attention_mask
 from ..progress import CancelToken, check
-from .. import teacher
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings, option, seed_option
 from ._common import MAX_CHUNK
 from ..explanation import Explanation
 
-if tp.TYPE_CHECKING:
+if tp.TYPE_CHECKING:  # audiocraft is imported when the method runs, not when the CLI reads the settings
+    from .. import teacher
     from ..models import LoadedModel
     from ..take import Take
 
@@ -86,6 +83,8 @@ class OcclusionSettings(ExplainerSettings):
 def guided_log_probs(model: LoadedModel, take: Take, inputs: teacher.TeacherInputs) -> torch.Tensor:
     """[K, steps, card]: log-probabilities the take's codes were sampled from (guidance, temperature
     and top-p or top-k applied as ``LMModel.generate`` applies them; codes they rule out: ``_NEG``)."""
+    from .. import teacher
+    from ..model_inputs import conditions_for
     p = take.params
     provider = model.lm.condition_provider
     null = provider(provider.tokenize(conditions_for(None)))
@@ -162,6 +161,9 @@ def counterfactual_codes(model: LoadedModel, take: Take, masks: torch.Tensor, no
                          on_step: tp.Callable[[int, int], None] | None = None) -> torch.Tensor:
     """Codes [B, K, T] generated under each token mask in ``masks`` [B, L] with the fixed ``noise``
     ([K, steps, card] for every row, or [B, K, steps, card] one per row)."""
+    from ..generation import validate_duration
+    from ..intervention import cross_attention_mask
+    from ..model_inputs import conditions_for
     lm, p = model.lm, take.params
     frames = validate_duration(model, p.duration)
     B = masks.shape[0]
