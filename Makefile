@@ -39,3 +39,13 @@ clean:
 train-bundled: $(STAMP)
 	$(BIN)/python training/train_bundled.py all
 	$(BIN)/python -m training.card_assets
+
+# Ray for `agx batch --ray` / `agx evaluate --ray` (the optional extra agx-desktop[ray]); then
+# `make bench-batch` compares in-process, 2 pool workers and 2 Ray workers (benchmarks/results/batch.md).
+.PHONY: ray bench-batch
+ray: $(STAMP)
+	$(BIN)/pip install -e '.[ray]' --no-deps
+	$(BIN)/pip install 'ray>=2.9'
+
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/bench_batch.py
