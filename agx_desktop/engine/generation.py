@@ -14,6 +14,7 @@ from . import limits
 from .errors import CheckpointError, DurationError, ParameterError
 from .intervention import HiddenCapture, cross_attention_mask
 from .live import LiveAttention, LiveFn
+from . import speed
 from .progress import CancelToken, ProgressFn, check, report
 from .model_inputs import check_model, conditions_for
 from .models import LoadedModel
@@ -144,10 +145,12 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
         if prompt_batch is not None and params.temperature > 0:
             _skip_draws(model, int(prompt_batch.shape[-1]))
         try:
-            codes = lm.generate(prompt_batch, conditions_for(prompt), max_gen_len=frames,
-                                use_sampling=params.temperature > 0, temp=max(float(params.temperature), 1e-6),
-                                top_k=top_k, top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
-                                two_step_cfg=False, callback=on_step)
+            with speed.autocast(model.speed, model.device):  # off by default: a nullcontext
+                codes = lm.generate(prompt_batch, conditions_for(prompt), max_gen_len=frames,
+                                    use_sampling=params.temperature > 0,
+                                    temp=max(float(params.temperature), 1e-6), top_k=top_k,
+                                    top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
+                                    two_step_cfg=False, callback=on_step)
         except RuntimeError as exc:
             if "probability tensor contains" not in str(exc):
                 raise

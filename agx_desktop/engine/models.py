@@ -39,6 +39,7 @@ from .progress import CancelToken, ProgressFn, check, report
 from .text import TextTokens, align_tokens
 from . import weights_check as wc
 from .safetext import one_line
+from .speed import SpeedSettings, quantized_lm
 
 if tp.TYPE_CHECKING:
     from audiocraft.models.encodec import CompressionModel
@@ -293,6 +294,31 @@ class LoadedModel:
         self.lm = gen.lm.to(device).eval()
         move_text_encoders(self.lm, device)
         self.compression_model = gen.compression_model.to(self.codec_device).eval()
+        self.speed = SpeedSettings()  # all off: see with_speed
+
+    def with_speed(self, settings: SpeedSettings) -> "LoadedModel":
+        """This model sampling under ``settings`` (:mod:`.speed`); ``self`` is left as it is.
+
+        int8 quantises a copy of the LM (CPU only); the codec and text encoder are shared. The copy
+        keeps this model's fingerprint: same weights, other arithmetic (so its takes can be explained
+        with this model). Fidelity and speed of each setting: ``benchmarks/results/speed.md``.
+        """
+        import copy
+        if settings.int8 and self.device.type != "cpu":
+            raise ParameterError("int8 quantisation runs on the CPU only: turn it off or use the CPU")
+        gen = self.gen
+        if settings.int8 and not self.speed.int8:
+            gen = copy.copy(self.gen)
+            wrapped = "_sample_next_token" in self.lm.__dict__
+            gen.lm = quantized_lm(self.lm)
+            if wrapped:  # the copied wrapper would call the float LM's method: wrap the copy's own
+                from .bundled.loader import _clamp_top_k
+                gen.lm.__dict__.pop("_sample_next_token")
+                _clamp_top_k(gen.lm)
+        fast = LoadedModel(self.id, gen, self.device, self.trained, self.codec_device)
+        fast.speed = settings
+        fast.__dict__["fingerprint"] = self.fingerprint
+        return fast
 
     @property
     def sample_rate(self) -> int:
@@ -394,8 +420,10 @@ class LoadedModel:
         A small LM's per-step ops take microseconds; splitting them over threads costs more than it
         gains and, when other processes share the cores, OpenMP spin-waits slow every op by ~50×
         (measured here: 1 s of tiny-model generation took 0.13 s on 1 thread, 8 s on 2 under load).
-        ``AGX_THREADS`` overrides.
+        ``AGX_THREADS`` overrides; a model's :class:`~.speed.SpeedSettings` ``threads`` overrides both.
         """
+        if self.speed.threads is not None:
+            return self.speed.threads
         env = threads_override()
         if env is not None:
             return env
