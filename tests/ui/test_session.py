@@ -10,7 +10,8 @@ from agx_desktop.engine.models import BUNDLED_ID
 from agx_desktop.ui.session import Session
 
 SIGNALS = ("take_added", "current_changed", "explanation_changed", "ab_changed", "model_chosen",
-           "model_changed", "sampling_custom_changed", "selection_changed", "active_words_changed")
+           "model_changed", "sampling_custom_changed", "selection_changed", "active_words_changed", "take_updated",
+           "prompt_changed", "params_changed", "explainer_changed", "words_edited_changed")
 
 
 class FakeExplanation:
@@ -166,3 +167,30 @@ def test_selection_and_active_words(session, seen):
     session.set_active_words([])
     assert seen == [("selection_changed", ((0.5, 1.0),)), ("selection_changed", (None,)),
                     ("active_words_changed", ([2, 0],)), ("active_words_changed", ([],))]
+
+
+def test_the_request_being_prepared(session, seen):
+    from agx_desktop.engine.take import GenerationParams
+    assert session.prompt == "" and session.params == GenerationParams() and not session.words_edited
+    session.set_prompt("rain")
+    session.set_prompt("rain")  # the same: no signal
+    session.set_params(seed=3)
+    session.set_params(seed=3)
+    session.set_params(GenerationParams(duration=2.0), seed=4)  # a whole new set, one field changed
+    assert session.params == GenerationParams(duration=2.0, seed=4)
+    session.set_explainer("random", None)
+    session.set_explainer("random", None)
+    session.set_words_edited(True)
+    session.set_words_edited(True)
+    assert seen == [("prompt_changed", ("rain",)), ("params_changed", (GenerationParams(seed=3),)),
+                    ("params_changed", (GenerationParams(duration=2.0, seed=4),)),
+                    ("explainer_changed", ("random", None)), ("words_edited_changed", (True,))]
+    with pytest.raises(TypeError):
+        session.set_params(no_such_field=1)
+
+
+def test_refresh_take_says_a_take_changed(session, seen):
+    a = item("a")
+    session.add_take(a)
+    session.refresh_take(a)
+    assert seen[-1] == ("take_updated", (a,))

@@ -159,17 +159,23 @@ class GenerationPanel(QWidget):
         return infos
 
     # ------------------------------------------------------------------ the boxes <-> session.params
-    def _on_spin(self, name: str, value: float) -> None:
+    def _value(self, name: str) -> float:
+        value = self._spins[name].value()
+        return int(value) if name in ("seed", "top_k") else float(value)
+
+    def _on_spin(self, name: str, _value: float) -> None:
         if name in SAMPLING and not self._showing:
             self.session.mark_sampling_custom(name)  # this value now stays when the model changes
-        self.session.set_params(**{name: int(value) if name in ("seed", "top_k") else float(value)})
+        self.session.set_params(**{name: self._value(name)})
 
     def _show_params(self, params: GenerationParams) -> None:
-        """Show ``params`` without counting it as the user's edit (a box may clamp a value)."""
+        """Show ``params`` without counting it as the user's edit; a value a box clamps (a duration
+        beyond the model's) goes back to the session as the box shows it."""
         before, self._showing = self._showing, True
         try:
             for name, spin in self._spins.items():
                 spin.setValue(getattr(params, name))
+            self.session.set_params(**{name: self._value(name) for name in self._spins})
         finally:
             self._showing = before
 
