@@ -33,6 +33,7 @@ from .work import Result, Task, run_task
 
 if tp.TYPE_CHECKING:
     from ..engine.explanation import Explanation
+    from ..engine.progress import CancelToken
     from ..engine.take import Take
 
 TAKES, EXPORT, MANIFEST = "takes", "export", "manifest.csv"
@@ -189,13 +190,17 @@ class _Bars:
 
 def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backend: Backend | None = None, *,
               default_model: str = "bundled", device: str | None = None, progress: bool = True,
-              on_take: tp.Callable[[WorkItem, Path], None] | None = None) -> Summary:
+              on_take: tp.Callable[[WorkItem, Path], None] | None = None,
+              on_progress: tp.Callable[[int, int], None] | None = None,
+              cancel: "CancelToken | None" = None) -> Summary:
     """Make what the sheet asks for in ``out`` (see the module docstring); resumable.
 
     Bad rows are listed in :attr:`Summary.problems` and skipped; an item that fails is listed in
     :attr:`Summary.failed` and the others go on. Ctrl+C stops the workers, keeps every finished take
-    and the manifest, and sets :attr:`Summary.interrupted`. ``on_take(item, folder)`` is called as
-    each take is written (the app fills its takes list from it).
+    and the manifest, and sets :attr:`Summary.interrupted`; so does ``cancel`` (checked as each take
+    comes back; the takes being made are dropped). ``on_take(item, folder)`` is called as each take is
+    written (the app fills its takes list from it), ``on_progress(finished, planned)`` at the start
+    and after each take.
     """
     out_dir = check_out_dir(out)
     rows, problems = read_sheet(sheet, default_model)
@@ -224,10 +229,18 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
 
     save_manifest()
     backend = backend or InProcess()
+    if cancel is not None and isinstance(backend, InProcess):  # stop mid-take, not only between takes
+        for _, task in todo:
+            task.cancel = cancel
     bars = _Bars(len(items), summary.done_before, progress and bool(todo))
+    if on_progress is not None:
+        on_progress(summary.finished, summary.planned)
     outcomes = backend.run(run_task, todo)
     try:
         for outcome in outcomes:
+            if cancel is not None and cancel.cancelled:
+                summary.interrupted = True
+                break
             item = by_id[outcome.key]
             summary.retried += outcome.attempts - 1
             if not outcome.ok:
@@ -248,6 +261,8 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
             bars.update(outcome, item.label)
             if on_take is not None:
                 on_take(item, out_dir / TAKES / item.id)
+            if on_progress is not None:
+                on_progress(summary.finished, summary.planned)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:

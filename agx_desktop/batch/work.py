@@ -18,6 +18,7 @@ from .plan import WorkItem
 
 if tp.TYPE_CHECKING:
     from ..engine.explanation import Explanation
+    from ..engine.progress import CancelToken
     from ..engine.take import Take
 
 CRASH_ENV = "AGX_BATCH_CRASH_ONCE"
@@ -35,6 +36,7 @@ class Task:
     take: "Take | None" = None
     explanation: "Explanation | None" = None
     device: str | None = None
+    cancel: "CancelToken | None" = None  # in-process only (a token does not cross processes)
 
 
 @dataclass
@@ -70,12 +72,12 @@ def run_task(task: Task) -> Result:
     take, new_take = task.take, False
     if take is None:
         params = model.default_params(duration=item.duration, seed=item.seed)
-        take, new_take = generate(model, item.prompt, params), True
+        take, new_take = generate(model, item.prompt, params, cancel=task.cancel), True
     _maybe_crash(item)
     explanation, new_explanation = task.explanation, False
     if item.explain and explanation is None:
         from ..engine.explain import explain
-        explanation, new_explanation = explain(model, take, item.explain), True
+        explanation, new_explanation = explain(model, take, item.explain, cancel=task.cancel), True
     wav = None
     if item.export is not None:
         from ..engine.delivery.export import wav_bytes
