@@ -10,7 +10,8 @@ strings not in resources/bundled/train_captions.txt.gz), with the bundled model,
 audio before it):
 
 * **remove X from R** ("while" / "background" scenes: both events sound throughout): X = a caption
-  event detected in R, the user's word = X's first word in the prompt ("dog", "rain", "knocks").
+  event detected in R, the user's word = the prompt word naming X, spelled like it first ("dog",
+  "rainfall", "knocks"; else e.g. "walks").
   Success: X no longer detected in R **and** every other event detected there before still detected.
 * **make X present in R** ("then" scenes: X sounds in the first half only): X = the first event, when
   it is not detected in R. Success: X detected in R (also reported: the other events kept).
@@ -44,11 +45,13 @@ BOOST = 2.0
 
 
 def target_word(words: list[str], event: str) -> str | None:
+    """The prompt word a user would name for ``event``: one spelled like the event ("rainfall", "knocks",
+    "whistle") before any other word that names it ("referee", "walks")."""
     from agx_desktop.engine.guided_edit import event_for_word, is_function_word
-    for w in words:
-        if not is_function_word(w) and event_for_word(w) == event:
-            return w.strip(".,;:!?").lower()
-    return None
+    names = [w.strip(".,;:!?").lower() for w in words]
+    found = [w for w in names if w and not is_function_word(w) and event_for_word(w) == event]
+    found.sort(key=lambda w: not w.startswith(event))
+    return found[0] if found else None
 
 
 def judge(clf, audio, span, target: str, before: dict, intent: str) -> dict:

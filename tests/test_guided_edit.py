@@ -42,12 +42,17 @@ def test_proposals_follow_the_intent_and_go_further_each_round():
     words = ["a", "dog", "barks", "while", "rain", "falls"]
     found = {"importance": {"dog": 0.5, "barks": 0.4, "rain": 0.9, "falls": 0.1},
              "co_driver": {"dog": "barks", "barks": "dog", "rain": "falls", "falls": "rain"}}
-    less = G.propose(words, [G.WordIntent("dog", "less")], found, round_index=0, n=4, seed=3)
+    less = G.propose(words, [G.WordIntent("dog", "less")], found, round_index=0, n=5, seed=3)
     assert [p.weights[1] for p in less[:1]] == [0.5] and less[0].seed == 3
     assert any(dict(p.changes).get("barks") == G.CO_DRIVER_WEIGHT["less"] for p in less)
-    assert any(p.seed != 3 for p in less) and len(less) == 4
+    assert any(dict(p.changes).get("rain") == G.KEEP_LEVELS[0] for p in less)  # the other event kept
+    assert any(p.seed != 3 for p in less) and len(less) == 5
     later = G.propose(words, [G.WordIntent("dog", "less")], found, round_index=1, n=1, seed=3)
     assert later[0].weights[1] == 0.3
+    again = G.propose(words, [G.WordIntent("dog", "none")], found, round_index=1, n=3, seed=3,
+                      tried={(p.weights, p.seed) for p in G.propose(words, [G.WordIntent("dog", "none")], found,
+                                                                     round_index=0, n=3, seed=3)})
+    assert len(again) == 3 and any(p.seed != 3 for p in again)
     more = G.propose(words, [G.WordIntent("dog", "more")], found, round_index=0, n=3, seed=3)
     assert more[0].weights[1] == 1.5 and any(dict(p.changes).get("rain") for p in more)  # the competitor turned down
     none = G.propose(words, [G.WordIntent("dog", "none")], found, round_index=0, n=2, seed=3)

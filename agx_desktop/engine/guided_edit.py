@@ -8,8 +8,9 @@ region [start, end). Each round:
    target (the one whose importance over time follows the target's most closely);
 2. **propose** a small batch of candidate edits: word weights per intent (none → 0; less → 0.5,
    0.3, ...; more → 1.5, 2.0, 2.5, ...; each round goes one level further), a variant that also
-   turns down the co-driving word (none/less) or the strongest competing word (more), one a level
-   further, then the same weights with other seeds;
+   turns down the co-driving word (none/less) or the strongest competing word (more), one that boosts
+   the other words driving the region (none/less: the other events must stay), one a level further,
+   then the same weights with other seeds; an edit already tried is never regenerated again;
 3. **regenerate** each candidate's region (:func:`.region.regenerate_region`: the same seed first, so
    the candidate differs from its parent by the edit, not by new noise; the audio before the region
    is the parent's, sample for sample);
@@ -59,6 +60,8 @@ CO_DRIVER_LEVELS: dict[str, tuple[float, ...]] = {"none": (0.3, 0.0), "less": (0
 """Weight of the co-driving word (none/less) or of the strongest competing word (more) in that variant,
 per round (the last level from then on)."""
 CO_DRIVER_WEIGHT = {intent: levels[0] for intent, levels in CO_DRIVER_LEVELS.items()}
+KEEP_LEVELS: tuple[float, ...] = (1.5, 2.0)
+"""Boost, per round, of the other words driving the region in the "keep the others" variant (none/less)."""
 DEFAULT_METHOD = "rollout"
 """Explainer for the loop: one teacher-forced forward, so explaining each round costs little on any model."""
 CLASSIFIER_REACH = 0.8
@@ -329,8 +332,10 @@ def drivers(explanation: "Explanation", words: tp.Sequence[str], region: tuple[f
 def propose(words: tp.Sequence[str], intents: tp.Sequence[WordIntent], found: dict[str, tp.Any], *,
             round_index: int, n: int, seed: int,
             tried: tp.Collection[tuple[tuple[float, ...], int]] = ()) -> list[CandidateEdit]:
-    """``n`` candidate edits for round ``round_index`` (0-based): the intent at this round's level with
-    the same seed, then co-driver / competitor variants, a level further, then other seeds. Edits in
+    """``n`` candidate edits for round ``round_index`` (0-based), in this order: the intent at this round's
+    level with the same seed; the co-driving word turned down too (none/less) or the strongest competing
+    word (more); the other words driving the region boosted (none/less: keep the other events); a level
+    further; another seed; then more seeds. Edits in
     ``tried`` (weights, seed) are left out: the same edit and seed regenerate the same audio."""
     targets = {_norm(i.word) for i in intents}
 
@@ -365,16 +370,32 @@ def propose(words: tp.Sequence[str], intents: tp.Sequence[WordIntent], found: di
         if partner and partner not in targets:
             levels = CO_DRIVER_LEVELS[item.intent]
             side[partner] = min(side.get(partner, 1.0), levels[min(round_index, len(levels) - 1)])
+    # for none/less, the other words that drive the region: boosted in a "keep" variant, so that muting
+    # one event does not take the others with it (measured: muting "motor" also lost the clock)
+    keep: dict[str, float] = {}
+    if any(i.intent in ("none", "less") for i in intents):
+        others = {w: v for w, v in importance.items() if w not in targets and w not in side}
+        top = max(others.values(), default=0.0)
+        boost = KEEP_LEVELS[min(round_index, len(KEEP_LEVELS) - 1)]
+        keep = {w: boost for w, v in others.items() if top > 0 and v >= 0.5 * top}
+
+    def other_seed(k: int) -> int:
+        return (seed + 1000 * (round_index + 1) + k) % (2 ** 31)
+
     plans: list[CandidateEdit] = [build(0, {}, seed, "intent")]
     if side:
         plans.append(build(0, side, seed, "with co-driver"))
+    if keep:
+        plans.append(build(0, keep, seed, "keep the others"))
     if any(len(LEVELS[i.intent]) > round_index + 1 for i in intents):
         plans.append(build(1, {}, seed, "stronger"))
+    plans.append(build(0, {}, other_seed(0), "other seed"))
+    if side and keep:
+        plans.append(build(0, {**side, **keep}, seed, "co-driver, keep the others"))
     k = 1
     while len([p for p in plans if (p.weights, p.seed) not in tried]) < n and k < 100:
-        shift = 1 if (k % 2 == 0 and len(plans) > 2) else 0
-        plans.append(build(shift, side if k % 3 == 0 else {}, (seed + 1000 * (round_index + 1) + k) % (2 ** 31),
-                           "other seed"))
+        extra = [{}, side, keep, {**side, **keep}][k % 4]
+        plans.append(build(0, extra, other_seed(k), "other seed"))
         k += 1
     unique: list[CandidateEdit] = []
     for plan in plans:
