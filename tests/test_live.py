@@ -63,3 +63,26 @@ def test_cancel_during_live_generation(tiny_model):
     else:
         raise AssertionError("cancel was not honoured")
     assert all(not m._forward_hooks for m in LiveAttention(tiny_model.lm, tiny_model.text_tokens(PROMPT)).modules)
+
+
+def test_live_map_fills_left_to_right_and_matches_explanation_steps(tiny_model):
+    from agx_desktop.engine import teacher
+    from agx_desktop.engine.live import LiveMap, step_frames
+
+    frames = 25
+    take = generate(tiny_model, PROMPT, P)
+    assert step_frames(tiny_model.lm, frames) == teacher.prepare(tiny_model, take).step_frames
+    heat = LiveMap(len(take.words), step_frames(tiny_model.lm, frames), frames)
+    snapshots: list[np.ndarray] = []
+
+    def on_live(step: int, words: np.ndarray) -> None:
+        heat.add(step, words)
+        if step == 10:
+            snapshots.append(heat.per_frame())
+
+    generate(tiny_model, PROMPT, P, on_live=on_live)
+    early = snapshots[0]
+    filled = ~np.isnan(early).any(axis=1)
+    assert filled[:8].all() and not filled[12:].any()  # left to right: steps 0..10 reach frames 0..10
+    final = heat.per_frame()
+    assert not np.isnan(final).any() and final.shape == (frames, len(take.words))

@@ -142,3 +142,43 @@ class LiveAttention:
     def word_scores(self) -> np.ndarray:
         """[steps, words] what ``on_live`` received, all steps."""
         return word_shares(self.text, self.token_scores())
+
+
+def step_frames(lm: "LMModel", n_frames: int) -> list[list[int]]:
+    """Audio frames each step predicts (any codebook), as :mod:`.teacher` and explanations count them:
+    step ``s`` predicts pattern position ``s + 1`` (frames past the take may appear; they are skipped)."""
+    pattern = lm.pattern_provider.get_pattern(n_frames)
+    return [sorted({c.t for c in pattern.layout[s + 1]}) for s in range(len(pattern.layout) - 1)]
+
+
+class LiveMap:
+    """The word × time heatmap filling in as ``on_live`` rows arrive (for a view to redraw from).
+
+    Args:
+        n_words: words of the prompt.
+        frames_of_step: :func:`step_frames` for the take being generated.
+        n_frames: frames of the take.
+    """
+
+    def __init__(self, n_words: int, frames_of_step: tp.Sequence[tp.Sequence[int]], n_frames: int) -> None:
+        self.frames_of_step = [list(f) for f in frames_of_step]
+        self._sums = np.zeros((n_frames, n_words))
+        self._counts = np.zeros(n_frames)
+        self.steps_seen = 0
+
+    def add(self, step: int, word_scores: np.ndarray) -> None:
+        """Fold one ``on_live`` row in (``on_live`` can be ``live_map.add``)."""
+        if 0 <= step < len(self.frames_of_step):
+            for f in self.frames_of_step[step]:
+                if f >= len(self._counts):
+                    continue
+                self._sums[f] += word_scores
+                self._counts[f] += 1
+        self.steps_seen = max(self.steps_seen, step + 1)
+
+    def per_frame(self) -> np.ndarray:
+        """[frames, words]: mean of the rows seen for each frame; NaN where no step has arrived yet."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = self._sums / self._counts[:, None]
+        out[self._counts == 0] = np.nan
+        return out
