@@ -1,5 +1,5 @@
-"""``agx region`` / ``agx timeline`` (engine/edit_cli.py) through ``agx``'s own runner, wired as the
-command table or entry points will wire them."""
+"""``agx region`` / ``agx timeline`` / ``agx regenerate --from`` (engine/edit_cli.py) through ``agx``'s
+own runner and command table."""
 from __future__ import annotations
 
 import json
@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agx_desktop.engine import cli, edit_cli
+from agx_desktop.engine import cli
 
 
 @pytest.fixture
-def agx(untrained_bundled, capsys, monkeypatch):
-    commands = dict(cli.plugin_commands())
-    commands.update(region=edit_cli.REGION, timeline=edit_cli.TIMELINE)
-    monkeypatch.setattr(cli, "plugin_commands", lambda: commands)
-
+def agx(untrained_bundled, capsys):
     def call(*args):
         code = cli.run(["--quiet", *map(str, args)])
         out, err = capsys.readouterr()
@@ -84,20 +80,13 @@ def test_bad_input_exits_2_with_one_line(agx, take, tmp_path, args, message):
     assert not (tmp_path / "x").exists()
 
 
-def test_region_options_fit_agx_regenerate(agx, take, tmp_path, capsys):
-    """``add_region_arguments`` on `agx regenerate`'s own parser: ``agx regenerate TAKE --from S`` runs
-    the region code (what cli.py's owner hooks in)."""
-    import argparse
-
-    parser = cli._parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    edit_cli.add_region_arguments(sub.choices["regenerate"])
-    args = parser.parse_args(["--quiet", "regenerate", str(take), "--from", "0.5", "--weights", "dog=0",
-                              "--out", str(tmp_path / "r")])
-    assert edit_cli.run_region(args) == 0
+def test_agx_regenerate_from_runs_the_region_code(agx, take, tmp_path):
+    """``agx regenerate TAKE --from S`` is the region command (the issue's spelling), and refuses a mask
+    variant with a region in one line."""
+    code, stdout, err = agx("regenerate", take, "--from", 0.5, "--weights", "dog=0", "--out", tmp_path / "r")
+    assert code == 0, err
     meta = json.loads((tmp_path / "r" / "take.json").read_text())
     assert meta["kind"] == "region" and meta["edit"]["region"] == [0.5, 1.0] and meta["edit"]["weights"] == {"dog": 0.0}
-    args = parser.parse_args(["--quiet", "regenerate", str(take), "--variant", "factual", "--from", "0.5",
-                              "--out", str(tmp_path / "f")])
-    with pytest.raises(edit_cli.ParameterError, match="--variant factual"):
-        edit_cli.run_region(args)
+    code, _, err = agx("regenerate", take, "--variant", "factual", "--from", 0.5, "--out", tmp_path / "f")
+    assert code == 2 and "--variant factual" in err and err.count("\n") == 1
+    assert not (tmp_path / "f").exists()

@@ -16,17 +16,18 @@ import json
 import os
 import sys
 import typing as tp
-import warnings
 from pathlib import Path
 
-from . import limits
-from .errors import AgxError, ExplanationError, ModelMismatchError, ParameterError, PromptError
-from .safetext import check_prompt_chars, normalise_prompt, terminal_safe
+from . import edit_cli, limits
+from .cli_args import (ARG_CFG, ARG_DURATION, ARG_PROMPT, ARG_SECONDS, ARG_SEED,
+                       ARG_TEMPERATURE, ARG_TOP_K, ARG_TOP_P, ARG_WEIGHT, Bars, checked, load_announced,
+                       model_for_take, parse_weights, quiet_imports, read_explanation)
+from .errors import AgxError, ParameterError
+from .safetext import check_prompt_chars, terminal_safe
 
 if tp.TYPE_CHECKING:
     from .explain.settings import ExplainerSettings, Field
     from .explanation import Explanation
-    from .models import LoadedModel
     from .take import Take
 
 INTERNAL_HINT = "please report; run with AGX_DEBUG=1 for the traceback"
@@ -38,39 +39,10 @@ EPILOG = """examples:
   agx explain takes/dog --interval 1.0 2.5   # importance of each word for 1.0-2.5 s
   agx regenerate takes/dog --variant counterfactual --out takes/dog_cf
   agx regenerate takes/dog --weights dog=0 bell=2 --out takes/dog_edit
+  agx regenerate takes/dog --from 2.0 --to 3.5 --replace bell=whistle --out takes/dog_whistle
+  agx timeline "0-2.5: a dog barks" "2.5-5: a church bell rings" --out takes/line
+  agx export takes/dog dog.wav --lufs -14 --true-peak -1 --bits 24 --rate 48000
 """
-
-
-def _quiet_imports() -> None:
-    """Silence import-time warnings that say nothing to a user (xformers without CUDA, see README)."""
-    warnings.filterwarnings("ignore", module="xformers")
-    warnings.filterwarnings("ignore", message=".*xFormers.*")
-
-
-class _Bars:
-    """tqdm progress bars keyed by stage, for ``progress(stage, done, total)`` callbacks."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.bars: dict[str, tp.Any] = {}  # tqdm bars (tqdm is imported when the first one shows)
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-        bar = self.bars.get(stage)
-        if bar is None:
-            if stage not in ("generate", "explain"):
-                return
-            unit = "step" if stage == "generate" else "epoch"
-            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, leave=True, file=sys.stderr)
-        bar.n = done
-        bar.refresh()
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars.clear()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,59 +73,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> tp.NoReturn:  # type: ignore[override]
         print(f"agx: error: {terminal_safe(message)} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(2)
-
-
-def _checked(check: tp.Callable[[tp.Any], tp.Any], parse: tp.Callable[[str], tp.Any]) -> tp.Callable[[str], tp.Any]:
-    """An argparse ``type=``: ``parse`` the text, then ``check`` the value (errors become argparse's).
-
-    Text that does not parse goes to ``check`` as it is, which refuses it with the option's own
-    message ("seed must be an integer from 0 to ..., got 'abc'")."""
-    def convert(text: str) -> tp.Any:
-        try:
-            try:
-                value = parse(text)
-            except (ValueError, OverflowError) as exc:  # not a number (int() also refuses > 4300 digits)
-                if isinstance(exc, AgxError):
-                    raise
-                value = text
-            return check(value)
-        except AgxError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    convert.__name__ = getattr(check, "__name__", "value")
-    return convert
-
-
-def _prompt(text: str) -> str:
-    prompt = normalise_prompt(text)
-    if not prompt.strip():
-        raise PromptError("the prompt is empty: describe the sound, e.g. 'a dog barks in the rain'")
-    return prompt
-
-
-def _weight_spec(text: str) -> tuple[str, float]:
-    """WORD=W (or INDEX=W) with W a finite number from 0 to :data:`limits.MAX_WORD_WEIGHT`."""
-    key, sep, val = text.rpartition("=")
-    if not sep or not key.strip():
-        raise ParameterError(f"weight '{text}' must look like WORD=W, e.g. dog=0")
-    try:
-        value: tp.Any = float(val)
-    except ValueError:
-        raise ParameterError(f"weight '{text}': {val!r} is not a number") from None
-    return key.strip(), limits.check_word_weight(value, key.strip())
-
-
-ARG_DURATION = _checked(limits.check_duration, float)
-ARG_SEED = _checked(limits.check_seed, int)
-ARG_TOP_K = _checked(lambda v: limits.check_int("top-k", v, 0, limits.MAX_TOP_K, hint="0 = all codes"), int)
-ARG_TOP_P = _checked(lambda v: limits.check_real("top-p", v, 0.0, 1.0, hint=" (0 = off)"), float)
-ARG_TEMPERATURE = _checked(lambda v: limits.check_real("temperature", v, 0.0, limits.MAX_TEMPERATURE,
-                                                       hint=" (0 = greedy)"), float)
-ARG_CFG = _checked(lambda v: limits.check_real("guidance (cfg)", v, 0.0, limits.MAX_CFG), float)
-ARG_SAMPLES = _checked(lambda v: limits.check_int("samples", v, 1, limits.MAX_SAMPLES), int)
-ARG_LIMIT = _checked(lambda v: limits.check_int("limit", v, 1, 10 ** 9), int)
-ARG_SECONDS = _checked(lambda v: limits.check_real("interval time", v, -1e9, 1e9, hint=" seconds"), float)
-ARG_PROMPT = _checked(lambda v: v, _prompt)
-ARG_WEIGHT = _checked(lambda v: v, _weight_spec)
 
 
 def _add_models(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -219,6 +138,7 @@ def _add_regenerate(sub: "argparse._SubParsersAction") -> argparse.ArgumentParse
                    help="model to use (default: the one that made the take; a take made by a model folder "
                         "needs it named here)")
     r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
+    edit_cli.add_region_arguments(r)  # --from/--to: regenerate only a region (the audio before it is kept)
     return r
 
 
@@ -284,7 +204,7 @@ def _add_setting(group: "argparse._ArgumentGroup", flags: list[str], dest: str, 
     elif f.kind == "choice":
         kwargs["choices"] = f.option.choices
     else:
-        kwargs["type"] = _checked(lambda v: v, f.parse)
+        kwargs["type"] = checked(lambda v: v, f.parse)
         kwargs["metavar"] = ("START", "END") if f.kind == "interval" else f.name.upper()
         if f.kind == "interval":
             kwargs["nargs"] = 2
@@ -331,22 +251,6 @@ def plugin_commands() -> dict[str, tp.Any]:
     return {ep.name: ep.load() for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name)}
 
 
-def _parse_weights(words: list[str], specs: tp.Sequence[tuple[str, float]]) -> list[float]:
-    """One weight per word from ``(WORD or INDEX, W)`` pairs (values already range-checked by argparse)."""
-    weights = [1.0] * len(words)
-    lowered = [w.lower().strip(".,;:!?") for w in words]
-    for key, value in specs:
-        if key.isascii() and key.isdigit() and int(key) < len(words):
-            idx = [int(key)]
-        else:
-            idx = [i for i, w in enumerate(lowered) if w == key.lower()]
-        if not idx:
-            raise ParameterError(f"'{key}' is not a word of the prompt ({' '.join(words)})")
-        for i in idx:
-            weights[i] = limits.check_word_weight(value, key)
-    return weights
-
-
 def _print_models(rows: list, as_json: bool) -> None:
     if as_json:
         print(json.dumps([r.__dict__ for r in rows], indent=1))
@@ -365,12 +269,12 @@ def _exit_status(exc: SystemExit) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Run one ``agx`` command; returns the exit status (never raises, never prints a traceback
     unless ``AGX_DEBUG=1``): 0 done, 2 bad input (one line), 1 internal error (one line), 130 Ctrl-C."""
-    _quiet_imports()
+    quiet_imports()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a bad argument already reported in one line
         return _exit_status(exc)
-    bars = _Bars(enabled=not args.quiet)
+    bars = Bars(enabled=not args.quiet)
     try:
         return _dispatch(args, bars)
     except AgxError as exc:
@@ -399,81 +303,19 @@ def run(argv: list[str] | None = None) -> int:
         bars.close()
 
 
-def _load(model_id: str, args: argparse.Namespace) -> LoadedModel:
-    """Load a model, saying so first (a hub model can take a while to load or download)."""
-    from .models import load_model
-    if args.quiet:
-        return load_model(model_id, args.device)
-    print(f"loading model '{terminal_safe(model_id)}'...", file=sys.stderr, flush=True)
-
-    def say(what: str, done: int, total: int) -> None:
-        if done < total:
-            print(f"  [{done + 1}/{total}] {terminal_safe(what)}", file=sys.stderr, flush=True)
-    return load_model(model_id, args.device, progress=say)
-
-
-def _registered_ids() -> set[str]:
-    """Model ids that name a known model (not a folder): these load as before, wherever a take says so."""
-    from . import models
-    ids = {models.BUNDLED_ID, *models.HUB_MODELS}
-    ids.update(getattr(models, "REGISTERED_IDS", ()))
-    for name in ("STANDIN_ID", "STAND_IN_ID"):
-        if isinstance(getattr(models, name, None), str):
-            ids.add(getattr(models, name))
-    return ids
-
-
-def _same_folder(a: str, b: str) -> bool:
-    try:
-        return os.path.realpath(os.path.expanduser(a)) == os.path.realpath(os.path.expanduser(b))
-    except (OSError, ValueError):
-        return False
-
-
-def _model_for(take: Take, requested: str | None, verb: str) -> str:
-    """The model id to load for ``take``: a registered id loads as the take says; a model *folder*
-    (anything else) is loaded only when the user names it with --model, so an edited take.json
-    cannot point ``agx`` at an arbitrary folder."""
-    made_by = take.model_id
-    if made_by in _registered_ids():
-        if requested is not None and requested != made_by:
-            raise ModelMismatchError(f"this take was made by model '{made_by}', not '{requested}': "
-                                     f"{verb} it with --model {made_by}")
-        return made_by
-    if requested is None:
-        raise ModelMismatchError(f"this take was made by the model folder {made_by}; to load it, say so: "
-                                 f"--model {made_by}")
-    if requested != made_by and not _same_folder(requested, made_by):
-        raise ModelMismatchError(f"this take was made by the model folder {made_by}, not '{requested}': "
-                                 f"{verb} it with --model {made_by}")
-    return made_by
-
-
-def _read_explanation(folder: str, take: Take) -> Explanation:
-    """The stored explanation of ``take`` for regeneration, or one line saying what to run."""
-    from . import take_folder
-    try:
-        return take_folder.load_explanation(folder, take)  # missing, damaged, another take's: ExplanationError
-    except AgxError:
-        raise
-    except Exception as exc:  # a reader that missed a case: still one line with the fix
-        raise ExplanationError(f"{Path(folder) / take_folder.EXPLANATION} cannot be read ({type(exc).__name__}): "
-                               f"run `agx explain {folder} --retrain`") from exc
-
-
-def _models(args: argparse.Namespace, bars: _Bars) -> int:
+def _models(args: argparse.Namespace, bars: Bars) -> int:
     from .models import list_models
     _print_models(list_models(check_network=not args.offline), args.json)
     return 0
 
 
-def _generate(args: argparse.Namespace, bars: _Bars) -> int:
+def _generate(args: argparse.Namespace, bars: Bars) -> int:
     from . import take_folder  # torch, not audiocraft: a bad take folder is reported before the model code loads
     from .generation import generate
     out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
     with take_folder.take_lock(out):
-        model = _load(args.model, args)
-        weights = _parse_weights(model.text_tokens(args.prompt).words, args.weights) if args.weights else None
+        model = load_announced(args.model, args)
+        weights = parse_weights(model.text_tokens(args.prompt).words, args.weights) if args.weights else None
         params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k,
                                       top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg)
         take = generate(model, args.prompt, params, word_weights=weights, progress=bars)
@@ -510,22 +352,22 @@ def _stored_explanation(args: argparse.Namespace, take: Take) -> Explanation | N
     return existing if existing.take_id == take.id and existing.method == args.method else None
 
 
-def _explain(args: argparse.Namespace, bars: _Bars) -> int:
+def _explain(args: argparse.Namespace, bars: Bars) -> int:
     from . import take_folder
     from .explain import get_explainer
     from .explanation import check_interval
     settings = _explainer_settings(args)
     take = take_folder.load_take(args.take)  # a folder that is not a take: its own line, before any lock
-    _model_for(take, args.model, "explain")
+    model_for_take(take, args.model, "explain")
     interval = tuple(args.interval) if args.interval else None
     if interval is not None:
         check_interval(interval, take.duration, take.frame_rate)
     with take_folder.take_lock(args.take):  # no generate may replace the take between explain and save
         take = take_folder.load_take(args.take)
-        model_id = _model_for(take, args.model, "explain")
+        model_id = model_for_take(take, args.model, "explain")
         explanation = _stored_explanation(args, take)
         if explanation is None:
-            model = _load(model_id, args)
+            model = load_announced(model_id, args)
             explanation = get_explainer(args.method).explain(model, take, settings, progress=bars)
             bars.close()
         importance = explanation.word_importance(interval)
@@ -537,23 +379,25 @@ def _explain(args: argparse.Namespace, bars: _Bars) -> int:
     return 0
 
 
-def _regenerate(args: argparse.Namespace, bars: _Bars) -> int:
+def _regenerate(args: argparse.Namespace, bars: Bars) -> int:
+    if args.region_from is not None or args.region_to is not None or args.replace:
+        return edit_cli.run_region(args, bars)
     from . import take_folder
     from .generation import regenerate
     take = take_folder.load_take(args.take)
-    model_id = _model_for(take, args.model, "regenerate")
+    model_id = model_for_take(take, args.model, "regenerate")
     check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
     explanation = weights = None
     if args.variant in ("factual", "counterfactual"):
         if args.weights:
             raise ParameterError(f"--weights is for --variant weighted; a {args.variant} take uses the "
                                  "explanation's mask")
-        explanation = _read_explanation(args.take, take)
+        explanation = read_explanation(args.take, take)
     else:
-        weights = _parse_weights(take.words, args.weights or [])
+        weights = parse_weights(take.words, args.weights or [])
     out = take_folder.check_out_path(args.out)  # before the model loads
     with take_folder.take_lock(out):
-        model = _load(model_id, args)
+        model = load_announced(model_id, args)
         new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,
                          seed=args.seed, progress=bars)
         bars.close()
@@ -566,7 +410,7 @@ class Command(tp.NamedTuple):
     """A built-in ``agx`` command: how its options are added, and what runs it."""
 
     add: tp.Callable[["argparse._SubParsersAction"], argparse.ArgumentParser]
-    run: tp.Callable[[argparse.Namespace, _Bars], int]
+    run: tp.Callable[[argparse.Namespace, Bars], int]
 
 
 COMMANDS: dict[str, Command] = {
@@ -574,10 +418,12 @@ COMMANDS: dict[str, Command] = {
     "generate": Command(_add_generate, _generate),
     "explain": Command(_add_explain, _explain),
     "regenerate": Command(_add_regenerate, _regenerate),
+    "region": Command(edit_cli.add_region_parser, edit_cli.run_region),
+    "timeline": Command(edit_cli.add_timeline_parser, edit_cli.run_timeline),
 }
 
 
-def _dispatch(args: argparse.Namespace, bars: _Bars) -> int:
+def _dispatch(args: argparse.Namespace, bars: Bars) -> int:
     command = COMMANDS.get(args.command)
     if command is not None:
         return command.run(args, bars)

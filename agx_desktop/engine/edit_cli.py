@@ -5,35 +5,22 @@
     agx timeline "0-2.5: a dog barks" "2.5-5: a church bell rings" --seed 1 --out takes/line
     agx timeline --file line.tsv --out takes/line        # START<TAB>END<TAB>WORDS per line
 
-Shaped like :mod:`agx_desktop.evaluation.cli`: :data:`REGION` and :data:`TIMELINE` each have
-``add_subparser(subparsers)`` and ``run_from_args(args) -> int`` (an ``agx_desktop.commands`` entry
-point each); the module-level :func:`add_subparser` / :func:`run_from_args` add and run both;
-``add_region_parser``/``run_region`` and ``add_timeline_parser``/``run_timeline`` fit cli.py's
-``Command(add, run)`` table; :func:`add_region_arguments` + :func:`run_region` let
-``agx regenerate TAKE --from S`` run the same code. Errors are
-:class:`~agx_desktop.engine.errors.AgxError` (one line, exit 2 through ``cli.run``).
-
-cli.py's argument types and helpers are imported when a command is built or run (:func:`_cli`),
-so this module never imports cli.py at import time; if cli.py imports this module (its command
-table), those helpers must first move to a module below both, or import-linter reports a cycle.
+In cli.py's command table (``Command(add_region_parser, run_region)``, ``Command(add_timeline_parser,
+run_timeline)``); :func:`add_region_arguments` + :func:`run_region` let ``agx regenerate TAKE --from S``
+run the same code. The argument types and helpers come from :mod:`.cli_args` (below cli.py, so the
+table imports this module without a cycle). Errors are :class:`~agx_desktop.engine.errors.AgxError`
+(one line, exit 2 through ``cli.run``).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import typing as tp
 
-from . import limits
+from . import cli_args, limits
 from .errors import ParameterError
 from .safetext import check_prompt_chars, terminal_safe
 
 COMMANDS = ("region", "timeline")
-
-
-def _cli() -> tp.Any:
-    """engine/cli.py, for its argument types and helpers (imported when used: cli may import this module)."""
-    from . import cli
-    return cli
 
 
 def _replace_spec(text: str) -> tuple[str, str]:
@@ -52,19 +39,18 @@ def add_region_arguments(parser: argparse.ArgumentParser, *, from_required: bool
     """The region options (``--from``, ``--to``, ``--replace``, ``--tail``, ``--crossfade``), for a parser
     that already has TAKE, ``--weights``, ``--seed``, ``--model`` and ``--out`` (``agx regenerate``)."""
     from .region import DEFAULT_CROSSFADE, TAILS
-    cli = _cli()
-    parser.add_argument("--from", dest="region_from", type=cli.ARG_SECONDS, default=None, metavar="S",
+    parser.add_argument("--from", dest="region_from", type=cli_args.ARG_SECONDS, default=None, metavar="S",
                         required=from_required,
                         help="regenerate from S seconds on; the audio before S stays the take's, sample for sample")
-    parser.add_argument("--to", dest="region_to", type=cli.ARG_SECONDS, default=None, metavar="E",
+    parser.add_argument("--to", dest="region_to", type=cli_args.ARG_SECONDS, default=None, metavar="E",
                         help="end of the region (default: the take's end)")
     parser.add_argument("--replace", nargs="*", metavar="WORD=NEW", default=None,
-                        type=cli._checked(lambda v: v, _replace_spec),
+                        type=cli_args.checked(lambda v: v, _replace_spec),
                         help="in the region, say NEW instead of WORD, e.g. bell=whistle")
     parser.add_argument("--tail", choices=TAILS, default="regenerate",
                         help="after the region: regenerate on with the take's words (default) or splice the "
                              "take's audio back")
-    parser.add_argument("--crossfade", type=cli._checked(_crossfade, float), default=DEFAULT_CROSSFADE,
+    parser.add_argument("--crossfade", type=cli_args.checked(_crossfade, float), default=DEFAULT_CROSSFADE,
                         metavar="SECONDS", help=f"equal-power crossfade at the region's edges, inside the region "
                                                 f"(default {DEFAULT_CROSSFADE:g})")
 
@@ -90,23 +76,22 @@ def run_region(args: argparse.Namespace, progress: tp.Any = None) -> int:
     """``agx region`` / ``agx regenerate --from``: write the region take to ``args.out``."""
     from . import take_folder
     from .region import regenerate_region
-    cli = _cli()
     if getattr(args, "variant", "weighted") != "weighted":
         raise ParameterError(f"--from regenerates a region with word weights; --variant {args.variant} uses the "
                              "explanation's mask over the whole take")
     if args.region_from is None:
         raise ParameterError("say where the region starts: --from SECONDS")
     take = take_folder.load_take(args.take)
-    model_id = cli._model_for(take, args.model, "regenerate")
+    model_id = cli_args.model_for_take(take, args.model, "regenerate")
     check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
     region_prompt, replace_map, specs = region_edits(take.prompt, args.weights, args.replace)
     out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
-    bars = progress if progress is not None else cli._Bars(enabled=not getattr(args, "quiet", False))
+    bars = progress if progress is not None else cli_args.Bars(enabled=not getattr(args, "quiet", False))
     try:
         with take_folder.take_lock(out):
-            model = cli._load(model_id, args)
+            model = cli_args.load_announced(model_id, args)
             words = model.text_tokens(region_prompt).words
-            weights = cli._parse_weights(words, specs) if specs else None
+            weights = cli_args.parse_weights(words, specs) if specs else None
             edits: dict[str, tp.Any] = {}
             if replace_map:
                 edits["replace"] = replace_map
@@ -127,15 +112,14 @@ def run_region(args: argparse.Namespace, progress: tp.Any = None) -> int:
 
 def add_region_parser(sub: tp.Any) -> argparse.ArgumentParser:
     """``agx region`` (for cli.py's command table: ``Command(add_region_parser, run_region)``)."""
-    cli = _cli()
     r = sub.add_parser("region", help="regenerate a region of a take with edited words",
                        description="Regenerate TAKE from --from (to --to) with edited words: the take's codes "
                                    "before the region are the model's prompt and its audio there is kept sample "
                                    "for sample.")
     r.add_argument("take", help="take folder")
-    r.add_argument("--weights", nargs="*", metavar="WORD=W", default=None, type=cli.ARG_WEIGHT,
+    r.add_argument("--weights", nargs="*", metavar="WORD=W", default=None, type=cli_args.ARG_WEIGHT,
                    help="in the region: e.g. bell=0 (mute) dog=2 (boost), by word or index")
-    r.add_argument("--seed", type=cli.ARG_SEED, default=None, help="default: the take's seed")
+    r.add_argument("--seed", type=cli_args.ARG_SEED, default=None, help="default: the take's seed")
     r.add_argument("--model", default=None,
                    help="model to use (default: the one that made the take; a model folder needs naming)")
     r.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
@@ -145,21 +129,20 @@ def add_region_parser(sub: tp.Any) -> argparse.ArgumentParser:
 
 def add_timeline_parser(sub: tp.Any) -> argparse.ArgumentParser:
     """``agx timeline`` (for cli.py's command table: ``Command(add_timeline_parser, run_timeline)``)."""
-    cli = _cli()
     from .timeline import parse_segment
     t = sub.add_parser("timeline", help="generate a take whose words change over time",
                        description="Generate a take that follows a prompt timeline: each segment START-END "
                                    "(seconds, from 0, no gaps) with its own words. The take lasts until the last "
                                    "segment's end.")
-    t.add_argument("segments", nargs="*", type=cli._checked(lambda v: v, parse_segment), metavar="START-END: WORDS",
+    t.add_argument("segments", nargs="*", type=cli_args.checked(lambda v: v, parse_segment), metavar="START-END: WORDS",
                    help='e.g. "0-2.5: a dog barks" "2.5-5: a church bell rings"')
     t.add_argument("--file", default=None, help="segments from a TSV file: START<TAB>END<TAB>WORDS per line")
     t.add_argument("--model", default="bundled", help="model id (see `agx models`) or a checkpoint folder")
-    t.add_argument("--seed", type=cli.ARG_SEED, default=0, help="random seed: same seed and settings = same audio")
-    t.add_argument("--top-k", type=cli.ARG_TOP_K, default=None, help="as for `agx generate`")
-    t.add_argument("--top-p", type=cli.ARG_TOP_P, default=None, help="as for `agx generate`")
-    t.add_argument("--temperature", type=cli.ARG_TEMPERATURE, default=None, help="as for `agx generate`")
-    t.add_argument("--cfg", type=cli.ARG_CFG, default=None, help="as for `agx generate`")
+    t.add_argument("--seed", type=cli_args.ARG_SEED, default=0, help="random seed: same seed and settings = same audio")
+    t.add_argument("--top-k", type=cli_args.ARG_TOP_K, default=None, help="as for `agx generate`")
+    t.add_argument("--top-p", type=cli_args.ARG_TOP_P, default=None, help="as for `agx generate`")
+    t.add_argument("--temperature", type=cli_args.ARG_TEMPERATURE, default=None, help="as for `agx generate`")
+    t.add_argument("--cfg", type=cli_args.ARG_CFG, default=None, help="as for `agx generate`")
     t.add_argument("--out", required=True, help="take folder to write (a new folder or an existing take)")
     return t
 
@@ -168,7 +151,6 @@ def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
     """``agx timeline``: write the timeline take to ``args.out``."""
     from . import take_folder
     from .timeline import generate_timeline, read_timeline
-    cli = _cli()
     if bool(args.segments) == bool(args.file):
         raise ParameterError("give the segments either as arguments (\"0-2.5: a dog barks\" ...) or with --file, "
                              "one of the two")
@@ -176,10 +158,10 @@ def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
     end = max(s.end for s in segments)
     duration = limits.check_duration(end)
     out = take_folder.check_out_path(args.out)
-    bars = progress if progress is not None else cli._Bars(enabled=not getattr(args, "quiet", False))
+    bars = progress if progress is not None else cli_args.Bars(enabled=not getattr(args, "quiet", False))
     try:
         with take_folder.take_lock(out):
-            model = cli._load(args.model, args)
+            model = cli_args.load_announced(args.model, args)
             params = model.default_params(duration=duration, seed=args.seed, top_k=args.top_k, top_p=args.top_p,
                                           temperature=args.temperature, cfg_coef=args.cfg)
             take = generate_timeline(model, segments, params, progress=bars)
@@ -190,36 +172,3 @@ def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
     parts = "; ".join(f"{s['start']:g}-{s['end']:g} s: {s['text']}" for s in take.segments)
     print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, seed {take.params.seed}; {terminal_safe(parts)})")
     return 0
-
-
-class _Command:
-    """One ``agx`` subcommand in the shape of the ``agx_desktop.commands`` entry points."""
-
-    def __init__(self, add: tp.Callable[[tp.Any], argparse.ArgumentParser], run: tp.Callable[..., int]) -> None:
-        self._add, self._run = add, run
-
-    def add_subparser(self, subparsers: tp.Any) -> None:
-        self._add(subparsers)
-
-    def run_from_args(self, args: argparse.Namespace) -> int:
-        return self._run(args)
-
-
-REGION = _Command(add_region_parser, run_region)
-TIMELINE = _Command(add_timeline_parser, run_timeline)
-
-
-def add_subparser(subparsers: tp.Any) -> None:
-    """Add ``region`` and ``timeline`` to ``agx``'s subcommands."""
-    REGION.add_subparser(subparsers)
-    TIMELINE.add_subparser(subparsers)
-
-
-def run_from_args(args: argparse.Namespace, progress: tp.Any = None) -> int:
-    """Run ``args.command`` (``region`` or ``timeline``)."""
-    if args.command == "region":
-        return run_region(args, progress)
-    if args.command == "timeline":
-        return run_timeline(args, progress)
-    print(f"agx: error: unknown command {terminal_safe(args.command)}", file=sys.stderr)
-    return 2

@@ -59,7 +59,8 @@ def add_subparser(subparsers: "argparse._SubParsersAction") -> argparse.Argument
     p.add_argument("--classifier", default="bundled",
                    help="bundled (offline event classifier), passt (needs hear21passt + weights) or module:factory")
     p.add_argument("--out", required=True, help="results folder (results.jsonl, run.json, table1/2 .md/.csv)")
-    from ..engine.cli import ARG_DURATION, ARG_LIMIT, ARG_SAMPLES, ARG_SEED, add_explainer_options
+    from ..engine.cli import add_explainer_options
+    from ..engine.cli_args import ARG_DURATION, ARG_LIMIT, ARG_SAMPLES, ARG_SEED
     p.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds per take (default 5, as the paper)")
     p.add_argument("--seed", type=ARG_SEED, default=0, help="take seed of caption i is SEED + i")
     p.add_argument("--samples", type=ARG_SAMPLES, default=5, help="samples per factual/counterfactual mask (default 5)")
