@@ -35,7 +35,7 @@ __all__ = ["SUBTYPES", "RATES", "PATTERN_FIELDS", "ExportError", "options_from_s
 
 def options_from_settings(opts: ExportSettings) -> ExportOptions:
     """The engine's options for the dialog's settings (a ceiling or limiting setting, once the dialog
-    has one, is taken too; until then the engine's defaults: -1 dBTP, at most 12 dB of limiting)."""
+    has one, is taken too; until then the engine's defaults: -1 dBTP, at most 30 dB of limiting)."""
     extra = {name: getattr(opts, name) for name in ("true_peak", "max_limit") if hasattr(opts, name)}
     return ExportOptions(subtype=opts.subtype, sample_rate=int(opts.sample_rate), normalize=opts.normalize,
                          lufs=float(opts.lufs), peak_db=float(opts.peak_db), catid=opts.catid,

@@ -27,8 +27,12 @@ import numpy as np
 
 #: default true-peak ceiling (dBTP): EBU R128 allows -1; streaming services ask for -1 (-2 for lossy).
 CEILING_DB = -1.0
-#: more gain reduction than this flattens transients audibly: the loudness stops short instead.
-MAX_LIMIT_DB = 12.0
+#: the loudness target is what the user asked and what a meter checks: reach it with up to this much
+#: gain reduction (impulsive SFX at -14 LUFS need 20-29 dB, measured: benchmarks/results/export_loudness.md),
+#: and say so when it is heavy; a user who keeps transients sets --max-limit lower or uses peak mode.
+MAX_LIMIT_DB = 30.0
+#: more gain reduction than this flattens transients audibly: the message warns.
+HEAVY_LIMIT_DB = 12.0
 #: true-peak measurement oversampling (BS.1770-4: at least 4x at 48 kHz); lower rates go to 192 kHz.
 OVERSAMPLE = 4
 TRUE_PEAK_RATE = 192_000
@@ -189,6 +193,8 @@ class LoudnessResult:
                 return (f"{self.lufs:.1f} LUFS{was}, not the {self.target:g} asked: stopped by the true-peak "
                         f"ceiling {self.ceiling:g} dBTP after {self.limited_db:.1f} dB of limiting")
             lim = f", limited {self.limited_db:.1f} dB" if self.limited_db >= 0.05 else ""
+            if self.limited_db > HEAVY_LIMIT_DB:
+                lim += " (heavy: transients flattened; peak mode or a lower target keeps them)"
             return f"{self.lufs:.1f} LUFS{was}, {tp_text}{lim}"
         if self.mode == "peak":
             if not math.isfinite(self.true_peak):
@@ -264,5 +270,5 @@ def measure(audio: np.ndarray, sr: int, mode: str = "none") -> LoudnessResult:
     return LoudnessResult(mode, integrated_lufs(audio, sr), true_peak_db(audio, sr))
 
 
-__all__: tp.List[str] = ["CEILING_DB", "MAX_LIMIT_DB", "LoudnessResult", "integrated_lufs", "true_peak_db", "limit", "loudness_stats",
+__all__: tp.List[str] = ["CEILING_DB", "MAX_LIMIT_DB", "HEAVY_LIMIT_DB", "LoudnessResult", "integrated_lufs", "true_peak_db", "limit", "loudness_stats",
                          "normalise_lufs", "normalise_peak", "measure"]
