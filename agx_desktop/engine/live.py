@@ -64,6 +64,7 @@ class LiveAttention:
         self._sum: torch.Tensor | None = None
         self._seen = 0
         self._keys: dict[int, tuple[tuple, torch.Tensor]] = {}
+        self._proj: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]] = []
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     # ------------------------------------------------------------------ hooks
@@ -72,43 +73,51 @@ class LiveAttention:
         self._offset = int(offsets.view(-1)[0]) if offsets is not None else 0
         self._sum, self._seen = None, 0
 
-    def _keys_for(self, index: int, mod: nn.Module, key: torch.Tensor, weight: torch.Tensor,
-                  bias: torch.Tensor | None) -> torch.Tensor:
+    def _keys_for(self, index: int, mod: nn.Module, key: torch.Tensor) -> torch.Tensor:
         """[H, L, d] projected text keys of batch row 0, cached while the condition is the same tensor."""
         stamp = (key.data_ptr(), tuple(key.shape), key._version)
         cached = self._keys.get(index)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        dim = weight.shape[0] // 3
-        k = F.linear(key[:1].float(), weight[dim:2 * dim].float(), None if bias is None else bias[dim:2 * dim].float())
+        _, _, wk, bk = self._proj[index]
+        k = F.linear(key[:1].to(wk.dtype), wk, bk)
         if getattr(mod, "qk_layer_norm", False):
-            k = mod.k_layer_norm(k.to(key.dtype)).float()
-        k = k.view(k.shape[1], mod.num_heads, -1).transpose(0, 1)
+            k = mod.k_layer_norm(k)
+        k = k.float().view(k.shape[1], mod.num_heads, -1).transpose(0, 1)
         self._keys[index] = (stamp, k)
         return k
 
     def _make_hook(self, index: int) -> tp.Callable:
+        qk_norm = None
+
         def hook(mod: nn.Module, args: tuple, output: tp.Any) -> None:
             query, key = args[0], args[1]
-            weight, bias, _ = _projections(mod)
-            dim = weight.shape[0] // 3
-            q = F.linear(query[:1].float(), weight[:dim].float(), None if bias is None else bias[:dim].float())
-            if getattr(mod, "qk_layer_norm", False):
-                q = mod.q_layer_norm(q.to(query.dtype)).float()
-            k = self._keys_for(index, mod, key, weight, bias)
-            q = q.view(q.shape[1], mod.num_heads, -1).transpose(0, 1)  # [H, T, d]
-            w = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1).mean(0)  # [T, L]
+            wq, bq, _, _ = self._proj[index]
+            q = F.linear(query[:1].to(wq.dtype), wq, bq)  # conditional row only
+            if qk_norm is not None:
+                q = qk_norm(q)
+            k = self._keys_for(index, mod, key)
+            q = q.float().view(q.shape[1], mod.num_heads, -1).transpose(0, 1)  # [H, T, d]
+            w = torch.softmax(q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5, dim=-1).mean(0)  # [T, L]
             self._sum = w if self._sum is None else self._sum + w
             self._seen += 1
             if self._seen == len(self.modules):
                 rows = (self._sum / len(self.modules)).cpu().numpy()
                 for i, row in enumerate(rows):
                     self._rows[self._offset + i] = row
+        if getattr(self.modules[index], "qk_layer_norm", False):
+            qk_norm = self.modules[index].q_layer_norm
         return hook
 
     def __enter__(self) -> "LiveAttention":
         if not self.modules:
             raise ValueError("this LM has no cross-attention layers: no live map")
+        self._proj = []
+        for mod in self.modules:  # query/key slices of the packed in-projection, taken once
+            weight, bias, _ = _projections(mod)
+            dim = weight.shape[0] // 3
+            self._proj.append((weight[:dim], None if bias is None else bias[:dim],
+                               weight[dim:2 * dim], None if bias is None else bias[dim:2 * dim]))
         self._handles.append(self.lm.register_forward_pre_hook(self._pre))
         for i, mod in enumerate(self.modules):
             self._handles.append(mod.register_forward_hook(self._make_hook(i)))
