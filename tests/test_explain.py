@@ -74,10 +74,11 @@ def test_deterministic_for_a_seed(tiny_model, tiny_take):
     assert not np.array_equal(a.step_masks, c.step_masks)
 
 
-def test_reference_mode_computes_the_same_masks(tiny_model, tiny_take):
-    """The unconditional CFG half and separate passes do not change the loss, hence the result."""
+def test_fast_mode_computes_the_paper_modes_masks(tiny_model, tiny_take):
+    """fast and paper share the teacher-forced passes: the unconditional CFG half and separate passes
+    do not change the loss, hence the result (reference-code's per-step passes do: test_faithfulness_method)."""
     fast = explain(tiny_model, tiny_take, epochs=3, seed=1, mode="fast")
-    ref = explain(tiny_model, tiny_take, epochs=3, seed=1, mode="reference")
+    ref = explain(tiny_model, tiny_take, epochs=3, seed=1, mode="paper")
     np.testing.assert_allclose(fast.step_masks, ref.step_masks, atol=1e-4)
     np.testing.assert_allclose(fast.extras["loss_history"], ref.extras["loss_history"], rtol=1e-4)
 

@@ -71,6 +71,30 @@ def forward(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None
     return hidden.outputs[-1], logits
 
 
+def forward_per_step(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None = None,
+                     batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every step as its own one-token sequence at position 0, with NO audio history, as the AudioGenX
+    reference code (hjkng/audiogenX ``explain.py``) runs its explainer passes: step s sees only the
+    pattern-sequence token it was fed, so a step's mask cannot reach any other step.
+
+    ``mask`` is [steps, L] or [batch, steps, L]; the steps ride in the LM's batch axis (one row each),
+    conditional branch only. Returns the same shapes as :func:`forward`: (hidden [batch, steps, D],
+    logits [batch, K, steps, card]).
+    """
+    lm = model.lm
+    K, steps = inputs.sequence.shape[1], inputs.n_steps
+    seq = inputs.sequence[0].transpose(0, 1).unsqueeze(-1).repeat(batch, 1, 1)  # [batch·steps, K, 1]
+    cond = expand_condition(inputs.condition, batch * steps)
+    ctx: tp.ContextManager = contextlib.nullcontext()
+    if mask is not None:
+        rows = mask.expand(batch, steps, mask.shape[-1]) if mask.dim() == 2 else mask
+        ctx = cross_attention_mask(lm, rows.reshape(batch * steps, 1, rows.shape[-1]))
+    with ctx, HiddenCapture(lm) as hidden:
+        logits = lm(seq, [], condition_tensors=cond)  # [batch·steps, K, 1, card]
+    out = hidden.outputs[-1].reshape(batch, steps, -1)
+    return out, logits.reshape(batch, steps, K, -1).transpose(1, 2)
+
+
 def latents(model: LoadedModel, inputs: TeacherInputs, mask: torch.Tensor | None = None,
             batch: int = 1, condition: dict | None = None) -> torch.Tensor:
     """Final hidden states [batch, steps, D] of :func:`forward`: AudioGenX's e_t."""

@@ -9,8 +9,11 @@ For a take x (prompt, original audio) and an explanation M ([steps, L] in [0, 1]
   - c = the original audio's top-1 class; **Fid** = mean over samples of |p_x(c) − p_sample(c)|
     (factual: lower is better; counterfactual: higher is better). Choice: absolute change, so a
     factual sample that *raises* p(c) is not rewarded (the paper reports both as positive);
-  - **KL** = mean over samples of KL(q_x ‖ q_sample), q = p / Σp the label distribution, with
-    audiocraft's ε = 1e-6 (``audiocraft.metrics.kld.kl_divergence``, reference = original audio);
+  - **KL** = mean over samples of KL(q_x ‖ q_sample) (``kl_direction='orig_to_sample'``, the
+    default: the original audio is the reference distribution, as audiocraft's KL metric takes
+    its reference) or KL(q_sample ‖ q_x) (``'sample_to_orig'``: what the AudioGenX reference code
+    computes, ``KLDivLoss(log(p_orig + ε), p_sample)``), q = p / Σp the label distribution, with
+    ε = 1e-6 inside both logs;
   - **size** = the mean mask value;
 * the **floor** ("same prompt, new samples", the paper's N_audio = 5 row): Fid and KL of
   ``n_samples`` unmasked new samples of the same prompt — the variation sampling alone causes.
@@ -46,6 +49,7 @@ if tp.TYPE_CHECKING:
     from ..engine.take import Take
 
 EPS = 1e-6
+KL_DIRECTIONS = ("orig_to_sample", "sample_to_orig")
 
 
 class ClassifierUnavailable(AgxError, RuntimeError):
@@ -203,15 +207,25 @@ class MethodScores:
         return {k: float(v) for k, v in self.__dict__.items()}
 
 
+def sample_scores(p_ref: np.ndarray, rows: tp.Sequence[np.ndarray], top1: int,
+                  kl_direction: str = "orig_to_sample") -> tuple[float, float]:
+    """(mean Fid, mean KL) of the class probabilities ``rows`` of some samples against the original's."""
+    def kl(q: np.ndarray) -> float:
+        return kl_divergence(p_ref, q) if kl_direction == "orig_to_sample" else kl_divergence(q, p_ref)
+    return (float(np.mean([fidelity(p_ref, q, top1) for q in rows])), float(np.mean([kl(q) for q in rows])))
+
+
 def faithfulness(model: LoadedModel, take: Take, explanations: tp.Mapping[str, Explanation], classifier: Classifier,
                  n_samples: int = 5, sample_seed: int = 1000, floor: bool = True, max_batch: int = 32,
-                 cancel: CancelToken | None = None) -> dict:
+                 cancel: CancelToken | None = None, kl_direction: str = "orig_to_sample") -> dict:
     """Fid_F, Fid_CF, KL_F, KL_CF and size of each explanation of ``take``, plus the floor.
 
     Returns ``{"top1": c, "methods": {name: MethodScores.to_dict()}, "floor": {"fid", "kl"} | None}``.
     """
     if n_samples < 1:
         raise ParameterError(f"the number of samples must be >= 1, got {n_samples}")
+    if kl_direction not in KL_DIRECTIONS:
+        raise ParameterError(f"the KL direction must be one of {', '.join(KL_DIRECTIONS)}, got {kl_direction!r}")
     names = list(explanations)
     masks: list[np.ndarray | None] = []
     for name in names:
@@ -226,8 +240,7 @@ def faithfulness(model: LoadedModel, take: Take, explanations: tp.Mapping[str, E
     probs = [classifier.probs(a, sr) for a in audio]
 
     def scores(rows: list[np.ndarray]) -> tuple[float, float]:
-        return (float(np.mean([fidelity(p_ref, q, c) for q in rows])),
-                float(np.mean([kl_divergence(p_ref, q) for q in rows])))
+        return sample_scores(p_ref, rows, c, kl_direction)
 
     result: dict = {"top1": c, "methods": {}, "floor": None}
     for i, name in enumerate(names):

@@ -14,11 +14,20 @@ Faithful to the paper and to its reference code (github.com/hjkng/audiogenX, ``e
 * all steps train together in one teacher-forced pass over the generated sequence; e_t is the
   LM's final hidden state (after ``out_norm``) of the conditional branch.
 
-Execution modes:
-  * ``reference``: as the reference code runs it — separate factual and counterfactual passes,
-    each with the unconditional CFG half in the batch, lr 1e-3, 50 epochs. Kept to measure
-    speed-ups against;
-  * ``fast``: the same optimisation (same loss, same masks up to float rounding), run as one
+Execution modes (two readings of "one explainer per step"; the README's table "How the explanation
+works" names every difference):
+  * ``reference-code``: as github.com/hjkng/audiogenX ``explain.py`` runs it. The target e_t comes
+    from the full generated sequence (the reference takes it from generation, with history); the
+    factual and counterfactual passes explain each step as its OWN one-token sequence at position 0
+    with NO audio history (the reference reshapes the sequence into a batch of steps), so the masks
+    of different steps never meet in self-attention; Adam lr 1e-3, 50 epochs, the per-step
+    explainer layout; the mask reported and used for regeneration/size/display is a Gumbel SAMPLE
+    of the final p (``mask_used='sample'``, the reference's ``reparams``);
+  * ``paper`` (old name ``reference``, still accepted): the paper's optimisation exactly (lr 1e-3,
+    50 epochs, separate factual and counterfactual passes with the unconditional CFG half riding
+    along) but in one teacher-forced pass with FULL causal history: step t's mask also moves later
+    steps through self-attention. Not how the reference code runs; kept to measure speed-ups against;
+  * ``fast``: ``paper``'s optimisation (same loss, same masks up to float rounding), run as one
     batch of 2 (factual, counterfactual), conditional branch only (the unconditional CFG half
     never enters the loss), with the explainers laid out as one GEMM (:class:`FlatStepExplainers`)
     and the fused Adam kernel (on small models the explainers and Adam, not the LM, dominate an
@@ -29,11 +38,9 @@ Execution modes:
     moved less than ``tol`` (0.02, max over tokens) for ``patience`` (2) epochs in a row;
     ``epochs`` (50) is then a maximum. The stop was chosen on the bundled model in latent space,
     before any classifier metric: on 8 held-out takes the paper's objective terms with the final
-    masks (mean cos(e, ẽ^F) 0.9957, cos(e, ẽ^CF) 0.9729) equal the reference mode's (0.9959,
-    0.9729); correlation with the reference masks 0.965 per step, 0.997 holistic; 12.2 epochs on
-    average against 18.0 for the earlier tol 0.01 / patience 3. Its classifier-measured
-    faithfulness against ``reference`` comes from ``benchmarks/bench_explainers.py ratio`` and
-    ``agx evaluate`` (methods ``audiogenx`` and ``audiogenx-reference``).
+    masks (mean cos(e, ẽ^F) 0.9957, cos(e, ẽ^CF) 0.9729) equal the paper mode's (0.9959,
+    0.9729); correlation with the paper-mode masks 0.965 per step, 0.997 holistic; 12.2 epochs on
+    average against 18.0 for the earlier tol 0.01 / patience 3.
 
 Precision: where :attr:`LoadedModel.fast_bf16` says bf16 pays (large LMs on CPUs with AMX;
 not CUDA, where float32 measured faster on an H100)
@@ -51,8 +58,11 @@ Variants (not the paper's, documented with their measured effect in the bundled 
     LM's codebook heads, concatenated) instead of e_t. e_t also carries what the LM plans for
     later steps; the distributions only what it is about to emit.
 
-The reported mask is p_t (the explainer's probability after training, no Gumbel noise): it is
-deterministic for a given seed, and it is what regeneration uses as M (and 1 − M).
+The reported mask (``mask_used``): ``p`` (default except in reference-code) is p_t, the explainer's
+probability after training, no Gumbel noise: deterministic for a given seed, not pulled toward 0.5,
+and what regeneration uses as M (and 1 − M). ``sample`` (reference-code's default) is one Gumbel
+sample of it, as the reference reports and regenerates with; its mean is pulled toward 0.5
+(p = 0.1 → ≈0.18 at τ = 1), so sizes and factual/counterfactual audio differ from p's.
 """
 from __future__ import annotations
 
@@ -74,7 +84,9 @@ if tp.TYPE_CHECKING:
     from ..models import LoadedModel
 
 PAPER_LR, QUICK_LR, QUICK_DECAY = 1e-3, 5e-3, 0.95
-MODES = ("quick", "fast", "reference")
+MODES = ("quick", "fast", "paper", "reference-code", "reference")  # reference: old name of paper
+LEGACY_MODES = {"reference": "paper"}
+MASKS_USED = ("p", "sample")
 SPACES = ("latents", "probs")
 _WIDE = 65536  # explainer width: far above the paper's 512
 
@@ -95,7 +107,12 @@ class AudioGenXSettings(ExplainerSettings):
     mode: str = option("quick", "quick: the paper's loss, higher decaying lr, stops when the importances settle "
                                 "(~8x faster, see benchmarks/results/explainers_ratio.md); fast: the paper's "
                                 "optimisation exactly, factual+counterfactual in one batch (~2x faster); "
-                                "reference: as the paper's code runs it", choices=MODES)
+                                "paper (old name: reference): the paper's lr/epochs, separate passes, full "
+                                "history; reference-code: as hjkng/audiogenX runs it (each step alone, no "
+                                "history, Gumbel-sampled mask)", choices=MODES)
+    mask_used: str | None = option(None, "mask reported and used to regenerate: p (the explainer's probability) "
+                                         "or sample (a Gumbel sample of it, as the reference code); default: "
+                                         "sample in reference-code, p otherwise", choices=MASKS_USED)
     min_epochs: int = option(5, "quick: epochs before the stop rule may stop", low=0, high=limits.MAX_EPOCHS)
     tol: float = option(0.02, "quick: the importances have settled when none moves more than this per epoch")
     patience: int = option(2, "quick: settled epochs in a row that stop the training", low=0,
@@ -109,10 +126,12 @@ class AudioGenXSettings(ExplainerSettings):
                                    "or its next-code distributions (probs)", choices=SPACES)
 
     def resolved(self, model: "LoadedModel | None" = None) -> "AudioGenXSettings":
-        quick = self.mode == "quick"
+        mode = LEGACY_MODES.get(self.mode, self.mode)
+        quick = mode == "quick"
+        used = self.mask_used if self.mask_used is not None else ("sample" if mode == "reference-code" else "p")
         lr = self.lr if self.lr is not None else (QUICK_LR if quick else PAPER_LR)
         decay = self.lr_decay if self.lr_decay is not None or not quick else QUICK_DECAY
-        return dataclasses.replace(self, lr=lr, lr_decay=decay)
+        return dataclasses.replace(self, mode=mode, lr=lr, lr_decay=decay, mask_used=used)
 
 
 class StepExplainers(nn.Module):
@@ -191,10 +210,10 @@ class _Passes:
     def __init__(self, run: Run, bf16: bool) -> None:
         from .. import teacher  # audiocraft: imported when the method runs, not when the CLI reads the settings
         from ..model_inputs import conditions_for
-        self.run, self.bf16, self.forward = run, bf16, teacher.forward
+        self.run, self.bf16, self.forward, self.per_step = run, bf16, teacher.forward, teacher.forward_per_step
         self.space, self.mode = run.settings.space, run.settings.mode
         self.condition = None
-        if self.mode == "reference":  # as the reference code: the unconditional CFG half rides along
+        if self.mode == "paper":  # separate passes, the unconditional CFG half rides along
             provider = run.model.lm.condition_provider
             self.condition = provider(provider.tokenize(conditions_for(run.take.prompt) + conditions_for(None)))
 
@@ -205,19 +224,23 @@ class _Passes:
     def observe(self, mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
         """What the cosines compare, [batch, steps, ·]: e_t itself (the paper) or the next-code
         distributions the same pass gives (``space='probs'``)."""
-        hidden, logits = self.forward(self.run.model, self.run.inputs, mask, batch=batch, condition=condition)
+        if self.mode == "reference-code" and mask is not None:  # each step alone, no history
+            hidden, logits = self.per_step(self.run.model, self.run.inputs, mask, batch=batch)
+        else:
+            hidden, logits = self.forward(self.run.model, self.run.inputs, mask, batch=batch, condition=condition)
         if self.space == "latents":
             return hidden
         return torch.softmax(logits.float(), dim=-1).transpose(1, 2).flatten(-2)  # [batch, steps, K·card]
 
     def target(self) -> torch.Tensor:
-        """[steps, ·] the unperturbed e_t, in the same precision as the masked passes."""
+        """[steps, ·] the unperturbed e_t with full history (in reference-code too: the reference takes
+        them from generation), in the same precision as the masked passes."""
         with torch.no_grad(), self.autocast():
             return self.observe()[0].float()
 
     def masked(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(factual, counterfactual) [steps, ·] under mask ``m`` [steps, L]."""
-        if self.mode == "reference":
+        if self.mode == "paper":
             return (self.observe(m, batch=2, condition=self.condition)[0],
                     self.observe(1 - m, batch=2, condition=self.condition)[0])
         with self.autocast():
@@ -254,7 +277,7 @@ def _explainer_net(run: Run, generator: torch.Generator) -> tuple[nn.Module, tor
     same initial values as one GEMM with the fused Adam kernel."""
     cfg, U = run.settings, run.inputs.text_embeddings
     net: nn.Module = StepExplainers(run.inputs.n_steps, U.shape[1], cfg.hidden, generator).to(run.model.device)
-    if cfg.mode == "reference":
+    if cfg.mode in ("paper", "reference-code"):
         return net, torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
     net = FlatStepExplainers(net)
     return net, torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
@@ -310,6 +333,12 @@ def _optimise(run: Run, net: nn.Module, optim: torch.optim.Optimizer, passes: _P
     return trace
 
 
+def _used_mask(p: torch.Tensor, cfg: AudioGenXSettings, generator: torch.Generator) -> torch.Tensor:
+    """The mask reported and regenerated with: p itself, or (``mask_used='sample'``, the reference's
+    ``reparams``) one Gumbel sample of it, drawn after training from the same generator."""
+    return gumbel_mask(p, cfg.tau, cfg.hard, generator) if cfg.mask_used == "sample" else p
+
+
 @register
 class AudioGenX(Explainer):
     """Train AudioGenX's per-step explainers on the take and return their masks p_t (module docstring)."""
@@ -328,9 +357,11 @@ class AudioGenX(Explainer):
         with teacher.Bf16Weights(run.model.lm) if bf16 else contextlib.nullcontext():
             trace = _optimise(run, net, optim, _Passes(run, bf16), generator)
             with torch.no_grad():
-                final = net(run.inputs.text_embeddings.float()).float().cpu().numpy()
-        return run.result(final, extras={"loss_history": trace.history, "epochs_run": trace.stopped_at,
-                                         "bf16": bf16, "importance_moves": trace.moves})
+                p = net(run.inputs.text_embeddings.float()).float()
+                used = _used_mask(p, run.settings, generator)
+        return run.result(used.cpu().numpy(), extras={
+            "loss_history": trace.history, "epochs_run": trace.stopped_at, "bf16": bf16,
+            "importance_moves": trace.moves, "p_importance": p.mean(0).cpu().tolist()})
 
     def provenance(self, settings: ExplainerSettings, model: "LoadedModel | None" = None) -> dict[str, tp.Any]:
         """All the resolved settings (so a change of the default mode's stop rule is seen) and, given the
