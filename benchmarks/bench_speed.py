@@ -172,7 +172,7 @@ def preview_error(model: LoadedModel, duration: float) -> dict:
     previews = np.concatenate(chunks, axis=-1)
     ref = take.audio
     err = previews - ref
-    spec = lambda x: torch.stft(torch.from_numpy(x[0]), 512, 128, return_complex=True).abs()  # noqa: E731
+    spec = lambda x: torch.stft(torch.from_numpy(x[0]), 512, 128, window=torch.hann_window(512), return_complex=True).abs()  # noqa: E731,E501
     s_ref, s_prev = spec(ref), spec(previews)
     return {"chunks": len(chunks), "max_abs_diff": float(np.abs(err).max()), "peak": float(np.abs(ref).max()),
             "rel_rms_diff": float(np.sqrt((err ** 2).mean() / max((ref ** 2).mean(), 1e-12))),
@@ -290,35 +290,43 @@ def render(res: dict, path: pathlib.Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats/captions, a quarter of medium's layers")
-    ap.add_argument("--skip-medium", action="store_true")
+    ap.add_argument("--only", nargs="+", choices=["bundled", "live", "previews", "medium"],
+                    help="measure these sections and keep the others from the last results file")
     args = ap.parse_args()
     start = time.perf_counter()
     torch.set_num_threads(1)
     os.environ.setdefault("AGX_THREADS", "1")
-    res: dict = {"machine": machine(), "quick": args.quick, "load_before": list(os.getloadavg())}
+    name = "speed_quick" if args.quick else "speed"
+    out = RESULTS / f"{name}.json"
+    sections = set(args.only or ["bundled", "live", "previews", "medium"])
+    res: dict = json.loads(out.read_text()) if args.only and out.exists() else {}
+    res.update({"machine": machine(), "quick": args.quick, "load_before": list(os.getloadavg())})
+    res["measured_in_last_run"] = sorted(sections)
     bundled = load_model("bundled", "cpu")
     repeats = 3 if args.quick else 5
-    res["bundled"] = bundled_speed(bundled, repeats)
-    print("bundled", {k: v for k, v in res["bundled"].items() if k.endswith("_s")}, flush=True)
-    res["live"] = live_agreement(bundled, 4 if args.quick else 16)
-    print("live", res["live"]["per_step_mean"], res["live"]["holistic_mean"], flush=True)
-    from agx_desktop.engine.standin import build_tiny_model
-    tiny = LoadedModel("tiny", build_tiny_model(name="tiny", seed=0, dim=64, num_layers=2, card=64, max_duration=4.0),
-                       torch.device("cpu"), trained=False)
-    res["previews"] = {"bundled codec (Griffin-Lim)": preview_error(bundled, 5.0),
-                       "EnCodec (tiny model)": preview_error(tiny, 2.0)}
-    print("previews", res["previews"], flush=True)
-    if not args.skip_medium:
+    if "bundled" in sections:
+        res["bundled"] = bundled_speed(bundled, repeats)
+        print("bundled", {k: v for k, v in res["bundled"].items() if k.endswith(("_s", "_ratio"))}, flush=True)
+    if "live" in sections:
+        res["live"] = live_agreement(bundled, 4 if args.quick else 16)
+        print("live", res["live"]["per_step_mean"], res["live"]["holistic_mean"], flush=True)
+    if "previews" in sections:
+        from agx_desktop.engine.standin import build_tiny_model
+        tiny = LoadedModel("tiny", build_tiny_model(name="tiny", seed=0, dim=64, num_layers=2, card=64,
+                                                    max_duration=4.0), torch.device("cpu"), trained=False)
+        res["previews"] = {"bundled codec (Griffin-Lim)": preview_error(bundled, 5.0),
+                           "EnCodec (tiny model)": preview_error(tiny, 2.0)}
+        print("previews", res["previews"], flush=True)
+    if "medium" in sections:
         del os.environ["AGX_THREADS"]
         res["medium"] = medium(12 if args.quick else 48, 0.5 if args.quick else 1.0, 1 if args.quick else 2)
         print("medium", res["medium"], flush=True)
     res["load_after"] = list(os.getloadavg())
     res["wall_s"] = time.perf_counter() - start
-    name = "speed_quick" if args.quick else "speed"
-    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=1))
-    if "medium" in res:
+    out.write_text(json.dumps(res, indent=1))
+    if all(k in res for k in ("bundled", "live", "previews", "medium")):
         render(res, RESULTS / f"{name}.md")
-    print((RESULTS / f"{name}.md").read_text() if "medium" in res else json.dumps(res)[:2000])
+        print((RESULTS / f"{name}.md").read_text())
 
 
 if __name__ == "__main__":
