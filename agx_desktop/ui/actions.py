@@ -56,6 +56,7 @@ class ActionSpec:
     enabled_when: Predicate | None = None  # None: always enabled
     tip: str | Tip = ""                    # tooltip (text, or from the state) for the action and its buttons
     separator_before: bool = False
+    checkable: bool = False                # a toggle: its slot reads ``action.isChecked()``
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -98,12 +99,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("retry_save", "&Save unsaved takes", lambda w: w.controller.retry_save(), menu="&File",
                enabled_when=lambda c: bool(c.unsaved_items()), separator_before=True,
                tip="Save again the takes autosave could not write (after freeing space)"),
+    ActionSpec("batch", "&Batch…", lambda w: w.open_batch(), menu="&File",
+               tip="Many takes from a prompt sheet, or the current prompt × N, in the background"),
     ActionSpec("open_data", "Open data folder", lambda w: w.exports.open_data_folder(), menu="&File"),
     ActionSpec("quit", "&Quit", lambda w: w.close(), menu="&File", shortcut=QKeySequence.StandardKey.Quit),
     # ---- Playback
     ActionSpec("play", "Play / Pause", lambda w: w.transport.toggle_play(), menu="&Playback",
                shortcut=Qt.Key.Key_Space, enabled_when=_can_play),
     ActionSpec("stop", "Stop", lambda w: w.transport.stop(), menu="&Playback", enabled_when=_can_play),
+    ActionSpec("play_live", "Play as it &generates",
+               lambda w: w.controller.set_play_while_generating(w.commands.action("play_live").isChecked()),
+               menu="&Playback", enabled_when=_can_play, checkable=True,
+               tip="Start playing the next take as soon as its first part is decoded (the playhead waits for "
+                   "the rest); the finished take then replaces the preview without a jump"),
     ActionSpec("clear_selection", "Clear selection", lambda w: w.session.set_selection(None), menu="&Playback",
                shortcut=Qt.Key.Key_Escape),
     # ---- Help
@@ -130,6 +138,7 @@ class ActionTable(QObject):
                 act.setShortcut(QKeySequence(spec.shortcut))
             if isinstance(spec.tip, str) and spec.tip:
                 act.setToolTip(spec.tip)
+            act.setCheckable(spec.checkable)
             act.triggered.connect(lambda _checked=False, s=spec: s.slot(window))
             if spec.menu is None:
                 window.addAction(act)  # its shortcut works anywhere in the window

@@ -99,7 +99,14 @@ class Controller(QObject):
         self.notices: list[str] = []     # every notice of this run (autosave problems, skipped folders)
         self.last_error: tuple[str, str, str] | None = None  # (what, message, details) of the last failure
         self.closing = False             # the window is closing: failures are no longer shown
+        self.play_while_generating = False  # Play as it generates: the take plays as its chunks decode
+        self._stream_job: Job | None = None  # the generate job whose audio the player is streaming
+        self._live_final: dict[int, dict[int, tp.Any]] = {}  # job id -> take index -> last live snapshot
         runner.failed.connect(self._on_job_failed)
+        runner.live.connect(self._on_live)
+        runner.audio.connect(self._on_audio)
+        for ended in (runner.finished, runner.failed, runner.cancelled):
+            ended.connect(self._on_generation_ended)
         runner.finished.connect(self._on_job_finished)
         runner.cancelled.connect(lambda job: self.status.emit(f"Cancelled: {job.title}", 5000))
 
@@ -178,9 +185,12 @@ class Controller(QObject):
         self.settings_wanted.emit()
         method, settings = self.session.explainer
         title = ("Generate + explain" if explain_after else "Generate") + f" “{prompt[:40]}” (seed {params.seed})"
+        stream = self.play_while_generating and self.player.available
         fn = tasks.generate_task(self.store, self.session.model_id, prompt, params, explain_after=explain_after,
-                                 method=method, settings=settings)
-        return self._submit(title, fn, self._on_new_items, "generate")
+                                 method=method, settings=settings, live=True, stream_audio=stream)
+        job = self._submit(title, fn, lambda items: None, "generate")
+        job.on_done = lambda items, j=job: self._on_generated(j, items)
+        return job
 
     def explain(self) -> Job | None:
         self.display.finish()
@@ -223,8 +233,11 @@ class Controller(QObject):
         prompt = self.session.prompt.strip()
         rng = random.Random()
         seeds = [rng.randint(0, MAX_SEED) for _ in range(int(n))]
-        fn = tasks.generate_task(self.store, self.session.model_id, prompt, self.session.params, seeds=seeds)
-        return self._submit(f"{int(n)} variations of “{prompt[:40]}”", fn, self._on_new_items, "generate")
+        fn = tasks.generate_task(self.store, self.session.model_id, prompt, self.session.params, seeds=seeds,
+                                 live=True)
+        job = self._submit(f"{int(n)} variations of “{prompt[:40]}”", fn, lambda items: None, "generate")
+        job.on_done = lambda items, j=job: self._on_generated(j, items)
+        return job
 
     def variant(self, variant: str) -> Job | None:
         """Hear the factual / counterfactual regeneration of the explained current take."""
@@ -290,6 +303,63 @@ class Controller(QObject):
                 self._autosave_problem(item.notes.pop("autosave_error"), item)
         if items:
             self.show_take(items[0].id)
+
+    # ------------------------------------------------------------------ live map / play as it generates
+    def set_play_while_generating(self, on: bool) -> None:
+        """Play as it generates (off by default): the next Generate plays from its first decoded chunk."""
+        self.play_while_generating = bool(on)
+
+    def _on_live(self, job: Job, snapshot: tp.Any) -> None:
+        """A generate job's provisional live map: shown now, the last one kept for its take."""
+        if job.kind != "generate" or job is not self.runner.running:
+            return
+        self._live_final.setdefault(job.id, {})[snapshot.index] = snapshot
+        self.session.set_live(snapshot)
+
+    def _on_audio(self, job: Job, end: int, chunk: tp.Any) -> None:
+        """Decoded audio of the take being generated: the player's buffer grows; it starts on the first chunk."""
+        if not (self.play_while_generating and self.player.available) or job.kind != "generate":
+            return
+        if self._stream_job is not job:
+            model = self.session.model
+            if model is None:
+                return
+            self._stream_job = job
+            self.player.begin_stream(int(model.sample_rate), int(chunk.shape[0]))
+        if self.player.append(chunk) and not self.player.playing:
+            try:
+                self.player.play()
+            except PlaybackError as exc:
+                self._stream_job = None
+                self.report_error("Playback failed", str(exc))
+
+    def _on_generated(self, job: Job, items: list[TakeItem]) -> None:
+        """A generate job's takes: the streamed buffer becomes the take (no jump), live maps are kept."""
+        if self._stream_job is job and items:
+            self.player.finish_stream(items[0].take.audio)
+        self._stream_job = None
+        for index, snapshot in self._live_final.pop(job.id, {}).items():
+            if index < len(items):
+                self.session.keep_live(items[index].id, snapshot)
+        self.session.set_live(None)
+        self._on_new_items(items)
+
+    def _on_generation_ended(self, job: Job, *_: tp.Any) -> None:
+        """Cancelled or failed: drop the live map; a half-streamed buffer gives way to the current take."""
+        if job.kind != "generate":
+            return
+        self._live_final.pop(job.id, None)
+        self.session.set_live(None)
+        if self._stream_job is job:
+            self._stream_job = None
+            self.player.stop()
+            current = self.session.current
+            self.player.load(None if current is None else current.take.audio,
+                             current.take.sample_rate if current is not None else self.player.sample_rate)
+
+    def add_batch_take(self, item: TakeItem) -> None:
+        """A take written by a Batch… run: it joins the takes list as it arrives."""
+        self.session.add_take(item)
 
     def _on_derived(self, parent: TakeItem, items: list[TakeItem]) -> None:
         """A take regenerated from ``parent`` (same seed): show it and make the pair A/B."""

@@ -27,10 +27,24 @@ class JobContext:
     """What a job function gets: a cancel token and a thread-safe progress reporter (every step is
     passed on; the job bar throttles its repaints with superqt's ``qthrottled``)."""
 
-    def __init__(self, job: "Job", emit: tp.Callable[[str, int, int], None]) -> None:
+    def __init__(self, job: "Job", emit: tp.Callable[[str, int, int], None],
+                 emit_live: tp.Callable[[tp.Any], None] | None = None,
+                 emit_audio: tp.Callable[[int, tp.Any], None] | None = None) -> None:
         self.job = job
         self.cancel = job.token
         self._emit = emit
+        self._emit_live = emit_live
+        self._emit_audio = emit_audio
+
+    def live(self, snapshot: tp.Any) -> None:
+        """Hand the GUI a provisional live map (the job throttles how often it calls this)."""
+        if self._emit_live is not None:
+            self._emit_live(snapshot)
+
+    def audio(self, end_sample: int, chunk: tp.Any) -> None:
+        """Hand the GUI decoded audio ``chunk`` [channels, n] ending at ``end_sample`` (play as it generates)."""
+        if self._emit_audio is not None:
+            self._emit_audio(int(end_sample), chunk)
 
     def progress(self, stage: str, done: int, total: int) -> None:
         self._emit(stage, int(done), int(total))
@@ -57,6 +71,8 @@ class Job:
 
 class _Thread(QThread):
     progressed = Signal(str, int, int)
+    lived = Signal(object)
+    sounded = Signal(int, object)
 
     def __init__(self, job: Job) -> None:
         super().__init__()
@@ -66,7 +82,7 @@ class _Thread(QThread):
         self.details = ""
 
     def run(self) -> None:  # worker thread
-        ctx = JobContext(self.job, self.progressed.emit)
+        ctx = JobContext(self.job, self.progressed.emit, self.lived.emit, self.sounded.emit)
         try:
             self.result = self.job.fn(ctx)
             if self.job.token.cancelled:
@@ -84,6 +100,8 @@ class JobRunner(QObject):
     finished = Signal(object, object)        # job, result (after on_done ran)
     failed = Signal(object, str, str)        # job, one-line message, details
     cancelled = Signal(object)               # job
+    live = Signal(object, object)            # job, live map snapshot (ui.tasks.LiveSnapshot)
+    audio = Signal(object, int, object)      # job, end sample, float32 chunk [channels, n]
     queue_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -145,6 +163,8 @@ class JobRunner(QObject):
         th = _Thread(job)
         self._thread = th
         th.progressed.connect(lambda s, d, t, j=job: self.progress.emit(j, s, d, t))
+        th.lived.connect(lambda snap, j=job: self.live.emit(j, snap))
+        th.sounded.connect(lambda end, chunk, j=job: self.audio.emit(j, end, chunk))
         th.finished.connect(self._on_thread_finished)
         self.queue_changed.emit()
         self.started.emit(job)

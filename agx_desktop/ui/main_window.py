@@ -18,6 +18,7 @@ from agx_desktop.engine.errors import IntervalError
 
 from . import tasks
 from .actions import ActionTable
+from .batch_dialog import BatchDialog
 from .controller import Controller
 from .jobs import JobRunner
 from .panels.exports import ExportActions
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self.save_status = SaveStatus(self.controller, self.statusBar())
         self.commands = ActionTable(self, self.controller)  # menus, shortcuts, enabled-when (actions.py)
         self._bind_buttons()
+        self.jobs.play_live_btn.setDefaultAction(self.commands.action("play_live"))  # checked state shared
+        self.batch_dialog: BatchDialog | None = None
         self._connect()
         self.controller.notices.extend(self.generation.notices)
         self.restore_settings()
@@ -137,6 +140,7 @@ class MainWindow(QMainWindow):
         tl.heat_bar.sigLevelsChangeFinished.connect(lambda *_: self._refresh_importance())
         self.transport.playhead_moved.connect(tl.set_playhead)
         self.transport.active_words_moved.connect(tl.set_active_words)
+        s.live_changed.connect(self._on_live)
 
     # ------------------------------------------------------------------ the views of the current take
     def _show_current(self, item: TakeItem) -> None:
@@ -145,12 +149,37 @@ class MainWindow(QMainWindow):
                                           lambda: self.words.show_words(item),
                                           self._show_explanation])
 
+    def open_batch(self) -> BatchDialog:
+        """Batch… (non-blocking): runs on this window's job queue (job bar progress, Cancel); each take
+        joins the takes list as it is written."""
+        if self.batch_dialog is None:
+            self.batch_dialog = BatchDialog(prompt=self.session.prompt.strip(), model=self.session.model_id,
+                                            runner=self.runner, parent=self)
+            self.batch_dialog.take_ready.connect(self.controller.add_batch_take)
+        elif self.session.prompt.strip():
+            self.batch_dialog.prompt.setText(self.session.prompt.strip())
+        self.batch_dialog.open()
+        return self.batch_dialog
+
+    def _on_live(self, snapshot: tp.Any) -> None:
+        """The take being generated: its provisional live map fills the heatmap; gone: the current take's."""
+        if snapshot is not None:
+            self.timeline.set_live(snapshot)
+        elif self.session.current is not None:
+            self._show_explanation()
+        else:
+            self.timeline.set_heatmap(None)
+
     def display_pending(self) -> bool:
         return self.controller.display.pending
 
     def _show_explanation(self) -> None:
         item = self.session.current
-        self.timeline.set_heatmap(item.explanation if self.session.explanation_matches(item) else None)
+        live = None if item is None else self.session.live_of(item.id)
+        if live is not None and not self.session.explanation_matches(item):
+            self.timeline.set_live(live)  # not explained yet: the live map kept from its generation
+        else:
+            self.timeline.set_heatmap(item.explanation if self.session.explanation_matches(item) else None)
         self._refresh_importance()
 
     def _refresh_importance(self) -> None:

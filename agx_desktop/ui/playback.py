@@ -64,6 +64,8 @@ class Player:
         self._stream: tp.Any = None
         self._paused_at = 0  # source frame shown while not playing
         self._ended = False
+        self._streaming = False  # the buffer grows as a take is generated (play as it generates)
+        self._streamed_final: np.ndarray | None = None  # the take that replaced a streamed buffer
 
     # ------------------------------------------------------------------ state
     @property
@@ -82,8 +84,57 @@ class Player:
     def playing(self) -> bool:
         return self._stream is not None and not self._ended
 
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
+
+    @property
+    def buffered_frames(self) -> int:
+        """Frames the buffer holds (while streaming: what has been decoded so far)."""
+        return len(self._buf)
+
+    def begin_stream(self, sample_rate: int, channels: int) -> None:
+        """Start an empty, growing buffer: :meth:`append` adds decoded audio, :meth:`finish_stream` ends it.
+        While streaming, the callback plays silence at the buffer's end and waits (the playhead stays at
+        the last decoded frame) instead of ending."""
+        self._close_stream()
+        with self._lock:
+            self._buf, self._sr = np.zeros((0, int(channels)), np.float32), int(sample_rate)
+            self._read = self._paused_at = 0
+            self._marks_t, self._marks = [], []
+            self._loop = None
+            self._streaming, self._streamed_final = True, None
+
+    def append(self, chunk: np.ndarray) -> bool:
+        """Add ``chunk`` [channels, n] at the buffer's end (False, nothing done, when not streaming)."""
+        if not self._streaming:
+            return False
+        piece = np.asarray(chunk, dtype=np.float32).T
+        with self._lock:
+            if piece.shape[1] != self._buf.shape[1]:
+                return False
+            self._buf = np.ascontiguousarray(np.concatenate([self._buf, piece], axis=0))
+        return True
+
+    def finish_stream(self, audio: np.ndarray) -> bool:
+        """Replace the streamed buffer (previews) by the take's ``audio``, keeping the position: no jump,
+        playback goes on. A later :meth:`load` of this same array keeps playing too."""
+        if not self._streaming:
+            return False
+        buf = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).T)
+        with self._lock:
+            self._buf = buf
+            self._read = min(self._read, len(buf))
+            self._paused_at = min(self._paused_at, len(buf))
+            self._streaming, self._streamed_final = False, audio
+        return True
+
     def load(self, audio: np.ndarray | None, sample_rate: int, keep_position: bool = False) -> None:
         """Set the buffer; while playing, keeps playing the new audio from the same position (A/B)."""
+        if audio is not None and audio is self._streamed_final and int(sample_rate) == self._sr:
+            self._streamed_final = None  # the take just streamed: it is already playing
+            return
+        self._streaming, self._streamed_final = False, None
         buf = np.zeros((0, 1), np.float32) if audio is None else np.ascontiguousarray(
             np.asarray(audio, dtype=np.float32).T)
         pos_s = self.position()
@@ -250,6 +301,11 @@ class Player:
                     if self._loop:
                         self._read = self._loop[0]
                         continue
+                    if self._streaming:  # not decoded yet: silence, the playhead waits at the end
+                        outdata[filled:] = 0
+                        self._marks_t.append(dac + filled / self._sr)
+                        self._marks.append((self._read, 0))
+                        break
                     outdata[filled:] = 0
                     self._ended = True
                     break

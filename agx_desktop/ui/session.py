@@ -45,6 +45,7 @@ class Session(QObject):
     params_changed = Signal(object)         # GenerationParams the next Generate uses
     explainer_changed = Signal(str, object)  # method name, its Settings (a frozen dataclass)
     words_edited_changed = Signal(bool)     # the word chips differ from the current take's words/weights
+    live_changed = Signal(object)           # LiveSnapshot of the take being generated (None: none now)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +64,8 @@ class Session(QObject):
         self._params = GenerationParams()
         self._explainer: tuple[str, ExplainerSettings | None] = ("audiogenx", None)  # None: the defaults
         self._words_edited = False
+        self._live: tp.Any = None                 # LiveSnapshot of the running generation
+        self._live_of: dict[str, tp.Any] = {}     # take id -> its last LiveSnapshot (until explained)
 
     # ------------------------------------------------------------------ takes
     @property
@@ -119,6 +122,24 @@ class Session(QObject):
     def invalidate(self, take_id: str) -> None:
         """Forget what was derived from take ``take_id``'s explanation."""
         self._per_frame.pop(take_id, None)
+
+    # ------------------------------------------------------------------ live map (provisional)
+    @property
+    def live(self) -> tp.Any:
+        """The live map of the take being generated now (None when no generation is showing one)."""
+        return self._live
+
+    def set_live(self, snapshot: tp.Any) -> None:
+        if snapshot is not self._live:
+            self._live = snapshot
+            self.live_changed.emit(snapshot)
+
+    def keep_live(self, take_id: str, snapshot: tp.Any) -> None:
+        """Keep ``snapshot`` as take ``take_id``'s provisional map (shown until it is explained)."""
+        self._live_of[take_id] = snapshot
+
+    def live_of(self, take_id: str) -> tp.Any:
+        return self._live_of.get(take_id)
 
     def cached_prompt_problem(self, prompt: str) -> str | None:
         """The loaded model's verdict on ``prompt`` when it was checked already, else None."""

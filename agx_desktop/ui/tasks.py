@@ -5,8 +5,11 @@ state is untouched. Autosaving happens inside the job, off the GUI thread.
 """
 from __future__ import annotations
 
+import time
 import typing as tp
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from agx_desktop.engine.errors import AgxError
 from agx_desktop.engine.explain import explain
@@ -58,19 +61,76 @@ def _explain(ctx: JobContext, model: LoadedModel, item: TakeItem, method: str,
     return explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **overrides)
 
 
+LIVE_INTERVAL_S = 0.1  # a live map goes to the GUI at most 10 times a second (first and last step always)
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """The provisional word × time map of a take being generated (cross-attention, :mod:`engine.live`).
+
+    ``per_frame`` [frames, words] is NaN where no step has arrived yet; ``index`` is the take's place
+    in the job (one per seed), so the final snapshot can be kept for the take it belongs to."""
+
+    words: tuple[str, ...]
+    per_frame: np.ndarray
+    frame_rate: float
+    steps_seen: int
+    total_steps: int
+    index: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.steps_seen >= self.total_steps
+
+    @property
+    def duration(self) -> float:
+        return self.per_frame.shape[0] / self.frame_rate if self.frame_rate else 0.0
+
+
+def _live_fn(ctx: JobContext, model: LoadedModel, prompt: str, duration: float,
+             index: int) -> tp.Callable[[int, np.ndarray], None]:
+    """``on_live`` for one take: folds each step into a :class:`~agx_desktop.engine.live.LiveMap` and
+    hands the GUI a snapshot, throttled to :data:`LIVE_INTERVAL_S`."""
+    from agx_desktop.engine.generation import validate_duration
+    from agx_desktop.engine.live import LiveMap, step_frames
+
+    words = tuple(model.text_tokens(prompt).words)
+    frames = validate_duration(model, duration)
+    frames_of_step = step_frames(model.lm, frames)
+    live_map = LiveMap(len(words), frames_of_step, frames)
+    last = [0.0]
+
+    def on_live(step: int, scores: np.ndarray) -> None:
+        live_map.add(step, scores)
+        now = time.monotonic()
+        done = live_map.steps_seen >= len(frames_of_step)
+        if step == 0 or done or now - last[0] >= LIVE_INTERVAL_S:
+            last[0] = now
+            ctx.live(LiveSnapshot(words, live_map.per_frame().astype(np.float32), float(model.frame_rate),
+                                  live_map.steps_seen, len(frames_of_step), index))
+    return on_live
+
+
 def generate_task(store: TakeStore, model_id: str, prompt: str, params: GenerationParams,
                   word_weights: list[float] | None = None, explain_after: bool = False,
                   method: str = "audiogenx", settings: ExplainerSettings | None = None, parent: str | None = None,
-                  seeds: tp.Sequence[int] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
-    """Generate one take (or one per seed in ``seeds``), optionally explained, autosaved."""
+                  seeds: tp.Sequence[int] | None = None, live: bool = False,
+                  stream_audio: bool = False) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """Generate one take (or one per seed in ``seeds``), optionally explained, autosaved.
+
+    ``live``: each take's provisional live map goes out through ``ctx.live`` as steps finish;
+    ``stream_audio``: the first take's decoded chunks go out through ``ctx.audio`` (play as it generates).
+    """
     def run(ctx: JobContext) -> list[TakeItem]:
         model = _model(ctx, model_id)
         items = []
-        for seed in (seeds or [params.seed]):
+        for index, seed in enumerate(seeds or [params.seed]):
             p = replace(params, seed=int(seed))
+            on_live = _live_fn(ctx, model, prompt, p.duration, index) if live else None
+            on_audio = ctx.audio if stream_audio and index == 0 else None
             take = generate(model, prompt, p, word_weights=word_weights, parent=parent,
                             kind="weighted" if word_weights is not None else "original",
-                            progress=ctx.progress, cancel=ctx.cancel)
+                            progress=ctx.progress, cancel=ctx.cancel, on_live=on_live, on_audio=on_audio)
             item = analyse(take)
             if explain_after:
                 item.explanation = _explain(ctx, model, item, method, settings)

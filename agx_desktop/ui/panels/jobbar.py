@@ -1,9 +1,9 @@
-"""The job bar: what runs (progress), what waits (queue), Cancel and Clear queue."""
+"""The job bar: what runs (progress), what waits (queue), Play as it generates, Cancel and Clear queue."""
 from __future__ import annotations
 
 import typing as tp
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QWidget
 from superqt.utils import qthrottled
 
 if tp.TYPE_CHECKING:
@@ -29,8 +29,12 @@ class JobBar(QWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.clear_queue_btn = QPushButton("Clear queue")
         self.queue_label = QLabel("")
+        # checkable, off by default; the window gives it the "play_live" action (text, tip, checked state)
+        self.play_live_btn = QToolButton()
+        self.play_live_btn.setText("Play as it generates")
+        self.play_live_btn.setCheckable(True)
         lay.addWidget(self.progress, 1)
-        for w in (self.queue_label, self.cancel_btn, self.clear_queue_btn):
+        for w in (self.queue_label, self.play_live_btn, self.cancel_btn, self.clear_queue_btn):
             lay.addWidget(w)
         # the first step shows at once, then one redraw per 50 ms at most, the latest step last
         self._show_progress = qthrottled(self._draw_progress, timeout=PROGRESS_REPAINT_MS, leading=True)

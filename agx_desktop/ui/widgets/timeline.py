@@ -6,7 +6,9 @@ seeks, the wheel zooms time; the y axes are fixed.
 """
 from __future__ import annotations
 
+import json
 import typing as tp
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,6 +17,23 @@ from PySide6.QtCore import QRectF, Qt, Signal
 AXIS_WIDTH = 96
 PLAYHEAD_PEN = pg.mkPen("#ffd400", width=2)
 REGION_BRUSH = pg.mkBrush(80, 160, 255, 50)
+LIVE_TITLE = "live (cross-attention, provisional)"
+LIVE_OPACITY = 0.55  # the provisional map is drawn paler than an explanation
+SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "speed.json"
+
+
+def live_tooltip(results: Path = SPEED_RESULTS) -> str:
+    """What the live map is and how far it agrees with AudioGenX, from the measured benchmark
+    (``benchmarks/bench_speed.py``); "not yet measured" when its results are not there."""
+    head = ("Provisional: the cross-attention the model computes while it samples, averaged over heads and "
+            "layers. Explain the take for AudioGenX's map, which replaces this one.")
+    try:
+        live = json.loads(results.read_text(encoding="utf-8"))["live"]
+        overall, per_step, n = float(live["holistic_mean"]), float(live["per_step_mean"]), int(live["n"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return head + "\nAgreement with AudioGenX: not yet measured."
+    return (head + f"\nRank agreement with AudioGenX (Spearman ρ, {n} held-out captions, bundled model): "
+            f"{overall:.2f} for the whole-take word scores, {per_step:.2f} per step.")
 
 
 class TimeViewBox(pg.ViewBox):
@@ -100,6 +119,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
                                       color="#9aa0a6", anchor=(0.5, 0.5))
         self.heat.addItem(self.heat_empty)
         self.words: list[str] = []
+        self.heat_state = "empty"  # "empty", "live" (provisional cross-attention) or "explained"
         self._set_word_ticks([])
         # the words that matter at the playhead: a marker on their rows, riding the playhead
         self.active_marks = pg.ScatterPlotItem(size=11, symbol="t2", pen=pg.mkPen("#1e1f22", width=1),
@@ -194,9 +214,35 @@ class TimelineView(pg.GraphicsLayoutWidget):
         x = (i0 + edges) / self._sr
         self.wave_curve.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel())
 
+    def set_live(self, snapshot: tp.Any) -> None:
+        """Show a live map (``ui.tasks.LiveSnapshot``) filling in left to right, marked provisional:
+        paler, titled so, columns not reached yet left empty (NaN is drawn transparent)."""
+        if snapshot is None:
+            self.set_heatmap(None)
+            return
+        self.active_marks.setData([], [])
+        self.heat_empty.hide()
+        self.heat_state = "live"
+        per_frame = np.asarray(snapshot.per_frame, dtype=np.float32)
+        self.words = list(snapshot.words)
+        n = max(1, len(self.words))
+        done = 100 * snapshot.steps_seen // max(1, snapshot.total_steps)
+        self.heat.setTitle(f"{LIVE_TITLE} — {done} %", color="#e0b050", size="9pt")
+        self.heat.setToolTip(live_tooltip())
+        self.heat_img.setOpacity(LIVE_OPACITY)
+        self.heat_img.setImage(per_frame[:, ::-1], autoLevels=False)
+        self.heat_img.setRect(QRectF(0, 0, max(snapshot.duration, 1e-3), n))
+        self.heat_bar.setLevels((0.0, 1.0))
+        self._set_word_ticks(self.words)
+        self.heat.setYRange(0, n, padding=0)
+
     def set_heatmap(self, explanation: tp.Any) -> None:
         self.active_marks.setData([], [])
+        self.heat_img.setOpacity(1.0)
+        self.heat.setToolTip("")
+        self.heat_state = "empty" if explanation is None else "explained"
         if explanation is None:
+            self.heat.setTitle("AudioGenX word importance over time", color="#d0d0d0", size="9pt")
             self.heat_img.clear()
             self.words = []
             self._set_word_ticks([])
