@@ -94,15 +94,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", choices=["before", "after"])
     ap.add_argument("--mutants", help="comma-separated 1-based indices")
+    ap.add_argument("--skip-baseline", action="store_true", help="do not first check the unmutated code passes")
     args = ap.parse_args()
     chosen = [int(i) - 1 for i in args.mutants.split(",")] if args.mutants else range(len(MUTANTS))
     sets = [args.only] if args.only else ["before", "after"]
-    results: dict = {s: {} for s in sets}
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    store = out / "mutation_explain.json"
+    results: dict = json.loads(store.read_text()) if store.exists() else {}
+    for s in sets:
+        results.setdefault(s, {})
     for test_set in sets:
         with tempfile.TemporaryDirectory() as tmp:
             tree = Path(tmp)
             _copy_tree(tree, test_set)
-            assert _run_tests(tree, sorted({t for ts in TESTS[test_set].values() for t in ts})), \
+            assert args.skip_baseline or _run_tests(tree, sorted({t for ts in TESTS[test_set].values() for t in ts})), \
                 f"the {test_set} tests fail on the unmutated code"
             for i in chosen:
                 name, file, old, new = MUTANTS[i]
@@ -113,22 +119,27 @@ def main() -> None:
                 t0 = time.time()
                 killed = not _run_tests(tree, TESTS[test_set][file])
                 path.write_text(original)
-                results[test_set][name] = {"killed": killed, "seconds": round(time.time() - t0, 1)}
+                results = json.loads(store.read_text()) if store.exists() else {}  # runs may be split
+                results.setdefault(test_set, {})[name] = {"killed": killed, "seconds": round(time.time() - t0, 1)}
+                store.write_text(json.dumps(results, indent=1))
                 print(f"{test_set:6s} {'killed  ' if killed else 'SURVIVED'} {name}", flush=True)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "mutation_explain.json").write_text(json.dumps(results, indent=1))
+    _report(results)
+
+
+def _report(results: dict) -> None:
+    """benchmarks/results/mutation_explain.md from everything recorded so far."""
+    sets = [s for s in ("before", "after") if s in results]
     lines = ["# Mutation test of AudioGenX and its metrics (`benchmarks/mutation_explain.py`)", "",
              f"Same mutants; tests as at {BEFORE_COMMIT} (before) and today (after). "
              "killed = some test fails with the mutant in place.", "",
              "| # | mutant | file | " + " | ".join(sets) + " |", "|---|---|---|" + "---|" * len(sets)]
-    for i in chosen:
-        name, file, _, _ = MUTANTS[i]
-        cells = ["killed" if results[s][name]["killed"] else "**survives**" for s in sets]
+    for i, (name, file, _, _) in enumerate(MUTANTS):
+        cells = [("killed" if results[s][name]["killed"] else "**survives**") if name in results[s] else "not run"
+                 for s in sets]
         lines.append(f"| {i + 1} | {name} | {Path(file).name} | " + " | ".join(cells) + " |")
     lines += ["", "Survivors: " + ", ".join(
         f"{s} {sum(not r['killed'] for r in results[s].values())}/{len(results[s])}" for s in sets)]
-    (out / "mutation_explain.md").write_text("\n".join(lines) + "\n")
+    (ROOT / "benchmarks" / "results" / "mutation_explain.md").write_text("\n".join(lines) + "\n")
     print(lines[-1])
 
 
