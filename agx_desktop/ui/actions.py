@@ -103,6 +103,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="Many takes from a prompt sheet, or the current prompt × N, in the background"),
     ActionSpec("open_data", "Open data folder", lambda w: w.exports.open_data_folder(), menu="&File"),
     ActionSpec("quit", "&Quit", lambda w: w.close(), menu="&File", shortcut=QKeySequence.StandardKey.Quit),
+    # ---- Edit (issue 17: region, timeline, guided edit)
+    ActionSpec("regenerate_region", "Regenerate region", lambda w: w.words.regenerate_region(), menu="&Edit",
+               enabled_when=lambda c: c.has_take and c.session.selection is not None,
+               tip=lambda c: "" if c.has_take and c.session.selection is not None else
+               "Select a region on the timeline first (drag over it)"),
+    ActionSpec("timeline", "Prompt &timeline…", lambda w: w.open_timeline_dialog(), menu="&Edit",
+               tip="Give each span of the clip its own words (0–2.5 s: a dog barks, 2.5–5 s: a church bell rings)"),
+    ActionSpec("guided_edit", "Run guided edit", lambda w: w.guided.run(), menu="&Edit",
+               enabled_when=lambda c: c.has_take,
+               tip="Say more / less / none per word: candidates are regenerated, scored and ranked"),
     # ---- Playback
     ActionSpec("play", "Play / Pause", lambda w: w.transport.toggle_play(), menu="&Playback",
                shortcut=Qt.Key.Key_Space, enabled_when=_can_play),
@@ -154,8 +164,8 @@ class ActionTable(QObject):
     def _connect(self, c: Controller) -> None:
         s, r = c.session, c.runner
         for signal in (s.take_added, s.current_changed, s.explanation_changed, s.ab_changed, s.model_chosen,
-                       s.model_changed, s.prompt_changed, s.words_edited_changed, r.started, r.finished,
-                       r.failed, r.cancelled, r.queue_changed, c.save_state_changed):
+                       s.model_changed, s.prompt_changed, s.words_edited_changed, s.selection_changed, r.started,
+                       r.finished, r.failed, r.cancelled, r.queue_changed, c.save_state_changed):
             signal.connect(self.refresh)
 
     def action(self, name: str) -> QAction:

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from agx_desktop.engine.errors import AgxError
+from agx_desktop.engine.region import DEFAULT_CROSSFADE
 
 from . import tasks
 from .export import ExportError, explanation_csv, export_take, write_text_atomic
@@ -25,6 +26,7 @@ from .playback import PlaybackError
 
 if tp.TYPE_CHECKING:
     from agx_desktop.engine.take import Take
+    from agx_desktop.engine.timeline import Segment
 
     from .analysis import TakeItem
     from .playback import Player
@@ -76,6 +78,17 @@ def replace_words(take: Take, words: list[str]) -> str:
     return prompt
 
 
+def timeline_segments(prompt: str) -> list[Segment]:
+    """The segments of a prompt typed as a timeline ("0-2.5: a dog barks | 2.5-5: a bell rings"), else []."""
+    from agx_desktop.engine.timeline import parse_segment
+    if "|" not in prompt:
+        return []
+    try:
+        return [parse_segment(part) for part in prompt.split("|")]
+    except AgxError:
+        return []
+
+
 class Controller(QObject):
     """Turns the user's requests into queued jobs and their results into session changes."""
 
@@ -86,6 +99,7 @@ class Controller(QObject):
     save_state_changed = Signal()        # unsaved takes or the autosave state changed
     saved_again = Signal(bool)           # a Retry save ended: True when nothing is left unsaved
     settings_wanted = Signal()           # the settings should be written now (a request is made)
+    guided_ranked = Signal(object, object)  # parent TakeItem, its guided-edit candidates ranked best first
 
     def __init__(self, session: Session, runner: JobRunner, store: TakeStore, player: Player,
                  settings: Settings, parent: QObject | None = None) -> None:
@@ -182,6 +196,9 @@ class Controller(QObject):
         if self.prompt_problem():
             return None
         prompt, params = self.session.prompt.strip(), self.session.params
+        segments = timeline_segments(prompt)
+        if segments:  # "0-2.5: a dog barks | 2.5-5: a church bell rings": generation follows the timeline
+            return self.generate_timeline(segments)
         self.settings_wanted.emit()
         method, settings = self.session.explainer
         title = ("Generate + explain" if explain_after else "Generate") + f" “{prompt[:40]}” (seed {params.seed})"
@@ -220,11 +237,71 @@ class Controller(QObject):
             prompt = replace_words(take, words)
             fn = tasks.generate_task(self.store, take.model_id, prompt, take.params, word_weights=weights,
                                      parent=take.id)
+            self.session.set_prompt(prompt)  # the prompt box follows the replaced word
             return self._submit(f"Regenerate “{prompt[:40]}” (seed {take.params.seed})", fn,
                                 lambda items: self._on_derived(item, items), "generate")
         fn = tasks.regenerate_task(self.store, take.model_id, item, "weighted", word_weights=weights)
         return self._submit(f"Regenerate with weights (seed {take.params.seed})", fn,
                             lambda items: self._on_derived(item, items), "generate")
+
+    def regenerate_region(self, words: list[str], weights: list[float], tail: str = "splice",
+                          crossfade: float = DEFAULT_CROSSFADE) -> Job | None:
+        """The current take's selected region again with the chips' words and weights; the audio before
+        the selection is the parent's, sample for sample (issue 17 item 1)."""
+        self.display.finish()
+        item, sel = self.session.current, self.session.selection
+        if item is None or sel is None:
+            return None
+        take = item.take
+        old_words = list(take.words)
+        prompt = replace_words(take, words) if words != old_words else take.prompt
+        edits: dict[str, tp.Any] = {}
+        replaced = {o: n for o, n in zip(old_words, words) if o != n}
+        if replaced:
+            edits["replace"] = replaced
+        changed = {n: w for n, w in zip(words, weights) if abs(w - 1.0) > 1e-9}
+        if changed:
+            edits["weights"] = changed
+        start, end = sel
+        end_or_none = None if end >= take.duration - 1e-6 else end
+        fn = tasks.region_task(self.store, take.model_id, item, start, end_or_none, prompt,
+                               weights if changed else None, tail, crossfade, edits)
+        if replaced:
+            self.session.set_prompt(prompt)  # the prompt box follows the replaced word
+        return self._submit(f"Regenerate region {start:.2f}–{end:.2f} s of take {item.id}", fn,
+                            lambda items: self._on_derived(item, items), "generate")
+
+    def generate_timeline(self, segments: tp.Sequence[Segment]) -> Job | None:
+        """One take whose words follow ``segments`` (issue 17 item 2); its prompt shows them joined."""
+        if not segments:
+            return None
+        self.settings_wanted.emit()
+        params = self.session.params
+        title = f"Generate timeline of {len(segments)} segments (seed {params.seed})"
+        return self._submit(title, tasks.timeline_task(self.store, self.session.model_id, list(segments), params),
+                            self._on_new_items, "generate")
+
+    def guided_edit(self, intents: tp.Sequence[tuple[str, str]], use_selection: bool, candidates: int,
+                    max_rounds: int) -> Job | None:
+        """The importance-guided loop on the current take: ranked candidates as takes, A/B = (parent, best)."""
+        from agx_desktop.engine.guided_edit import WordIntent
+        self.display.finish()
+        item = self.session.current
+        wanted = [WordIntent(w, i) for w, i in intents if i in ("more", "less", "none")]
+        if item is None or not wanted:
+            return None
+        region = self.session.selection if use_selection else None
+        where = "whole clip" if region is None else f"{region[0]:.2f}–{region[1]:.2f} s"
+        what = ", ".join(f"{i.intent} {i.word}" for i in wanted)
+        fn = tasks.guided_task(self.store, item.take.model_id, item, wanted, region, int(candidates), int(max_rounds))
+        return self._submit(f"Guided edit of take {item.id}: {what} ({where})", fn,
+                            lambda items: self._on_guided(item, items), "generate")
+
+    def _on_guided(self, parent: TakeItem, items: list[TakeItem]) -> None:
+        self._on_derived(parent, items[:1])
+        for item in items[1:]:
+            self.session.add_take(item)
+        self.guided_ranked.emit(parent, items)
 
     def variations(self, n: int) -> Job | None:
         """``n`` takes of the prompt, each with another random seed."""

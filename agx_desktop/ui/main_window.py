@@ -23,9 +23,11 @@ from .controller import Controller
 from .jobs import JobRunner
 from .panels.exports import ExportActions
 from .panels.generation import GenerationPanel
+from .panels.guided import GuidedEditDock
 from .panels.jobbar import JobBar
 from .panels.notices import NoticeBar, SaveStatus
 from .panels.takes import TakesDock
+from .panels.timeline_editor import TimelineDialog
 from .panels.transport import TransportPanel
 from .panels.words import WordEditPanel
 from .paths import data_dir
@@ -75,6 +77,8 @@ class MainWindow(QMainWindow):
         self.bars = ImportanceBars()
         self.words = WordEditPanel(self.controller)
         self.takes = TakesDock(self.controller, self)
+        self.guided = GuidedEditDock(self.controller, self)
+        self.timeline_dialog: TimelineDialog | None = None
         self.exports = ExportActions(self.controller, self.timeline, self, self.save_settings)
         self._lay_out()
         self.save_status = SaveStatus(self.controller, self.statusBar())
@@ -111,6 +115,7 @@ class MainWindow(QMainWindow):
         root.addWidget(split, 1)
         self.setCentralWidget(central)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.takes)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.guided)  # below the takes
         self.statusBar().showMessage(f"Data folder: {data_dir()}")
 
     def _bind_buttons(self) -> None:
@@ -121,7 +126,8 @@ class MainWindow(QMainWindow):
                              ("reset_words", w.reset_chips_btn), ("variations", w.variations_btn),
                              ("factual", w.factual_btn), ("counterfactual", w.counterfactual_btn),
                              ("cancel", self.jobs.cancel_btn), ("set_a", t.set_a_btn), ("set_b", t.set_b_btn),
-                             ("switch_ab", t.ab_btn)):
+                             ("switch_ab", t.ab_btn), ("regenerate_region", w.region_btn),
+                             ("guided_edit", self.guided.run_btn)):
             self.commands.bind(name, button)
 
     def _connect(self) -> None:
@@ -169,6 +175,12 @@ class MainWindow(QMainWindow):
             self._show_explanation()
         else:
             self.timeline.set_heatmap(None)
+
+    def open_timeline_dialog(self) -> TimelineDialog:
+        """The prompt timeline dialog (non-blocking; its Generate queues the timeline take)."""
+        self.timeline_dialog = TimelineDialog(self.controller, self)
+        self.timeline_dialog.open()
+        return self.timeline_dialog
 
     def display_pending(self) -> bool:
         return self.controller.display.pending

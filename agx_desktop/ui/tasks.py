@@ -23,6 +23,8 @@ from .store import TakeStore
 
 if tp.TYPE_CHECKING:
     from agx_desktop.engine.explain.settings import ExplainerSettings
+    from agx_desktop.engine.guided_edit import WordIntent
+    from agx_desktop.engine.timeline import Segment
     from agx_desktop.engine.explanation import Explanation
     from agx_desktop.engine.models import LoadedModel
 
@@ -171,6 +173,65 @@ def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: st
         ctx.check()
         _autosave(store, new)
         return [new]
+    return run
+
+
+# ------------------------------------------------------------------ editing (issue 17)
+def region_task(store: TakeStore, model_id: str, item: TakeItem, start: float, end: float | None, prompt: str,
+                word_weights: list[float] | None, tail: str, crossfade: float,
+                edits: dict[str, tp.Any]) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """Regenerate ``item``'s region [start, end) with the edited words (the audio before it is kept)."""
+    def run(ctx: JobContext) -> list[TakeItem]:
+        from agx_desktop.engine.region import regenerate_region
+        model = _model(ctx, model_id)
+        take = regenerate_region(model, item.take, start, end, prompt=prompt, word_weights=word_weights,
+                                 tail=tp.cast(tp.Any, tail), crossfade=crossfade, edits=edits,
+                                 progress=ctx.progress, cancel=ctx.cancel)
+        new = analyse(take)
+        ctx.check()
+        _autosave(store, new)
+        return [new]
+    return run
+
+
+def timeline_task(store: TakeStore, model_id: str, segments: tp.Sequence[Segment],
+                  params: GenerationParams) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """One take whose words follow ``segments`` (the duration is where the last segment ends)."""
+    def run(ctx: JobContext) -> list[TakeItem]:
+        from agx_desktop.engine.timeline import generate_timeline
+        model = _model(ctx, model_id)
+        take = generate_timeline(model, segments, replace(params, duration=float(segments[-1].end)),
+                                 progress=ctx.progress, cancel=ctx.cancel)
+        new = analyse(take)
+        ctx.check()
+        _autosave(store, new)
+        return [new]
+    return run
+
+
+def guided_task(store: TakeStore, model_id: str, item: TakeItem, intents: tp.Sequence[WordIntent],
+                region: tuple[float, float] | None, candidates: int,
+                max_rounds: int) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """The importance-guided loop on ``item``: every candidate as a take, ranked best first, each with
+    ``notes['rank_label']`` (rank, score, met, what changed)."""
+    def run(ctx: JobContext) -> list[TakeItem]:
+        from agx_desktop.engine.guided_edit import guided_edit
+        model = _model(ctx, model_id)
+        # the event classifier only knows the trained bundled world; any other model: the explanation
+        scorer = "auto" if getattr(model, "trained", False) else "explanation"
+        result = guided_edit(model, item.take, list(intents), region=region, candidates=candidates,
+                             max_rounds=max_rounds, scorer=scorer, progress=ctx.progress, cancel=ctx.cancel)
+        ctx.check()
+        items = []
+        for rank, cand in enumerate(result.candidates, 1):
+            new = analyse(cand.take)
+            new.notes["rank_label"] = (f"#{rank} {'✓ met' if cand.met else '✗ not met'} · score "
+                                       f"{cand.score.value:.2f} · round {cand.round} · {cand.label}")
+            items.append(new)
+        ctx.progress("autosave", 0, 1)
+        for new in items:
+            _autosave(store, new)
+        return items
     return run
 
 

@@ -1,10 +1,14 @@
 """The word-edit panel: the prompt's words as chips (mute, weight, replace) and the requests made from
-them: Regenerate with the same seed, Reset words, N Variations, Hear factual / counterfactual."""
+them: Regenerate with the same seed, Regenerate region (the selection; the rest spliced back or
+regenerated), Reset words, N Variations, Hear factual / counterfactual."""
 from __future__ import annotations
 
 import typing as tp
 
-from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QPushButton, QScrollArea, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QPushButton, QScrollArea,
+                               QSpinBox, QVBoxLayout)
+
+from agx_desktop.engine.region import DEFAULT_CROSSFADE
 
 from ..widgets.chips import ChipsPanel
 
@@ -39,8 +43,23 @@ class WordEditPanel(QGroupBox):
         self.variations_btn.setToolTip("Generate N takes with different random seeds")
         self.factual_btn = QPushButton("Hear factual")
         self.counterfactual_btn = QPushButton("Hear counterfactual")
+        self.region_btn = QPushButton("Regenerate region")
+        self.tail_combo = QComboBox()
+        self.tail_combo.addItem("splice the rest back", "splice")
+        self.tail_combo.addItem("regenerate the rest", "regenerate")
+        self.tail_combo.setToolTip("After the region: put the original audio back (crossfaded), or go on "
+                                   "generating with the original words (the rest may change)")
+        self.crossfade_spin = QDoubleSpinBox()
+        self.crossfade_spin.setRange(0.0, 2.0)
+        self.crossfade_spin.setSingleStep(0.01)
+        self.crossfade_spin.setDecimals(2)
+        self.crossfade_spin.setValue(DEFAULT_CROSSFADE)
+        self.crossfade_spin.setPrefix("fade ")
+        self.crossfade_spin.setSuffix(" s")
+        self.crossfade_spin.setToolTip("Length of the equal-power crossfades at the region's edges")
         for w, row, col in ((self.regenerate_btn, 0, 0), (self.reset_chips_btn, 0, 1), (self.variations_spin, 0, 2),
-                            (self.variations_btn, 0, 3), (self.factual_btn, 1, 0), (self.counterfactual_btn, 1, 1)):
+                            (self.variations_btn, 0, 3), (self.factual_btn, 1, 0), (self.counterfactual_btn, 1, 1),
+                            (self.region_btn, 2, 0), (self.tail_combo, 2, 1), (self.crossfade_spin, 2, 2)):
             btns.addWidget(w, row, col)
         ev.addLayout(btns)
         self.chips.changed.connect(lambda: self.session.set_words_edited(self.chips.edited()))
@@ -58,6 +77,13 @@ class WordEditPanel(QGroupBox):
         """The current take again, same seed, with the chips' weights and words."""
         self.controller.display.finish()  # the chips show the current take
         return self.controller.regenerate(self.chips.words(), self.chips.weights())
+
+    def regenerate_region(self) -> Job | None:
+        """The selected region again with the chips' weights and words (the audio before it is kept)."""
+        self.controller.display.finish()
+        return self.controller.regenerate_region(self.chips.words(), self.chips.weights(),
+                                                 tail=str(self.tail_combo.currentData()),
+                                                 crossfade=float(self.crossfade_spin.value()))
 
     def variations(self) -> Job | None:
         return self.controller.variations(int(self.variations_spin.value()))

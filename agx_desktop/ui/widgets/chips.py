@@ -8,6 +8,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QSlider, QToolButton, QWidget
 from superqt import QFlowLayout
 
+from agx_desktop.engine.guided_edit import is_function_word
+
 from .importance import importance_color
 
 
@@ -24,6 +26,9 @@ class WordChip(QFrame):
         self.importance: float | None = None
         self.levels = (0.0, 1.0)
         self.active = False
+        # function words ("a", "then", "while") are shown dimmed and smaller: still editable, but the
+        # content words are what the guided edit proposes to change
+        self.function_word = is_function_word(word)
         self.setObjectName("chip")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         lay = QHBoxLayout(self)
@@ -78,7 +83,8 @@ class WordChip(QFrame):
         self.importance = value
         self.levels = levels
         tip = "not explained yet" if value is None else f"importance {value:.2f}"
-        self.setToolTip(f"{self.original}: {tip}")
+        kind = " (function word)" if self.function_word else ""
+        self.setToolTip(f"{self.original}{kind}: {tip}")
         self._restyle()
 
     def set_active(self, active: bool) -> None:
@@ -120,6 +126,10 @@ class WordChip(QFrame):
         border = "3px solid #ffffff" if self.active else "1px solid #66696e"
         font = "text-decoration: line-through;" if self.mute.isChecked() else ""
         weight = "bold" if self.word != self.original or abs(self.weight - 1.0) > 1e-6 else "normal"
+        if self.function_word:
+            border = "3px solid #ffffff" if self.active else "1px dashed #55585d"
+            fg = "#9a9da2" if self.importance is None else fg
+            font += " font-size: 11px; font-style: italic;"
         self.setStyleSheet(f"QFrame#chip {{ background: {bg.name()}; border: {border}; border-radius: 8px; }}"
                            f"QFrame#chip QLabel {{ color: {fg}; background: transparent; font-weight: {weight}; {font} }}"
                            "QFrame#chip QToolButton:checked { background: #c0392b; color: #ffffff; border-radius: 3px; }")

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QListWidget, QLis
 
 THUMB = QSize(120, 36)
 KIND_COLORS = {"original": "#5fb3ff", "weighted": "#ffb347", "factual": "#77dd77", "counterfactual": "#ff6961",
-               "masked": "#c39bd3"}
+               "masked": "#c39bd3", "region": "#f7dc6f", "timeline": "#48c9b0"}
 
 
 def wav_mime(paths: tp.Sequence[Path]) -> QMimeData:
@@ -42,9 +42,26 @@ def thumbnail(item: tp.Any, size: QSize = THUMB) -> QPixmap:
     return pm
 
 
+def what_changed(item: tp.Any) -> str:
+    """What a take changed, in a few words: a guided candidate's rank and score, a region edit
+    ("mute dog · region 2.00–5.00 s"), a timeline's segments ("0–2.5 s: a dog barks | ..."); '' else."""
+    t = item.take
+    if item.notes.get("rank_label"):
+        return str(item.notes["rank_label"])
+    if t.kind == "region":
+        from agx_desktop.engine.region import edit_label
+        return edit_label(t)
+    if t.kind == "timeline" and t.segments:
+        return " | ".join(f"{s['start']:g}–{s['end']:g} s: {s['text']}" for s in t.segments)
+    return ""
+
+
 def describe(item: tp.Any) -> str:
     t = item.take
     lines = [f"{t.prompt}", f"{t.kind} · seed {int(t.params.seed)} · {t.duration:.1f} s · {t.model_id}"]
+    changed = what_changed(item)
+    if changed:
+        lines.insert(1, changed)
     if t.word_weights is not None:
         ws = [f"{w}×{v:g}" for w, v in zip(t.words, t.word_weights) if abs(v - 1.0) > 1e-9]
         lines.append("weights: " + (", ".join(ws) if ws else "all 1"))

@@ -1,0 +1,88 @@
+"""Editing where the user points (issue 17), driven through the window's actions and the session's
+signals on the untrained 'bundled' stand-in: region regeneration from a selection, the prompt timeline,
+the importance-guided edit (ranked candidates, cancel), and what the takes list says changed."""
+from __future__ import annotations
+
+import numpy as np
+
+from uihelpers import wait_idle
+
+
+def _chip(w, word):
+    return next(c for c in w.words.chips.chips if c.original == word)
+
+
+def test_region_regeneration_keeps_the_audio_before_the_selection_and_says_what_changed(generated, qtbot):
+    w = generated
+    base = w.session.current
+    assert not w.commands.is_enabled("regenerate_region")  # no selection yet
+    w.session.set_selection((0.5, 1.0))
+    assert w.commands.is_enabled("regenerate_region")
+    _chip(w, "dog").set_muted(True)
+    _chip(w, "bell").replace_word("whistle")
+    w.commands.trigger("regenerate_region")
+    assert w.session.prompt == "a dog barks then a whistle rings"  # the prompt box follows the replaced word
+    assert w.generation.prompt_edit.text() == "a dog barks then a whistle rings"
+    wait_idle(qtbot, w)
+    new = w.session.current
+    assert new is not base and new.take.kind == "region" and new.take.parent == base.id
+    start = int(round(new.take.edit["region"][0] * new.take.sample_rate))
+    assert start > 0 and np.array_equal(new.take.audio[..., :start], base.take.audio[..., :start])
+    label = w.history.row_of(new.id).text()
+    assert "bell→whistle" in label and "mute dog" in label and "region 0.50–1.00 s" in label
+    assert w.session.ab == {"A": base.id, "B": new.id}
+
+
+def test_a_two_segment_timeline_generates_a_take_that_follows_it_and_explains(make_window, qtbot):
+    w = make_window()
+    w.session.set_params(duration=1.0, seed=2)
+    w.commands.trigger("timeline")
+    dialog = w.timeline_dialog
+    dialog.set_segments([])
+    dialog.add_row(0.0, 0.5, "a dog barks")
+    dialog.add_row(0.5, 1.0, "a church bell rings")
+    dialog.generate_btn.click()
+    wait_idle(qtbot, w)
+    item = w.session.current
+    assert item is not None and item.take.kind == "timeline"
+    assert [(s["start"], s["end"], s["text"]) for s in item.take.segments] == \
+        [(0.0, 0.5, "a dog barks"), (0.5, 1.0, "a church bell rings")]
+    assert "0–0.5 s: a dog barks | 0.5–1 s: a church bell rings" in w.history.row_of(item.id).text()
+    w.generation.explainer.form.set_value("epochs", 2)
+    w.commands.trigger("explain")
+    wait_idle(qtbot, w)
+    assert w.session.explanation_matches(item)
+    # the same timeline typed in the prompt
+    w.session.set_prompt("0-0.5: a dog barks | 0.5-1: a church bell rings")
+    w.commands.trigger("generate")
+    wait_idle(qtbot, w)
+    typed = w.session.current
+    assert typed is not item and typed.take.kind == "timeline" and len(typed.take.segments) == 2
+
+
+def test_guided_edit_shows_ranked_candidates_as_takes_and_cancels_cleanly(generated, qtbot):
+    w = generated
+    base = w.session.current
+    assert list(w.guided.intents) == ["dog", "barks", "bell", "rings"]  # content words only
+    assert _chip(w, "then").function_word and not _chip(w, "dog").function_word
+    w.guided.set_intent("bell", "none")
+    w.guided.candidates_spin.setValue(2)
+    w.guided.rounds_spin.setValue(1)
+    w.commands.trigger("guided_edit")
+    wait_idle(qtbot, w)
+    labels = w.guided.ranked_labels()
+    assert len(labels) == 2 and labels[0].startswith("#1 ") and labels[1].startswith("#2 ")
+    assert all("score" in label and "bell" in label for label in labels)
+    best = w.session.ab["B"]
+    assert w.session.ab["A"] == base.id and w.session.items[best].take.parent == base.id
+    assert w.history.row_of(best).text().splitlines()[1] == labels[0]
+    n_takes = len(w.session.items)
+    # cancel a longer run: nothing is added and the app says so
+    w.session.set_current(base.id)
+    w.guided.rounds_spin.setValue(3)
+    w.commands.trigger("guided_edit")
+    qtbot.waitUntil(lambda: w.runner.busy, timeout=10000)
+    w.commands.trigger("cancel")
+    wait_idle(qtbot, w)
+    assert len(w.session.items) == n_takes and w.guided.ranked_labels() == labels
+    assert w.statusBar().currentMessage().startswith("Cancelled: Guided edit")
