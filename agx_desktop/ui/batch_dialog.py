@@ -5,8 +5,8 @@ The dialog only prepares the run; :func:`agx_desktop.batch.runner.run_batch` doe
 :class:`~agx_desktop.ui.jobs.JobRunner` thread (the same engine path as ``agx batch``: resumable,
 atomic per take, manifest.csv). Each take is announced by :attr:`BatchDialog.take_ready` (a
 :class:`~agx_desktop.ui.analysis.TakeItem`) as soon as it is written, so the window can add it to
-its takes list while the batch goes on. Not wired into the window here (the window/actions owner
-connects ``take_ready`` and adds the action).
+its takes list while the batch goes on: File ▸ Batch… (``MainWindow.open_batch``) runs it on the
+window's own job queue (job bar progress, Cancel) and adds each take to the session.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ seeks, the wheel zooms time; the y axes are fixed.
 """
 from __future__ import annotations
 
+import functools
 import json
 import typing as tp
 from pathlib import Path
@@ -22,6 +23,7 @@ LIVE_OPACITY = 0.55  # the provisional map is drawn paler than an explanation
 SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "speed.json"
 
 
+@functools.lru_cache(maxsize=4)
 def live_tooltip(results: Path = SPEED_RESULTS) -> str:
     """What the live map is and how far it agrees with AudioGenX, from the measured benchmark
     (``benchmarks/bench_speed.py``); "not yet measured" when its results are not there."""
@@ -232,6 +234,10 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.heat_img.setOpacity(LIVE_OPACITY)
         self.heat_img.setImage(per_frame[:, ::-1], autoLevels=False)
         self.heat_img.setRect(QRectF(0, 0, max(snapshot.duration, 1e-3), n))
+        if snapshot.duration > self.duration + 1e-6:  # a longer take than the one shown: room for all of it
+            for p in self.plots:
+                p.setLimits(xMin=0, xMax=snapshot.duration, minXRange=0.02)
+            self.wave.setXRange(0, snapshot.duration, padding=0)
         self.heat_bar.setLevels((0.0, 1.0))
         self._set_word_ticks(self.words)
         self.heat.setYRange(0, n, padding=0)
