@@ -130,11 +130,7 @@ def test_the_explanation_scores_any_model(tiny_model, tiny_take):
 
 # --------------------------------------------------------------------------------------------- agx edit
 @pytest.fixture
-def agx(untrained_bundled, capsys, monkeypatch):
-    commands = dict(cli.plugin_commands())
-    commands["edit"] = guided_cli
-    monkeypatch.setattr(cli, "plugin_commands", lambda: commands)
-
+def agx(untrained_bundled, capsys):
     def call(*args):
         code = cli.run(["--quiet", *map(str, args)])
         out, err = capsys.readouterr()

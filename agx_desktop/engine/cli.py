@@ -18,7 +18,7 @@ import sys
 import typing as tp
 from pathlib import Path
 
-from . import edit_cli, limits
+from . import edit_cli, guided_cli, limits
 from .cli_args import (ARG_CFG, ARG_DURATION, ARG_PROMPT, ARG_SECONDS, ARG_SEED,
                        ARG_TEMPERATURE, ARG_TOP_K, ARG_TOP_P, ARG_WEIGHT, Bars, checked, load_announced,
                        model_for_take, parse_weights, quiet_imports, read_explanation)
@@ -41,6 +41,7 @@ EPILOG = """examples:
   agx regenerate takes/dog --weights dog=0 bell=2 --out takes/dog_edit
   agx regenerate takes/dog --from 2.0 --to 3.5 --replace bell=whistle --out takes/dog_whistle
   agx timeline "0-2.5: a dog barks" "2.5-5: a church bell rings" --out takes/line
+  agx edit takes/dog --none bell --region 2 5 --out takes/dog_nobell   # guided: checks its own result
   agx export takes/dog dog.wav --lufs -14 --true-peak -1 --bits 24 --rate 48000
 """
 
@@ -420,6 +421,7 @@ COMMANDS: dict[str, Command] = {
     "regenerate": Command(_add_regenerate, _regenerate),
     "region": Command(edit_cli.add_region_parser, edit_cli.run_region),
     "timeline": Command(edit_cli.add_timeline_parser, edit_cli.run_timeline),
+    "edit": Command(guided_cli.add_subparser, lambda args, _bars: guided_cli.run_from_args(args)),
 }
 
 

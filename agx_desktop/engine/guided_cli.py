@@ -7,30 +7,24 @@ Writes the ranked candidates as take folders ``OUT/01``, ``OUT/02``, ... (best f
 ``OUT/guided_edit.json`` (per candidate: label, score, met, round, weights, seed; rounds used,
 seconds), only once the loop has finished: an interrupted run writes nothing.
 
-In the ``agx_desktop.commands`` shape (:func:`add_subparser`, :func:`run_from_args`); cli.py's
-argument types and helpers are imported when the command is built or run, as in :mod:`.edit_cli`.
+In cli.py's command table (:func:`add_subparser`, :func:`run_from_args`); the argument types and
+helpers come from :mod:`.cli_args`.
 """
 from __future__ import annotations
 
 import argparse
 import typing as tp
 
-from . import limits
+from . import cli_args, limits
 from .errors import ParameterError
 from .safetext import terminal_safe
 
 SUMMARY = "guided_edit.json"
 
 
-def _cli() -> tp.Any:
-    from . import cli
-    return cli
-
-
 def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     """Add ``agx edit`` to ``agx``'s subcommands."""
     from .guided_edit import DEFAULT_METHOD
-    cli = _cli()
     p = subparsers.add_parser(
         "edit", help="edit a take toward more / less / none of some words, checking the result",
         description="Importance-guided edit: explain which words drive the region, regenerate a few candidate "
@@ -41,11 +35,11 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     for intent, what in (("more", "more of WORD"), ("less", "less of WORD"), ("none", "no WORD at all")):
         p.add_argument(f"--{intent}", nargs="+", action="extend", default=[], metavar="WORD",
                        help=f"{what} in the region (a content word of the prompt)")
-    p.add_argument("--region", nargs=2, type=cli.ARG_SECONDS, default=None, metavar=("START", "END"),
+    p.add_argument("--region", nargs=2, type=cli_args.ARG_SECONDS, default=None, metavar=("START", "END"),
                    help="seconds [START, END) to edit (default: the whole clip)")
-    p.add_argument("--candidates", type=cli._checked(lambda v: limits.check_int("candidates", v, 1, 16), int),
+    p.add_argument("--candidates", type=cli_args.checked(lambda v: limits.check_int("candidates", v, 1, 16), int),
                    default=4, help="candidates per round (default 4)")
-    p.add_argument("--rounds", type=cli._checked(lambda v: limits.check_int("rounds", v, 1, 20), int),
+    p.add_argument("--rounds", type=cli_args.checked(lambda v: limits.check_int("rounds", v, 1, 20), int),
                    default=3, help="at most this many rounds (default 3)")
     p.add_argument("--scorer", choices=("auto", "classifier", "explanation"), default="auto",
                    help="how candidates are checked (auto: the event classifier on the bundled model when every "
@@ -77,7 +71,6 @@ def run_from_args(args: argparse.Namespace, progress: tp.Any = None) -> int:
     from .models import BUNDLED_ID
     from .region import region_frames
     from .safetext import check_prompt_chars
-    cli = _cli()
     take = take_folder.load_take(args.take)
     check_prompt_chars(take.prompt)
     intents = intents_from(args.more, args.less, args.none)
@@ -87,12 +80,12 @@ def run_from_args(args: argparse.Namespace, progress: tp.Any = None) -> int:
         region_frames(take, *region)
     if args.scorer == "classifier" and take.model_id != BUNDLED_ID:
         raise ParameterError("the classifier scorer needs a take of the bundled model: use --scorer explanation")
-    model_id = cli._model_for(take, args.model, "edit")
+    model_id = cli_args.model_for_take(take, args.model, "edit")
     folders = _out_folders(args.out, args.candidates * args.rounds)  # checked before the model loads
     content, function = split_words(take.words)
     quiet = getattr(args, "quiet", False)
     say = progress if progress is not None else (None if quiet else _say)
-    model = cli._load(model_id, args)
+    model = cli_args.load_announced(model_id, args)
     result = guided_edit(model, take, intents, region=region, candidates=args.candidates, max_rounds=args.rounds,
                          scorer=args.scorer, method=args.method, tail=args.tail, progress=say)
     rows = []
