@@ -275,6 +275,8 @@ class Controller(QObject):
         """One take whose words follow ``segments`` (issue 17 item 2); its prompt shows them joined."""
         if not segments:
             return None
+        # the prompt box shows the timeline as it can be typed: Generate again makes the same take
+        self.session.set_prompt(" | ".join(f"{s.start:g}-{s.end:g}: {s.text.strip()}" for s in segments))
         self.settings_wanted.emit()
         params = self.session.params
         title = f"Generate timeline of {len(segments)} segments (seed {params.seed})"

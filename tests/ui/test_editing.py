@@ -48,6 +48,7 @@ def test_a_two_segment_timeline_generates_a_take_that_follows_it_and_explains(ma
     assert [(s["start"], s["end"], s["text"]) for s in item.take.segments] == \
         [(0.0, 0.5, "a dog barks"), (0.5, 1.0, "a church bell rings")]
     assert "0–0.5 s: a dog barks | 0.5–1 s: a church bell rings" in w.history.row_of(item.id).text()
+    assert w.generation.prompt_edit.text() == "0-0.5: a dog barks | 0.5-1: a church bell rings"
     w.generation.explainer.form.set_value("epochs", 2)
     w.commands.trigger("explain")
     wait_idle(qtbot, w)

@@ -69,7 +69,8 @@ class GuidedEditDock(QDockWidget):
         """One intent box per content word of ``item`` (its intent kept when the word stays)."""
         words: list[str] = []
         for w in (item.take.words if item is not None else ()):
-            if not is_function_word(w) and w not in words:
+            w = w.strip(".,;:!?\"'()")  # "barks." is the word "barks"
+            if w and not is_function_word(w) and w not in words:
                 words.append(w)
         if words == list(self.intents):
             return
