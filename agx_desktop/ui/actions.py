@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
 if tp.TYPE_CHECKING:
-    from PySide6.QtWidgets import QAbstractButton, QMainWindow
+    from PySide6.QtWidgets import QAbstractButton, QMainWindow, QWidget
 
     from .controller import Controller
     from .main_window import MainWindow
@@ -44,6 +44,62 @@ def _can_play(c: Controller) -> bool:
     return c.player.available
 
 
+def _word_count(c: Controller) -> int:
+    cur = c.session.current
+    return len(cur.take.words) if cur is not None else 0
+
+
+def _toggle_mute(w: MainWindow, index: int) -> None:
+    """Word ``index``'s M button, pressed (the chips show the current take once its display finished)."""
+    w.controller.display.finish()
+    chips = w.words.chips.chips
+    if index < len(chips):
+        chips[index].mute.toggle()
+
+
+def _mark(w: MainWindow, side: str) -> None:
+    """Set the region's start (``in``) or end (``out``) at the playhead; the other end stays where it
+    was when that still leaves a region, else it goes to the take's edge."""
+    cur = w.session.current
+    if cur is None:
+        return
+    pos, dur = float(w.player.position()), float(cur.take.duration)
+    start, end = w.session.selection or (0.0, dur)
+    if side == "in":
+        start, end = pos, (end if end > pos else dur)
+    else:
+        start, end = (start if start < pos else 0.0), pos
+    if end > start:
+        w.session.set_selection((start, end))
+
+
+def show_shortcut_sheet(w: QWidget) -> None:
+    from .widgets.shortcut_sheet import ShortcutSheet
+    sheet = ShortcutSheet(shortcut_rows(), w)
+    sheet.open()  # non-blocking
+    w.shortcut_sheet = sheet  # type: ignore[attr-defined]  # kept alive (and reachable by tests)
+
+
+#: keys that are not in the table because the focused widget handles them (shown in the sheet too)
+FOCUS_KEYS: tuple[tuple[str, str], ...] = (
+    ("Enter (in the prompt)", "Generate, then move to the timeline"),
+    ("Esc (in the prompt)", "Leave the prompt: focus the timeline (Space plays again)"),
+    ("Space / Enter (on a focused button)", "Press that button (Space plays everywhere else)"),
+    ("Tab / Shift+Tab", "Move between the controls"),
+)
+
+
+def key_text(shortcut: str | QKeySequence.StandardKey | Qt.Key) -> str:
+    return QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+
+
+def shortcut_rows(specs: tp.Sequence[ActionSpec] | None = None) -> list[tuple[str, str]]:
+    """(keys, what they do) for every command with a shortcut, then the focus keys: the Help sheet."""
+    rows = [(key_text(s.shortcut), s.text.replace("&", "").rstrip("…"))
+            for s in (specs if specs is not None else ACTIONS) if s.shortcut is not None and key_text(s.shortcut)]
+    return rows + list(FOCUS_KEYS)
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """One command. ``menu`` None: a shortcut (and maybe a button) without a menu entry."""
@@ -67,12 +123,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
                shortcut="Ctrl+Shift+Return", enabled_when=_can_generate, tip=_generate_tip),
     ActionSpec("explain", "Explain", lambda w: w.controller.explain(), shortcut="Ctrl+Shift+X",
                enabled_when=_has_take, tip=lambda c: "" if c.has_take else "Generate a take first"),
-    ActionSpec("regenerate", "Regenerate (same seed)", lambda w: w.words.regenerate(), enabled_when=_has_take,
+    ActionSpec("regenerate", "Regenerate (same seed)", lambda w: w.words.regenerate(), shortcut="Ctrl+R",
+               enabled_when=_has_take,
                tip="Generate again with the same seed, applying the chips' weights and words"),
     ActionSpec("reset_words", "Reset words", lambda w: w.words.chips.reset(),
                enabled_when=lambda c: c.has_take and c.session.words_edited),
-    ActionSpec("variations", "Variations", lambda w: w.words.variations(), enabled_when=_can_generate,
-               tip=_generate_tip),
+    ActionSpec("variations", "Variations", lambda w: w.words.variations(), shortcut="Ctrl+Shift+V",
+               enabled_when=_can_generate, tip=_generate_tip),
     ActionSpec("factual", "Hear factual", lambda w: w.controller.variant("factual"), enabled_when=_explained,
                tip="Regenerate with only what the explanation found important (mask M)"),
     ActionSpec("counterfactual", "Hear counterfactual", lambda w: w.controller.variant("counterfactual"),
@@ -82,9 +139,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                enabled_when=lambda c: c.runner.busy,
                tip="Stop the running job within about a second; queued jobs then run"),
     # ---- A/B (takes dock)
-    ActionSpec("set_a", "Set A", lambda w: w.controller.set_ab("A"), enabled_when=_has_take),
-    ActionSpec("set_b", "Set B", lambda w: w.controller.set_ab("B"), enabled_when=_has_take),
-    ActionSpec("switch_ab", "Switch A/B", lambda w: w.controller.switch_ab(),
+    ActionSpec("set_a", "Set A", lambda w: w.controller.set_ab("A"), shortcut="Ctrl+Shift+A", enabled_when=_has_take),
+    ActionSpec("set_b", "Set B", lambda w: w.controller.set_ab("B"), shortcut="Ctrl+Shift+B", enabled_when=_has_take),
+    ActionSpec("switch_ab", "Switch A/B", lambda w: w.controller.switch_ab(), shortcut="Ctrl+B",
                enabled_when=lambda c: c.session.ab_complete,
                tip="Swap between take A and take B, keeping the playhead (and playback) where it is"),
     # ---- File
@@ -124,7 +181,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
                    "the rest); the finished take then replaces the preview without a jump"),
     ActionSpec("clear_selection", "Clear selection", lambda w: w.session.set_selection(None), menu="&Playback",
                shortcut=Qt.Key.Key_Escape),
+    ActionSpec("mark_in", "Region start at the playhead", lambda w: _mark(w, "in"), menu="&Playback",
+               shortcut=Qt.Key.Key_I, enabled_when=_has_take, separator_before=True,
+               tip="The selected region starts at the playhead (as a DAW's In mark)"),
+    ActionSpec("mark_out", "Region end at the playhead", lambda w: _mark(w, "out"), menu="&Playback",
+               shortcut=Qt.Key.Key_O, enabled_when=_has_take,
+               tip="The selected region ends at the playhead (as a DAW's Out mark)"),
+    # ---- word chips: Alt+N mutes / unmutes word N (shortcuts only; listed in the shortcut sheet)
+    *(ActionSpec(f"mute_word_{n}", f"Mute / unmute word {n}", lambda w, i=n - 1: _toggle_mute(w, i),
+                 shortcut=f"Alt+{n}", enabled_when=lambda c, n=n: _word_count(c) >= n) for n in range(1, 10)),
     # ---- Help
+    ActionSpec("shortcuts", "Keyboard shortcuts", lambda w: show_shortcut_sheet(w), menu="&Help",
+               shortcut=QKeySequence.StandardKey.HelpContents),
     ActionSpec("about", "About AGX Desktop", lambda w: w.about(), menu="&Help"),
 )
 

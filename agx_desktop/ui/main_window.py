@@ -21,6 +21,7 @@ from .actions import ActionTable
 from .batch_dialog import BatchDialog
 from .controller import Controller
 from .jobs import JobRunner
+from .keyboard import KeyboardFocus
 from .panels.exports import ExportActions
 from .panels.generation import GenerationPanel
 from .panels.guided import GuidedEditDock
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.jobs.play_live_btn.setDefaultAction(self.commands.action("play_live"))  # checked state shared
         self.batch_dialog: BatchDialog | None = None
         self._connect()
+        self.keyboard = KeyboardFocus(self, self.generation.prompt_edit, self.timeline)  # Space/Enter/Esc by focus
         self.controller.notices.extend(self.generation.notices)
         self.restore_settings()
         self.controller.start(load_autosaved)
@@ -155,6 +157,12 @@ class MainWindow(QMainWindow):
                                           lambda: self.words.show_words(item),
                                           self._show_explanation])
 
+    def open_timeline_dialog(self) -> TimelineDialog:
+        """The prompt timeline dialog (non-blocking; its Generate queues the timeline take)."""
+        self.timeline_dialog = TimelineDialog(self.controller, self)
+        self.timeline_dialog.open()
+        return self.timeline_dialog
+
     def open_batch(self) -> BatchDialog:
         """Batch… (non-blocking): runs on this window's job queue (job bar progress, Cancel); each take
         joins the takes list as it is written."""
@@ -175,12 +183,6 @@ class MainWindow(QMainWindow):
             self._show_explanation()
         else:
             self.timeline.set_heatmap(None)
-
-    def open_timeline_dialog(self) -> TimelineDialog:
-        """The prompt timeline dialog (non-blocking; its Generate queues the timeline take)."""
-        self.timeline_dialog = TimelineDialog(self.controller, self)
-        self.timeline_dialog.open()
-        return self.timeline_dialog
 
     def display_pending(self) -> bool:
         return self.controller.display.pending
