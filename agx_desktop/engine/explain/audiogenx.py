@@ -84,7 +84,7 @@ if tp.TYPE_CHECKING:
     from ..models import LoadedModel
 
 PAPER_LR, QUICK_LR, QUICK_DECAY = 1e-3, 5e-3, 0.95
-MODES = ("quick", "fast", "paper", "reference-code", "reference")  # reference: old name of paper
+MODES = ("quick", "fast", "reference", "paper", "reference-code")  # reference: old name of paper, kept accepted
 LEGACY_MODES = {"reference": "paper"}
 MASKS_USED = ("p", "sample")
 SPACES = ("latents", "probs")
