@@ -106,3 +106,16 @@ def test_batch_action_runs_a_sheet_and_its_takes_join_the_list(make_window, qtbo
     qtbot.waitUntil(lambda: len(w.history.ids()) == 2)
     assert sorted(w.session.items[i].take.prompt for i in w.history.ids()) == ["rain", "wind"]
     assert (dialog.progress.value(), dialog.progress.maximum()) == (2, 2)
+
+
+def test_cancelled_while_playing_as_it_generates_leaves_no_half_take(make_window, qtbot):
+    w = make_window()
+    w.commands.trigger("play_live")
+    w.session.set_prompt("rain on a tin roof")
+    w.session.set_params(duration=3.0, seed=6)
+    w.runner.audio.connect(lambda job, end, chunk: w.commands.trigger("cancel"))
+    w.commands.trigger("generate")
+    wait_idle(qtbot, w)
+    assert w.session.current is None and not w.session.items
+    assert not w.player.streaming and not w.player.playing and w.player.buffered_frames == 0
+    assert w.session.live is None and w.timeline.heat_state == "empty"
