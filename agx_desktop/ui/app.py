@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import os
 import sys
+import typing as tp
 import warnings
+
+if tp.TYPE_CHECKING:
+    from PySide6.QtCore import QRect
 
 
 def apply_style(app) -> None:  # noqa: ANN001
@@ -46,6 +50,61 @@ def install_excepthook(window) -> None:  # noqa: ANN001
     sys.excepthook = hook
 
 
+#: the xcb platform plugin's system libraries (Qt >= 6.5) and the packages that hold them
+XCB_LIBS: tuple[tuple[str, str, str], ...] = (
+    # (soname stem for ctypes.util.find_library, Debian/Ubuntu package, Fedora package)
+    ("xcb-cursor", "libxcb-cursor0", "xcb-util-cursor"),
+    ("xcb-icccm", "libxcb-icccm4", "xcb-util-wm"),
+    ("xcb-keysyms", "libxcb-keysyms1", "xcb-util-keysyms"),
+    ("xcb-image", "libxcb-image0", "xcb-util-image"),
+    ("xcb-render-util", "libxcb-render-util0", "xcb-util-renderutil"),
+    ("xkbcommon-x11", "libxkbcommon-x11-0", "libxkbcommon-x11"),
+)
+
+
+def missing_xcb_packages(find: tp.Callable[[str], str | None] | None = None,
+                         platform: str | None = None, env: tp.Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(apt package, Fedora package) of each xcb library Qt's Linux plugin needs and the system lacks;
+    empty off Linux or when another platform plugin (wayland, offscreen) was chosen."""
+    import ctypes.util
+    env = os.environ if env is None else env
+    if (platform or sys.platform) != "linux" or env.get("QT_QPA_PLATFORM", "xcb").split(":")[0] not in ("", "xcb"):
+        return []
+    find = find or ctypes.util.find_library
+    return [(deb, fedora) for lib, deb, fedora in XCB_LIBS if not find(lib)]
+
+
+def xcb_message(missing: tp.Sequence[tuple[str, str]]) -> str:
+    debs, rpms = " ".join(d for d, _ in missing), " ".join(r for _, r in missing)
+    return (f"AGX Desktop needs system libraries for Qt's X11 plugin: sudo apt install {debs} "
+            f"(Fedora: sudo dnf install {rpms})")
+
+
+def place_window(window: tp.Any) -> None:
+    """Fit the window to the screen it opens on (the restored geometry only if it fits)."""
+    screen = window.screen() or window.windowHandle() and window.windowHandle().screen()
+    if screen is None:
+        return
+    available = screen.availableGeometry()
+    saved = window.geometry() if window.settings.geometry else None
+    rect = initial_geometry(available, saved)
+    window.resize(rect.size())
+    window.move(rect.topLeft())
+
+
+def initial_geometry(available: QRect, saved: QRect | None) -> QRect:
+    """Where the window opens: the saved geometry when it fits the screen's available area, else
+    at most 1440x900, centred in it."""
+    from PySide6.QtCore import QRect as _QRect
+    if saved is not None and saved.isValid() and available.contains(saved):
+        return _QRect(saved)
+    # the frame (title bar, borders) is outside geometry(): leave room for it
+    w, h = min(1440, available.width() - 16), min(900, available.height() - 40)
+    rect = _QRect(0, 0, w, h)
+    rect.moveCenter(available.center())
+    return rect
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the app and run its event loop; returns the exit status."""
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -54,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    missing = [] if QApplication.instance() else missing_xcb_packages()
+    if missing:  # Qt would abort with a page about plugins; say which packages to install, in one line
+        print(xcb_message(missing), file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
     app.setApplicationName("AGX Desktop")
     app.setOrganizationName("AGX")
@@ -72,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow  # imports torch + audiocraft: a few seconds
 
     window = MainWindow()
-    window.resize(1440, 900)
+    place_window(window)
     window.show()
+    window.generation.prompt_edit.setFocus()  # type at once; Enter generates
     previous_hook = sys.excepthook
     install_excepthook(window)
     if splash is not None:

@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.commands.refreshed.connect(lambda: self.generation.show_problem(c.prompt_problem()))
         c.error.connect(self.show_error)
         c.status.connect(self.statusBar().showMessage)
+        self.generation.duration_spin.clamped.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.settings_wanted.connect(self.save_settings)
         c.saved_again.connect(self._on_saved_again)
         s.current_changed.connect(self._show_current)

@@ -9,6 +9,7 @@ import json
 import typing as tp
 from dataclasses import asdict, dataclass, field, fields, make_dataclass
 
+from agx_desktop.engine.delivery.loudness import CEILING_DB, MAX_LIMIT_DB
 from agx_desktop.engine.fsio import is_finite_number, write_json_atomic
 from agx_desktop.engine.take import GenerationParams
 
@@ -25,6 +26,8 @@ class ExportSettings:
     normalize: str = "lufs"          # none | lufs | peak
     lufs: float = -14.0
     peak_db: float = -1.0
+    true_peak: float = CEILING_DB     # dBTP ceiling the limiter keeps (4x oversampled measurement)
+    max_limit: float = MAX_LIMIT_DB   # most gain reduction the limiter may apply to reach the target
     pattern: str = DEFAULT_PATTERN
     catid: str = "MISCMisc"
     creator: str = "AGX"

@@ -11,10 +11,12 @@ import math
 import random
 import typing as tp
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon, QValidator
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
+
+from superqt import QFlowLayout
 
 from agx_desktop.engine.models import BUNDLED_ID, ModelInfo, list_models, max_duration
 
@@ -47,6 +49,35 @@ def dice_icon() -> QIcon:
     return QIcon(pm)
 
 
+class ClampedSpin(QDoubleSpinBox):
+    """A duration box that lets a too-large number be typed, then says it used the maximum
+    (Qt's box silently refuses the keys, so "99" became "0.1")."""
+
+    clamped = Signal(str)  # what was typed and what is used instead, for the status bar
+
+    def validate(self, text: str, pos: int) -> object:
+        state = super().validate(text, pos)
+        if state[0] == QValidator.State.Invalid:
+            try:
+                float(text.removesuffix(self.suffix()).strip())
+            except ValueError:
+                return state
+            return (QValidator.State.Intermediate, text, pos)
+        return state
+
+    def fixup(self, text: str) -> str:
+        try:
+            typed = float(text.removesuffix(self.suffix()).strip())
+        except ValueError:
+            return super().fixup(text)
+        used = min(max(typed, self.minimum()), self.maximum())
+        if used != typed:
+            side = "above" if typed > used else "below"
+            bound = "maximum" if typed > used else "minimum"
+            self.clamped.emit(f"duration {typed:g} s is {side} this model's {used:g} s {bound}: using {used:g} s")
+        return self.textFromValue(used)
+
+
 def _spin(cls: type, lo: float, hi: float, step: float | None = None, tip: str = "") -> tp.Any:
     spin = cls()
     spin.setRange(lo, hi)
@@ -68,9 +99,14 @@ class GenerationPanel(QWidget):
         rows = QVBoxLayout(self)
         rows.setContentsMargins(0, 0, 0, 0)
         rows.setSpacing(spacing)
-        prompt_row, params = QHBoxLayout(), QHBoxLayout()
+        prompt_row = QHBoxLayout()
         rows.addLayout(prompt_row)
-        rows.addLayout(params)
+        self.params_row = QWidget()  # label + box pairs that wrap onto a second line on a narrow window
+        params = QFlowLayout(self.params_row)
+        params.setContentsMargins(0, 0, 0, 0)
+        params.setHorizontalSpacing(spacing * 3)
+        params.setVerticalSpacing(spacing)
+        rows.addWidget(self.params_row)
 
         self.prompt_edit = QLineEdit()
         self.prompt_edit.setPlaceholderText("Describe a sound, e.g. “a dog barks then a bell rings”")
@@ -90,7 +126,7 @@ class GenerationPanel(QWidget):
         self.model_combo = QComboBox()
         self.model_combo.setMinimumWidth(150)
         self.model_infos = self._fill_models()
-        self.duration_spin = _spin(QDoubleSpinBox, 0.1, 10.0, 0.5)
+        self.duration_spin = _spin(ClampedSpin, 0.1, 10.0, 0.5)
         self.duration_spin.setDecimals(1)
         self.duration_spin.setSuffix(" s")
         self.seed_spin = _spin(QSpinBox, 0, MAX_SEED)
@@ -108,14 +144,24 @@ class GenerationPanel(QWidget):
         self.sampling_reset_btn = QToolButton()
         self.sampling_reset_btn.setText("↺")
         self.explainer = ExplainerPanel(session, spacing)
-        for label, w in (("Model", self.model_combo), ("Duration", self.duration_spin), ("Seed", self.seed_spin),
-                         ("", self.dice_btn), ("Guidance", self.cfg_spin), ("Top-k", self.topk_spin),
-                         ("Temp", self.temp_spin), ("", self.sampling_reset_btn)):
-            if label:
-                params.addWidget(QLabel(label))
-            params.addWidget(w)
-        params.addWidget(self.explainer)
-        params.addStretch(1)
+        self.duration_max_label = QLabel("")  # the model's maximum, visible (not only in the tooltip)
+        self.duration_max_label.setStyleSheet("color: #9aa0a6;")
+        for group in ((("Model", self.model_combo),), (("Duration", self.duration_spin), ("", self.duration_max_label)),
+                      (("Seed", self.seed_spin), ("", self.dice_btn)),
+                      (("Guidance", self.cfg_spin), ("Top-k", self.topk_spin), ("Temp", self.temp_spin),
+                       ("", self.sampling_reset_btn)), (("", self.explainer),)):
+            box = QWidget()
+            lay = QHBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(spacing)
+            for label, w in group:
+                if label:
+                    lay.addWidget(QLabel(label))
+                lay.addWidget(w)
+            params.addWidget(box)
+        for combo in self.explainer.findChildren(QComboBox):  # "audiogenx", never elided to "audiogei"
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
         self.hint_label = QLabel("")  # why Generate is refused; the window places it under the job bar
         self.hint_label.setStyleSheet("color: #ffb347;")
@@ -197,6 +243,7 @@ class GenerationPanel(QWidget):
         lo = max(0.1, math.ceil(step * 10) / 10)  # the shortest take: one frame, rounded up to 0.1 s
         self.duration_spin.setRange(lo, hi)
         self.duration_spin.setToolTip(f"Length of the take: {lo:g}–{hi:g} s for {model_id}")
+        self.duration_max_label.setText(f"max {hi:g} s")
 
     def _on_model_chosen(self, model_id: str) -> None:
         self._set_duration_range(model_id)

@@ -50,6 +50,20 @@ class ExportDialog(QDialog):
         self.peak.setValue(self.opts.peak_db)
         self.peak.setSuffix(" dBFS")
         form.addRow("Target peak", self.peak)
+        self.true_peak = QDoubleSpinBox()
+        self.true_peak.setRange(-12, 0)
+        self.true_peak.setSingleStep(0.5)
+        self.true_peak.setValue(self.opts.true_peak)
+        self.true_peak.setSuffix(" dBTP")
+        self.true_peak.setToolTip("The limiter keeps the true peak (4x oversampled) under this ceiling")
+        form.addRow("True-peak ceiling", self.true_peak)
+        self.max_limit = QDoubleSpinBox()
+        self.max_limit.setRange(0, 60)
+        self.max_limit.setValue(self.opts.max_limit)
+        self.max_limit.setSuffix(" dB")
+        self.max_limit.setToolTip("The most gain reduction the limiter may apply to reach the loudness target; "
+                                  "lower keeps transients, and the message says when the target was not reached")
+        form.addRow("Limit at most", self.max_limit)
         self.pattern = QLineEdit(self.opts.pattern)
         self.pattern.setToolTip("Fields: " + ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
                                 + f"\nDefault (UCS): {DEFAULT_PATTERN}")
@@ -73,6 +87,11 @@ class ExportDialog(QDialog):
         for w in (self.norm,):
             w.currentIndexChanged.connect(self._update)
         self._update()
+        # wide enough for the pattern and the UCS file name it makes (the issue found 362 px, cut off)
+        metrics = self.pattern.fontMetrics()
+        longest = max(metrics.horizontalAdvance(self.pattern.text() + "_" * 8),
+                      metrics.horizontalAdvance(self.preview.text()), 360)
+        self.setMinimumWidth(longest + 200)
 
     def result_settings(self) -> ExportSettings:
         o = self.opts
@@ -81,6 +100,7 @@ class ExportDialog(QDialog):
         o.sample_rate = int(self.rate.currentData())
         o.normalize = self.norm.currentData()
         o.lufs, o.peak_db = float(self.lufs.value()), float(self.peak.value())
+        o.true_peak, o.max_limit = float(self.true_peak.value()), float(self.max_limit.value())
         o.pattern = self.pattern.text()
         o.catid, o.creator, o.source = self.catid.text().strip(), self.creator.text().strip(), self.source.text().strip()
         return o
