@@ -41,10 +41,6 @@ from .widgets.importance import ImportanceBars
 from .widgets.timeline import TimelineView
 
 if tp.TYPE_CHECKING:
-    from pathlib import Path
-
-    from PySide6.QtCore import QMimeData
-
     from .analysis import TakeItem
     from .widgets.history import TakeList
 
@@ -234,24 +230,11 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "AGX Desktop", "Generate sound effects from text (AudioGen) and see which words "
                           "made which sounds (AudioGenX, Kang et al., AAAI 2025).")
 
-    @property
-    def last_error(self) -> tuple[str, str, str] | None:
-        return self.controller.last_error
-
-    # ------------------------------------------------------------------ kept for tests/ui/test_export.py
+    # ------------------------------------------------------------------ the takes list (tests read it here)
     @property
     def history(self) -> TakeList:
         return self.takes.history
 
-    @property
-    def drag_handle(self) -> tp.Any:
-        return self.transport.drag_handle
-
-    def export_current(self, folder: str | Path, opts: tp.Any = None) -> Path | None:
-        return self.controller.export_current(folder, opts)
-
-    def _mime_for_current(self) -> QMimeData | None:
-        return self.transport.mime_for_current()
 
     # ------------------------------------------------------------------ settings
     def restore_settings(self) -> None:

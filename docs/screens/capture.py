@@ -6,6 +6,10 @@ whose settings.json sets the README screenshot's inputs, then drives it only as 
 script works on any version of the window. Usage (from the repo root)::
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screens/capture.py before
+    xvfb-run -s "-screen 0 1280x720x24" .venv/bin/python docs/screens/capture.py after --size 1280x720
+
+``--size WxH`` resizes the window to WxH (on a screen that size: the app fits it there by itself) and
+writes only ``TAG-WxH.png`` after Generate + Explain (5 epochs, to be quick).
 """
 from __future__ import annotations
 
@@ -15,13 +19,16 @@ import sys
 import tempfile
 import time
 
-tag = sys.argv[1] if len(sys.argv) > 1 else "shot"
+args = sys.argv[1:]
+size = args[args.index("--size") + 1] if "--size" in args else ""
+args = [a for i, a in enumerate(args) if a != "--size" and (i == 0 or args[i - 1] != "--size")]
+tag = args[0] if args else "shot"
 out_dir = os.path.dirname(os.path.abspath(__file__))
 data = tempfile.mkdtemp(prefix="agx-shot-")
 os.environ["AGX_DATA_DIR"] = data
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 with open(os.path.join(data, "settings.json"), "w") as f:
-    json.dump({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 30}, f)
+    json.dump({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5 if size else 30}, f)
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -43,7 +50,9 @@ def progress_text() -> str:
 
 def shoot(name: str) -> None:
     w = window()
-    path = os.path.join(out_dir, f"{tag}-{name}.png")
+    if size and name != "explained":
+        return
+    path = os.path.join(out_dir, f"{tag}-{size or name}.png")
     w.grab().save(path)  # the window itself
 
     print(f"{time.monotonic() - t0:6.1f}s wrote {path} (progress: {progress_text()!r})", flush=True)
@@ -65,6 +74,11 @@ def drive() -> None:
         QTimer.singleShot(1500, lambda: (shoot("start"), state.update(step="go")))
         state["step"] = "settling"
     elif state["step"] == "go":
+        if size:
+            width, height = (int(v) for v in size.split("x"))
+            w.resize(width, height)
+            print(f"window {w.frameGeometry().getRect()} on screen {w.screen().availableGeometry().getRect()}",
+                  flush=True)
         button = next(b for b in w.findChildren(QPushButton) if b.text() == "Generate + Explain")
         QTest.mouseClick(button, Qt.MouseButton.LeftButton)
         state["step"] = "wait-explain"

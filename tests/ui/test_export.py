@@ -117,29 +117,29 @@ def test_window_export_to_read_only_dir_shows_error_and_writes_nothing(generated
     with contextlib.ExitStack() as stack:
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores chmod: a read-only mount
             stack.enter_context(read_only(ro))
-        assert w.export_current(ro) is None
-        assert w.last_error is not None and re.search("permission denied|read-only disk", w.last_error[1])
+        assert w.controller.export_current(ro) is None
+        assert w.controller.last_error is not None and re.search("permission denied|read-only disk", w.controller.last_error[1])
         assert w.error_box is not None and w.error_box.isVisible()
         assert re.search("permission denied|read-only disk", w.error_box.informativeText())
         assert list(ro.iterdir()) == []
     w.error_box.close()
     out = tmp_path / "ok"
     out.mkdir()
-    path = w.export_current(out)  # still usable, and the file is a BWF with the take's metadata
+    path = w.controller.export_current(out)  # still usable, and the file is a BWF with the take's metadata
     assert path is not None and carries_bwf_of(path, w.session.current.take)
 
 
 def test_drag_mime_holds_a_readable_wav(generated):
     w = generated
     take = w.session.current.take
-    mime = w.history.mimeData([w.history.item(0)])
+    mime = w.takes.history.mimeData([w.takes.history.item(0)])
     urls = mime.urls()
     assert len(urls) == 1 and urls[0].isLocalFile()
     assert "text/uri-list" in mime.formats()
     data, sr = sf.read(urls[0].toLocalFile())
     assert sr == take.sample_rate and len(data) == take.audio.shape[-1]
     assert carries_bwf_of(urls[0].toLocalFile(), take)  # drag-out writes what the dialog writes
-    mime2 = w._mime_for_current()  # the "Drag WAV" handle
+    mime2 = w.transport.mime_for_current()  # the "Drag WAV" handle
     path = QUrl(mime2.urls()[0]).toLocalFile()
     assert sf.info(path).frames == take.audio.shape[-1] and path.endswith(".wav")
 
@@ -158,7 +158,7 @@ def test_export_dialog_previews_name_and_rejects_bad_pattern(generated, tmp_path
     dlg.rate.setCurrentIndex(dlg.rate.findData(44100))
     o = dlg.result_settings()
     assert (o.pattern, o.subtype, o.sample_rate, o.folder) == ("{fxname}_{seed}", "PCM_16", 44100, str(tmp_path))
-    path = w.export_current(o.folder, o)
+    path = w.controller.export_current(o.folder, o)
     assert path.name == "A Dog Barks Then A Bell Rings_3.wav" and sf.info(str(path)).samplerate == 44100
 
 
@@ -181,7 +181,7 @@ def test_drag_handle_starts_a_drag_with_the_wav(generated, qtbot, monkeypatch):
         seen.append(self.mimeData().urls()[0].toLocalFile())
         return Qt.DropAction.CopyAction
     monkeypatch.setattr(QDrag, "exec", fake_exec)
-    h = w.drag_handle
+    h = w.transport.drag_handle
     qtbot.mousePress(h, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
     qtbot.mouseMove(h, QPoint(40, 30))
     from PySide6.QtGui import QMouseEvent
