@@ -20,22 +20,25 @@ PLAYHEAD_PEN = pg.mkPen("#ffd400", width=2)
 REGION_BRUSH = pg.mkBrush(80, 160, 255, 50)
 LIVE_TITLE = "live (cross-attention, provisional)"
 LIVE_OPACITY = 0.55  # the provisional map is drawn paler than an explanation
-SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "speed.json"
+SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 
 
 @functools.lru_cache(maxsize=4)
 def live_tooltip(results: Path = SPEED_RESULTS) -> str:
     """What the live map is and how far it agrees with AudioGenX, from the measured benchmark
-    (``benchmarks/bench_speed.py``); "not yet measured" when its results are not there."""
+    (``benchmarks/bench_speed.py``: speed.json, else its --quick run speed_quick.json, said so);
+    "not yet measured" when neither is there."""
     head = ("Provisional: the cross-attention the model computes while it samples, averaged over heads and "
             "layers. Explain the take for AudioGenX's map, which replaces this one.")
-    try:
-        live = json.loads(results.read_text(encoding="utf-8"))["live"]
-        overall, per_step, n = float(live["holistic_mean"]), float(live["per_step_mean"]), int(live["n"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return head + "\nAgreement with AudioGenX: not yet measured."
-    return (head + f"\nRank agreement with AudioGenX (Spearman ρ, {n} held-out captions, bundled model): "
-            f"{overall:.2f} for the whole-take word scores, {per_step:.2f} per step.")
+    for name, run in (("speed.json", ""), ("speed_quick.json", ", quick run")):
+        try:
+            live = json.loads((results / name).read_text(encoding="utf-8"))["live"]
+            overall, per_step, n = float(live["holistic_mean"]), float(live["per_step_mean"]), int(live["n"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        return (head + f"\nRank agreement with AudioGenX (Spearman ρ, {n} held-out captions, bundled model{run}): "
+                f"{overall:.2f} for the whole-take word scores, {per_step:.2f} per step.")
+    return head + "\nAgreement with AudioGenX: not yet measured."
 
 
 class TimeViewBox(pg.ViewBox):
