@@ -6,11 +6,25 @@ import typing as tp
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from agx_desktop.engine.region import edit_label
+
 from ..widgets.history import TakeList
 
 if tp.TYPE_CHECKING:
+    from agx_desktop.engine.take import Take
+
     from ..analysis import TakeItem
     from ..controller import Controller
+
+
+def what_changed(take: Take) -> str:
+    """What distinguishes a take in the A/B label: its edit ("mute bell · region 2.00–3.50 s"), else its
+    kind and the word weights that differ from 1 ("weighted: dog×0, bell×2"), not only "weighted"."""
+    if take.edit:
+        return edit_label(take)
+    weights = take.word_weights or ()
+    changed = [f"{word}×{w:g}" for word, w in zip(take.words, weights) if float(w) != 1.0]
+    return f"{take.kind}: {', '.join(changed)}" if changed else take.kind
 
 
 class TakesDock(QDockWidget):
@@ -48,6 +62,7 @@ class TakesDock(QDockWidget):
         s.explanation_changed.connect(self.history.refresh)
         s.current_changed.connect(self._select)
         s.ab_changed.connect(lambda _ab, _side: self._show_ab())
+        s.current_changed.connect(lambda _item: self._show_ab())  # a click in the list: say which side is heard
 
     def _select(self, item: TakeItem) -> None:
         self.history.blockSignals(True)
@@ -60,8 +75,10 @@ class TakesDock(QDockWidget):
         for side in "AB":
             tid = ab[side]
             it = items.get(tid) if tid else None
-            parts.append(f"{side}: {it.take.kind} seed {it.take.params.seed}" if it else f"{side}: —")
-        text = " | ".join(parts) + f" — hearing {self.session.ab_side}"
+            parts.append(f"{side}: {what_changed(it.take)}, seed {it.take.params.seed}" if it else f"{side}: —")
+        current = self.session.current
+        heard = next((side for side in "AB" if current is not None and ab[side] == current.id), None)
+        text = " | ".join(parts) + (f" — hearing {heard}" if heard else " — hearing another take")
         a, b = (items.get(ab[s] or "") for s in "AB")
         if a and b and a.take.params.seed != b.take.params.seed:
             text += " (different seeds: compare takes with the same seed)"
