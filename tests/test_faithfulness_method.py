@@ -105,6 +105,8 @@ def test_kl_direction_is_the_one_asked_for(monkeypatch):
     assert backward["fid_f"] == forward["fid_f"]
     assert metrics.kl_divergence(np.array([0.9, 0.1]), np.array([0.7, 0.3])) == pytest.approx(
         _kl([0.9, 0.1], [0.7, 0.3]), rel=1e-9)
+    # Fid is the absolute change of p(top-1): a sample that raises it is not rewarded
+    assert metrics.fidelity(np.array([0.6, 0.4]), np.array([0.8, 0.2])) == pytest.approx(0.2)
     with pytest.raises(metrics.ParameterError, match="KL direction"):
         _planted_faithfulness(monkeypatch, "both")
 
