@@ -164,3 +164,12 @@ def test_reference_code_reports_a_gumbel_sample_of_p(tiny_model, tiny_take):
     hard = explain(tiny_model, tiny_take, epochs=1, seed=1, mode="reference-code", hard=True)
     assert set(np.unique(hard.step_masks)) <= {0.0, 1.0}
     assert explain(tiny_model, tiny_take, epochs=1, seed=1).params["mask_used"] == "p"  # app default unchanged
+
+
+def test_gumbel_temperature_sharpens_the_sample():
+    """τ → 0 gives masks near 0/1, a large τ masks near 0.5: τ divides the noisy logits."""
+    from agx_desktop.engine.explain.audiogenx import gumbel_mask
+    p = torch.full((200,), 0.7)
+    cold = gumbel_mask(p, 0.05, False, torch.Generator().manual_seed(0))
+    hot = gumbel_mask(p, 20.0, False, torch.Generator().manual_seed(0))
+    assert float((cold - 0.5).abs().mean()) > 0.4 and float((hot - 0.5).abs().mean()) < 0.1
