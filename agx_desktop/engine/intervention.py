@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from audiocraft.models.lm import LMModel
-from audiocraft.modules.transformer import StreamingMultiheadAttention
+if tp.TYPE_CHECKING:  # types only: importing audiocraft (~20 s on a slow machine) waits for a run
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.transformer import StreamingMultiheadAttention
 
 
 def cross_attention_modules(lm: LMModel) -> list[StreamingMultiheadAttention]:

@@ -7,15 +7,19 @@ neither imports the other.
 """
 from __future__ import annotations
 
-from audiocraft.modules.conditioners import ConditioningAttributes
+import typing as tp
 
 from .errors import ModelMismatchError, NotATakeError
 from .models import LoadedModel
 from .take import Take
 
+if tp.TYPE_CHECKING:
+    from audiocraft.modules.conditioners import ConditioningAttributes
+
 
 def conditions_for(prompt: str | None) -> list[ConditioningAttributes]:
     """The audiocraft conditioning of one prompt (``None``: the unconditional branch)."""
+    from audiocraft.modules.conditioners import ConditioningAttributes  # when a model runs, not on import
     return [ConditioningAttributes(text={"description": prompt})]
 
 

@@ -492,7 +492,8 @@ class Controller(QObject):
         try:
             folder = drag_dir() / item.id  # one folder per take: same-named files never clash
             folder.mkdir(exist_ok=True)
-            path, _ = export_take(item.take, folder, self.settings.export, overwrite=True)
+            explanation = item.explanation if self.session.explanation_matches(item) else None
+            path, _ = export_take(item.take, folder, self.settings.export, overwrite=True, explanation=explanation)
         except (ExportError, OSError) as exc:
             self.report_error("Could not prepare the WAV to drag", str(exc))
             return None
@@ -505,7 +506,9 @@ class Controller(QObject):
         if current is None:
             return None
         try:
-            path, note = export_take(current.take, folder, opts or self.settings.export)
+            explanation = current.explanation if self.session.explanation_matches(current) else None
+            path, note = export_take(current.take, folder, opts or self.settings.export,
+                                     explanation=explanation)  # iXML Keywords: the important words
         except ExportError as exc:
             self.report_error("Export failed", str(exc), what="Export WAV")
             return None

@@ -1,7 +1,9 @@
 """The job functions the app queues (run on a worker thread by :mod:`jobs`; no Qt here).
 
 Each returns its complete result only at the end; a cancelled job returns nothing, so the app's
-state is untouched. Autosaving happens inside the job, off the GUI thread.
+state is untouched. Autosaving happens inside the job, off the GUI thread. The engine's generation
+and explainers (audiocraft, ~20 s of imports on a slow machine) are imported inside the jobs, so the
+window appears before them.
 """
 from __future__ import annotations
 
@@ -12,9 +14,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from agx_desktop.engine.errors import AgxError
-from agx_desktop.engine.explain import explain
-from agx_desktop.engine.generation import generate, regenerate
-from agx_desktop.engine.models import load_model
 from agx_desktop.engine.take import GenerationParams
 
 from .analysis import TakeItem, analyse
@@ -39,6 +38,7 @@ def _autosave(store: TakeStore, item: TakeItem) -> None:
 
 
 def _model(ctx: JobContext, model_id: str) -> LoadedModel:
+    from agx_desktop.engine.models import load_model
     return load_model(model_id, progress=ctx.progress, cancel=ctx.cancel)
 
 
@@ -59,6 +59,7 @@ def load_store_task(store: TakeStore) -> tp.Callable[[JobContext], tp.Any]:
 def _explain(ctx: JobContext, model: LoadedModel, item: TakeItem, method: str,
              settings: ExplainerSettings | None) -> Explanation:
     """``method`` with ``settings`` (the method's Settings; None: its defaults)."""
+    from agx_desktop.engine.explain import explain
     overrides = settings.changed() if settings is not None else {}
     return explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **overrides)
 
@@ -124,6 +125,7 @@ def generate_task(store: TakeStore, model_id: str, prompt: str, params: Generati
     ``stream_audio``: the first take's decoded chunks go out through ``ctx.audio`` (play as it generates).
     """
     def run(ctx: JobContext) -> list[TakeItem]:
+        from agx_desktop.engine.generation import generate  # audiocraft: imported by the job, not at start
         model = _model(ctx, model_id)
         items = []
         for index, seed in enumerate(seeds or [params.seed]):
@@ -166,6 +168,7 @@ def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: st
                     word_weights: list[float] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
     """Factual / counterfactual (needs the item's explanation) or weighted regeneration, same seed."""
     def run(ctx: JobContext) -> list[TakeItem]:
+        from agx_desktop.engine.generation import regenerate
         model = _model(ctx, model_id)
         take = regenerate(model, item.take, variant, explanation=item.explanation, word_weights=word_weights,
                           progress=ctx.progress, cancel=ctx.cancel)

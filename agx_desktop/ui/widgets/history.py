@@ -58,7 +58,7 @@ def what_changed(item: tp.Any) -> str:
 
 def describe(item: tp.Any) -> str:
     t = item.take
-    lines = [f"{t.prompt}", f"{t.kind} · seed {int(t.params.seed)} · {t.duration:.1f} s · {t.model_id}"]
+    lines = [f"{t.prompt}", f"{t.kind} · seed {int(t.params.seed)} · {t.duration:.2f} s · {t.model_id}"]
     changed = what_changed(item)
     if changed:
         lines.insert(1, changed)
