@@ -30,8 +30,6 @@ all and returns a :class:`GuidedEditResult`. Nothing here writes files.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import re
 import time
 import typing as tp
 
@@ -40,6 +38,8 @@ import numpy as np
 from . import limits
 from .errors import ParameterError
 from .progress import CancelToken, ProgressFn, check, report
+from .word_kinds import FUNCTION, word_kind
+from .word_kinds import normalise as _norm
 
 if tp.TYPE_CHECKING:
     from .explanation import Explanation
@@ -70,21 +70,10 @@ edges where the parent's audio borders it (else the parent's event beside the re
 THRESHOLD = 0.5
 
 
-@functools.lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS  # a plain word list: no spaCy model to download
-    return frozenset(STOP_WORDS)
-
-
-def _norm(word: str) -> str:
-    return re.sub(r"^[^\w]+|[^\w]+$", "", word.lower())
-
-
 def is_function_word(word: str) -> bool:
-    """Whether ``word`` is a function word ("a", "then", "while"; spaCy's English stop words): the loop
-    proposes changes to content words only and lists function words apart."""
-    w = _norm(word)
-    return not w or w in _stop_words()
+    """Whether ``word`` is a function word ("a", "then", "while"; :mod:`.word_kinds`, spaCy's English stop
+    words): the loop proposes changes to content words only and lists function words apart."""
+    return word_kind(word) == FUNCTION
 
 
 def split_words(words: tp.Sequence[str]) -> tuple[list[str], list[str]]:
