@@ -8,24 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agx_desktop.engine import cli
 
 
-@pytest.fixture
-def agx(untrained_bundled, capsys):
-    def call(*args):
-        code = cli.run(["--quiet", *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return call
-
-
-@pytest.fixture
-def take(agx, tmp_path):
-    folder = tmp_path / "dog"
-    code, _, err = agx("generate", "a dog barks then a bell rings", "--duration", 1, "--seed", 5, "--out", folder)
-    assert code == 0, err
-    return folder
+from cli_fixtures import agx, take  # noqa: E402,F401  (fixtures)
 
 
 def test_region_keeps_the_audio_before_it_and_records_the_edit(agx, take, tmp_path):

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from agx_desktop.engine import cli, guided_cli
+from agx_desktop.engine import guided_cli
 from agx_desktop.engine import guided_edit as G
 from agx_desktop.engine.errors import Cancelled, ParameterError
 from agx_desktop.engine.progress import CancelToken
@@ -129,21 +129,7 @@ def test_the_explanation_scores_any_model(tiny_model, tiny_take):
 
 
 # --------------------------------------------------------------------------------------------- agx edit
-@pytest.fixture
-def agx(untrained_bundled, capsys):
-    def call(*args):
-        code = cli.run(["--quiet", *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return call
-
-
-@pytest.fixture
-def take(agx, tmp_path):
-    folder = tmp_path / "dog"
-    code, _, err = agx("generate", "a dog barks then a bell rings", "--duration", 1, "--seed", 5, "--out", folder)
-    assert code == 0, err
-    return folder
+from cli_fixtures import agx, take  # noqa: E402,F401  (fixtures)
 
 
 def test_agx_edit_writes_ranked_candidates(agx, take, tmp_path):

@@ -164,6 +164,14 @@ def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str,
     return run
 
 
+def _finished(ctx: JobContext, store: TakeStore, take: tp.Any) -> list[TakeItem]:
+    """A job's one new take: analysed, autosaved unless the job was cancelled, as the job's result."""
+    new = analyse(take)
+    ctx.check()
+    _autosave(store, new)
+    return [new]
+
+
 def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: str,
                     word_weights: list[float] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
     """Factual / counterfactual (needs the item's explanation) or weighted regeneration, same seed."""
@@ -172,10 +180,7 @@ def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: st
         model = _model(ctx, model_id)
         take = regenerate(model, item.take, variant, explanation=item.explanation, word_weights=word_weights,
                           progress=ctx.progress, cancel=ctx.cancel)
-        new = analyse(take)
-        ctx.check()
-        _autosave(store, new)
-        return [new]
+        return _finished(ctx, store, take)
     return run
 
 
@@ -190,10 +195,7 @@ def region_task(store: TakeStore, model_id: str, item: TakeItem, start: float, e
         take = regenerate_region(model, item.take, start, end, prompt=prompt, word_weights=word_weights,
                                  tail=tp.cast(tp.Any, tail), crossfade=crossfade, edits=edits,
                                  progress=ctx.progress, cancel=ctx.cancel)
-        new = analyse(take)
-        ctx.check()
-        _autosave(store, new)
-        return [new]
+        return _finished(ctx, store, take)
     return run
 
 
@@ -205,10 +207,7 @@ def timeline_task(store: TakeStore, model_id: str, segments: tp.Sequence[Segment
         model = _model(ctx, model_id)
         take = generate_timeline(model, segments, replace(params, duration=float(segments[-1].end)),
                                  progress=ctx.progress, cancel=ctx.cancel)
-        new = analyse(take)
-        ctx.check()
-        _autosave(store, new)
-        return [new]
+        return _finished(ctx, store, take)
     return run
 
 
