@@ -126,9 +126,15 @@ def test_a_settings_file_from_before_still_loads(data_dir):
                       "peak_db": -2.0, "pattern": "{fxname}", "catid": "RAIN", "creator": "me", "source": "here"}}
     (data_dir / "settings.json").write_text(json.dumps(old))
     s = load_settings()
-    assert s.to_dict() == old
+
+    def kept(d: dict) -> None:  # every old key and value is there; new keys (export true_peak/max_limit) added
+        assert {k: v for k, v in d.items() if k != "export"} == {k: v for k, v in old.items() if k != "export"}
+        assert {k: d["export"][k] for k in old["export"]} == old["export"]
+        from agx_desktop.engine.delivery.loudness import CEILING_DB, MAX_LIMIT_DB
+        assert d["export"]["true_peak"] == CEILING_DB and d["export"]["max_limit"] == MAX_LIMIT_DB
+    kept(s.to_dict())
     save_settings(s)
-    assert json.loads((data_dir / "settings.json").read_text()) == old
+    kept(json.loads((data_dir / "settings.json").read_text()))
 
 
 def test_model_load_job_shows_its_stages_and_stops_when_cancelled():
