@@ -157,15 +157,15 @@ def test_cancel_stops_within_a_second_and_changes_nothing(make_window, qtbot):
 
 
 def test_worker_error_shows_dialog_and_app_stays_usable(make_window, qtbot, monkeypatch):
-    from agx_desktop.ui import tasks
+    from agx_desktop.engine import generation  # the job imports generate from here when it runs
     w = make_window()
     w.session.set_prompt("a siren")
     w.session.set_params(duration=1.0)
-    real = tasks.generate
+    real = generation.generate
 
     def boom(*a, **k):
         raise RuntimeError("simulated failure deep in the engine")
-    monkeypatch.setattr(tasks, "generate", boom)
+    monkeypatch.setattr(generation, "generate", boom)
     w.controller.generate()
     wait_idle(qtbot, w)
     assert w.error_box is not None and w.error_box.isVisible()
@@ -173,7 +173,7 @@ def test_worker_error_shows_dialog_and_app_stays_usable(make_window, qtbot, monk
     assert "Traceback" in w.error_box.detailedText()
     assert w.takes.history.count() == 0
     w.error_box.close()
-    monkeypatch.setattr(tasks, "generate", real)
+    monkeypatch.setattr(generation, "generate", real)
     w.controller.generate()
     wait_idle(qtbot, w)
     assert w.takes.history.count() == 1
