@@ -114,6 +114,14 @@ def _live_fn(ctx: JobContext, model: LoadedModel, prompt: str, duration: float,
     return on_live
 
 
+def _which(ctx: JobContext, index: int, seeds: list[int]) -> tp.Callable[[str, int, int], None]:
+    """Progress that says which of several takes is running ("generate · 2/3 (seed 5)")."""
+    if len(seeds) < 2:
+        return ctx.progress
+    tag = f" · {index + 1}/{len(seeds)} (seed {int(seeds[index])})"
+    return lambda stage, done, total: ctx.progress(stage + tag, done, total)
+
+
 def generate_task(store: TakeStore, model_id: str, prompt: str, params: GenerationParams,
                   word_weights: list[float] | None = None, explain_after: bool = False,
                   method: str = "audiogenx", settings: ExplainerSettings | None = None, parent: str | None = None,
@@ -128,13 +136,15 @@ def generate_task(store: TakeStore, model_id: str, prompt: str, params: Generati
         from agx_desktop.engine.generation import generate  # audiocraft: imported by the job, not at start
         model = _model(ctx, model_id)
         items = []
-        for index, seed in enumerate(seeds or [params.seed]):
+        all_seeds = list(seeds or [params.seed])
+        for index, seed in enumerate(all_seeds):
             p = replace(params, seed=int(seed))
             on_live = _live_fn(ctx, model, prompt, p.duration, index) if live else None
             on_audio = ctx.audio if stream_audio and index == 0 else None
             take = generate(model, prompt, p, word_weights=word_weights, parent=parent,
                             kind="weighted" if word_weights is not None else "original",
-                            progress=ctx.progress, cancel=ctx.cancel, on_live=on_live, on_audio=on_audio)
+                            progress=_which(ctx, index, all_seeds), cancel=ctx.cancel, on_live=on_live,
+                            on_audio=on_audio)
             item = analyse(take)
             if explain_after:
                 item.explanation = _explain(ctx, model, item, method, settings)

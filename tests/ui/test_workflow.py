@@ -158,11 +158,17 @@ def test_factual_counterfactual_and_variations(generated, qtbot):
     assert w.session.current.take.kind == "counterfactual"
     assert not w.words.factual_btn.isEnabled()  # the new take is not explained yet
     w.words.variations_spin.setValue(3)
+    stages: list[str] = []
+    w.runner.progress.connect(lambda _job, stage, _d, _t: stages.append(stage))
     qtbot.mouseClick(w.words.variations_btn, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, w)
     assert w.takes.history.count() == 6
     seeds = {w.session.items[i].take.params.seed for i in w.takes.history.ids()[:3]}
     assert len(seeds) == 3
+    # the job bar says which variation is running, with its seed
+    import re
+    shown = {re.search(r" · (\d)/3 \(seed (\d+)\)$", st).groups() for st in stages if " · " in st}
+    assert {k for k, _ in shown} == {"1", "2", "3"} and {int(sd) for _, sd in shown} == seeds
 
 
 def test_replace_word_regenerates_new_prompt_same_seed(generated, qtbot):
