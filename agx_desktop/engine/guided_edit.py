@@ -418,39 +418,37 @@ class Candidate:
         return text
 
 
+class _Ranked:
+    """Candidates ranked best first (``self.candidates``): the best, and whether it meets the intent."""
+
+    candidates: list[Candidate]
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+    @property
+    def met(self) -> bool:
+        return bool(self.candidates) and self.candidates[0].met
+
+
 @dataclasses.dataclass
-class RoundResult:
+class RoundResult(_Ranked):
     """One round: its candidates ranked best first, and whether the best meets the intent."""
 
     index: int  # 1-based
     candidates: list[Candidate]
     explanation: dict[str, tp.Any]  # drivers() of the take the round started from
 
-    @property
-    def best(self) -> Candidate:
-        return self.candidates[0]
-
-    @property
-    def met(self) -> bool:
-        return bool(self.candidates) and self.candidates[0].met
-
 
 @dataclasses.dataclass
-class GuidedEditResult:
+class GuidedEditResult(_Ranked):
     """The whole loop: every candidate ranked best first, the rounds it took and its wall time."""
 
     candidates: list[Candidate]
     rounds: list[RoundResult]
     seconds: float
     scorer: str
-
-    @property
-    def best(self) -> Candidate:
-        return self.candidates[0]
-
-    @property
-    def met(self) -> bool:
-        return bool(self.candidates) and self.candidates[0].met
 
     @property
     def rounds_used(self) -> int:

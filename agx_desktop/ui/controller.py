@@ -25,6 +25,7 @@ from .paths import drag_dir
 from .playback import PlaybackError
 
 if tp.TYPE_CHECKING:
+    from agx_desktop.engine.explanation import Explanation
     from agx_desktop.engine.take import Take
     from agx_desktop.engine.timeline import Segment
 
@@ -484,6 +485,10 @@ class Controller(QObject):
         self.save_state_changed.emit()
 
     # ------------------------------------------------------------------ export
+    def _own_explanation(self, item: TakeItem) -> Explanation | None:
+        """``item``'s explanation when it is of this take (for the export's iXML Keywords), else None."""
+        return item.explanation if self.session.explanation_matches(item) else None
+
     def wav_for(self, take_id: str) -> Path | None:
         """A WAV of take ``take_id`` to drag out (written with the export settings), or None."""
         item = self.session.items.get(take_id)
@@ -492,8 +497,8 @@ class Controller(QObject):
         try:
             folder = drag_dir() / item.id  # one folder per take: same-named files never clash
             folder.mkdir(exist_ok=True)
-            explanation = item.explanation if self.session.explanation_matches(item) else None
-            path, _ = export_take(item.take, folder, self.settings.export, overwrite=True, explanation=explanation)
+            path, _ = export_take(item.take, folder, self.settings.export, overwrite=True,
+                                  explanation=self._own_explanation(item))
         except (ExportError, OSError) as exc:
             self.report_error("Could not prepare the WAV to drag", str(exc))
             return None
@@ -506,9 +511,8 @@ class Controller(QObject):
         if current is None:
             return None
         try:
-            explanation = current.explanation if self.session.explanation_matches(current) else None
             path, note = export_take(current.take, folder, opts or self.settings.export,
-                                     explanation=explanation)  # iXML Keywords: the important words
+                                     explanation=self._own_explanation(current))
         except ExportError as exc:
             self.report_error("Export failed", str(exc), what="Export WAV")
             return None
