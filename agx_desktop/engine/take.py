@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import numbers
+import typing as tp
 import uuid
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import torch
 
 from . import limits
 from .errors import ParameterError
 from .text import TextTokens
+
+if tp.TYPE_CHECKING:  # only in annotations: the app's window imports this module before torch (issue 19)
+    import torch
 
 
 @dataclass(frozen=True)

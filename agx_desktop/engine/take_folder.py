@@ -43,8 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
-from safetensors.torch import load_file, save as save_tensors
 
 from . import fsio
 from .errors import (AgxError, ExplanationError, NotATakeError, OutputPathError, ParameterError, StorageError,
@@ -54,7 +52,22 @@ from .take import GenerationParams, Take
 from .text import MAX_TOKENS, TextTokens
 
 if tp.TYPE_CHECKING:
+    import torch
+
     from .explanation import Explanation
+
+def load_file(path: str) -> dict[str, torch.Tensor]:
+    """safetensors' reader, imported when first used: it imports torch, which the app's window must
+    not wait for (issue 19)."""
+    from safetensors.torch import load_file as read_tensors
+    return read_tensors(path)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor]) -> bytes:
+    """safetensors' writer (imported when first used, as :func:`load_file`)."""
+    from safetensors.torch import save
+    return save(tensors)
+
 
 AUDIO, META, TENSORS, EXPLANATION = "audio.wav", "take.json", "tensors.safetensors", "explanation.json"
 TAKE_FILES = (AUDIO, META, TENSORS)
@@ -734,6 +747,7 @@ def _check_edit(edit: tp.Any) -> None:
 def _check_arrays(meta: dict, text: TextTokens, codes: torch.Tensor, latents: torch.Tensor,
                   step_mask: torch.Tensor | None) -> None:
     """Shapes, types and ranges of a take's tensors (file: tensors.safetensors)."""
+    import torch
     if codes.dim() != 2 or codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
         raise _Bad(f"'codes' must be a 2-D integer array [codebooks, frames], got {codes.dim()}-D {codes.dtype}")
     k, t = codes.shape
@@ -825,6 +839,7 @@ def _load(folder: Path) -> Take:
 
 def check_take(take: Take) -> None:
     """Refuse (:class:`ParameterError`) a take that could not be read back once saved."""
+    import torch
     try:
         try:
             meta = take.metadata()
@@ -868,6 +883,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 
 def _write_contents(take: Take, folder: Path, meta_text: str, explanation: bytes | None) -> None:
+    import torch
     wav = io.BytesIO()
     sf.write(wav, np.asarray(take.audio).T, take.sample_rate, subtype="FLOAT", format="WAV")
     _write_bytes(folder / AUDIO, wav.getvalue())
