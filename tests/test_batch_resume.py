@@ -1,5 +1,7 @@
 """agx batch after ``kill -9`` of the driver mid-run: the rerun finishes the sheet with no duplicate take,
-no half-written take or export, no temporary left, and the takes finished before the kill untouched."""
+no half-written take or export, no temporary left, and the takes finished before the kill untouched.
+While the driver runs, a second ``agx batch`` on the same folder is refused in one line and writes nothing;
+the killed driver's lock file is left behind but does not block the rerun."""
 from __future__ import annotations
 
 import csv
@@ -27,7 +29,9 @@ def _manifest(out: Path) -> list[dict[str, str]]:
         return []
 
 
-def test_kill_9_of_the_driver_mid_run_then_rerun_completes_without_duplicates(tmp_path):
+def test_kill_9_of_the_driver_mid_run_then_rerun_completes_without_duplicates(tmp_path, capsys):
+    from agx_desktop.engine.cli import run
+
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(SHEET, encoding="utf-8")
     out = tmp_path / "lib"
@@ -38,10 +42,20 @@ def test_kill_9_of_the_driver_mid_run_then_rerun_completes_without_duplicates(tm
     try:
         while len(_manifest(out)) < 1 and driver.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
+        capsys.readouterr()
+        if driver.poll() is None:  # a second driver on the folder in use: refused before it writes anything
+            listing = sorted(p.name for p in (out / "takes").iterdir())
+            assert run(["--quiet", "batch", str(sheet), "--out", str(out)]) == 2
+            err2 = capsys.readouterr().err
+            assert err2.startswith(f"agx: error: another agx (pid {driver.pid}) is writing {out}: wait for it to finish")
+            assert len(err2.strip().splitlines()) == 1
+            assert set(listing) <= {p.name for p in (out / "takes").iterdir()}
     finally:
         driver.send_signal(signal.SIGKILL)
         _, err = driver.communicate()
     assert driver.returncode == -signal.SIGKILL, f"the driver ended before it was killed: {err.decode()[-500:]}"
+    stale = tmp_path / ".lib.agx-lock"
+    assert stale.is_file()  # what kill -9 leaves; the OS has released the lock itself
     before = _manifest(out)
     assert 1 <= len(before) < 6
     finished = {m["TakeFolder"]: (out / m["TakeFolder"] / "audio.wav").stat().st_mtime_ns for m in before}
@@ -54,7 +68,7 @@ def test_kill_9_of_the_driver_mid_run_then_rerun_completes_without_duplicates(tm
     assert len({m["TakeID"] for m in after}) == len(items)
     assert sorted(os.listdir(out / "takes")) == sorted(i.id for i in items)
     assert sorted(os.listdir(out / "export")) == sorted(i.export_name for i in items)
-    assert not list(out.rglob(".*")), "a temporary or lock was left behind"
+    assert not list(out.rglob(".*")) and not stale.exists(), "a temporary or lock was left behind"
     for m in after:  # every take whole: loads, its explanation fits it, the manifest names it
         take = load_take(out / m["TakeFolder"])
         assert take.id == m["TakeID"] and load_explanation(out / m["TakeFolder"], take).take_id == take.id

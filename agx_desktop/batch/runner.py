@@ -201,10 +201,23 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
     comes back; the takes being made are dropped). ``on_take(item, folder)`` is called as each take is
     written (the app fills its takes list from it), ``on_progress(finished, planned)`` at the start
     and after each take.
+
+    One driver per ``out`` at a time: while another process runs a batch there, this one raises
+    :class:`~agx_desktop.engine.errors.TakeBusyError` (one line, its pid) before anything is written
+    or any worker starts. The lock is the OS's (``take_folder.take_lock``, a hidden file beside
+    ``out``), so a driver killed with ``kill -9`` leaves nothing that blocks the next run.
     """
     out_dir = check_out_dir(out)
     rows, problems = read_sheet(sheet, default_model)
     items = plan(rows)
+    with take_folder.take_lock(out_dir):  # one driver per DIR; a killed driver's lock is freed by the OS
+        return _run(items, problems, out_dir, backend, device, progress, on_take, on_progress, cancel)
+
+
+def _run(items: list[WorkItem], problems: list[str], out_dir: Path, backend: Backend | None, device: str | None,
+         progress: bool, on_take: tp.Callable[[WorkItem, Path], None] | None,
+         on_progress: tp.Callable[[int, int], None] | None, cancel: "CancelToken | None") -> Summary:
+    """:func:`run_batch` once it holds ``out_dir``."""
     summary = Summary(out=out_dir, planned=len(items), problems=problems)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / TAKES).mkdir(exist_ok=True)
