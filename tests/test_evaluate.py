@@ -192,3 +192,36 @@ def test_a_run_from_before_the_method_options_resumes_and_other_options_are_refu
     assert run(_args(f, out, "--atman-chunk", "0")) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "argument --atman-chunk: chunk must be >= 1" in err
+
+
+def test_audiogenx_modes_are_named_by_their_mode_and_the_old_name_still_works():
+    """The teacher-forced mode is 'paper' now: its tables say so, and audiogenx-reference (its old name)
+    still runs it, labelled the same way."""
+    assert protocol.method_call("audiogenx-paper", {})[1]["mode"] == "paper"
+    assert protocol.method_call("audiogenx-reference", {})[1]["mode"] == "paper"
+    assert protocol.method_call("audiogenx-reference-code", {"audiogenx": {"epochs": 3}})[1] == {
+        "epochs": 3, "mode": "reference-code"}
+    assert tables.label("audiogenx-reference") == tables.label("audiogenx-paper") == "AudioGenX (paper mode)"
+    assert tables.label("audiogenx-reference-code") == "AudioGenX (reference-code mode)"
+    assert protocol.parse_methods("audiogenx-reference,audiogenx-reference-code") == [
+        "audiogenx-reference", "audiogenx-reference-code"]
+
+
+def test_kl_direction_reaches_the_scores_and_is_recorded(tmp_path, capsys, tiny_registry):
+    """--kl-direction sample_to_orig gives the reference code's KL(sample ‖ orig), says so in the table,
+    and a results folder made with the other direction is not mixed in."""
+    from agx_desktop.evaluation import cli, metrics
+    assert cli.KL_DIRECTIONS == metrics.KL_DIRECTIONS
+    f = tmp_path / "c.txt"
+    f.write_text("a dog barks\n")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(_args(f, a, "--methods", "random")) == 0
+    assert run(_args(f, b, "--methods", "random", "--kl-direction", "sample_to_orig")) == 0
+    ra, rb = store.load_results(a)[0]["methods"]["random"], store.load_results(b)[0]["methods"]["random"]
+    assert ra["fid_f"] == rb["fid_f"] and ra["kl_f"] != rb["kl_f"]  # same samples, the other reading of them
+    assert json.loads((b / "run.json").read_text())["kl_direction"] == "sample_to_orig"
+    assert "KL(sample ‖ orig)" in (b / "table1.md").read_text()
+    assert "KL(orig ‖ sample)" in (a / "table1.md").read_text()
+    capsys.readouterr()
+    assert run(_args(f, a, "--methods", "random", "--kl-direction", "sample_to_orig")) == 2
+    assert "other settings (kl_direction)" in capsys.readouterr().err

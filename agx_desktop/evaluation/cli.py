@@ -54,8 +54,8 @@ def add_subparser(subparsers: "argparse._SubParsersAction") -> argparse.Argument
     p.add_argument("--model", default="bundled", help="model id (default bundled)")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help=f"comma-separated methods (default: the paper's Table 1: {', '.join(DEFAULT_METHODS)}); "
-                        "audiogenx-reference = AudioGenX reference mode; every method and its options are "
-                        "listed below")
+                        "audiogenx-paper / audiogenx-reference-code = AudioGenX in that mode (audiogenx-reference: "
+                        "the paper mode's old name, accepted); every method and its options are listed below")
     p.add_argument("--classifier", default="bundled",
                    help="bundled (offline event classifier), passt (needs hear21passt + weights) or module:factory")
     p.add_argument("--out", required=True, help="results folder (results.jsonl, run.json, table1/2 .md/.csv)")
@@ -64,6 +64,9 @@ def add_subparser(subparsers: "argparse._SubParsersAction") -> argparse.Argument
     p.add_argument("--duration", type=ARG_DURATION, default=5.0, help="seconds per take (default 5, as the paper)")
     p.add_argument("--seed", type=ARG_SEED, default=0, help="take seed of caption i is SEED + i")
     p.add_argument("--samples", type=ARG_SAMPLES, default=5, help="samples per factual/counterfactual mask (default 5)")
+    p.add_argument("--kl-direction", choices=KL_DIRECTIONS, default=KL_DIRECTIONS[0],
+                   help="KL(orig ‖ sample) (orig_to_sample, default) or KL(sample ‖ orig) (sample_to_orig, the "
+                        "AudioGenX reference code's); docs/FAITHFULNESS.md")
     p.add_argument("--limit", type=ARG_LIMIT, default=None, help="evaluate only the first N captions")
     p.add_argument("--restart", action="store_true", help="discard existing results in --out")
     p.add_argument("--redo", default=None, metavar="METHODS",
@@ -78,8 +81,11 @@ def add_subparser(subparsers: "argparse._SubParsersAction") -> argparse.Argument
     return p
 
 
+#: metrics.KL_DIRECTIONS, spelled here so building the parser imports no torch (a test keeps them equal)
+KL_DIRECTIONS = ("orig_to_sample", "sample_to_orig")
+
 #: run.json keys a run made before they existed lacks, with the value that meant
-ABSENT_SETTINGS: dict[str, tp.Any] = {"method_params": {}}
+ABSENT_SETTINGS: dict[str, tp.Any] = {"method_params": {}, "kl_direction": "orig_to_sample"}
 
 
 def _method_params(args: argparse.Namespace) -> tuple[dict[str, dict], int]:
@@ -170,7 +176,8 @@ class _Evaluation:
         self.settings = {"captions_file": str(args.captions), "n_captions": len(captions), "model": args.model,
                          "methods": methods, "classifier": args.classifier, "duration": args.duration,
                          "seed": args.seed, "samples": args.samples, "epochs": epochs, "sample_seed": 1000 + args.seed,
-                         "method_params": _recorded(self.params)}
+                         "method_params": _recorded(self.params),
+                         "kl_direction": getattr(args, "kl_direction", "orig_to_sample")}
         self.quiet = getattr(args, "quiet", False)
         self.model: LoadedModel | None = None
         self.classifier: Classifier | None = None
@@ -247,7 +254,8 @@ class _Evaluation:
         a = self.args
         return protocol.evaluate_caption(self.model, caption, index, methods, self.classifier, duration=a.duration,
                                          seed=a.seed, samples=a.samples, method_params=self.params,
-                                         sample_seed=self.settings["sample_seed"], floor=floor)
+                                         sample_seed=self.settings["sample_seed"], floor=floor,
+                                         kl_direction=self.settings["kl_direction"])
 
     def redo(self, index: int, caption: str, names: list[str]) -> None:
         """Recompute ``names`` of a finished caption and put them in its record."""
@@ -281,7 +289,8 @@ class _Evaluation:
         and left for a rerun; the others go on."""
         a = self.args
         tasks = [(str(i), protocol.CaptionTask(i, c, self.methods, a.model, getattr(a, "device", None), a.classifier,
-                                               a.duration, a.seed, a.samples, self.params, self.settings["sample_seed"]))
+                                               a.duration, a.seed, a.samples, self.params, self.settings["sample_seed"],
+                                               self.settings["kl_direction"]))
                  for i, c in todo]
         self.say(f"{len(tasks)} caption(s) on {backend.workers} {backend.name} worker(s)")
         outcomes = backend.run(protocol.run_caption_task, tasks)

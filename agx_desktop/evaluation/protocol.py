@@ -48,13 +48,14 @@ def read_captions(path: str | os.PathLike) -> tuple[list[str], int]:
 
 
 def parse_methods(spec: str | tp.Sequence[str] | None) -> list[str]:
-    """Method names (comma-separated or a list); ``audiogenx-reference`` is AudioGenX's reference mode."""
+    """Method names (comma-separated or a list); ``audiogenx-paper`` / ``audiogenx-reference-code`` are
+    AudioGenX in those modes (``audiogenx-reference``: the paper mode's old name, still accepted)."""
     from ..engine.errors import UnknownMethodError
     from ..engine.explain import available_methods
     if spec is None:
         return list(DEFAULT_METHODS)
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
-    known = available_methods() + ["audiogenx-reference"]
+    known = available_methods() + list(MODE_METHODS)
     for n in names:
         if n not in known:
             raise UnknownMethodError(f"unknown method '{n}': use one of {', '.join(known)}")
@@ -86,10 +87,15 @@ def write_heldout_world_captions(path: str | os.PathLike, n: int, first_seed: in
     return seed - first_seed
 
 
+#: evaluation method names that are AudioGenX in one mode -> that mode
+MODE_METHODS = {"audiogenx-paper": "paper", "audiogenx-reference-code": "reference-code",
+                "audiogenx-reference": "paper"}  # the paper mode's old name (it was called "reference")
+
+
 def method_call(name: str, params: dict) -> tuple[str, dict]:
     """(registered method, its params) for an evaluation method name."""
-    if name == "audiogenx-reference":
-        return "audiogenx", {**params.get("audiogenx", {}), "mode": "reference"}
+    if name in MODE_METHODS:
+        return "audiogenx", {**params.get("audiogenx", {}), "mode": MODE_METHODS[name]}
     return name, dict(params.get(name, {}))
 
 
@@ -105,10 +111,12 @@ def method_settings(name: str, method_params: dict, model: LoadedModel | None = 
 
 def evaluate_caption(model: LoadedModel, caption: str, index: int, methods: list[str], classifier: Classifier, *,
                      duration: float, seed: int, samples: int, method_params: dict, sample_seed: int,
-                     cancel: CancelToken | None = None, floor: bool = True) -> dict:
+                     cancel: CancelToken | None = None, floor: bool = True,
+                     kl_direction: str = "orig_to_sample") -> dict:
     """One caption's record: take generation, every method's explanation, metrics and costs.
 
-    ``floor=False`` skips the unmasked samples (when only some methods are recomputed)."""
+    ``floor=False`` skips the unmasked samples (when only some methods are recomputed);
+    ``kl_direction``: :data:`.metrics.KL_DIRECTIONS`."""
     from ..engine.explain import explain
     from ..engine.generation import generate
     from .metrics import faithfulness
@@ -129,7 +137,7 @@ def evaluate_caption(model: LoadedModel, caption: str, index: int, methods: list
         explanations[name] = ex
         costs[name] = {"seconds": seconds, "peak_mb": mem.peak_mb}
     scores = faithfulness(model, take, explanations, classifier, n_samples=samples,
-                          sample_seed=sample_seed + index, cancel=cancel, floor=floor)
+                          sample_seed=sample_seed + index, cancel=cancel, floor=floor, kl_direction=kl_direction)
     for name in methods:
         scores["methods"][name].update(costs[name])
         scores["methods"][name]["settings"] = method_settings(name, method_params, model)
@@ -162,6 +170,7 @@ class CaptionTask(tp.NamedTuple):
     samples: int
     method_params: dict
     sample_seed: int
+    kl_direction: str = "orig_to_sample"
 
 
 _WORKER_CLASSIFIERS: dict[str, tp.Any] = {}
@@ -179,4 +188,4 @@ def run_caption_task(task: CaptionTask) -> dict:
         classifier = _WORKER_CLASSIFIERS[task.classifier] = load_classifier(task.classifier)
     return evaluate_caption(model, task.caption, task.index, task.methods, classifier, duration=task.duration,
                             seed=task.seed, samples=task.samples, method_params=task.method_params,
-                            sample_seed=task.sample_seed)
+                            sample_seed=task.sample_seed, kl_direction=task.kl_direction)

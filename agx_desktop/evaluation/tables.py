@@ -16,12 +16,16 @@ from pathlib import Path
 from ..engine.fsio import write_text_atomic
 
 TABLE1, TABLE2 = "table1", "table2"
+_KL_READING = {"orig_to_sample": "KL(orig ‖ sample)", "sample_to_orig": "KL(sample ‖ orig) (the reference code's)"}
 
 
 def label(method: str) -> str:
-    """How the tables write an evaluation method: its explainer's ``label`` ("Grad-CAM-e")."""
+    """How the tables write an evaluation method: its explainer's ``label`` ("Grad-CAM-e"), with the mode of
+    an AudioGenX-in-one-mode method ("AudioGenX (paper mode)", also for the old name audiogenx-reference)."""
     from ..engine.explain import METHODS
-    registered, mode = (("audiogenx", " (reference mode)") if method == "audiogenx-reference" else (method, ""))
+    from .protocol import MODE_METHODS
+    registered, mode = (("audiogenx", f" ({MODE_METHODS[method]} mode)") if method in MODE_METHODS
+                        else (method, ""))
     explainer = METHODS.get(registered)
     return (getattr(explainer, "label", "") or method) + mode if explainer is not None else method
 
@@ -73,7 +77,8 @@ def tables(records: list[dict], methods: list[str], total: int, settings: dict) 
     status = (f"complete: {n} of {total} captions" if complete
               else f"PARTIAL: {n} of {total} captions finished — not a complete result")
     desc = (f"model `{settings['model']}`, classifier `{settings['classifier']}`, {settings['duration']:g} s takes, "
-            f"{settings['samples']} samples per mask, mean ± standard error over captions; {status}")
+            f"{settings['samples']} samples per mask, KL = {_KL_READING[settings.get('kl_direction', 'orig_to_sample')]}, "
+            f"mean ± standard error over captions; {status}")
     t1_rows, floor_csv = _floor_rows(records, settings["samples"])
     t1_csv = [["method", "n", "fid_f", "fid_f_se", "fid_cf", "fid_cf_se", "kl_f", "kl_f_se", "kl_cf", "kl_cf_se",
                "size", "size_se"], *floor_csv]
