@@ -36,6 +36,10 @@ MAX_DRAWS = 1_000
 MAX_PERMUTATIONS = 1_000
 MAX_SAMPLES = 1_000
 
+DEFAULT_CROSSFADE = 0.05
+"""Seconds of a regenerated region's equal-power crossfades (a setting; 50 ms by default). Here, not in
+:mod:`.region`, so the app's window reads it without importing torch (issue 19)."""
+
 SEED_RANGE = f"an integer from 0 to 2**63-1 ({MAX_SEED})"
 
 

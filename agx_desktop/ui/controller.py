@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from agx_desktop.engine.errors import AgxError
-from agx_desktop.engine.region import DEFAULT_CROSSFADE
+from agx_desktop.engine.limits import DEFAULT_CROSSFADE
 
 from . import tasks
 from .export import ExportError, explanation_csv, export_take, write_text_atomic

@@ -8,7 +8,7 @@ import typing as tp
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QGroupBox, QPushButton, QScrollArea,
                                QSpinBox, QVBoxLayout)
 
-from agx_desktop.engine.region import DEFAULT_CROSSFADE
+from agx_desktop.engine.limits import DEFAULT_CROSSFADE
 
 from ..widgets.chips import ChipsPanel
 
