@@ -31,17 +31,15 @@ import typing as tp
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from .errors import (Cancelled, CheckpointError, ModelUnavailableError, ParameterError, PromptError,
                      UnknownModelError)
 from .progress import CancelToken, ProgressFn, check, report
 from .text import TextTokens, align_tokens
-from . import weights_check as wc
 from .safetext import one_line
-from .speed import SpeedSettings, quantized_lm
 
 if tp.TYPE_CHECKING:
+    import torch
+    from .speed import SpeedSettings
     from audiocraft.models.encodec import CompressionModel
     from audiocraft.models.genmodel import BaseGenModel
     from audiocraft.models.lm import LMModel
@@ -129,6 +127,7 @@ def choose_device(preference: str | torch.device | None = None) -> torch.device:
     Raises:
         ParameterError: not a device name, or that device does not exist on this machine.
     """
+    import torch
     if isinstance(preference, torch.device):
         return _check_available(preference, "--device")
     if preference is not None and not isinstance(preference, str):
@@ -146,6 +145,7 @@ def choose_device(preference: str | torch.device | None = None) -> torch.device:
 
 
 def _check_available(dev: torch.device, origin: str) -> torch.device:
+    import torch
     fix = "use --device cpu" if origin == "--device" else "set AGX_DEVICE=cpu or unset it"
     if dev.type == "cuda":
         if not torch.cuda.is_available():
@@ -190,6 +190,7 @@ def threads_override() -> int | None:
 def codec_device_for(device: torch.device) -> torch.device:
     """Where the compression model runs: on Apple MPS it stays on the CPU (audiocraft users report
     garbled audio from EnCodec on MPS); elsewhere beside the LM."""
+    import torch
     return torch.device("cpu") if device.type == "mps" else device
 
 
@@ -272,6 +273,7 @@ def move_text_encoders(lm: LMModel, device: torch.device) -> None:
     it is: its encoder is shared by every loaded copy of the bundled model, is small, and its
     projection already moves the states to the LM's device.
     """
+    import torch
     provider = lm.condition_provider
     provider.device = device
     for cond in provider.conditioners.values():
@@ -286,6 +288,7 @@ class LoadedModel:
 
     def __init__(self, model_id: str, gen: BaseGenModel, device: torch.device, trained: bool = True,
                  codec_device: torch.device | None = None) -> None:
+        from .speed import SpeedSettings
         self.id = model_id
         self.gen = gen
         self.device = device
@@ -304,6 +307,8 @@ class LoadedModel:
         with this model). Fidelity and speed of each setting: ``benchmarks/results/speed.md``.
         """
         import copy
+
+        from .speed import quantized_lm
         if settings.int8 and self.device.type != "cpu":
             raise ParameterError("int8 quantisation runs on the CPU only: turn it off or use the CPU")
         gen = self.gen
@@ -404,6 +409,7 @@ class LoadedModel:
         ``bundled``, the untrained stand-in) is refused with a clear message instead of failing
         deep inside the LM. Sampling keeps it cheap for billion-parameter models.
         """
+        import torch
         digest = hashlib.sha1()
         for module in (self.lm, self.compression_model):
             for name, tensor in module.state_dict().items():
@@ -422,6 +428,7 @@ class LoadedModel:
         (measured here: 1 s of tiny-model generation took 0.13 s on 1 thread, 8 s on 2 under load).
         ``AGX_THREADS`` overrides; a model's :class:`~.speed.SpeedSettings` ``threads`` overrides both.
         """
+        import torch
         if self.speed.threads is not None:
             return self.speed.threads
         env = threads_override()
@@ -445,6 +452,7 @@ class LoadedModel:
         explanation 0.24 s against 0.48 s (``benchmarks/results/cuda.md``).
         ``AGX_BF16=0`` turns it off, ``AGX_BF16=1`` forces it.
         """
+        import torch
         env = os.environ.get("AGX_BF16")
         if env in ("0", "1"):
             return env == "1"
@@ -458,6 +466,7 @@ class LoadedModel:
     @contextlib.contextmanager
     def threads(self) -> tp.Iterator[None]:
         """Run the body with :attr:`num_threads` intra-op threads, restoring the previous count."""
+        import torch
         before = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
@@ -519,6 +528,7 @@ def _safe_load(path: Path) -> dict:
     threads run. What the file holds is then checked: see :func:`_check_pkg`. Sparse tensors, which
     torch otherwise loads without checking their indices, are validated while loading.
     """
+    import torch
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: a checkpoint folder needs {LM_FILE} and {CODEC_FILE}")
     try:  # the invariants check makes torch validate any sparse tensor as it loads it (else unchecked)
@@ -538,6 +548,7 @@ def _check_pkg(pkg: tp.Any, path: Path) -> dict:
     would ``torch.load`` any other target (a path) with torch's default, which the environment
     can switch to the full unpickler.
     """
+    from . import weights_check as wc
     if not isinstance(pkg, dict):
         raise CheckpointError(f"{path} is not an audiocraft checkpoint (it holds a {type(pkg).__name__}, not a "
                               "table): wrong file?")
@@ -636,6 +647,7 @@ def _redirected_codec(name: str, path: Path, device: torch.device) -> Compressio
     passed explicitly (transformers 5's ``load_state_dict``), so the environment cannot make it
     unpickle objects either; its ``trust_remote_code`` stays off (EnCodec is a built-in class).
     """
+    from . import weights_check as wc
     from transformers import EncodecModel as HFEncodecModel
     from audiocraft.models.encodec import HFEncodecCompressionModel
 
@@ -666,6 +678,7 @@ def _build_from_pkg(pkg: dict, kind: str, device: torch.device,
     the weights, before the real build; the weights must be finite and of the model's kind.
     Any other failure is one CheckpointError line.
     """
+    from . import weights_check as wc
     from omegaconf import OmegaConf
     from audiocraft.models import builders
     from audiocraft.models.loaders import _delete_param
@@ -728,6 +741,7 @@ def load_checkpoint_folder(folder: str | Path, device: torch.device, name: str |
             anything but a known codec id, a conditioner that loads other files) or inconsistent.
         ModelUnavailableError: an allowed codec redirect could not be downloaded.
     """
+    from . import weights_check as wc
     from audiocraft.models import AudioGen, MusicGen
 
     folder = Path(folder).expanduser()
@@ -820,6 +834,7 @@ def load_model(model_id: str = BUNDLED_ID, device: str | torch.device | None = N
         ParameterError (unknown or absent device, bad AGX_THREADS), UnknownModelError,
         ModelUnavailableError, CheckpointError (including missing bundled files), Cancelled.
     """
+    import torch
     dev = choose_device(device)
     threads_override()
     if not isinstance(model_id, str) or not model_id.strip():
