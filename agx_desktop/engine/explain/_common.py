@@ -17,13 +17,12 @@ from __future__ import annotations
 import typing as tp
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .base import get_explainer, step_targets
 from .settings import option
 
 if tp.TYPE_CHECKING:  # audiocraft is imported when a method runs, not when the CLI reads the settings
+    import torch
     from audiocraft.modules.transformer import StreamingMultiheadAttention
 
     from ..models import LoadedModel
@@ -47,6 +46,7 @@ def chunk_option(default: int, what: str) -> tp.Any:
 def per_step_backward(logits: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor) -> None:
     """Back-propagate, in batch row b, only step ``rows[b]``'s score (rows are independent copies of
     the sequence, so each gets its own step's gradient)."""
+    import torch
     target_scores(logits, targets)[torch.arange(len(rows)), rows].sum().backward()
 
 
@@ -65,6 +65,7 @@ def target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def target_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """[B, S]: sum over codebooks of −log p(generated code) (AtMan's loss)."""
+    import torch
     chosen, valid = _gather(torch.log_softmax(logits.float(), dim=-1), targets)
     return -(chosen * valid.to(chosen)).sum(1)
 
@@ -89,6 +90,8 @@ def minmax_rows(scores: np.ndarray) -> np.ndarray:
 def _explicit_self_attention(mod: "StreamingMultiheadAttention", x: torch.Tensor,
                              record: tp.Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """Causal self-attention of ``mod`` on [B, T, D] with its weights passed through ``record``."""
+    import torch
+    import torch.nn.functional as F
     if getattr(mod, "rope", None) is not None or getattr(mod, "kv_repeat", 1) != 1:
         raise ValueError("attention capture supports sinusoidal positions and kv_repeat=1 only")
     if getattr(mod, "past_context", None) is not None:
@@ -130,6 +133,7 @@ class AttentionRecorder:
 
     def __init__(self, lm: tp.Any, self_attention: bool = True, cross_attention: bool = True,
                  layers: tp.Sequence[int] | None = None, grad: bool = False) -> None:
+        import torch
         self.lm = lm
         self.want_self, self.want_cross = self_attention, cross_attention
         n = len(lm.transformer.layers)
@@ -140,6 +144,7 @@ class AttentionRecorder:
         self._mods: list["StreamingMultiheadAttention"] = []
 
     def _record(self, store: list) -> tp.Callable[[torch.Tensor], torch.Tensor]:
+        import torch
         def rec(w: torch.Tensor) -> torch.Tensor:
             if self.grad:
                 if w.requires_grad:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings, option
@@ -43,6 +42,7 @@ class AtMan(Explainer):
     Settings = AtManSettings
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         from ..intervention import cross_attention_mask
         model, inputs, targets = run.model, run.inputs, run.targets
         S, L, f = inputs.n_steps, run.n_tokens, run.settings.factor

@@ -68,12 +68,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import typing as tp
-
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .. import limits
 from .base import Explainer, Run, register
@@ -81,6 +76,9 @@ from .settings import ExplainerSettings, option, seed_option
 from ..explanation import Explanation, steps_for_interval
 
 if tp.TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from ..models import LoadedModel
 
 PAPER_LR, QUICK_LR, QUICK_DECAY = 1e-3, 5e-3, 0.95
@@ -134,61 +132,9 @@ class AudioGenXSettings(ExplainerSettings):
         return dataclasses.replace(self, mode=mode, lr=lr, lr_decay=decay, mask_used=used)
 
 
-class StepExplainers(nn.Module):
-    """``steps`` independent Explainer MLPs evaluated in one batched einsum.
-
-    Each has its own Linear(d→hidden), PReLU and Linear(hidden→1), initialised like ``nn.Linear``.
-    """
-
-    def __init__(self, steps: int, dim: int, hidden: int, generator: torch.Generator) -> None:
-        super().__init__()
-
-        def uniform(shape: tuple, fan_in: int) -> nn.Parameter:
-            bound = 1.0 / math.sqrt(fan_in)
-            return nn.Parameter(torch.empty(shape).uniform_(-bound, bound, generator=generator))
-
-        self.w1 = uniform((steps, dim, hidden), dim)
-        self.b1 = uniform((steps, 1, hidden), dim)
-        self.prelu = nn.Parameter(torch.full((steps, 1, 1), 0.25))
-        self.w2 = uniform((steps, hidden, 1), hidden)
-        self.b2 = uniform((steps, 1, 1), hidden)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens [L, d] → p [steps, L] in (0, 1)."""
-        h = torch.einsum("ld,sdh->slh", tokens, self.w1) + self.b1
-        h = torch.where(h >= 0, h, self.prelu * h)
-        return torch.sigmoid(torch.bmm(h, self.w2) + self.b2).squeeze(-1)
-
-
-class FlatStepExplainers(nn.Module):
-    """The same ``steps`` Explainer MLPs (same initial values) laid out for speed (fast/quick modes).
-
-    The first layers of all steps are one [d, steps·hidden] matrix, so U·W1 for every step is a
-    single GEMM (and its weight gradient another) instead of ``steps`` small batched ones: about
-    2.6× faster on the bundled model's shapes on one CPU thread. Adam is element-wise, so the
-    layout changes nothing but float rounding.
-    """
-
-    def __init__(self, ref: StepExplainers) -> None:
-        super().__init__()
-        steps, dim, hidden = ref.w1.shape
-        self.steps, self.hidden = steps, hidden
-        self.w1 = nn.Parameter(ref.w1.detach().permute(1, 0, 2).reshape(dim, steps * hidden).contiguous())
-        self.b1 = nn.Parameter(ref.b1.detach().clone())
-        self.prelu = nn.Parameter(ref.prelu.detach().clone())
-        self.w2 = nn.Parameter(ref.w2.detach().clone())
-        self.b2 = nn.Parameter(ref.b2.detach().clone())
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens [L, d] → p [steps, L] in (0, 1)."""
-        L = tokens.shape[0]
-        h = (tokens @ self.w1).view(L, self.steps, self.hidden).transpose(0, 1) + self.b1
-        h = torch.where(h >= 0, h, self.prelu * h)
-        return torch.sigmoid(torch.bmm(h, self.w2) + self.b2).squeeze(-1)
-
-
 def gumbel_mask(p: torch.Tensor, tau: float, hard: bool, generator: torch.Generator) -> torch.Tensor:
     """Sample of the 2-class Gumbel-softmax over (1 − p, p); returns the "keep" probability."""
+    import torch
     logits = torch.log(torch.stack([1 - p, p], dim=-1) + 1e-9)
     u = torch.rand(logits.shape, generator=generator).to(p).clamp_(1e-10, 1 - 1e-10)
     y = torch.softmax((logits - torch.log(-torch.log(u))) / tau, dim=-1)
@@ -218,12 +164,14 @@ class _Passes:
             self.condition = provider(provider.tokenize(conditions_for(run.take.prompt) + conditions_for(None)))
 
     def autocast(self) -> tp.ContextManager:
+        import torch
         device = self.run.model.device.type
         return torch.autocast(device, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def observe(self, mask: torch.Tensor | None = None, batch: int = 1, condition: dict | None = None) -> torch.Tensor:
         """What the cosines compare, [batch, steps, ·]: e_t itself (the paper) or the next-code
         distributions the same pass gives (``space='probs'``)."""
+        import torch
         if self.mode == "reference-code" and mask is not None:  # each step alone, no history
             hidden, logits = self.per_step(self.run.model, self.run.inputs, mask, batch=batch)
         else:
@@ -235,11 +183,13 @@ class _Passes:
     def target(self) -> torch.Tensor:
         """[steps, ·] the unperturbed e_t with full history (in reference-code too: the reference takes
         them from generation), in the same precision as the masked passes."""
+        import torch
         with torch.no_grad(), self.autocast():
             return self.observe()[0].float()
 
     def masked(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(factual, counterfactual) [steps, ·] under mask ``m`` [steps, L]."""
+        import torch
         if self.mode == "paper":
             return (self.observe(m, batch=2, condition=self.condition)[0],
                     self.observe(1 - m, batch=2, condition=self.condition)[0])
@@ -275,6 +225,9 @@ class _Trace:
 def _explainer_net(run: Run, generator: torch.Generator) -> tuple[nn.Module, torch.optim.Optimizer]:
     """The per-step explainers and their Adam: as the reference lays them out, or (fast, quick) the
     same initial values as one GEMM with the fused Adam kernel."""
+    import torch
+    from torch import nn
+    from ._audiogenx_nets import FlatStepExplainers, StepExplainers
     cfg, U = run.settings, run.inputs.text_embeddings
     net: nn.Module = StepExplainers(run.inputs.n_steps, U.shape[1], cfg.hidden, generator).to(run.model.device)
     if cfg.mode in ("paper", "reference-code"):
@@ -285,6 +238,7 @@ def _explainer_net(run: Run, generator: torch.Generator) -> tuple[nn.Module, tor
 
 def _focus_steps(run: Run) -> torch.Tensor | None:
     """The steps that predict ``focus``'s region (the only ones in the cosine terms), or None."""
+    import torch
     if run.settings.focus is None:
         return None
     steps = steps_for_interval(run.settings.focus, run.inputs.step_frames, run.inputs.n_frames,
@@ -295,6 +249,8 @@ def _focus_steps(run: Run) -> torch.Tensor | None:
 def _loss(cfg: AudioGenXSettings, target: torch.Tensor, factual: torch.Tensor, counterfactual: torch.Tensor,
           p: torch.Tensor, focus: torch.Tensor | None) -> torch.Tensor:
     """Σ_t −cos(e_t, ẽ_t^F) + Σ_t cos(e_t, ẽ_t^CF) + α‖p‖₁ + β‖p‖₂ (over ``focus``'s steps only, if given)."""
+    import torch
+    import torch.nn.functional as F
     cos_f = F.cosine_similarity(target, factual, dim=-1, eps=1e-6)
     cos_cf = F.cosine_similarity(target, counterfactual, dim=-1, eps=1e-6)
     if focus is not None:
@@ -350,6 +306,7 @@ class AudioGenX(Explainer):
     needs_grad = True
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         from .. import teacher
         bf16 = uses_bf16(run.model, run.settings)
         generator = torch.Generator().manual_seed(run.settings.seed)
@@ -371,3 +328,12 @@ class AudioGenX(Explainer):
         if model is not None:
             record["bf16"] = uses_bf16(model, resolved)
         return record
+
+
+def __getattr__(name: str) -> tp.Any:
+    """``audiogenx.StepExplainers`` / ``FlatStepExplainers``: the networks live in :mod:`._audiogenx_nets`
+    (they subclass torch's ``nn.Module``, so this module imports them only when asked)."""
+    if name in ("StepExplainers", "FlatStepExplainers"):
+        from . import _audiogenx_nets
+        return getattr(_audiogenx_nets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,14 +21,17 @@ Each step is min-max normalised to [0, 1]. Deterministic.
 from __future__ import annotations
 
 import dataclasses
+import typing as tp
 
 import numpy as np
-import torch
 
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings
 from ._common import AttentionRecorder, chunk_option, lm_logits, minmax_rows, per_step_backward
 from ..explanation import Explanation
+
+if tp.TYPE_CHECKING:
+    import torch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +41,7 @@ class CheferSettings(ExplainerSettings):
 
 def _residual_normalise(R: torch.Tensor) -> torch.Tensor:
     """Chefer et al. Eqs. 8-9: (R − I) with rows summing to 1, plus I. R: [B, S, S]."""
+    import torch
     eye = torch.eye(R.shape[-1], dtype=R.dtype, device=R.device)
     hat = R - eye
     sums = hat.sum(-1, keepdim=True)
@@ -48,6 +52,7 @@ def _residual_normalise(R: torch.Tensor) -> torch.Tensor:
 def relevance(self_maps: list[tuple[torch.Tensor, torch.Tensor]],
               cross_maps: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """(A, ∇A) pairs per layer ([B, H, S, S] and [B, H, S, L]) → R^{at} [B, S, L]."""
+    import torch
     B, _, S, _ = self_maps[0][0].shape
     L = cross_maps[0][0].shape[-1]
     dev = self_maps[0][0].device
@@ -71,6 +76,7 @@ class Chefer(Explainer):
     needs_grad = True
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         out = np.zeros((run.inputs.n_steps, run.n_tokens))
         for rows in run.chunks(run.inputs.n_steps, run.settings.chunk):
             rows = torch.arange(rows.start, rows.stop)

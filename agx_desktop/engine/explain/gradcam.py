@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings
@@ -42,6 +41,7 @@ class GradCamE(Explainer):
     needs_grad = True
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         rec = AttentionRecorder(run.model.lm, self_attention=False, cross_attention=True, layers=[-1], grad=True)
         with rec:
             logits = lm_logits(run.model, run.inputs)
@@ -68,6 +68,7 @@ class GradCamA(Explainer):
     needs_grad = True
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         from .. import teacher
         inputs = run.inputs
         key = next(iter(inputs.condition))

@@ -37,7 +37,6 @@ import dataclasses
 import typing as tp
 
 import numpy as np
-import torch
 
 from .. import limits
 from ..progress import CancelToken, check
@@ -47,6 +46,7 @@ from ._common import MAX_CHUNK
 from ..explanation import Explanation
 
 if tp.TYPE_CHECKING:  # audiocraft is imported when the method runs, not when the CLI reads the settings
+    import torch
     from .. import teacher
     from ..models import LoadedModel
     from ..take import Take
@@ -83,6 +83,7 @@ class OcclusionSettings(ExplainerSettings):
 def guided_log_probs(model: LoadedModel, take: Take, inputs: teacher.TeacherInputs) -> torch.Tensor:
     """[K, steps, card]: log-probabilities the take's codes were sampled from (guidance, temperature
     and top-p or top-k applied as ``LMModel.generate`` applies them; codes they rule out: ``_NEG``)."""
+    import torch
     from .. import teacher
     from ..model_inputs import conditions_for
     p = take.params
@@ -98,6 +99,7 @@ def guided_log_probs(model: LoadedModel, take: Take, inputs: teacher.TeacherInpu
 def _restrict(scaled: torch.Tensor, top_k: int, top_p: float = 0.0) -> torch.Tensor:
     """Log-softmax over the codes audiocraft's sampler may pick: the nucleus when top_p > 0 (it wins
     over top-k there, as in ``LMModel._sample_next_token``), else the top-k; the rest get ``_NEG``."""
+    import torch
     if top_p > 0:
         probs = torch.softmax(scaled, dim=-1)
         srt, idx = probs.sort(dim=-1, descending=True)
@@ -116,6 +118,7 @@ def posterior_gumbel(log_p: torch.Tensor, chosen: torch.Tensor, gen: torch.Gener
     maximum is Gumbel(logsumexp log_p) = Gumbel(0) and belongs to ``chosen``; every other perturbed
     value is a Gumbel(log_p[k]) truncated below that maximum.
     """
+    import torch
     def gumbel(shape: tuple) -> torch.Tensor:
         u = torch.rand(shape, generator=gen, dtype=torch.float64).clamp_(1e-12, 1 - 1e-12)
         return -torch.log(-torch.log(u))
@@ -136,6 +139,7 @@ def _noise_hook(noise: torch.Tensor, forced: torch.Tensor, top_k: int, top_p: fl
     guided logits into ``guided/temp`` restricted as the sampler restricts them (top-p or top-k), plus
     the step's noise, so that audiocraft's argmax is the Gumbel-max sample; codes where ``forced`` get
     only the take's own."""
+    import torch
     state = {"t": 0}
 
     def hook(module: torch.nn.Module, args: tuple, logits: torch.Tensor) -> torch.Tensor:
@@ -161,6 +165,7 @@ def counterfactual_codes(model: LoadedModel, take: Take, masks: torch.Tensor, no
                          on_step: tp.Callable[[int, int], None] | None = None) -> torch.Tensor:
     """Codes [B, K, T] generated under each token mask in ``masks`` [B, L] with the fixed ``noise``
     ([K, steps, card] for every row, or [B, K, steps, card] one per row)."""
+    import torch
     from ..generation import validate_duration
     from ..intervention import cross_attention_mask
     from ..model_inputs import conditions_for
@@ -194,6 +199,7 @@ def frame_distance(model: LoadedModel, take: Take, codes: torch.Tensor, window: 
     frame. The averaging is what makes the distance about *which* sounds play: two takes of the same
     event differ frame by frame (a bark a few frames later) but not in their spectrum over half a
     second, while a different event (or none) does."""
+    import torch
     import torchaudio
 
     hop = int(round(model.sample_rate / model.frame_rate))
@@ -235,6 +241,7 @@ def _plan(L: int, settings: OcclusionSettings) -> _Plan:
     words share the credit instead of hiding each other. Cost: (tokens + 1) regenerations per
     permutation.
     """
+    import torch
     if settings.coalitions == "single":
         draws = settings.draws
         one = torch.ones(L + 1, L)
@@ -265,6 +272,7 @@ def _plan(L: int, settings: OcclusionSettings) -> _Plan:
 
 def _forced_steps(run: Run) -> torch.Tensor:
     """[K, steps] codes every counterfactual keeps as the take's: those of frames before ``focus``'s start."""
+    import torch
     anchor = 0 if run.settings.focus is None else int(round(run.settings.focus[0] * run.model.frame_rate))
     K, S = int(run.take.codes.shape[0]), run.inputs.n_steps
     pattern = run.model.lm.pattern_provider.get_pattern(run.inputs.n_frames)
@@ -279,6 +287,7 @@ def _forced_steps(run: Run) -> torch.Tensor:
 def _posterior_noises(run: Run, forced: torch.Tensor, draws: int) -> torch.Tensor:
     """[draws, K, steps, card] fixed sampling noise per posterior draw; forced codes get the take's own
     code 0 and every other one ``_NEG``."""
+    import torch
     log_p = guided_log_probs(run.model, run.take, run.inputs).cpu()  # [K, S, card]
     targets = run.targets.cpu()
     keep = torch.full(log_p.shape, _NEG)
@@ -290,6 +299,7 @@ def _posterior_noises(run: Run, forced: torch.Tensor, draws: int) -> torch.Tenso
 
 def _distances(run: Run, plan: _Plan, noises: torch.Tensor, forced: torch.Tensor) -> tuple[np.ndarray, bool]:
     """(distance to the take per plan row and frame, whether the unmuted rows gave the take back)."""
+    import torch
     batch, n_rows = run.settings.max_batch, plan.masks.shape[0]
     n_batches = -(-n_rows // batch)
     rows: list[np.ndarray] = []

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
-
 from .base import Explainer, Run, register
 from .settings import ExplainerSettings, seed_option
 from ..explanation import Explanation
@@ -28,6 +26,7 @@ class RandomMask(Explainer):
     Settings = RandomSettings
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         gen = torch.Generator().manual_seed(run.settings.seed)
         masks = torch.rand((run.inputs.n_steps, run.n_tokens), generator=gen, dtype=torch.float64).numpy()
         run.report(1, 1)

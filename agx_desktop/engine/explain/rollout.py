@@ -15,8 +15,6 @@ Deterministic.
 """
 from __future__ import annotations
 
-import torch
-
 from .base import Explainer, Run, register
 from ._common import AttentionRecorder, lm_logits, minmax_rows
 from ..explanation import Explanation
@@ -29,6 +27,7 @@ class Rollout(Explainer):
     summary = "attention rollout: attention maps multiplied through the layers"
 
     def compute(self, run: Run) -> Explanation:
+        import torch
         rec = AttentionRecorder(run.model.lm, self_attention=True, cross_attention=True)
         with rec:
             lm_logits(run.model, run.inputs)
