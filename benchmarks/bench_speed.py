@@ -181,39 +181,106 @@ def preview_error(model: LoadedModel, duration: float) -> dict:
 
 
 # ----------------------------------------------------------------------------- 4. medium shape
-def medium(layers: int, seconds: float, repeats: int) -> dict:
+def _stamped(fn) -> tuple[float, list[float]]:
+    """(seconds of ``fn(stamp)``, the time of each sampling step): ``stamp`` is the step callback."""
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    fn(lambda *a: stamps.append(time.perf_counter()))
+    return time.perf_counter() - t0, [b - a for a, b in zip([t0] + stamps, stamps)]
+
+
+def medium(layers: int, seconds: float, threads: int) -> dict:
+    """AudioGen-medium's shape (random weights): audiocraft's ``AudioGen.generate`` and the engine under
+    each speed setting, one after another in this process on the same weights; fidelity of each setting
+    under teacher forcing against float32 on the float32 take."""
+    import gc
     from bench_explainers import _medium_model
+    from agx_desktop.engine import speed
     model = _medium_model(num_layers=layers)
-    threads = os.cpu_count() or 1
     params = model.default_params(duration=seconds, seed=0)
-    res: dict = {"layers": layers, "seconds": seconds, "threads": threads, "rows": {}}
-    variants = {"float32": SpeedSettings(threads=threads), "float32, 1 thread": SpeedSettings(threads=1),
-                "int8": SpeedSettings(int8=True, threads=threads), "bf16": SpeedSettings(bf16=True, threads=threads)}
-    base_take = generate(model.with_speed(variants["float32"]), PROMPT, params)
-    inputs = teacher.prepare(model, base_take)
-    with torch.no_grad(), model.threads():
-        ref_logits = teacher.forward(model, inputs)[1].float()
-    for name, settings in variants.items():
-        fast = model.with_speed(settings)
-        secs, _ = timed(lambda: generate(fast, PROMPT, params), repeats)
-        row = {"generate_s": secs}
-        if name != "float32, 1 thread":
-            from agx_desktop.engine import speed
+    res: dict = {"layers": layers, "seconds": seconds, "threads": threads, "rows": {},
+                 "params_b": sum(p.numel() for p in model.lm.parameters()) / 1e9}
+    gen = model.gen
+    gen.set_generation_params(duration=seconds, use_sampling=True, top_k=params.top_k, temperature=params.temperature,
+                              cfg_coef=params.cfg_coef)
+
+    def audiocraft(stamp) -> None:
+        gen.set_custom_progress_callback(stamp)
+        torch.set_num_threads(threads)
+        try:
+            gen.generate([PROMPT], progress=True)
+        finally:
+            gen.set_custom_progress_callback(None)
+    res["audiocraft_s"], steps = _stamped(audiocraft)
+    res["audiocraft_step_s"] = statistics.median(steps)
+    print(f"audiocraft {res['audiocraft_s']:.1f} s ({len(steps)} steps, {res['audiocraft_step_s']:.3f} s/step)",
+          flush=True)
+    quant = inputs = ref_logits = None
+    variants = [("float32", SpeedSettings(threads=threads)), ("float32, 1 thread", SpeedSettings(threads=1)),
+                ("bf16", SpeedSettings(bf16=True, threads=threads)),
+                ("int8", SpeedSettings(int8=True, threads=threads)),
+                ("int8, 1 thread", SpeedSettings(int8=True, threads=1)),
+                ("int8+bf16", SpeedSettings(int8=True, bf16=True, threads=threads))]
+    for name, settings in variants:
+        if settings.int8 and quant is None:
+            t = time.perf_counter()
+            quant = model.with_speed(SpeedSettings(int8=True))
+            res["quantise_s"] = time.perf_counter() - t
+        fast = (quant if settings.int8 else model).with_speed(settings)
+        takes = []
+        secs, steps = _stamped(lambda stamp: takes.append(generate(fast, PROMPT, params, progress=lambda *a: a[0]
+                                                                   == "generate" and stamp())))
+        row = {"generate_s": secs, "step_s": statistics.median(steps), "steps": len(steps)}
+        if inputs is None:  # the float32 take, forced in every setting's teacher-forced pass
+            inputs = teacher.prepare(model, takes[0])
+            with torch.no_grad(), fast.threads():
+                ref_logits = teacher.forward(fast, inputs)[1].float()
+        if name != "float32, 1 thread" and name != "int8, 1 thread":
             with torch.no_grad(), fast.threads(), speed.autocast(settings, fast.device):
                 logits = teacher.forward(fast, inputs)[1].float()
             p = torch.log_softmax(ref_logits, -1)
             q = torch.log_softmax(logits, -1)
             kl = (p.exp() * (p - q)).sum(-1)  # [1, K, S]
-            row["kl_mean"] = float(kl.mean())
-            row["kl_max"] = float(kl.max())
+            row["kl_mean"], row["kl_max"] = float(kl.mean()), float(kl.max())
             row["top1_agreement"] = float((ref_logits.argmax(-1) == logits.argmax(-1)).float().mean())
         res["rows"][name] = row
+        print(name, row, flush=True)
         del fast
-    gen = model.gen
-    gen.set_generation_params(duration=seconds, use_sampling=True, top_k=250, temperature=1.0, cfg_coef=3.0)
-    torch.set_num_threads(threads)
-    res["audiocraft_s"], _ = timed(lambda: gen.generate([PROMPT]), repeats)
+        gc.collect()
     return res
+
+
+def medium_explain(layers: int, seconds: float, threads: int, budget_s: float) -> dict:
+    """The default explanation (AudioGenX, default settings) of a ``seconds`` take at medium's shape: run
+    until its own stop, or stopped after ``budget_s`` (then per-epoch time × epochs run is reported)."""
+    from bench_explainers import _fake_take, _medium_model
+    from agx_desktop.engine.errors import Cancelled
+    from agx_desktop.engine.progress import CancelToken
+    model = _medium_model(num_layers=layers).with_speed(SpeedSettings(threads=threads))
+    import dataclasses
+    take = _fake_take(model, PROMPT, seconds)  # random codes: the time does not depend on which codes
+    steps = take.codes.shape[-1] + model.lm.num_codebooks - 1
+    take = dataclasses.replace(take, latents=torch.zeros(steps, model.lm.dim))
+    stamps: list[float] = []
+    token = CancelToken()
+    t0 = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stamps.append(time.perf_counter())
+        if time.perf_counter() - t0 > budget_s:
+            token.cancel()
+    finished = True
+    try:
+        ex = explain(model, take, progress=progress, cancel=token)
+        epochs = int(ex.extras.get("epochs_run", len(stamps)))
+    except Cancelled:
+        finished, epochs = False, len(stamps)
+    total = time.perf_counter() - t0
+    per = [b - a for a, b in zip(stamps, stamps[1:])]
+    epoch_s = statistics.median(per) if per else total
+    return {"finished": finished, "seconds": total, "epochs_run": epochs, "epoch_s": epoch_s,
+            "setup_s": (stamps[0] - t0 - epoch_s) if stamps else total, "layers": layers, "duration": seconds,
+            "threads": threads, "bf16_autocast": bool(model.fast_bf16)}
 
 
 # ----------------------------------------------------------------------------- report
@@ -295,38 +362,55 @@ def render(res: dict, path: pathlib.Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and captions; 6 of medium's 48 layers, a 0.25 s clip")
-    ap.add_argument("--only", nargs="+", choices=["bundled", "live", "previews", "medium"],
+    ap.add_argument("--only", nargs="+", choices=["bundled", "live", "previews", "medium", "medium_explain"],
                     help="measure these sections and keep the others from the last results file")
+    ap.add_argument("--medium-seconds", type=float, default=None, help="clip length at medium's shape (default 5; "
+                    "--quick 0.25)")
+    ap.add_argument("--medium-layers", type=int, default=None, help="layers at medium's shape (default 48; --quick 6)")
+    ap.add_argument("--explain-budget", type=float, default=900.0, help="seconds the medium explanation may run "
+                    "before it is stopped and reported as per-epoch time × epochs run")
     args = ap.parse_args()
     start = time.perf_counter()
     torch.set_num_threads(1)
     os.environ.setdefault("AGX_THREADS", "1")
     name = "speed_quick" if args.quick else "speed"
     out = RESULTS / f"{name}.json"
-    sections = set(args.only or ["bundled", "live", "previews", "medium"])
+    sections = set(args.only or ["bundled", "live", "previews", "medium", "medium_explain"])
     res: dict = json.loads(out.read_text()) if args.only and out.exists() else {}
-    res.update({"machine": machine(), "quick": args.quick, "load_before": list(os.getloadavg())})
+    res.update({"machine": machine(), "quick": args.quick})
+    res.setdefault("loads", {})
     res["measured_in_last_run"] = sorted(sections)
-    bundled = load_model("bundled", "cpu")
     repeats = 3 if args.quick else 5
-    if "bundled" in sections:
-        res["bundled"] = bundled_speed(bundled, repeats)
-        print("bundled", {k: v for k, v in res["bundled"].items() if k.endswith(("_s", "_ratio"))}, flush=True)
-    if "live" in sections:
-        res["live"] = live_agreement(bundled, 4 if args.quick else 16)
-        print("live", res["live"]["per_step_mean"], res["live"]["holistic_mean"], flush=True)
-    if "previews" in sections:
-        from agx_desktop.engine.standin import build_tiny_model
-        tiny = LoadedModel("tiny", build_tiny_model(name="tiny", seed=0, dim=64, num_layers=2, card=64,
-                                                    max_duration=4.0), torch.device("cpu"), trained=False)
-        res["previews"] = {"bundled codec (Griffin-Lim)": preview_error(bundled, 5.0),
-                           "EnCodec (tiny model)": preview_error(tiny, 2.0)}
-        print("previews", res["previews"], flush=True)
-    if "medium" in sections:
-        del os.environ["AGX_THREADS"]
-        res["medium"] = medium(6 if args.quick else 48, 0.25 if args.quick else 1.0, 1 if args.quick else 2)
-        print("medium", res["medium"], flush=True)
-    res["load_after"] = list(os.getloadavg())
+    bundled = load_model("bundled", "cpu") if sections & {"bundled", "live", "previews"} else None
+    for section in ("bundled", "live", "previews", "medium", "medium_explain"):
+        if section not in sections:
+            continue
+        before, t0 = list(os.getloadavg()), time.perf_counter()
+        if section == "bundled":
+            res["bundled"] = bundled_speed(bundled, repeats)
+            print("bundled", {k: v for k, v in res["bundled"].items() if k.endswith(("_s", "_ratio"))}, flush=True)
+        elif section == "live":
+            res["live"] = live_agreement(bundled, 4 if args.quick else 16)
+            print("live", res["live"]["per_step_mean"], res["live"]["holistic_mean"], flush=True)
+        elif section == "previews":
+            from agx_desktop.engine.standin import build_tiny_model
+            tiny = LoadedModel("tiny", build_tiny_model(name="tiny", seed=0, dim=64, num_layers=2, card=64,
+                                                        max_duration=4.0), torch.device("cpu"), trained=False)
+            res["previews"] = {"bundled codec (Griffin-Lim)": preview_error(bundled, 5.0),
+                               "EnCodec (tiny model)": preview_error(tiny, 2.0)}
+            print("previews", res["previews"], flush=True)
+        else:
+            os.environ.pop("AGX_THREADS", None)
+            layers = args.medium_layers or (6 if args.quick else 48)
+            seconds = args.medium_seconds or (0.25 if args.quick else 5.0)
+            threads = os.cpu_count() or 1
+            if section == "medium":
+                res["medium"] = medium(layers, seconds, threads)
+            else:
+                res["medium_explain"] = medium_explain(layers, seconds, threads, args.explain_budget)
+            print(section, res[section], flush=True)
+        res["loads"][section] = {"before": before, "after": list(os.getloadavg()), "wall_s": time.perf_counter() - t0}
+        out.write_text(json.dumps(res, indent=1))  # each section kept as soon as it is measured
     res["wall_s"] = time.perf_counter() - start
     out.write_text(json.dumps(res, indent=1))
     if all(k in res for k in ("bundled", "live", "previews")):

@@ -86,3 +86,35 @@ def test_live_map_fills_left_to_right_and_matches_explanation_steps(tiny_model):
     assert filled[:8].all() and not filled[12:].any()  # left to right: steps 0..10 reach frames 0..10
     final = heat.per_frame()
     assert not np.isnan(final).any() and final.shape == (frames, len(take.words))
+
+
+def test_live_rows_equal_the_models_own_cross_attention(tiny_model):
+    """The folded query·key product gives the weights the LM computed: a teacher-forced pass over the
+    take, recording every layer's post-softmax cross-attention, has the same mean per step."""
+    from agx_desktop.engine import teacher
+    from agx_desktop.engine.explain._common import AttentionRecorder
+
+    text = tiny_model.text_tokens(PROMPT)
+    with LiveAttention(tiny_model.lm, text) as rec:
+        take = generate(tiny_model, PROMPT, P)
+    inputs = teacher.prepare(tiny_model, take)
+    with torch.no_grad(), AttentionRecorder(tiny_model.lm, self_attention=False) as att:
+        teacher.forward(tiny_model, inputs)
+    # [layers, B, H, S, L] -> conditional row, mean over layers and heads -> [S, L]
+    maps = torch.stack([m[0] for m in att.cross_maps]).mean(dim=(0, 1)).double().numpy()
+    np.testing.assert_allclose(rec.token_scores(), maps[:rec.n_steps], atol=1e-5)
+
+
+def test_live_rows_delivered_in_batches_but_every_step_in_order(tiny_model):
+    """With a long interval the rows are held back and delivered together at the last step, still
+    one call per step in order, all before the decode."""
+    text = tiny_model.text_tokens(PROMPT)
+    calls: list[int] = []
+    rec = LiveAttention(tiny_model.lm, text, lambda step, words: calls.append(step), interval_s=1e9)
+    with rec:
+        generate(tiny_model, PROMPT, P)  # its own (unthrottled-by-us) recorder is separate
+        assert calls == []  # nothing flushed yet: this recorder's flush was never called
+        rec.flush()
+        assert calls == list(range(rec.n_steps))  # the first flush always delivers (no delivery before)
+        rec.flush(final=True)
+    assert calls == list(range(rec.n_steps))  # nothing twice

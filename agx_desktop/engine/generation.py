@@ -89,7 +89,7 @@ def generate(model: LoadedModel, prompt: str, params: GenerationParams = Generat
                 word_weights=None if word_weights is None else [float(w) for w in word_weights],
                 step_mask=None if step_mask is None else np.asarray(step_mask, dtype=np.float32),
                 kind=kind, parent=parent, seconds=time.perf_counter() - start,
-                model_fingerprint=model.fingerprint)
+                model_fingerprint=model.fingerprint, speed=None if model.speed.is_default else model.speed.to_dict())
 
 
 def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: int, *,
@@ -128,7 +128,7 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     def on_step(done: int, total: int) -> None:
         check(cancel)
         if live is not None:
-            live.flush()
+            live.flush(final=done >= total)
         if stream is not None:
             stream.step_done()
         report(progress, "generate", done, total)

@@ -20,6 +20,7 @@ AudioGenX's masks is measured in ``benchmarks/results/speed.md``. Under an inter
 """
 from __future__ import annotations
 
+import time
 import typing as tp
 
 import numpy as np
@@ -48,66 +49,107 @@ def word_shares(text: TextTokens, token_scores: np.ndarray) -> np.ndarray:
 class LiveAttention:
     """Context manager recording per-step cross-attention of ``lm`` (conditional row, batch item 0).
 
+    Cheap by construction (the live map's overhead on generation is measured in
+    ``benchmarks/results/speed.md``): once per generation and layer, the text keys of batch row 0 are
+    folded into the query projection, ``A = [W_q,h^T k_h^T]_h`` (``[D, H·L]``, scaled) and
+    ``c = [b_q,h k_h^T]_h``, so a step costs each layer one ``[T, D] @ [D, H·L]`` product and a softmax
+    (not a ``[D, D]`` query projection and a per-head product), summed over layers in place; rows stay
+    torch tensors in one buffer, and :meth:`flush` turns every pending row into word scores at once
+    (one product with the token → word matrix), at most every ``interval_s`` seconds and at the
+    last step. Same scores as projecting the query first, up to float rounding (tests/test_live.py).
+    Models with query/key layer norms (not linear in the query) take the projection path.
+
     Args:
         lm: the LM being sampled (only its cross-attention instances get a hook; removed on exit).
         text: the prompt's tokens ↔ words, for :func:`word_shares`.
         on_live: called as ``on_live(step_index, word_scores)`` for every step, in order, from
             :meth:`flush` (generation calls it after each sampling step, on the generating thread).
+        interval_s: least time between two deliveries (rows in between are delivered together);
+            0 delivers at every flush.
     """
 
-    def __init__(self, lm: "LMModel", text: TextTokens, on_live: LiveFn | None = None) -> None:
-        self.lm, self.text, self.on_live = lm, text, on_live
+    def __init__(self, lm: "LMModel", text: TextTokens, on_live: LiveFn | None = None,
+                 interval_s: float = 0.05) -> None:
+        self.lm, self.text, self.on_live, self.interval_s = lm, text, on_live, float(interval_s)
         self.modules = cross_attention_modules(lm)
-        self._rows: dict[int, np.ndarray] = {}  # step -> token scores [L]
+        self._buf = torch.zeros(0)  # [capacity, L] float32: mean attention of each recorded step
+        self._n = 0  # steps recorded
         self._delivered = 0
-        self._offset = 0
-        self._sum: torch.Tensor | None = None
+        self._last_delivery = -float("inf")
+        self._sum: torch.Tensor | None = None  # [T, H, L] summed over the layers seen this forward
         self._seen = 0
-        self._keys: dict[int, tuple[tuple, torch.Tensor]] = {}
+        self._keys: dict[int, tuple[tuple, tuple[torch.Tensor, ...]]] = {}
         self._proj: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]] = []
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        to_words = np.zeros((len(text.tokens), len(text.words)))
+        for i, w in enumerate(text.token_word):
+            if w is not None:
+                to_words[i, w] = 1.0
+        self._to_words = to_words  # [L, words]: sums each word's tokens (specials left out)
 
     # ------------------------------------------------------------------ hooks
-    def _pre(self, module: nn.Module, args: tuple) -> None:
-        offsets = self.lm.transformer._streaming_state.get("offsets") if self.lm._is_streaming else None
-        self._offset = int(offsets.view(-1)[0]) if offsets is not None else 0
-        self._sum, self._seen = None, 0
-
-    def _keys_for(self, index: int, mod: nn.Module, key: torch.Tensor) -> torch.Tensor:
-        """[H, L, d] projected text keys of batch row 0, cached while the condition is the same tensor."""
+    def _keys_for(self, index: int, mod: nn.Module, key: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Text-side factors of batch row 0, cached while the condition is the same tensor: ``(A, c)``
+        (query folded in, no qk norm) or ``(k,)`` projected keys [H, L, d] (qk norm)."""
         stamp = (key.data_ptr(), tuple(key.shape), key._version)
         cached = self._keys.get(index)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        _, _, wk, bk = self._proj[index]
-        k = F.linear(key[:1].to(wk.dtype), wk, bk)
-        if getattr(mod, "qk_layer_norm", False):
-            k = mod.k_layer_norm(k)
-        k = k.float().view(k.shape[1], mod.num_heads, -1).transpose(0, 1)
-        self._keys[index] = (stamp, k)
-        return k
+        wq, bq, wk, bk = self._proj[index]
+        heads = mod.num_heads
+        with torch.autocast(key.device.type, enabled=False):
+            k = F.linear(key[:1].to(wk.dtype), wk, bk)
+            if getattr(mod, "qk_layer_norm", False):
+                k = mod.k_layer_norm(k)
+                factors: tuple[torch.Tensor, ...] = (k.float().view(k.shape[1], heads, -1).transpose(0, 1),)
+            else:
+                k = k.float().view(k.shape[1], heads, -1)  # [L, H, d]
+                scale = k.shape[-1] ** -0.5
+                wq_h = wq.float().view(heads, k.shape[-1], -1)  # [H, d, D]
+                a = torch.einsum("hdD,lhd->Dhl", wq_h, k) * scale  # [D, H, L]
+                c = (torch.einsum("hd,lhd->hl", bq.float().view(heads, -1), k) * scale) if bq is not None \
+                    else torch.zeros(heads, k.shape[0])
+                factors = (a.reshape(a.shape[0], -1).contiguous(), c.reshape(-1).contiguous())
+        self._keys[index] = (stamp, factors)
+        return factors
 
     def _make_hook(self, index: int) -> tp.Callable:
-        qk_norm = None
+        mod = self.modules[index]
+        heads = mod.num_heads
+        qk_norm = mod.q_layer_norm if getattr(mod, "qk_layer_norm", False) else None
 
         def hook(mod: nn.Module, args: tuple, output: tp.Any) -> None:
             query, key = args[0], args[1]
-            wq, bq, _, _ = self._proj[index]
-            q = F.linear(query[:1].to(wq.dtype), wq, bq)  # conditional row only
-            if qk_norm is not None:
-                q = qk_norm(q)
-            k = self._keys_for(index, mod, key)
-            q = q.float().view(q.shape[1], mod.num_heads, -1).transpose(0, 1)  # [H, T, d]
-            w = torch.softmax(q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5, dim=-1).mean(0)  # [T, L]
-            self._sum = w if self._sum is None else self._sum + w
+            factors = self._keys_for(index, mod, key)
+            if qk_norm is None:
+                a, c = factors
+                scores = torch.addmm(c, query[0].float(), a)  # [T, H*L]
+            else:  # not linear in the query: project it, then one product per head
+                wq, bq, _, _ = self._proj[index]
+                q = qk_norm(F.linear(query[:1].to(wq.dtype), wq, bq))
+                q = q.float().view(q.shape[1], heads, -1).transpose(0, 1)  # [H, T, d]
+                scores = (q @ factors[0].transpose(-1, -2) * q.shape[-1] ** -0.5).transpose(0, 1).reshape(q.shape[1], -1)
+            w = torch.softmax(scores.float().view(query.shape[1], heads, -1), dim=-1)  # [T, H, L]
+            if self._seen == 0:
+                self._sum = w
+            else:
+                self._sum.add_(w)
             self._seen += 1
             if self._seen == len(self.modules):
-                rows = (self._sum / len(self.modules)).cpu().numpy()
-                for i, row in enumerate(rows):
-                    self._rows[self._offset + i] = row
-        if getattr(self.modules[index], "qk_layer_norm", False):
-            qk_norm = self.modules[index].q_layer_norm
+                self._store(self._sum.mean(1) / len(self.modules))
+                self._sum, self._seen = None, 0
         return hook
+
+    def _store(self, rows: torch.Tensor) -> None:
+        """Append [T, L] rows (the T positions this forward computed, in order) to the buffer."""
+        need = self._n + rows.shape[0]
+        if need > self._buf.shape[0]:
+            grown = torch.zeros(max(need, 2 * self._buf.shape[0], 256), rows.shape[1])
+            if self._n:
+                grown[:self._n] = self._buf[:self._n]
+            self._buf = grown
+        self._buf[self._n:need] = rows.detach().to("cpu", torch.float32)
+        self._n = need
 
     def __enter__(self) -> "LiveAttention":
         if not self.modules:
@@ -118,7 +160,6 @@ class LiveAttention:
             dim = weight.shape[0] // 3
             self._proj.append((weight[:dim], None if bias is None else bias[:dim],
                                weight[dim:2 * dim], None if bias is None else bias[dim:2 * dim]))
-        self._handles.append(self.lm.register_forward_pre_hook(self._pre))
         for i, mod in enumerate(self.modules):
             self._handles.append(mod.register_forward_hook(self._make_hook(i)))
         return self
@@ -128,25 +169,38 @@ class LiveAttention:
             handle.remove()
         self._handles.clear()
         self._keys.clear()
+        if exc[0] is None:
+            self.flush(final=True)  # whatever the last flush held back
 
     # ------------------------------------------------------------------ results
-    def flush(self) -> None:
-        """Deliver every recorded step not yet handed to ``on_live`` (in step order)."""
-        while self._delivered in self._rows:
-            step = self._delivered
-            self._delivered += 1
-            if self.on_live is not None:
-                self.on_live(step, word_shares(self.text, self._rows[step]))
+    def flush(self, final: bool = False) -> None:
+        """Deliver the recorded steps not yet handed to ``on_live`` (in step order): when ``final``, or
+        when ``interval_s`` has passed since the last delivery."""
+        if self._delivered >= self._n:
+            return
+        now = time.perf_counter()
+        if not final and now - self._last_delivery < self.interval_s:
+            return
+        start, self._delivered, self._last_delivery = self._delivered, self._n, now
+        if self.on_live is None:
+            return
+        words = self._word_shares(self._buf[start:self._n].numpy())
+        for i, row in enumerate(words):
+            self.on_live(start + i, row)
+
+    def _word_shares(self, token_scores: np.ndarray) -> np.ndarray:
+        """:func:`word_shares` through the precomputed token → word matrix."""
+        shares = np.asarray(token_scores, dtype=np.float64) @ self._to_words
+        top = shares.max(axis=-1, keepdims=True) if shares.shape[-1] else np.zeros(shares.shape[:-1] + (1,))
+        return (shares / np.where(top > 0, top, 1.0)).astype(np.float32)
 
     @property
     def n_steps(self) -> int:
-        return len(self._rows)
+        return self._n
 
     def token_scores(self) -> np.ndarray:
         """[steps, L] mean attention per recorded step (rows sum to 1)."""
-        steps = sorted(self._rows)
-        return np.stack([self._rows[s] for s in steps]).astype(np.float64) if steps else \
-            np.zeros((0, len(self.text.tokens)))
+        return self._buf[:self._n].numpy().astype(np.float64) if self._n else np.zeros((0, len(self.text.tokens)))
 
     def word_scores(self) -> np.ndarray:
         """[steps, words] what ``on_live`` received, all steps."""

@@ -42,6 +42,12 @@ class SpeedSettings:
     def is_default(self) -> bool:
         return self == SpeedSettings()
 
+    def to_dict(self) -> dict[str, tp.Any]:
+        """What a take records (:attr:`.take.Take.speed`): precision, quantisation and threads."""
+        return {"precision": "bf16 autocast" if self.bf16 else "float32",
+                "quantisation": "int8 dynamic (linear layers)" if self.int8 else "none",
+                "threads": self.threads, "label": self.label()}
+
     def label(self) -> str:
         parts = [name for name, on in (("bf16", self.bf16), ("int8", self.int8)) if on]
         if self.threads is not None:
@@ -67,10 +73,12 @@ def bf16_native() -> bool:
 def quantized_lm(lm: nn.Module) -> nn.Module:
     """An int8 dynamically quantised copy of ``lm`` (its ``nn.Linear`` layers); ``lm`` is left as it is.
 
-    The copy keeps every instance attribute (the bundled loader's top-k clamp among them).
+    The copy keeps every instance attribute (the bundled loader's top-k clamp among them). The copy is
+    quantised in place, so the peak is one float32 copy (not two: 15 GB instead of 22 GB at
+    AudioGen-medium's size).
     """
     from torch.ao.quantization import quantize_dynamic
-    return quantize_dynamic(copy.deepcopy(lm).cpu(), {nn.Linear}, dtype=torch.qint8)
+    return quantize_dynamic(copy.deepcopy(lm).cpu(), {nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 def autocast(settings: SpeedSettings, device: torch.device) -> tp.ContextManager[tp.Any]:

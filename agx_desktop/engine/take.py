@@ -79,6 +79,9 @@ class Take:
         edit: what a region take changed: ``{region: [start, end], tail, crossfade, parent_prompt,
             weights?, replace?}`` (engine/region.py); None otherwise.
         model_fingerprint: :attr:`LoadedModel.fingerprint` of the weights that made it.
+        speed: the speed settings it was sampled under (:meth:`.speed.SpeedSettings.to_dict`:
+            ``{precision, quantisation, threads}``); None = the defaults (float32, no quantisation,
+            the model's own thread count), as every take made before these settings existed.
     """
 
     prompt: str
@@ -98,6 +101,7 @@ class Take:
     model_fingerprint: str | None = None
     segments: list[dict] | None = None
     edit: dict | None = None
+    speed: dict | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
@@ -110,8 +114,9 @@ class Take:
         return self.text.words
 
     def metadata(self) -> dict:
-        """Everything but the arrays, as JSON-ready values (``segments``/``edit`` only when set)."""
-        extra = {key: value for key, value in (("segments", self.segments), ("edit", self.edit)) if value is not None}
+        """Everything but the arrays, as JSON-ready values (``segments``/``edit``/``speed`` only when set)."""
+        extra = {key: value for key, value in (("segments", self.segments), ("edit", self.edit), ("speed", self.speed))
+                 if value is not None}
         return {
             "format": "agx-take/1", "id": self.id, "created": self.created, "prompt": self.prompt,
             "model": self.model_id, "model_fingerprint": self.model_fingerprint, "seed": int(self.params.seed), "params": self.params.to_dict(),
