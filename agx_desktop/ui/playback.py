@@ -138,16 +138,25 @@ class Player:
         buf = np.zeros((0, 1), np.float32) if audio is None else np.ascontiguousarray(
             np.asarray(audio, dtype=np.float32).T)
         pos_s = self.position()
-        restart = self.playing and (int(sample_rate) != self._sr or buf.shape[1] != self._buf.shape[1])
         was_playing = self.playing
+        same_format = int(sample_rate) == self._sr and buf.shape[1] == self._buf.shape[1]
+        restart = was_playing and not same_format
+        # A/B while playing: the device already holds the blocks up to the read pointer, so the new audio
+        # carries on from there (sample-accurate): the playhead and what is heard go on without a jump.
+        # Restarting at the heard position instead would replay the device's latency (~80 ms).
+        handover = was_playing and keep_position and same_format
         if restart:
             self._close_stream()
         with self._lock:
             self._buf, self._sr = buf, int(sample_rate)
-            pos = min(int(pos_s * self._sr), len(buf)) if keep_position else 0
-            self._read = pos
-            self._paused_at = pos
-            self._marks_t, self._marks = [], []
+            if handover:
+                self._read = min(self._read, len(buf))
+                self._paused_at = min(self._paused_at, len(buf))
+            else:
+                pos = min(int(pos_s * self._sr), len(buf)) if keep_position else 0
+                self._read = pos
+                self._paused_at = pos
+                self._marks_t, self._marks = [], []
             if self._loop and self._loop[1] > len(buf):
                 self._loop = None
         if was_playing and not keep_position:

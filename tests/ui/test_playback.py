@@ -31,6 +31,45 @@ def test_player_position_is_what_is_heard():
     assert p.position() == 0.0
 
 
+def test_ab_switch_while_playing_keeps_the_position_and_the_timeline():
+    """Switching A→B while playing neither moves the playhead nor rewinds what is heard: B is heard from
+    the frame the timeline has reached (the device's queued blocks of A play out first)."""
+    sr, block, latency = 16000, 256, 0.08
+    streams: list[FakeStream] = []
+    heard: list[np.ndarray] = []  # what reached the "device", block by block, in order
+
+    class RecordingStream(FakeStream):
+        def __init__(self, **kw: object) -> None:
+            super().__init__(latency=latency, **kw)
+            callback = self.callback
+
+            def record(out: np.ndarray, frames: int, time_info: object, status: object) -> None:
+                callback(out, frames, time_info, status)
+                heard.append(out[:, 0].copy())
+            self.callback = record
+            streams.append(self)
+
+    p = Player(stream_factory=RecordingStream, blocksize=block)
+    frames = np.arange(sr * 3, dtype=np.float32)
+    take_a, take_b = -frames[None], frames[None]  # each sample says which frame of the timeline it is
+    p.load(take_a, sr)
+    p.play()
+    streams[-1].pump(1.0)
+    before = p.position()
+    assert before == pytest.approx(1.0 - latency, abs=1 / sr)  # the device holds the last 80 ms
+    queued = sum(len(b) for b in heard)  # frames of A already handed to the device
+    p.load(take_b, sr, keep_position=True)  # the A/B switch
+    assert p.playing and len(streams) == 1  # no restart: the same stream goes on
+    assert abs(p.position() - before) <= block / sr
+    streams[-1].pump(0.5)
+    assert p.position() == pytest.approx(before + 0.5, abs=block / sr)
+    played = np.concatenate(heard)
+    frame_of = np.abs(played)  # the timeline frame each output sample came from
+    assert np.array_equal(frame_of, np.arange(len(played), dtype=np.float32))  # no jump, no repeat
+    first_b = int(np.argmax(played > 0))
+    assert first_b == queued and (played[first_b:] > 0).all()  # B follows A's queued blocks, at once
+
+
 def test_player_loops_the_region_and_stops_at_end():
     sr = 8000
     p = Player(stream_factory=lambda **kw: FakeStream(latency=0.0, **kw), blocksize=128)
