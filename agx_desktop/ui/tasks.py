@@ -257,9 +257,11 @@ def configure_threads() -> None:
         return
     import os
     import sys
-    import torch
     cores = os.cpu_count() or 1
     if cores > 1 and not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(max(1, cores - 1))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(max(1, cores - 1))
+        else:  # the first job imports torch, which takes this as its thread count: the window need not wait for torch
+            os.environ["OMP_NUM_THREADS"] = str(max(1, cores - 1))
     sys.setswitchinterval(0.002)  # hand the GIL back to the GUI thread more often than every 5 ms
     _THREADS_SET = True

@@ -12,11 +12,13 @@ import json
 import pathlib
 import typing as tp
 
-import torch
-
 from agx_desktop.engine.fsio import is_finite_number
 
 from . import BUNDLED_DIR  # noqa: F401  (the default folder; tests set loader.BUNDLED_DIR)
+
+if tp.TYPE_CHECKING:  # annotations only: listing the models (the app's menu) must not wait for torch
+    import torch
+
 CONFIG_NAME = "config.json"
 LM_NAME = "lm.safetensors"
 CODEC_NAME = "codec.safetensors"

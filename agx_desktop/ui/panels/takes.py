@@ -6,8 +6,6 @@ import typing as tp
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from agx_desktop.engine.region import edit_label
-
 from ..widgets.history import TakeList
 
 if tp.TYPE_CHECKING:
@@ -21,6 +19,7 @@ def what_changed(take: Take) -> str:
     """What distinguishes a take in the A/B label: its edit ("mute bell · region 2.00–3.50 s"), else its
     kind and the word weights that differ from 1 ("weighted: dog×0, bell×2"), not only "weighted"."""
     if take.edit:
+        from agx_desktop.engine.region import edit_label  # region imports torch: not at the window's start
         return edit_label(take)
     weights = take.word_weights or ()
     changed = [f"{word}×{w:g}" for word, w in zip(take.words, weights) if float(w) != 1.0]

@@ -9,9 +9,10 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, Q
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from agx_desktop.engine.errors import AgxError
-from agx_desktop.engine.timeline import Segment, take_segments
 
 if tp.TYPE_CHECKING:
+    from agx_desktop.engine.timeline import Segment
+
     from ..controller import Controller
     from ..jobs import Job
 
@@ -22,6 +23,7 @@ class TimelineDialog(QDialog):
     """Edit the segments; "Generate timeline" queues the take and closes the dialog."""
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        from agx_desktop.engine.timeline import Segment, take_segments
         super().__init__(parent)
         self.controller = controller
         self.setWindowTitle("Prompt timeline")
@@ -78,6 +80,7 @@ class TimelineDialog(QDialog):
 
     def segments(self) -> list[Segment]:
         """The table's segments (ValueError naming the row for a start/end that is not a number)."""
+        from agx_desktop.engine.timeline import Segment
         out = []
         for row in range(self.table.rowCount()):
             cells = [(self.table.item(row, c).text() if self.table.item(row, c) else "").strip() for c in range(3)]
