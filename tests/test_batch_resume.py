@@ -75,3 +75,68 @@ def test_kill_9_of_the_driver_mid_run_then_rerun_completes_without_duplicates(tm
         assert (out / m["Filename"]).stat().st_size > 1000
     for folder, mtime in finished.items():  # never redone or rewritten
         assert (out / folder / "audio.wav").stat().st_mtime_ns == mtime
+
+
+def _pool_workers(pid: int) -> set[int]:
+    """The pool's worker processes among the children of ``pid`` (Linux /proc), not its resource tracker."""
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids |= {int(k) for k in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return {k for k in kids if b"spawn_main" in _cmdline(k)}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def test_ctrl_c_of_agx_batch_on_a_process_pool_exits_130_keeps_whole_takes_and_a_rerun_finishes(tmp_path):
+    """Ctrl+C in the terminal (SIGINT to the whole process group, workers included) mid-run: the driver
+    stops its workers, says how to continue and exits 130; no worker is left running, every take folder
+    there is whole, nothing half-written is left; the same command then finishes the sheet."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(SHEET, encoding="utf-8")
+    out = tmp_path / "lib"
+    env = {**os.environ, "AGX_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    driver = subprocess.Popen([sys.executable, "-m", "agx_desktop.engine.cli", "--quiet", "batch", str(sheet),
+                               "--out", str(out), "--workers", "2", "--threads", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while len(_manifest(out)) < 1 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _pool_workers(driver.pid)
+        os.killpg(driver.pid, signal.SIGINT)
+        stdout, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.communicate()
+    assert driver.returncode == 130, err.decode()[-800:]
+    assert err.decode().rstrip().endswith("agx: stopped; run the same command again to continue")
+    assert stdout.decode().startswith("interrupted: ")
+    assert len(workers) == 2 and not [p for p in workers if _running(p)], "a worker outlived the driver"
+    made = _manifest(out)
+    assert 1 <= len(made) < 6
+    assert not list(out.rglob(".*")) and not (tmp_path / ".lib.agx-lock").exists(), "half-written file or lock left"
+    for folder in (out / "takes").iterdir():  # whatever is there is a whole take (an explanation may follow)
+        load_take(folder)
+    for m in made:
+        take = load_take(out / m["TakeFolder"])
+        assert load_explanation(out / m["TakeFolder"], take).take_id == take.id and (out / m["Filename"]).is_file()
+
+    summary = run_batch(sheet, out, progress=False)
+    assert (summary.done_before, summary.failed) == (len(made), []) and summary.finished == 6
+    assert len(os.listdir(out / "takes")) == 6 and len(os.listdir(out / "export")) == 6

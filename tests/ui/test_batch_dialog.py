@@ -54,3 +54,49 @@ def test_sheet_with_a_bad_row_lists_it_and_missing_choices_are_one_line(qtbot, t
     lines = [dialog.log.item(i).text() for i in range(dialog.log.count())]
     assert lines[0].startswith("row 3: duration 99 s is above the model's maximum")
     assert lines[-1].startswith("done: 1 of 1 takes")
+
+
+def test_file_batch_fills_the_takes_list_as_takes_arrive_and_cancel_keeps_whole_takes(make_window, qtbot, tmp_path):
+    """File ▸ Batch… in the window: each take joins the takes list while the batch is still running;
+    Cancel batch stops it with the finished takes kept (in the list, on disk, in manifest.csv) and no
+    half take or temporary; Run again on the same folder finishes the rest and adds only those."""
+    from PySide6.QtCore import Qt
+
+    from agx_desktop.engine.take_folder import load_explanation, load_take
+    w = make_window()
+    w.session.set_prompt("a door knocks")
+    w.commands.trigger("batch")
+    dialog = w.batch_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.from_prompt.isChecked()
+    assert dialog.prompt.text() == "a door knocks"
+    dialog.count.setValue(6)
+    dialog.duration.setValue(0.5)
+    dialog.explain.setChecked(True)
+    out = tmp_path / "lib"
+    dialog.out.setText(str(out))
+    seen_while_running: list[tuple[int, bool]] = []
+
+    def arrived(item):  # the list as the user sees it when a take arrives, and whether the batch still runs
+        seen_while_running.append((w.history.count(), dialog.cancel_button.isEnabled()))
+        if len(seen_while_running) == 2:
+            dialog.cancel_button.click()
+    w.session.take_added.connect(arrived)
+    dialog.run_button.click()
+    qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=240_000)  # the batch has ended
+    assert seen_while_running[:2] == [(1, True), (2, True)]  # in the list while the batch was running
+    ids = {w.history.item(i).data(Qt.ItemDataRole.UserRole) for i in range(w.history.count())}
+    on_disk = sorted((out / "takes").iterdir())
+    manifest = (out / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert 2 <= len(on_disk) < 6 and len(manifest) == len(on_disk) == len(ids)
+    assert not list(out.rglob(".*")), "a half-written file or lock was left"
+    for folder in on_disk:  # whole takes, explained, the same ones the list shows
+        take = load_take(folder)
+        assert take.id in ids and load_explanation(folder, take).take_id == take.id
+    assert dialog.log.item(dialog.log.count() - 1).text().startswith("stopped")
+
+    with qtbot.waitSignal(dialog.batch_finished, timeout=240_000) as done:
+        dialog.run_button.click()
+    summary = done.args[0]
+    assert (summary.done_before, summary.finished, summary.failed) == (len(on_disk), 6, [])
+    qtbot.waitUntil(lambda: w.history.count() == 6)
+    assert len({w.history.item(i).data(Qt.ItemDataRole.UserRole) for i in range(6)}) == 6
