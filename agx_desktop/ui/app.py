@@ -109,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     """Start the app and run its event loop; returns the exit status."""
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    from PySide6.QtCore import Qt
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -122,18 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("AGX Desktop")
     app.setOrganizationName("AGX")
     apply_style(app)
-    from PySide6.QtGui import QPixmap
-    from PySide6.QtWidgets import QSplashScreen
     from .paths import resources_dir
     icon = resources_dir() / "icons" / "agx.png"
-    splash = None
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-        splash = QSplashScreen(QPixmap(str(icon)))
-        splash.showMessage("Loading AGX Desktop…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
-        splash.show()
-        app.processEvents()
-    from .main_window import MainWindow  # imports torch + audiocraft: a few seconds
+    # no torch on this path (tests/ui/test_app.py checks it): the window opens in about 2 s and the
+    # first jobs (autosaved takes, then the model) import torch and load behind it
+    from .main_window import MainWindow
 
     window = MainWindow()
     place_window(window)
@@ -141,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     window.generation.prompt_edit.setFocus()  # type at once; Enter generates
     previous_hook = sys.excepthook
     install_excepthook(window)
-    if splash is not None:
-        splash.finish(window)
     if os.environ.get("AGX_DESKTOP_SMOKE"):  # `AGX_DESKTOP_SMOKE=1 agx-desktop` opens and quits (CI)
         from PySide6.QtCore import QTimer
         QTimer.singleShot(int(os.environ.get("AGX_DESKTOP_SMOKE_MS", "1500")), window.close)

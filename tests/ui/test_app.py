@@ -48,3 +48,32 @@ def test_views_never_import_torch():
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n.split(".")[0] in ("torch", "audiocraft", "torchaudio") for n in names), path.name
+
+
+def test_the_window_opens_before_torch_is_imported(tmp_path):
+    """Time to window (issue 19): importing, building and showing the main window imports neither torch
+    nor audiocraft — the first jobs load them behind the open window. Checked in a fresh interpreter
+    (this one has torch already); the jobs are held back so only the window's own imports count."""
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from agx_desktop.ui import app as entry\n"
+        "from agx_desktop.ui.controller import Controller\n"
+        "Controller.start = lambda self, load_autosaved=True: None  # no jobs: they import torch on purpose\n"
+        "qapp = QApplication([])\n"
+        "entry.apply_style(qapp)\n"
+        "from agx_desktop.ui.main_window import MainWindow\n"
+        "window = MainWindow()\n"
+        "entry.place_window(window)\n"
+        "window.show()\n"
+        "qapp.processEvents()\n"
+        "heavy = sorted(m for m in ('torch', 'torchaudio', 'audiocraft', 'transformers') if m in sys.modules)\n"
+        "print('visible' if window.isVisible() else 'hidden', heavy)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "AGX_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "visible []"
