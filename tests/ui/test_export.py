@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,8 +178,11 @@ def test_drag_handle_starts_a_drag_with_the_wav(generated, qtbot, monkeypatch):
     w = generated
     seen = []
 
+    pixmaps = []
+
     def fake_exec(self, *a, **k):  # a real drag would wait for a drop target
         seen.append(self.mimeData().urls()[0].toLocalFile())
+        pixmaps.append(self.pixmap())
         return Qt.DropAction.CopyAction
     monkeypatch.setattr(QDrag, "exec", fake_exec)
     h = w.transport.drag_handle
@@ -191,6 +195,44 @@ def test_drag_handle_starts_a_drag_with_the_wav(generated, qtbot, monkeypatch):
                      Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(h, ev)
     assert len(seen) == 1 and sf.info(seen[0]).frames == w.session.current.take.audio.shape[-1]
+    assert shows_a_waveform(pixmaps[0])  # the drag has a picture under the pointer, not Qt's blank
+
+
+def shows_a_waveform(pixmap) -> bool:
+    """A drag picture: not null, and with the waveform's colour in a good part of its columns."""
+    from PySide6.QtGui import QColor
+    if pixmap.isNull() or pixmap.width() < 100:
+        return False
+    image = pixmap.toImage()
+    wave = QColor("#5fb3ff").rgb()
+    columns = {x for x in range(8, image.width() - 8) for y in range(image.height() // 3, image.height() - 2)
+               if image.pixel(x, y) == wave}
+    return len(columns) > (image.width() - 16) // 2
+
+
+def test_dragging_a_take_out_of_the_list_shows_its_name_and_waveform(generated, monkeypatch):
+    """Takes list drag-out: the QDrag carries the real WAV file's URL and a picture (name + waveform)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QDrag
+    from agx_desktop.ui.widgets.history import drag_pixmap
+    w = generated
+    history = w.takes.history
+    history.setCurrentItem(history.item(0))
+    drags = []
+
+    def fake_exec(self, *a, **k):  # a real drag would wait for a drop target
+        drags.append((self.mimeData().urls(), self.pixmap()))
+        return Qt.DropAction.CopyAction
+    monkeypatch.setattr(QDrag, "exec", fake_exec)
+    history.startDrag(Qt.DropAction.CopyAction)  # what Qt calls once the mouse has moved far enough
+    (urls, pixmap), = drags
+    path = urls[0].toLocalFile()
+    assert len(urls) == 1 and urls[0].isLocalFile() and path.endswith(".wav")
+    assert sf.info(path).frames == w.session.current.take.audio.shape[-1]
+    assert shows_a_waveform(pixmap)
+    assert pixmap.toImage() == drag_pixmap(Path(path)).toImage()  # the same picture: the file's name on it
+    blank = drag_pixmap(Path(path).with_name("missing.wav"))  # an unreadable file still gets its name
+    assert not blank.isNull() and not shows_a_waveform(blank)
 
 
 def test_agx_export_writes_the_bytes_the_app_writes(tiny_take, tmp_path, capsys):

@@ -5,11 +5,14 @@ import typing as tp
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDrag, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListWidget, QListWidgetItem, QToolButton
 
+from ..analysis import envelope
+
 THUMB = QSize(120, 36)
+DRAG_SIZE = QSize(260, 56)  # what follows the pointer while a take is dragged out
 KIND_COLORS = {"original": "#5fb3ff", "weighted": "#ffb347", "factual": "#77dd77", "counterfactual": "#ff6961",
                "masked": "#c39bd3", "region": "#f7dc6f", "timeline": "#48c9b0"}
 
@@ -21,25 +24,73 @@ def wav_mime(paths: tp.Sequence[Path]) -> QMimeData:
     return mime
 
 
+def _draw_waveform(p: QPainter, rect: QRect, lo: np.ndarray, hi: np.ndarray) -> None:
+    """The min/max envelope ``lo``/``hi`` as one vertical line per pixel column of ``rect``, peak-normalised."""
+    n = rect.width()
+    if n <= 0 or len(lo) == 0:
+        return
+    idx = np.linspace(0, len(lo), n + 1).astype(int)
+    mid, half = rect.top() + rect.height() / 2, rect.height() / 2 - 2
+    peak = max(float(np.abs(np.concatenate([lo, hi])).max()), 1e-6)
+    for x in range(n):
+        a, b = idx[x], max(idx[x] + 1, idx[x + 1])
+        ylo, yhi = float(lo[a:b].min()), float(hi[a:b].max())
+        p.drawLine(rect.left() + x, int(mid - yhi / peak * half), rect.left() + x, int(mid - ylo / peak * half))
+
+
 def thumbnail(item: tp.Any, size: QSize = THUMB) -> QPixmap:
     """A small waveform picture of a take, coloured by its kind, with a bar if it is explained."""
     pm = QPixmap(size)
     pm.fill(QColor("#26282c"))
     lo, hi = item.env
-    n = size.width()
-    idx = np.linspace(0, len(lo), n + 1).astype(int)
     p = QPainter(pm)
     p.setPen(QPen(QColor(KIND_COLORS.get(item.take.kind, "#cccccc"))))
-    mid = size.height() / 2
-    peak = max(float(np.abs(np.concatenate([lo, hi])).max()), 1e-6) if len(lo) else 1.0
-    for x in range(n):
-        a, b = idx[x], max(idx[x] + 1, idx[x + 1])
-        ylo, yhi = float(lo[a:b].min()), float(hi[a:b].max())
-        p.drawLine(x, int(mid - yhi / peak * (mid - 2)), x, int(mid - ylo / peak * (mid - 2)))
+    _draw_waveform(p, QRect(0, 0, size.width(), size.height()), lo, hi)
     if item.explanation is not None:
         p.fillRect(0, size.height() - 3, size.width(), 3, QColor("#ffd400"))
     p.end()
     return pm
+
+
+def drag_pixmap(wav: Path, size: QSize = DRAG_SIZE) -> QPixmap:
+    """The picture under the pointer while a take is dragged out: the dropped file's name over a mini
+    waveform of that file, so the user sees which take (and which file name) is about to land."""
+    import soundfile as sf
+    pm = QPixmap(size)
+    pm.fill(QColor("#2b2d31"))
+    p = QPainter(pm)
+    p.setPen(QPen(QColor("#5fb3ff")))
+    p.drawRect(0, 0, size.width() - 1, size.height() - 1)
+    font = QFont(p.font())
+    font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+    p.setFont(font)
+    line = p.fontMetrics().height()
+    text_rect = QRect(6, 2, size.width() - 12, line)
+    p.setPen(QPen(QColor("#e6e6e6")))
+    p.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+               p.fontMetrics().elidedText(wav.name, Qt.TextElideMode.ElideMiddle, text_rect.width()))
+    try:
+        audio, _sr = sf.read(str(wav), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, ValueError):  # unreadable: the name alone still says what lands
+        audio = np.zeros((0, 1), np.float32)
+    if len(audio):
+        lo, hi = envelope(audio.T, size.width())
+        p.setPen(QPen(QColor("#5fb3ff")))
+        _draw_waveform(p, QRect(6, line + 4, size.width() - 12, size.height() - line - 8), lo, hi)
+    p.end()
+    return pm
+
+
+def start_wav_drag(source: tp.Any, mime: QMimeData) -> None:
+    """Drag ``mime``'s WAV file(s) out of the app (copy), showing :func:`drag_pixmap` of the first."""
+    drag = QDrag(source)
+    drag.setMimeData(mime)
+    urls = mime.urls()
+    if urls:
+        pixmap = drag_pixmap(Path(urls[0].toLocalFile()))
+        drag.setPixmap(pixmap)
+        drag.setHotSpot(QPoint(12, pixmap.height() // 2))
+    drag.exec(Qt.DropAction.CopyAction)
 
 
 def what_changed(item: tp.Any) -> str:
@@ -127,6 +178,13 @@ class TakeList(QListWidget):
     def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
         return Qt.DropAction.CopyAction
 
+    def startDrag(self, _actions: Qt.DropAction) -> None:  # noqa: N802 (Qt API)
+        """Drag the selected take out as its WAV, with the file's name and waveform under the pointer."""
+        items = self.selectedItems()
+        mime = self.mimeData(items) if items else None
+        if mime is not None and mime.urls():
+            start_wav_drag(self, mime)
+
     def _on_current(self, cur: QListWidgetItem | None, _prev: tp.Any) -> None:
         if cur is not None:
             self.current_take_changed.emit(cur.data(Qt.ItemDataRole.UserRole))
@@ -154,9 +212,7 @@ class DragHandle(QToolButton):
             self._press = None
             mime = self.mime_for_current()
             if mime is not None:
-                drag = QDrag(self)
-                drag.setMimeData(mime)
-                drag.exec(Qt.DropAction.CopyAction)
+                start_wav_drag(self, mime)
             self.setDown(False)
             return
         super().mouseMoveEvent(ev)
