@@ -105,6 +105,8 @@ def main() -> None:
     ap.add_argument("--display", default=":97")
     ap.add_argument("--timeout", type=float, default=90.0)
     ap.add_argument("--close-after-ms", type=int, default=1000, help="the app closes itself this long after showing")
+    ap.add_argument("--idle-quit-ms", type=int, default=20000,
+                    help="one more warm run closes this long after showing (model loaded) to time an idle quit")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "startup"))
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
@@ -123,6 +125,7 @@ def main() -> None:
                 results[mode].append(r)
                 print(f"{mode} {i + 1}: window {r['to_window_s']} s, quit {r['quit_s']} s, load {r['load_before']}",
                       flush=True)
+        idle = one_run(args.display, False, args.timeout, args.idle_quit_ms) if args.idle_quit_ms else None
     finally:
         xvfb.terminate()
         xvfb.wait()
@@ -131,7 +134,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": sys.version.split()[0], "machine": platform.platform(), "cpus": os.cpu_count(),
             "uptime_before": uptime_before, "uptime_after": uptime_after, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "runs": results, "idle_quit": idle}, indent=1))
     lines = ["# Time to window", "",
              "From launching `python main.py` to its main window mapped on Xvfb (1280x720), fresh data folder;",
              "cold: page cache dropped before each run. `benchmarks/bench_startup.py`; raw runs in `startup.json`.", "",
@@ -145,6 +148,9 @@ def main() -> None:
                      f"{', '.join(r['load_before'].split()[0] for r in runs)} |")
     lines += ["", "Each run: " + "; ".join(f"{m} " + ", ".join(f"{r['to_window_s']:.2f}" if r["to_window_s"] else "—"
                                                              for r in rs) for m, rs in results.items()), ""]
+    if idle is not None and idle["quit_s"] is not None:
+        lines += [f"Quit when idle (closed {args.idle_quit_ms / 1000:.0f} s after showing, model loaded): "
+                  f"{idle['quit_s']:.2f} s from the close to the process's exit.", ""]
     out.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
 
