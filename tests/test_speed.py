@@ -45,3 +45,41 @@ def test_bf16_and_threads_settings(tiny_model):
     assert np.isfinite(take.audio).all() and take.latents.dtype == torch.float32
     with pytest.raises(ValueError, match="threads"):
         SpeedSettings(threads=0)
+
+
+def test_a_take_records_its_speed_settings(tiny_model):
+    """A default take records nothing (as every take before the settings existed); a take made under a
+    setting says its precision, quantisation and threads in its metadata."""
+    plain = generate(tiny_model, PROMPT, P)
+    assert plain.speed is None and "speed" not in plain.metadata()
+    fast = generate(tiny_model.with_speed(SpeedSettings(int8=True, threads=1)), PROMPT, P)
+    assert fast.metadata()["speed"] == {"precision": "float32", "quantisation": "int8 dynamic (linear layers)",
+                                        "threads": 1, "label": "int8+1 threads"}
+    bf16 = generate(tiny_model.with_speed(SpeedSettings(bf16=True)), PROMPT, P)
+    assert bf16.speed["precision"] == "bf16 autocast" and bf16.speed["threads"] is None
+
+
+def test_int8_copy_leaves_no_float_linear_behind(tiny_model):
+    """The copy is quantised in place (one float32 copy at the peak): every nn.Linear of the copy is
+    a quantised one, none of the original's is."""
+    from torch import nn
+    fast = tiny_model.with_speed(SpeedSettings(int8=True))
+    assert not any(type(m) is nn.Linear for m in fast.lm.modules())
+    assert any(type(m) is nn.Linear for m in tiny_model.lm.modules())
+
+
+def test_int8_with_bf16_stores_the_left_float_projections_as_bf16(tiny_model):
+    """int8+bf16: the attention in-projections int8 leaves float are bf16 in the copy (autocast would
+    cast them at every step); the copy samples; the int8-only copy and the model keep float32."""
+    both = tiny_model.with_speed(SpeedSettings(int8=True, bf16=True))
+    only = both.with_speed(SpeedSettings(int8=True))
+    back = both.with_speed(SpeedSettings())
+
+    def dtypes(model):
+        return {m._parameters["in_proj_weight"].dtype for m in model.lm.modules()
+                if m._parameters.get("in_proj_weight") is not None}
+    assert dtypes(both) == {torch.bfloat16}
+    assert dtypes(only) == {torch.float32} and dtypes(tiny_model) == {torch.float32}
+    assert back.lm is tiny_model.lm  # turning int8 off gives the float LM back, not the copy
+    take = generate(both, PROMPT, P)
+    assert np.isfinite(take.audio).all() and take.speed["label"] == "bf16+int8"

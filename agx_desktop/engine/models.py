@@ -298,6 +298,7 @@ class LoadedModel:
         move_text_encoders(self.lm, device)
         self.compression_model = gen.compression_model.to(self.codec_device).eval()
         self.speed = SpeedSettings()  # all off: see with_speed
+        self.float_lm = self.lm  # the float32 LM a with_speed copy derives from (its own lm unless int8)
 
     def with_speed(self, settings: SpeedSettings) -> "LoadedModel":
         """This model sampling under ``settings`` (:mod:`.speed`); ``self`` is left as it is.
@@ -308,20 +309,27 @@ class LoadedModel:
         """
         import copy
 
-        from .speed import quantized_lm
+        from .speed import bf16_projections, quantized_lm
         if settings.int8 and self.device.type != "cpu":
             raise ParameterError("int8 quantisation runs on the CPU only: turn it off or use the CPU")
         gen = self.gen
-        if settings.int8 and not self.speed.int8:
+        float_lm = self.float_lm
+        if settings.int8 and (not self.speed.int8 or settings.bf16 != self.speed.bf16):
             gen = copy.copy(self.gen)
-            wrapped = "_sample_next_token" in self.lm.__dict__
-            gen.lm = quantized_lm(self.lm)
+            wrapped = "_sample_next_token" in float_lm.__dict__
+            gen.lm = quantized_lm(float_lm)
+            if settings.bf16:  # the float GEMMs int8 leaves: bf16 once, not cast at every step
+                bf16_projections(gen.lm)
             if wrapped:  # the copied wrapper would call the float LM's method: wrap the copy's own
                 from .bundled.loader import _clamp_top_k
                 gen.lm.__dict__.pop("_sample_next_token")
                 _clamp_top_k(gen.lm)
+        elif not settings.int8 and self.speed.int8:
+            gen = copy.copy(self.gen)
+            gen.lm = float_lm
         fast = LoadedModel(self.id, gen, self.device, self.trained, self.codec_device)
         fast.speed = settings
+        fast.float_lm = float_lm
         fast.__dict__["fingerprint"] = self.fingerprint
         return fast
 
