@@ -4,6 +4,7 @@ cross-attention intervention (word weights, or AudioGenX's per-step factual/coun
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace as dataclasses_replace
 import time
 import typing as tp
 
@@ -222,3 +223,75 @@ def regenerate(model: LoadedModel, take: Take, variant: Variant, *, explanation:
         return generate(model, take.prompt, params, word_weights=word_weights, kind="weighted", parent=take.id,
                         progress=progress, cancel=cancel)
     raise ParameterError(f"unknown variant '{variant}': use factual, counterfactual or weighted")
+
+
+def sample_rows(model: LoadedModel, prompt: str, seeds: tp.Sequence[int], params: GenerationParams, frames: int, *,
+                intervention: tp.ContextManager[tp.Any] | None = None, prompt_codes: torch.Tensor | None = None,
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None
+                ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Several candidates in ONE run of ``LMModel.generate`` (a batch of ``len(seeds)`` rows): per row
+    (codes [K, frames], latents [steps, D]); the caller decodes. Added for the guided edit's batch of
+    candidates (issue 17); :func:`sample` is unchanged.
+
+    Row ``b`` samples with its own generator seeded ``seeds[b]`` (audiocraft's ``utils.multinomial`` is
+    swapped, for this call only, for one that draws each row from its own generator), so a row has the
+    noise :func:`sample` would use with that seed, and the draws of the ``prompt_codes`` steps are skipped
+    per row alike. The ``intervention`` sees a CFG batch of ``2 * len(seeds)`` rows ([conditional rows;
+    null rows]) and may condition each row differently. One row delegates to :func:`sample`.
+    """
+    rows = len(seeds)
+    if rows < 1:
+        raise ParameterError("sample_rows needs at least one seed")
+    if rows == 1:
+        one = dataclasses_replace(params, seed=int(seeds[0]))
+        codes, latents, _ = sample(model, prompt, one, frames, intervention=intervention, prompt_codes=prompt_codes,
+                                   progress=progress, cancel=cancel)
+        return [(codes, latents)]
+    from audiocraft.utils import utils as ac_utils
+
+    lm = model.lm
+    top_k = min(int(params.top_k), model.card)
+    generators = [torch.Generator(device=model.device).manual_seed(int(s)) for s in seeds]
+    prompt_batch = None if prompt_codes is None or prompt_codes.shape[-1] == 0 else \
+        prompt_codes.to(model.device).long().unsqueeze(0).expand(rows, -1, -1).contiguous()
+    if prompt_batch is not None and params.temperature > 0:
+        uniform = torch.ones(int(lm.num_codebooks), int(model.card), device=model.device)
+        for gen in generators:
+            for _ in range(int(prompt_batch.shape[-1])):
+                torch.multinomial(uniform, num_samples=1, generator=gen)
+    original = ac_utils.multinomial
+
+    def per_row(input: torch.Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> torch.Tensor:
+        if input.shape[0] != rows:
+            return original(input, num_samples, replacement, generator=generator)
+        return torch.stack([original(input[b], num_samples, replacement, generator=generators[b])
+                            for b in range(rows)])
+
+    def on_step(done: int, total: int) -> None:
+        check(cancel)
+        report(progress, "generate", done, total)
+
+    check(cancel)
+    intervention = intervention if intervention is not None else contextlib.nullcontext()
+    with model.threads(), torch.no_grad(), intervention, HiddenCapture(lm) as hidden:
+        ac_utils.multinomial = per_row
+        try:
+            with speed.autocast(model.speed, model.device):
+                codes = lm.generate(prompt_batch, [c for _ in range(rows) for c in conditions_for(prompt)], max_gen_len=frames,
+                                    use_sampling=params.temperature > 0,
+                                    temp=max(float(params.temperature), 1e-6), top_k=top_k,
+                                    top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
+                                    two_step_cfg=False, callback=on_step)
+        except RuntimeError as exc:
+            if "probability tensor contains" not in str(exc):
+                raise
+            raise CheckpointError(f"model {model.id} gave non-finite probabilities (its weights look corrupt): "
+                                  "restore or re-download them") from exc
+        finally:
+            ac_utils.multinomial = original
+    check(cancel)
+    out = []
+    for b in range(rows):
+        latents = torch.cat([h[b:b + 1] for h in hidden.outputs], dim=1)[0].float().cpu()
+        out.append((codes[b].cpu(), latents))
+    return out
