@@ -158,3 +158,20 @@ def test_prefix_identity_on_the_bundled_model(bundled):
     assert np.abs(prefix - take.audio[:, :prefix.shape[1]]).max() > 1e-3
     same = regenerate_region(bundled, take, 1.0)  # unchanged words: the parent back (same noise)
     assert torch.equal(same.codes, take.codes) and np.array_equal(same.audio, take.audio)
+
+
+@pytest.mark.parametrize("tail", ["regenerate", "splice"])
+def test_a_batch_of_variants_gives_each_take_as_it_would_come_alone(tiny_model, tiny_take, tail):
+    """The guided edit regenerates a round's candidates in one LM run: each row keeps its own seed's noise."""
+    from agx_desktop.engine.region import RegionVariant, regenerate_region_batch
+
+    variants = [RegionVariant([1, 0, 1, 1, 1, 1, 1]), RegionVariant([1, 1, 1, 1, 1, 2, 1], seed=9),
+                RegionVariant(None, edits={"guided": "parent"})]
+    batch = regenerate_region_batch(tiny_model, tiny_take, 0.4, 0.7, variants, tail=tail)
+    for variant, new in zip(variants, batch):
+        alone = regenerate_region(tiny_model, tiny_take, 0.4, 0.7, word_weights=variant.word_weights,
+                                  seed=variant.seed, tail=tail)
+        assert torch.equal(new.codes, alone.codes) and np.array_equal(new.audio, alone.audio)
+        assert new.word_weights == alone.word_weights and new.params == alone.params
+    assert torch.equal(batch[2].codes, tiny_take.codes)  # unchanged words, same seed: the parent back
+    assert batch[2].edit["guided"] == "parent" and batch[1].params.seed == 9

@@ -21,6 +21,7 @@ How (audiocraft used as a library, nothing forked):
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import typing as tp
@@ -122,6 +123,15 @@ def region_frames(take: Take, start: float, end: float | None) -> tuple[int, int
     return first, stop
 
 
+@dataclasses.dataclass(frozen=True)
+class RegionVariant:
+    """One candidate of a batch: its word weights (``None``: the prompt as written), seed and edits."""
+
+    word_weights: tp.Sequence[float] | None = None
+    seed: int | None = None
+    edits: tp.Mapping[str, tp.Any] | None = None
+
+
 def regenerate_region(model: LoadedModel, take: Take, start: float, end: float | None = None, *,
                       prompt: str | None = None, word_weights: tp.Sequence[float] | None = None,
                       tail: Tail = "regenerate", crossfade: float = DEFAULT_CROSSFADE, seed: int | None = None,
@@ -144,14 +154,31 @@ def regenerate_region(model: LoadedModel, take: Take, start: float, end: float |
         ``segments`` the words it followed and ``edit`` the region, tail, crossfade and edits.
         Its audio before ``start`` is ``take``'s, sample for sample.
     """
-    from .generation import sample
+    return regenerate_region_batch(model, take, start, end, [RegionVariant(word_weights, seed, edits)],
+                                   prompt=prompt, tail=tail, crossfade=crossfade, progress=progress,
+                                   cancel=cancel)[0]
+
+
+def regenerate_region_batch(model: LoadedModel, take: Take, start: float, end: float | None,
+                            variants: tp.Sequence[RegionVariant], *, prompt: str | None = None,
+                            tail: Tail = "regenerate", crossfade: float = DEFAULT_CROSSFADE,
+                            progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Take]:
+    """:func:`regenerate_region` for several variants of the same region and words (other word weights,
+    other seeds) in ONE batched run of the LM (:func:`.generation.sample_rows`): one take per variant,
+    each as :func:`regenerate_region` would make it alone (same seed → same noise per row). The guided
+    edit regenerates its candidates of a round this way."""
+    from .generation import decode, sample_rows
 
     check_model(model, take)
+    if not variants:
+        raise ParameterError("regenerate_region_batch needs at least one variant")
     if tail not in TAILS:
         raise ParameterError(f"unknown tail '{tail}': use regenerate or splice")
     fade_s = limits.check_real("crossfade", crossfade, 0.0, MAX_CROSSFADE, hint=" seconds")
-    params = take.params if seed is None else dc_replace(take.params, seed=limits.check_seed(seed))
-    params.validate()
+    all_params = [take.params if v.seed is None else dc_replace(take.params, seed=limits.check_seed(v.seed))
+                  for v in variants]
+    for params in all_params:
+        params.validate()
     first, stop = region_frames(take, start, end)
     total = int(take.codes.shape[-1])
     fps = float(take.frame_rate)
@@ -162,50 +189,66 @@ def regenerate_region(model: LoadedModel, take: Take, start: float, end: float |
         raise PromptError("the region's prompt is empty: describe the sound")
     check_prompt_chars(region_prompt)
     text = model.text_tokens(region_prompt)
-    weights: tuple[float, ...] | None = None
-    if word_weights is not None:
-        if len(word_weights) != len(text.words):
-            raise ParameterError(f"expected {len(text.words)} word weights (one per word), got {len(word_weights)}")
-        weights = tuple(limits.check_word_weight(w, word) for w, word in zip(word_weights, text.words))
-        if all(w == 1.0 for w in weights):
-            weights = None
+    all_weights: list[tuple[float, ...] | None] = []
+    for variant in variants:
+        weights: tuple[float, ...] | None = None
+        if variant.word_weights is not None:
+            if len(variant.word_weights) != len(text.words):
+                raise ParameterError(f"expected {len(text.words)} word weights (one per word), "
+                                     f"got {len(variant.word_weights)}")
+            weights = tuple(limits.check_word_weight(w, word) for w, word in zip(variant.word_weights, text.words))
+            if all(w == 1.0 for w in weights):
+                weights = None
+        all_weights.append(weights)
 
     t0, t1, duration = first / fps, stop / fps, total / fps
     parent_segments = take_segments(take)
-    segments = cut(parent_segments, 0.0, t0) + [Segment(t0, t1, region_prompt, weights)]
-    if stop < total:
-        segments += cut(parent_segments, t1, max(duration, parent_segments[-1].end))
-    schedule = schedule_for(segments, fps)
+
+    def segments_with(weights: tuple[float, ...] | None) -> list[Segment]:
+        out = cut(parent_segments, 0.0, t0) + [Segment(t0, t1, region_prompt, weights)]
+        if stop < total:
+            out += cut(parent_segments, t1, max(duration, parent_segments[-1].end))
+        return out
+
+    all_segments = [segments_with(w) for w in all_weights]
+    schedule = schedule_for(all_segments[0], fps)
+    region_index = len(cut(parent_segments, 0.0, t0))
+    rows = None if len(variants) == 1 else {region_index: all_weights}
     K = int(model.lm.num_codebooks)
     # splice: sample until every codebook of the region's last frame is known (the delay pattern
     # puts codebook k k frames behind), then put the parent's codes back after the region
     frames = total if tail == "regenerate" else min(total, stop + K - 1)
     started = time.perf_counter()
-    codes, latents, _ = sample(model, schedule[0].text, params, frames, prompt_codes=take.codes[:, :first],
-                               intervention=SegmentConditioning(model, schedule), progress=progress, cancel=cancel)
-    if not torch.equal(codes[:, :first], take.codes[:, :first].cpu()):  # audiocraft's continuation contract
-        raise RuntimeError("the LM changed the prompt codes it was given")
-    if tail == "splice":
-        codes = torch.cat([codes[:, :stop], take.codes[:, stop:].cpu()], dim=1)
-        latents = schedule_latents(model, codes, schedule)
-    from .generation import decode
-    decoded = decode(model, codes)
-    hop = decoded.shape[-1] / total
+    sampled = sample_rows(model, schedule[0].text, [int(p.seed) for p in all_params], all_params[0], frames,
+                          prompt_codes=take.codes[:, :first],
+                          intervention=SegmentConditioning(model, schedule, row_weights=rows),
+                          progress=progress, cancel=cancel)
     parent_audio = np.asarray(take.audio, dtype=np.float32)
-    if parent_audio.shape != decoded.shape:
-        raise ParameterError(f"take {take.id}: its audio has shape {parent_audio.shape}, the codec makes "
-                             f"{decoded.shape}: the take is damaged, generate it again")
-    audio = splice_audio(parent_audio, decoded, int(round(first * hop)),
-                         int(round(stop * hop)) if tail == "splice" else None,
-                         int(round(fade_s * take.sample_rate)))
-    new = Take(prompt=region_prompt, model_id=model.id, params=params, sample_rate=take.sample_rate,
-               frame_rate=take.frame_rate, audio=audio, codes=codes, latents=latents, text=text,
-               word_weights=None if weights is None else list(weights), kind="region", parent=take.id,
-               seconds=time.perf_counter() - started, model_fingerprint=model.fingerprint,
-               segments=segments_to_json(segments),
-               edit={"region": [t0, t1], "tail": tail, "crossfade": fade_s, "parent_prompt": take.prompt,
-                     **(dict(edits) if edits else {})})
-    return new
+    seconds = (time.perf_counter() - started) / len(variants)
+    out: list[Take] = []
+    for variant, params, weights, segments, (codes, latents) in zip(variants, all_params, all_weights,
+                                                                   all_segments, sampled):
+        if not torch.equal(codes[:, :first], take.codes[:, :first].cpu()):  # audiocraft's continuation contract
+            raise RuntimeError("the LM changed the prompt codes it was given")
+        if tail == "splice":
+            codes = torch.cat([codes[:, :stop], take.codes[:, stop:].cpu()], dim=1)
+            latents = schedule_latents(model, codes, schedule_for(segments, fps))
+        decoded = decode(model, codes)
+        hop = decoded.shape[-1] / total
+        if parent_audio.shape != decoded.shape:
+            raise ParameterError(f"take {take.id}: its audio has shape {parent_audio.shape}, the codec makes "
+                                 f"{decoded.shape}: the take is damaged, generate it again")
+        audio = splice_audio(parent_audio, decoded, int(round(first * hop)),
+                             int(round(stop * hop)) if tail == "splice" else None,
+                             int(round(fade_s * take.sample_rate)))
+        out.append(Take(prompt=region_prompt, model_id=model.id, params=params, sample_rate=take.sample_rate,
+                        frame_rate=take.frame_rate, audio=audio, codes=codes, latents=latents, text=text,
+                        word_weights=None if weights is None else list(weights), kind="region", parent=take.id,
+                        seconds=seconds, model_fingerprint=model.fingerprint,
+                        segments=segments_to_json(segments),
+                        edit={"region": [t0, t1], "tail": tail, "crossfade": fade_s, "parent_prompt": take.prompt,
+                              **(dict(variant.edits) if variant.edits else {})}))
+    return out
 
 
 def edit_label(take: Take) -> str:

@@ -49,6 +49,7 @@ import typing as tp
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import limits
@@ -187,12 +188,16 @@ class SegmentConditioning:
             ``[steps, ΣL]`` or ``[batch, steps, ΣL]`` (columns :attr:`token_columns`); each position
             uses its own segment's columns, multiplied with that segment's word weights. This is
             AudioGenX's ``M`` for a timeline take (may require grad).
+        row_weights: for a batch of candidates (:func:`.generation.sample_rows`): schedule index →
+            one word-weight tuple per conditional row (``None``: all ones), instead of that entry's
+            ``word_weights``; the null rows get the same masks as their conditional rows.
     The text of each segment is encoded once, exactly as ``LMModel.generate`` encodes its prompt
     (with the null condition beside it), then passed through the LM's fuser.
     """
 
     def __init__(self, model: LoadedModel, schedule: tp.Sequence[ScheduleEntry], *, cfg: bool = True,
-                 step_mask: torch.Tensor | None = None) -> None:
+                 step_mask: torch.Tensor | None = None,
+                 row_weights: tp.Mapping[int, tp.Sequence[tp.Sequence[float] | None]] | None = None) -> None:
         if not schedule or schedule[0].first != 0:
             raise ValueError("a schedule starts at position 0")
         self.model = model
@@ -203,6 +208,7 @@ class SegmentConditioning:
             raise ValueError(f"step mask must be [steps, {self.token_columns[-1][1]}] (the segments' tokens side by "
                              f"side), got {tuple(step_mask.shape)}")
         self.step_mask = step_mask
+        self.row_weights = dict(row_weights or {})
         self._memories: list[torch.Tensor] = []
         self._masks: list[torch.Tensor | None] = []
         self._stack = contextlib.ExitStack()
@@ -228,7 +234,14 @@ class SegmentConditioning:
         with torch.no_grad():
             for entry in self.schedule:
                 self._memories.append(self._encode(entry.text))
-                if entry.word_weights is None:
+                per_row = self.row_weights.get(len(self._masks))
+                if per_row is not None:
+                    tokens = self.model.text_tokens(entry.text)
+                    ones = [1.0] * len(tokens.words)
+                    self._masks.append(torch.tensor(
+                        np.array([tokens.word_token_mask(list(w) if w is not None else ones) for w in per_row]),
+                        dtype=torch.float32, device=self.model.device).unsqueeze(1))  # [rows, 1, L]
+                elif entry.word_weights is None:
                     self._masks.append(None)
                 else:
                     tokens = self.model.text_tokens(entry.text)
@@ -265,6 +278,8 @@ class SegmentConditioning:
                     q = query[:, a - lo:b - lo]
                     mem = memory_for(i, query.shape[0]).to(query.dtype)
                     rows = self._masks[i]
+                    if rows is not None and 1 < rows.shape[0] < query.shape[0]:  # CFG: null rows alike
+                        rows = rows.repeat(query.shape[0] // rows.shape[0], 1, 1)
                     if self.step_mask is not None:
                         c0, c1 = self.token_columns[i]
                         steps = _rows_for(self.step_mask[..., c0:c1], a, b - a, query.shape[0])
