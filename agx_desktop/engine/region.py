@@ -44,8 +44,9 @@ if tp.TYPE_CHECKING:
 
 Tail = tp.Literal["regenerate", "splice"]
 TAILS = ("regenerate", "splice")
-DEFAULT_CROSSFADE = 0.05
-"""Seconds of the equal-power crossfades at the region's edges (a setting; 50 ms by default)."""
+DEFAULT_CROSSFADE = limits.DEFAULT_CROSSFADE
+"""Seconds of the equal-power crossfades at the region's edges (a setting; 50 ms by default; set in
+:mod:`.limits`, which the app reads without importing torch)."""
 MAX_CROSSFADE = 2.0
 
 
