@@ -101,6 +101,7 @@ class Controller(QObject):
     saved_again = Signal(bool)           # a Retry save ended: True when nothing is left unsaved
     settings_wanted = Signal()           # the settings should be written now (a request is made)
     guided_ranked = Signal(object, object)  # parent TakeItem, its guided-edit candidates ranked best first
+    guided_round = Signal(object)        # a guided-edit round as it finishes (engine RoundResult)
 
     def __init__(self, session: Session, runner: JobRunner, store: TakeStore, player: Player,
                  settings: Settings, parent: QObject | None = None) -> None:
@@ -296,7 +297,8 @@ class Controller(QObject):
         region = self.session.selection if use_selection else None
         where = "whole clip" if region is None else f"{region[0]:.2f}–{region[1]:.2f} s"
         what = ", ".join(f"{i.intent} {i.word}" for i in wanted)
-        fn = tasks.guided_task(self.store, item.take.model_id, item, wanted, region, int(candidates), int(max_rounds))
+        fn = tasks.guided_task(self.store, item.take.model_id, item, wanted, region, int(candidates), int(max_rounds),
+                               on_round=self.guided_round.emit)
         return self._submit(f"Guided edit of take {item.id}: {what} ({where})", fn,
                             lambda items: self._on_guided(item, items), "generate")
 

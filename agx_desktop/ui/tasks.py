@@ -222,20 +222,24 @@ def timeline_task(store: TakeStore, model_id: str, segments: tp.Sequence[Segment
 
 
 def guided_task(store: TakeStore, model_id: str, item: TakeItem, intents: tp.Sequence[WordIntent],
-                region: tuple[float, float] | None, candidates: int,
-                max_rounds: int) -> tp.Callable[[JobContext], list[TakeItem]]:
+                region: tuple[float, float] | None, candidates: int, max_rounds: int,
+                on_round: tp.Callable[[tp.Any], None] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
     """The importance-guided loop on ``item``: every candidate as a take, ranked best first, each with
-    ``notes['rank_label']`` (rank, score, met, what changed)."""
+    ``notes['rank_label']`` (rank, score, met, what changed). ``on_round(RoundResult)`` as each round
+    finishes (from the worker thread: pass a signal's ``emit``)."""
     def run(ctx: JobContext) -> list[TakeItem]:
-        from agx_desktop.engine.guided_edit import guided_edit
+        from agx_desktop.engine.guided_edit import make_scorer, rounds
         model = _model(ctx, model_id)
         # the event classifier only knows the trained bundled world; any other model: the explanation
-        scorer = "auto" if getattr(model, "trained", False) else "explanation"
-        result = guided_edit(model, item.take, list(intents), region=region, candidates=candidates,
-                             max_rounds=max_rounds, scorer=scorer, progress=ctx.progress, cancel=ctx.cancel)
+        scorer = make_scorer("auto" if getattr(model, "trained", False) else "explanation", model, intents)
+        last = None
+        for last in rounds(model, item.take, list(intents), region=region, candidates=candidates,
+                           max_rounds=max_rounds, scorer=scorer, progress=ctx.progress, cancel=ctx.cancel):
+            if on_round is not None:
+                on_round(last)
         ctx.check()
         items = []
-        for rank, cand in enumerate(result.candidates, 1):
+        for rank, cand in enumerate(last.candidates if last is not None else [], 1):
             new = analyse(cand.take)
             new.notes["rank_label"] = (f"#{rank} {'✓ met' if cand.met else '✗ not met'} · score "
                                        f"{cand.score.value:.2f} · round {cand.round} · {cand.label}")
