@@ -53,6 +53,17 @@ def test_a_two_segment_timeline_generates_a_take_that_follows_it_and_explains(ma
     w.commands.trigger("explain")
     wait_idle(qtbot, w)
     assert w.session.explanation_matches(item)
+    # the heatmap draws each segment's words over its own time: blank outside, a label per segment
+    tl = w.timeline
+    assert tl.words == ["a", "dog", "barks.", "a", "church", "bell", "rings"]  # the joined prompt
+    assert tl.segment_labels() == ["0–0.5 s: a dog barks", "0.5–1 s: a church bell rings"]
+    dog, bell = 1, 5
+    assert np.isfinite(tl.cell(0.25, dog)) and np.isnan(tl.cell(0.75, dog))
+    assert np.isnan(tl.cell(0.25, bell)) and np.isfinite(tl.cell(0.75, bell))
+    # an interval explanation of the second segment on such a take
+    w.session.set_selection((0.6, 0.9))
+    assert w.bars.mode == "interval" and len(w.bars.values) == 7 and np.isfinite(w.bars.values).all()
+    w.session.set_selection(None)
     # the same timeline typed in the prompt
     w.session.set_prompt("0-0.5: a dog barks | 0.5-1: a church bell rings")
     w.commands.trigger("generate")
@@ -87,3 +98,50 @@ def test_guided_edit_shows_ranked_candidates_as_takes_and_cancels_cleanly(genera
     wait_idle(qtbot, w)
     assert len(w.session.items) == n_takes and w.guided.ranked_labels() == labels
     assert w.statusBar().currentMessage().startswith("Cancelled: Guided edit")
+
+
+def test_guided_dock_lists_each_round_as_it_finishes(generated, qtbot):
+    w = generated
+    seen: list[tuple[bool, list[list[str]]]] = []  # (job still running, the dock's rounds) at each round's signal
+    w.controller.guided_round.connect(lambda _r: seen.append((w.runner.busy, w.guided.round_texts())))
+    w.guided.set_intent("bell", "none")
+    w.guided.candidates_spin.setValue(2)
+    w.guided.rounds_spin.setValue(2)
+    w.commands.trigger("guided_edit")
+    wait_idle(qtbot, w)
+    assert seen and seen[0][0]  # round 1 shown while the loop was still running
+    for k, (_busy, rounds) in enumerate(seen, 1):
+        assert len(rounds) == k  # each round appears when it finishes
+        head, *candidates = rounds[-1]
+        assert head.startswith(f"Round {k}/2 · ") and "best score" in head
+        assert ("✓ intent met" in head) == (k == len(seen) and "✓ met" in w.guided.ranked_labels()[0])
+        assert len(candidates) == 2 and candidates[0].startswith("#1 ") and "score" in candidates[0]
+        assert all("bell" in c for c in candidates)
+    assert len(w.guided.round_texts()) == len(seen) and len(w.guided.ranked_labels()) == 2 * len(seen)
+
+
+def test_heatmap_row_labels_of_a_20_word_prompt_never_overlap_at_1280x720(make_window, qtbot):
+    from PySide6.QtCore import QPointF
+
+    w = make_window()
+    w.resize(1280, 720)
+    qtbot.waitUntil(lambda: w.size().toTuple() == (1280, 720))
+    prompt = ("a large dog barks loudly while heavy rain falls on a tin roof and a distant church bell "
+              "rings twice")
+    assert len(prompt.split()) == 20
+    w.session.set_prompt(prompt)
+    w.session.set_params(duration=1.0, seed=1)
+    w.generation.explainer.form.set_value("epochs", 2)
+    w.commands.trigger("generate_explain")
+    wait_idle(qtbot, w)
+    tl = w.timeline
+    assert len(tl.words) == 20
+    rects = tl.label_rects()
+    assert rects and all(not a.intersects(b) for (_, a), (_, b) in zip(rects, rects[1:]))
+    assert [text for text, _ in rects] == [word for i, word in enumerate(tl.words) if i % tl.label_step == 0]
+    if tl.label_step > 1:  # thinned out: the title says so, and every row still names its word on hover
+        assert f"1 row in {tl.label_step} labelled" in tl.heat.titleLabel.text
+    vb = tl.heat.getViewBox()
+    for i, word in enumerate(tl.words):
+        tl._on_hover(vb.mapViewToScene(QPointF(0.5, 20 - i - 0.5)))
+        assert tl.heat_img.toolTip().startswith(f"{word} · 0.50 s · importance")

@@ -1,7 +1,9 @@
 """The guided-edit dock (issue 17 item 3): an intent per content word of the current take (keep /
 more / less / none), the scope (whole clip or the selection), candidates per round and rounds; "Run
-guided edit" queues the closed loop (progress names the round and candidate; the job bar cancels it)
-and the ranked candidates come back as takes, listed here best first, with A/B = (parent, best).
+guided edit" queues the closed loop (progress names the round and step; the job bar cancels it).
+Each round is listed as it finishes (its number, its candidates ranked with their scores, whether the
+intent is met); at the end the ranked candidates come back as takes, listed best first, with A/B =
+(parent, best).
 
 Function words ("a", "then", "while") are not offered: the loop changes content words only."""
 from __future__ import annotations
@@ -10,13 +12,16 @@ import typing as tp
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFormLayout, QGridLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QListWidgetItem, QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from agx_desktop.engine.guided_edit import is_function_word
 
 if tp.TYPE_CHECKING:
     from ..analysis import TakeItem
     from ..controller import Controller
+    from agx_desktop.engine.guided_edit import RoundResult
+
     from ..jobs import Job
 
 INTENT_CHOICES = (("keep", "keep"), ("more", "more"), ("less", "less"), ("none (remove)", "none"))
@@ -53,6 +58,13 @@ class GuidedEditDock(QDockWidget):
         lay.addLayout(form)
         self.run_btn = QPushButton("Run guided edit")
         lay.addWidget(self.run_btn)
+        lay.addWidget(QLabel("Rounds, as each finishes:"))
+        self.rounds_tree = QTreeWidget()
+        self.rounds_tree.setHeaderHidden(True)
+        self.rounds_tree.setToolTip("Each round: whether its best candidate meets the intent, and its candidates "
+                                    "ranked with their scores")
+        lay.addWidget(self.rounds_tree, 1)
+        self._max_rounds = 0
         lay.addWidget(QLabel("Candidates, best first (click to hear; A/B = parent, best):"))
         self.results = QListWidget()
         self.results.setWordWrap(True)
@@ -64,6 +76,7 @@ class GuidedEditDock(QDockWidget):
         s.current_changed.connect(self.show_words)
         self.results.currentItemChanged.connect(self._on_pick)
         controller.guided_ranked.connect(self.show_ranked)
+        controller.guided_round.connect(self.show_round)
 
     def show_words(self, item: TakeItem | None) -> None:
         """One intent box per content word of ``item`` (its intent kept when the word stays)."""
@@ -98,8 +111,36 @@ class GuidedEditDock(QDockWidget):
         return [(w, box.currentData()) for w, box in self.intents.items() if box.currentData() != "keep"]
 
     def run(self) -> Job | None:
-        return self.controller.guided_edit(self.chosen(), bool(self.scope_combo.currentData()),
-                                           int(self.candidates_spin.value()), int(self.rounds_spin.value()))
+        job = self.controller.guided_edit(self.chosen(), bool(self.scope_combo.currentData()),
+                                          int(self.candidates_spin.value()), int(self.rounds_spin.value()))
+        if job is not None:  # a new run: its rounds replace the last run's
+            self.rounds_tree.clear()
+            self._max_rounds = int(self.rounds_spin.value())
+        return job
+
+    def show_round(self, result: RoundResult) -> None:
+        """One finished round: "Round 1/3 · ✗ not met yet · best 0.62", then its own candidates ranked."""
+        mine = [c for c in result.candidates if c.round == result.index]
+        best = mine[0].score.value if mine else 0.0
+        state = "✓ intent met" if result.met else ("✗ not met yet" if result.index < self._max_rounds else "✗ not met")
+        head = QTreeWidgetItem([f"Round {result.index}/{self._max_rounds or result.index} · {state} · "
+                                f"best score {best:.2f}"])
+        for rank, cand in enumerate(mine, 1):
+            head.addChild(QTreeWidgetItem([f"#{rank} {'✓' if cand.met else '✗'} score {cand.score.value:.2f} · "
+                                           f"{cand.label}"]))
+        self.rounds_tree.addTopLevelItem(head)
+        for i in range(self.rounds_tree.topLevelItemCount() - 1):
+            self.rounds_tree.topLevelItem(i).setExpanded(False)
+        head.setExpanded(True)
+        self.rounds_tree.scrollToItem(head)
+
+    def round_texts(self) -> list[list[str]]:
+        """Per round shown: its heading, then its candidates' lines."""
+        out = []
+        for i in range(self.rounds_tree.topLevelItemCount()):
+            head = self.rounds_tree.topLevelItem(i)
+            out.append([head.text(0)] + [head.child(j).text(0) for j in range(head.childCount())])
+        return out
 
     def show_ranked(self, parent: TakeItem, items: list[TakeItem]) -> None:
         self.results.blockSignals(True)

@@ -3,6 +3,11 @@
 All three share one x axis in seconds (linked ViewBoxes), one playhead (an InfiniteLine per pane)
 and one selection (a LinearRegionItem per pane, kept in sync). Left-drag selects a region, a click
 seeks, the wheel zooms time; the y axes are fixed.
+
+The heatmap has one row per prompt word (first word on top). On a prompt-timeline take each
+segment's words are drawn over that segment's time only (cells outside it blank, a thin line at each
+boundary, the segment's label at its start). Row labels never overlap: when the rows are shorter than
+a line of text only every k-th word is labelled (the title says so) and hovering a row names its word.
 """
 from __future__ import annotations
 
@@ -13,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetricsF
 
 AXIS_WIDTH = 96
 PLAYHEAD_PEN = pg.mkPen("#ffd400", width=2)
 REGION_BRUSH = pg.mkBrush(80, 160, 255, 50)
 LIVE_TITLE = "live (cross-attention, provisional)"
 LIVE_OPACITY = 0.55  # the provisional map is drawn paler than an explanation
+SEGMENT_PEN = pg.mkPen("#e8e8e8", width=1, style=Qt.PenStyle.DashLine)
+LABEL_GAP_PX = 2.0  # at least this much between two row labels
 SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 
 
@@ -39,6 +47,14 @@ def live_tooltip(results: Path = SPEED_RESULTS) -> str:
         return (head + f"\nRank agreement with AudioGenX (Spearman ρ, {n} held-out captions, bundled model{run}): "
                 f"{overall:.2f} for the whole-take word scores, {per_step:.2f} per step.")
     return head + "\nAgreement with AudioGenX: not yet measured."
+
+
+def _timeline_segments(take: tp.Any) -> list[tuple[float, float, list[str]]] | None:
+    """A prompt-timeline take's (start, end, words) per segment; None for any other take."""
+    if getattr(take, "kind", None) != "timeline" or not getattr(take, "segments", None):
+        return None
+    from ...engine.timeline import segment_words
+    return segment_words(take)
 
 
 class TimeViewBox(pg.ViewBox):
@@ -125,6 +141,17 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.heat.addItem(self.heat_empty)
         self.words: list[str] = []
         self.heat_state = "empty"  # "empty", "live" (provisional cross-attention) or "explained"
+        self.segments: list[tuple[float, float, list[str]]] = []  # a timeline take's (start, end, words)
+        self._segment_items: list[tp.Any] = []
+        self._per_frame: np.ndarray | None = None  # [frames, words] shown, NaN outside a word's segment
+        self._heat_seconds = 1.0
+        self._title, self._title_color = "", "#d0d0d0"
+        self._take_segments: tuple[str | None, tp.Any] = (None, None)  # (take id, segments) of the take shown
+        self.label_step = 1  # every label_step-th word is labelled
+        axis = self.heat.getAxis("left")
+        axis.setStyle(textFillLimits=[(0, 1.0)])  # the thinning below keeps the labels apart, not pyqtgraph
+        self.heat.getViewBox().sigResized.connect(lambda *_: self._update_ticks())
+        self.scene().sigMouseMoved.connect(self._on_hover)
         self._set_word_ticks([])
         # the words that matter at the playhead: a marker on their rows, riding the playhead
         self.active_marks = pg.ScatterPlotItem(size=11, symbol="t2", pen=pg.mkPen("#1e1f22", width=1),
@@ -188,6 +215,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         top = float(np.percentile(spec.db, 99.5)) if spec.db.size else 0.0
         self.spec_bar.setLevels((max(top - 80.0, spec.floor), top))
         self.spec.setYRange(0, spec.max_freq, padding=0)
+        self._take_segments = (take.id, _timeline_segments(take))
         self.set_heatmap(item.explanation)
         for p in self.plots:
             p.setLimits(xMin=0, xMax=self.duration, minXRange=0.02)
@@ -228,15 +256,17 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.active_marks.setData([], [])
         self.heat_empty.hide()
         self.heat_state = "live"
+        self._clear_segments()
         per_frame = np.asarray(snapshot.per_frame, dtype=np.float32)
         self.words = list(snapshot.words)
         n = max(1, len(self.words))
         done = 100 * snapshot.steps_seen // max(1, snapshot.total_steps)
-        self.heat.setTitle(f"{LIVE_TITLE} — {done} %", color="#e0b050", size="9pt")
+        self._set_title(f"{LIVE_TITLE} — {done} %", "#e0b050")
         self.heat.setToolTip(live_tooltip())
         self.heat_img.setOpacity(LIVE_OPACITY)
         self.heat_img.setImage(per_frame[:, ::-1], autoLevels=False)
         self.heat_img.setRect(QRectF(0, 0, max(snapshot.duration, 1e-3), n))
+        self._per_frame, self._heat_seconds = per_frame, max(snapshot.duration, 1e-3)
         if snapshot.duration > self.duration + 1e-6:  # a longer take than the one shown: room for all of it
             for p in self.plots:
                 p.setLimits(xMin=0, xMax=snapshot.duration, minXRange=0.02)
@@ -245,15 +275,22 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self._set_word_ticks(self.words)
         self.heat.setYRange(0, n, padding=0)
 
-    def set_heatmap(self, explanation: tp.Any) -> None:
+    def set_heatmap(self, explanation: tp.Any, segments: tp.Sequence[tuple[float, float, list[str]]] | None = None
+                    ) -> None:
+        """Show ``explanation``'s word × time map (``None``: the empty state). ``segments``: a timeline
+        take's (start, end, words) per segment, its words in prompt order; each word's row is drawn over
+        its own segment only (ignored unless their words are the explanation's words); by default those of
+        the take shown (:meth:`set_item`) when the explanation is that take's."""
         self.active_marks.setData([], [])
         self.heat_img.setOpacity(1.0)
         self.heat.setToolTip("")
         self.heat_state = "empty" if explanation is None else "explained"
+        self._clear_segments()
         if explanation is None:
-            self.heat.setTitle("AudioGenX word importance over time", color="#d0d0d0", size="9pt")
+            self._set_title("AudioGenX word importance over time")
             self.heat_img.clear()
             self.words = []
+            self._per_frame = None
             self._set_word_ticks([])
             self.heat_empty.show()
             self.heat_empty.setPos(self.duration / 2, 0.5)
@@ -261,25 +298,129 @@ class TimelineView(pg.GraphicsLayoutWidget):
             return
         self.heat_empty.hide()
         name = {"audiogenx": "AudioGenX"}.get(explanation.method, explanation.method)
-        self.heat.setTitle(f"{name} word importance over time", color="#d0d0d0", size="9pt")
-        per_frame = np.asarray(explanation.per_frame_words(), dtype=np.float32)  # [frames, words]
+        self._set_title(f"{name} word importance over time")
+        per_frame = np.asarray(explanation.per_frame_words(), dtype=np.float32).copy()  # [frames, words]
         self.words = list(explanation.words)
         n = max(1, len(self.words))
+        seconds = explanation.n_frames / explanation.frame_rate
+        if segments is None and self._take_segments[0] is not None and \
+                getattr(explanation, "take_id", None) in (None, "", self._take_segments[0]):
+            segments = self._take_segments[1]
+        if segments and len(segments) > 1 and sum(len(w) for _, _, w in segments) == len(self.words):
+            self.segments = [(float(a), float(b), list(w)) for a, b, w in segments]
+            times = (np.arange(per_frame.shape[0]) + 0.5) / explanation.frame_rate
+            row = 0
+            for a, b, words in self.segments:
+                outside = (times < a) | (times >= b)
+                per_frame[outside, row:row + len(words)] = np.nan  # drawn transparent: blank cells
+                row += len(words)
         img = per_frame[:, ::-1]  # first word on top
         self.heat_img.setImage(img, autoLevels=False)
-        self.heat_img.setRect(QRectF(0, 0, explanation.n_frames / explanation.frame_rate, n))
-        lo, hi = float(per_frame.min()), float(per_frame.max())
+        self.heat_img.setRect(QRectF(0, 0, seconds, n))
+        self._per_frame, self._heat_seconds = per_frame, max(seconds, 1e-3)
+        finite = per_frame[np.isfinite(per_frame)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if hi - lo < 0.05:
             mid = (hi + lo) / 2
             lo, hi = max(0.0, mid - 0.025), min(1.0, mid + 0.025)
         self.heat_bar.setLevels((lo, hi))
         self._set_word_ticks(self.words)
         self.heat.setYRange(0, n, padding=0)
+        self._draw_segments(n)
+
+    def _draw_segments(self, n: int) -> None:
+        """A timeline take: a line at each segment boundary, one under each segment's rows, its label."""
+        row = 0
+        for i, (a, b, words) in enumerate(self.segments):
+            if i:
+                line = pg.InfiniteLine(a, angle=90, pen=SEGMENT_PEN, movable=False)
+                rule = pg.InfiniteLine(n - row, angle=0, pen=SEGMENT_PEN, movable=False)
+                self._segment_items += [line, rule]
+            label = pg.TextItem(f"{a:g}–{b:g} s: {' '.join(words)}", color="#f0f0f0", anchor=(0, 0),
+                                fill=pg.mkBrush(30, 31, 34, 190))
+            label.setPos(a, n - row)
+            self._segment_items.append(label)
+            row += len(words)
+        for item in self._segment_items:
+            item.setZValue(60)
+            self.heat.addItem(item, ignoreBounds=True)
+
+    def _clear_segments(self) -> None:
+        for item in self._segment_items:
+            self.heat.removeItem(item)
+        self._segment_items = []
+        self.segments = []
+
+    def segment_labels(self) -> list[str]:
+        """The segment labels drawn on the heatmap (a timeline take), in time order."""
+        return [item.textItem.toPlainText() for item in self._segment_items if isinstance(item, pg.TextItem)]
+
+    def cell(self, seconds: float, word_index: int) -> float:
+        """The value drawn at ``seconds`` for word ``word_index`` (NaN: blank, outside its segment)."""
+        if self._per_frame is None:
+            return float("nan")
+        frame = int(np.clip(seconds / self._heat_seconds * self._per_frame.shape[0], 0, self._per_frame.shape[0] - 1))
+        return float(self._per_frame[frame, word_index])
+
+    # ------------------------------------------------------------------ row labels
+    def _set_title(self, text: str, color: str = "#d0d0d0") -> None:
+        self._title, self._title_color = text, color
+        self._show_title()
+
+    def _show_title(self) -> None:
+        note = f" — 1 row in {self.label_step} labelled, hover a row for its word" if self.label_step > 1 else ""
+        self.heat.setTitle(self._title + note, color=self._title_color, size="9pt")
 
     def _set_word_ticks(self, words: list[str]) -> None:
+        self._tick_words = list(words)
+        self._update_ticks()
+
+    def _label_height(self) -> float:
+        axis = self.heat.getAxis("left")
+        font = axis.style.get("tickFont") or axis.font()
+        return QFontMetricsF(font).height()
+
+    def _update_ticks(self) -> None:
+        """Label every row when a line of text fits in one, else every k-th (so labels never overlap)."""
+        words = getattr(self, "_tick_words", [])
         n = len(words)
-        ticks = [(n - 1 - i + 0.5, f"{w[:14]}") for i, w in enumerate(words)]
+        row_px = self.heat.getViewBox().height() / max(n, 1)
+        step = 1 if row_px <= 0 else max(1, int(np.ceil((self._label_height() + LABEL_GAP_PX) / row_px)))
+        if step != self.label_step:
+            self.label_step = step
+            self._show_title()
+        ticks = [(n - 1 - i + 0.5, f"{w[:14]}") for i, w in enumerate(words) if i % step == 0]
         self.heat.getAxis("left").setTicks([ticks, []])
+
+    def label_rects(self) -> list[tuple[str, QRectF]]:
+        """(label, rect in scene pixels) of each row label drawn: rows of the words labelled, one text line high."""
+        axis, vb = self.heat.getAxis("left"), self.heat.getViewBox()
+        h = self._label_height()
+        out = []
+        for y, text in (axis._tickLevels or [[]])[0]:
+            centre = vb.mapViewToScene(QPointF(0, y)).y()
+            out.append((text, QRectF(axis.sceneBoundingRect().left(), centre - h / 2, axis.width(), h)))
+        return out
+
+    def word_at(self, y: float) -> str | None:
+        """The word of the heatmap row at ``y`` (view units: rows from the bottom), or None."""
+        n = len(self.words)
+        i = n - 1 - int(np.floor(y))
+        return self.words[i] if 0 <= i < n and y >= 0 else None
+
+    def _on_hover(self, pos: tp.Any) -> None:
+        """Hovering the heatmap names the row's word (every word, labelled or not), the time and its value."""
+        if not self.words or not self.heat.sceneBoundingRect().contains(pos):
+            return
+        point = self.heat.getViewBox().mapSceneToView(pos)
+        word = self.word_at(point.y())
+        if word is None or not 0 <= point.x() <= self._heat_seconds:
+            self.heat_img.setToolTip("")
+            return
+        i = len(self.words) - 1 - int(np.floor(point.y()))
+        value = self.cell(point.x(), i)
+        shown = "outside its segment" if np.isnan(value) else f"importance {value:.2f}"
+        self.heat_img.setToolTip(f"{word} · {point.x():.2f} s · {shown}")
 
     # ------------------------------------------------------------------ playhead / selection
     def set_playhead(self, seconds: float) -> None:
