@@ -1,8 +1,10 @@
 """Screenshots of the prompt timeline dialog and of a guided edit's ranked candidates (issue 17).
 
 Builds the window on the bundled model (a fresh data dir), generates the dialog's example timeline
-("0–2.5 s: a dog barks", "2.5–5 s: a church bell rings"), shoots the screen with the dialog open, then
-runs a guided edit ("none" for bell in 2.5–5 s, 3 candidates, 1 round) and shoots its ranked candidates.
+("0–2.5 s: a dog barks", "2.5–5 s: a church bell rings"), explains it (AudioGenX, 20 epochs: the heatmap
+draws each segment's words over its own time), shoots the screen with the dialog open, then runs a
+guided edit ("none" for bell in 2.5–5 s, 4 candidates per round, at most 2 rounds) and shoots each round
+and the ranked candidates.
 Usage (from the repo root)::
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screens/capture_editing.py
@@ -49,6 +51,9 @@ w.session.set_params(duration=5.0, seed=1)
 w.commands.trigger("timeline")
 w.timeline_dialog.generate_btn.click()
 settle(w)
+w.generation.explainer.form.set_value("epochs", 20)
+w.commands.trigger("explain")
+settle(w)
 w.commands.trigger("timeline")  # open again: it shows the take's segments
 w.timeline_dialog.move(560, 420)
 settle(w, 1.5)
@@ -58,11 +63,11 @@ w.timeline_dialog.reject()
 w.session.set_selection((2.5, 5.0))
 w.guided.set_intent("bell", "none")
 w.guided.scope_combo.setCurrentIndex(1)
-w.guided.candidates_spin.setValue(3)
-w.guided.rounds_spin.setValue(1)
+w.guided.candidates_spin.setValue(4)
+w.guided.rounds_spin.setValue(2)
 w.commands.trigger("guided_edit")
 settle(w, 1.5)
 w.grab().save(os.path.join(out_dir, "guided.png"))
-print(f"{time.monotonic() - t0:6.1f}s guided.png: {w.guided.ranked_labels()}", flush=True)
+print(f"{time.monotonic() - t0:6.1f}s guided.png: {w.guided.round_texts()} {w.guided.ranked_labels()}", flush=True)
 w.runner.shutdown()
 w.player.close()

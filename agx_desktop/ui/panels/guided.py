@@ -48,7 +48,7 @@ class GuidedEditDock(QDockWidget):
         self.scope_combo.addItem("the selection", True)
         self.candidates_spin = QSpinBox()
         self.candidates_spin.setRange(1, 16)
-        self.candidates_spin.setValue(3)
+        self.candidates_spin.setValue(4)  # one LM batch per round: as the CLI
         self.rounds_spin = QSpinBox()
         self.rounds_spin.setRange(1, 10)
         self.rounds_spin.setValue(2)
