@@ -166,8 +166,9 @@ def regenerate_region_batch(model: LoadedModel, take: Take, start: float, end: f
                             progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Take]:
     """:func:`regenerate_region` for several variants of the same region and words (other word weights,
     other seeds) in ONE batched run of the LM (:func:`.generation.sample_rows`): one take per variant,
-    each as :func:`regenerate_region` would make it alone (same seed → same noise per row). The guided
-    edit regenerates its candidates of a round this way."""
+    each sampled with the noise :func:`regenerate_region` would use alone (same seed → same draws per
+    row), so it is that take up to the float rounding of a batched matmul (code for code on the tiny test
+    model: tests/test_region.py). The guided edit regenerates its candidates of a round this way."""
     from .generation import decode, sample_rows
 
     check_model(model, take)
