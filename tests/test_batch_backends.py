@@ -75,6 +75,32 @@ def test_pool_worker_killed_mid_row_is_retried_and_gives_the_same_audio(sheet, i
     _check_same_and_complete(tmp_path / "lib", in_process, sheet)
 
 
+def test_pool_worker_killed_from_outside_costs_only_the_rows_it_had(sheet, in_process, tmp_path):
+    """A worker process killed by something else (the OOM killer, a user) while rows are in flight: the
+    standard pool breaks as a whole and refuses the next row; the backend starts a new one and sends the
+    rows that were running again, the finished takes stay, and the batch ends complete with the
+    in-process samples."""
+    import signal
+    import time
+
+    killed: list[int] = []
+    pool = ProcessPool(2, threads=1, start_method="fork")
+
+    def kill_a_worker(item, folder):
+        if not killed:
+            pid = next(iter(pool._executor._processes))  # a worker of the running pool
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            deadline = time.monotonic() + 60
+            while not pool._executor._broken and time.monotonic() < deadline:  # the next row meets a broken pool
+                time.sleep(0.01)
+    with pool:
+        summary = run_batch(sheet, tmp_path / "lib", pool, progress=False, on_take=kill_a_worker)
+    assert killed and pool.restarts >= 1  # rows in flight then were sent again (unless they had just finished)
+    assert (summary.made, summary.failed) == (4, [])
+    _check_same_and_complete(tmp_path / "lib", in_process, sheet)
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'agx-desktop[ray]')")
@@ -127,23 +153,3 @@ def test_agx_evaluate_on_a_process_pool_gives_the_in_process_records(tmp_path, m
     assert records(tmp_path / "pool") == records(tmp_path / "one")
     assert "complete: 3 of 3" in (tmp_path / "pool" / "table1.md").read_text()
 
-
-def test_pool_worker_killed_from_outside_costs_only_the_rows_it_had(sheet, in_process, tmp_path):
-    """A worker process killed by something else (the OOM killer, a user) while rows are in flight: the
-    standard pool breaks as a whole; the backend starts a new one and sends the rows that were running
-    again, the finished takes stay, and the batch ends complete with the in-process samples."""
-    import signal
-
-    killed: list[int] = []
-    pool = ProcessPool(2, threads=1, start_method="fork")
-
-    def kill_a_worker(item, folder):
-        if not killed:
-            pid = next(iter(pool._executor._processes))  # a worker of the running pool
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-    with pool:
-        summary = run_batch(sheet, tmp_path / "lib", pool, progress=False, on_take=kill_a_worker)
-    assert killed and pool.restarts >= 1 and summary.retried >= 1
-    assert (summary.made, summary.failed) == (4, [])
-    _check_same_and_complete(tmp_path / "lib", in_process, sheet)

@@ -136,8 +136,9 @@ def _terminate(executor: cf.ProcessPoolExecutor) -> None:
 
 class ProcessPool(Backend):
     """``workers`` local processes; each loads the model once and gets ``threads`` intra-op threads
-    (default: this machine's cores shared out). A dead worker breaks the standard pool: the pool is
-    started again and the payloads that were running are sent again."""
+    (default: this machine's cores shared out). A dead worker breaks the standard pool as a whole (it
+    does not say which payload killed it): the pool is started again and the payloads that were running
+    (at most one per worker) are sent again, each counted as an attempt; finished ones are kept."""
 
     name = "process pool"
 
@@ -175,11 +176,19 @@ class ProcessPool(Backend):
         finished = False
         try:
             while pending or running:
+                refused = False
                 while pending and len(running) < self._workers:  # one payload per worker: they pull
-                    key, payload, attempt = pending.popleft()
-                    running[self._pool().submit(call, fn, payload)] = (key, payload, attempt)
-                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                broken = False
+                    key, payload, attempt = pending[0]
+                    try:
+                        future = self._pool().submit(call, fn, payload)
+                    except cf.process.BrokenProcessPool:  # a worker died since the last wait; this one never ran
+                        refused = True
+                        break
+                    pending.popleft()
+                    running[future] = (key, payload, attempt)
+                # a broken pool fails every future it had (those that finished keep their result): collect all
+                done, _ = cf.wait(running, return_when=cf.ALL_COMPLETED if refused else cf.FIRST_COMPLETED)
+                broken = refused
                 for future in done:
                     key, payload, attempt = running.pop(future)
                     try:
