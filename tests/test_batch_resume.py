@@ -85,7 +85,7 @@ def _pool_workers(pid: int) -> set[int]:
             kids |= {int(k) for k in (task / "children").read_text().split()}
         except OSError:
             pass
-    return {k for k in kids if b"spawn_main" in _cmdline(k)}
+    return {k for k in kids if b"resource_tracker" not in _cmdline(k)}
 
 
 def _cmdline(pid: int) -> bytes:
@@ -110,8 +110,11 @@ def test_ctrl_c_of_agx_batch_on_a_process_pool_exits_130_keeps_whole_takes_and_a
     sheet.write_text(SHEET, encoding="utf-8")
     out = tmp_path / "lib"
     env = {**os.environ, "AGX_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    driver = subprocess.Popen([sys.executable, "-m", "agx_desktop.engine.cli", "--quiet", "batch", str(sheet),
-                               "--out", str(out), "--workers", "2", "--threads", "1"], env=env,
+    # `agx batch --workers 2` as typed, with forked workers (as in the other pool tests: no second torch import)
+    command = ("import sys; from agx_desktop.batch import backends; backends.DEFAULT_START_METHOD = 'fork'; "
+               "from agx_desktop.engine.cli import main; sys.argv[0] = 'agx'; main()")
+    driver = subprocess.Popen([sys.executable, "-c", command, "--quiet", "batch", str(sheet), "--out", str(out),
+                               "--workers", "2", "--threads", "1"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 300
     try:
