@@ -59,7 +59,7 @@ def _uptime() -> str:
         return ""
 
 
-def run_part(name: str, takes: int, duration: float, workers: int, model: str) -> dict[str, tp.Any]:
+def run_part(name: str, takes: int, duration: float, workers: int, model: str, threads: int = 1) -> dict[str, tp.Any]:
     """One backend over the whole sheet, instrumented from the driver's side (no change to the code run)."""
     from agx_desktop.batch import runner
     from agx_desktop.batch.backends import InProcess, ProcessPool, RayBackend
@@ -82,8 +82,8 @@ def run_part(name: str, takes: int, duration: float, workers: int, model: str) -
         ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
                  configure_logging=False)
         ray_init = time.perf_counter() - t
-    backend = {"inproc": lambda: InProcess(), "pool": lambda: ProcessPool(workers, threads=1),
-               "ray": lambda: RayBackend(workers=workers, threads=1)}[name]()
+    backend = {"inproc": lambda: InProcess(), "pool": lambda: ProcessPool(workers, threads=threads),
+               "ray": lambda: RayBackend(workers=workers, threads=threads)}[name]()
     original_run, original_save, original_manifest = backend.run, runner._save, runner.write_manifest
     start = 0.0
 
@@ -136,7 +136,7 @@ def run_part(name: str, takes: int, duration: float, workers: int, model: str) -
         entry["audio_sha256"] = hashlib.sha256(sf.read(folder / "audio.wav", dtype="float32")[0].tobytes()).hexdigest()
     disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     shutil.rmtree(tmp, ignore_errors=True)
-    return {"backend": name, "workers": 1 if name == "inproc" else workers, "takes": summary.made,
+    return {"backend": name, "threads": threads, "workers": 1 if name == "inproc" else workers, "takes": summary.made,
             "duration": duration, "model": model, "wall_s": wall, "ray_init_s": ray_init, "retried": summary.retried,
             "load_before": load_before, "load_after": load_after, "uptime_before": uptime_before,
             "uptime_after": uptime_after, "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -178,8 +178,8 @@ def summarise(part: dict[str, tp.Any]) -> dict[str, float]:
 
 
 def report(out: Path) -> None:
-    parts = {name: json.loads((PARTS / f"{name}.json").read_text()) for name in BACKENDS
-             if (PARTS / f"{name}.json").is_file()}
+    parts = {path.stem: json.loads(path.read_text()) for name in BACKENDS
+             for path in sorted(PARTS.glob(f"{name}*.json"), key=lambda path: path.stem)}
     if not parts:
         raise SystemExit(f"no parts in {PARTS}: run `bench_batch.py part inproc` first")
     first = next(iter(parts.values()))
@@ -188,7 +188,7 @@ def report(out: Path) -> None:
     s = {name: summarise(p) for name, p in parts.items()}
     lines = [f"# Batch backends: {first['takes']} takes of {first['duration']:g} s with explanations", "",
              f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; model `{first['model']}`, "
-             "AudioGenX quick mode (default) per take, 24-bit BWF export; one intra-op thread per worker. Each "
+             "AudioGenX quick mode (default) per take, 24-bit BWF export; one intra-op thread per worker (`-2t`: two). Each "
              "backend ran as its own part through the machine-wide queue (`flock /work/bench.lock nice -n 5 "
              ".venv/bin/python benchmarks/bench_batch.py part NAME`), then `bench_batch.py report`.", "",
              "| backend | workers | measured | load before → after (1/5/15 min) | wall s | takes/min | steady takes/min "
@@ -239,6 +239,8 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--model", default="bundled")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads per worker (default 1); a part with "
+                   "more is saved as NAME-Tt")
     p.add_argument("--force", action="store_true")
     r = sub.add_parser("report", help="write benchmarks/results/batch.md from the parts")
     r.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "batch.md"))
@@ -246,13 +248,13 @@ def main() -> None:
     if args.command == "report":
         report(Path(args.out))
         return
-    os.environ.setdefault("AGX_THREADS", "1")
+    os.environ["AGX_THREADS"] = str(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    target = PARTS / f"{args.backend}.json"
+    target = PARTS / (f"{args.backend}.json" if args.threads == 1 else f"{args.backend}-{args.threads}t.json")
     if target.is_file() and not args.force:
         print(f"{target} exists: skipped (--force to run again)")
         return
-    part = run_part(args.backend, args.takes, args.duration, args.workers, args.model)
+    part = run_part(args.backend, args.takes, args.duration, args.workers, args.model, args.threads)
     PARTS.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(part, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(summarise(part), indent=1))
