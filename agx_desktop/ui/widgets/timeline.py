@@ -373,6 +373,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     def _set_word_ticks(self, words: list[str]) -> None:
         self._tick_words = list(words)
+        # many words: the heatmap takes more of the height from the waveform and spectrogram (3 → 8 of 13)
+        self.ci.layout.setRowStretchFactor(2, int(np.clip(np.ceil(len(words) / 3), 3, 8)))
         self._update_ticks()
 
     def _label_height(self) -> float:
