@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing as tp
 import tempfile
 import time
 from pathlib import Path
@@ -212,67 +213,109 @@ def _order_confirmed(heard: dict) -> bool:
     return a1 > a2 and b2 > b1
 
 
-# view name -> (explanation modes averaged, how a half is scored, content words only)
-#   whole: the interval's own importance (paper Eq. 7 over the half's steps)
-#   contrast: the half's importance minus the other half's
-VIEWS = {
-    "paper": (("quick",), "whole", False),
-    "content": (("quick",), "whole", True),
+def _mean_scores(exs: list, interval=None) -> np.ndarray:
+    return np.mean([ex.word_importance(interval) for ex in exs], axis=0)
+
+
+class _View(tp.NamedTuple):
+    """One way to read the explanations: which cached modes it needs, how a single-event caption's
+    and a half's word scores are made, and whether function words are ranked."""
+
+    doc: str
+    single_modes: tuple[str, ...]
+    half_modes: tuple[str, ...]  # '#' = the half's own focus run ('quick#' -> quick#first / quick#second)
+    contrast: bool  # a half's score minus the other half's
+    content: bool  # rank content words only (function words listed apart)
+    paper: bool  # the paper's method and ranking, nothing changed
+
+
+VIEWS: dict[str, _View] = {
+    "paper": _View("AudioGenX (default mode quick), every word ranked: the paper's ranking; a half = Eq. 7 over "
+                   "the steps of that half", ("quick",), ("quick",), False, False, True),
+    "content": _View("the same scores, top CONTENT word (function words listed apart: engine/word_kinds.py)",
+                     ("quick",), ("quick",), False, True, False),
+    "contrast": _View("content view; a half's score = its Eq. 7 minus the other half's (what this half needs MORE "
+                      "than the other)", ("quick",), ("quick",), True, True, False),
+    "seeds3": _View("content view on the mean of 3 explanations (seeds 0, 1, 2)", ("quick", "quick@1", "quick@2"),
+                    ("quick", "quick@1", "quick@2"), False, True, False),
+    "seeds3+contrast": _View("contrast view on the mean of 3 explanations (seeds 0, 1, 2)",
+                             ("quick", "quick@1", "quick@2"), ("quick", "quick@1", "quick@2"), True, True, False),
+    "focus": _View("content view; each half explained by its own run whose cosine terms cover only that half's "
+                   "steps (the `focus` variant)", ("quick",), ("quick#",), False, True, False),
+    "focus+contrast": _View("focus runs, a half's score minus the other half's focus run's",
+                            ("quick",), ("quick#",), True, True, False),
 }
 
 
-def _half_scores(ex_list, interval, other, how: str) -> np.ndarray:
-    own = np.mean([ex.word_importance(interval) for ex in ex_list], axis=0)
-    if how == "whole":
-        return own
-    return own - np.mean([ex.word_importance(other) for ex in ex_list], axis=0)
+def _needed(item: dict, view: _View) -> list[str]:
+    if item["kind"] == "single":
+        return list(view.single_modes)
+    return [m.replace("#", f"#{h}") if "#" in m else m for m in view.half_modes for h in ("first", "second")]
 
 
-def score_views(items: list[dict], views: dict) -> dict:
-    """Per view and part: single-event top word own / all; two-event halves named / all (order-confirmed takes)."""
-    out: dict = {}
-    for view, (modes, how, content) in views.items():
-        if not all(_cache_path(it, m.replace("#", "#first" if "#" in m else "")).exists() for it in items
-                   for m in modes if "#" not in m or it["kind"] == "two"):
-            continue
-        rows = []
-        for it in items:
-            loaded = [_load_cached(it, m) for m in modes]
-            exs, heard = [e for e, _ in loaded], loaded[0][1]
-            words = exs[0].words
-            row = {"part": it["part"], "kind": it["kind"], "caption": it["caption"]}
-            if it["kind"] == "single":
-                scores = np.mean([ex.word_importance() for ex in exs], axis=0)
-                row["ok"] = [_top_is_own(words, scores, own_words(it["events"][0]), content)]
-            else:
-                row["confirmed"] = _order_confirmed(heard)
-                d = exs[0].duration
-                halves = ((0.0, d / 2), (d / 2, d))
-                row["ok"] = [_top_is_own(words, _half_scores(exs, halves[h], halves[1 - h], how),
-                                         own_words(it["events"][h]), content) for h in (0, 1)]
-            rows.append(row)
-        out[view] = rows
-    return out
+def _score_item(item: dict, view: _View) -> dict:
+    row = {"part": item["part"], "kind": item["kind"], "caption": item["caption"], "events": item["events"]}
+    if item["kind"] == "single":
+        exs = [_load_cached(item, m)[0] for m in view.single_modes]
+        scores = _mean_scores(exs)
+        row.update(ok=[_top_is_own(exs[0].words, scores, own_words(item["events"][0]), view.content)],
+                   scores=[[round(float(v), 3) for v in scores]], words=exs[0].words)
+        return row
+    heard = _load_cached(item, view.half_modes[0].replace("#", "#first"))[1]
+    row["confirmed"] = _order_confirmed(heard)
+    ok, all_scores = [], []
+    for h, name in enumerate(("first", "second")):
+        other = ("first", "second")[1 - h]
+        exs = [_load_cached(item, m.replace("#", f"#{name}"))[0] for m in view.half_modes]
+        d = exs[0].duration
+        halves = ((0.0, d / 2), (d / 2, d))
+        scores = _mean_scores(exs, halves[h])
+        if view.contrast:
+            others = [_load_cached(item, m.replace("#", f"#{other}"))[0] for m in view.half_modes]
+            scores = scores - _mean_scores(others, halves[1 - h])
+        ok.append(_top_is_own(exs[0].words, scores, own_words(item["events"][h]), view.content))
+        all_scores.append([round(float(v), 3) for v in scores])
+    row.update(ok=ok, scores=all_scores, words=exs[0].words)
+    return row
+
+
+def score_views(items: list[dict], views: dict[str, _View]) -> dict[str, list[dict]]:
+    """Per view: one row per caption (views whose explanations are not all cached are left out)."""
+    return {name: [_score_item(it, v) for it in items] for name, v in views.items()
+            if all(_cache_path(it, m).exists() for it in items for m in _needed(it, v))}
+
+
+def _figures(rows: list[dict]) -> tuple[list[bool], list[bool], int, int]:
+    single = [ok for r in rows if r["kind"] == "single" for ok in r["ok"]]
+    halves = [ok for r in rows if r["kind"] == "two" and r["confirmed"] for ok in r["ok"]]
+    two = [r for r in rows if r["kind"] == "two"]
+    return single, halves, sum(r["confirmed"] for r in two), len(two)
 
 
 def run_heldout(args: argparse.Namespace) -> None:
     items = heldout_captions(args.part, args.per_form)
     scored = score_views(items, VIEWS)
-    lines = []
+    lines = ["| view | part | single: own word on top (≥ 95%) | two-event: each half names its event (≥ 90%) "
+             "| two-event takes in order / all |", "|---|---|---|---|---|"]
     for view, rows in scored.items():
         for part in sorted({r["part"] for r in rows}):
-            sel = [r for r in rows if r["part"] == part]
-            single = [ok for r in sel if r["kind"] == "single" for ok in r["ok"]]
-            halves = [ok for r in sel if r["kind"] == "two" and r["confirmed"] for ok in r["ok"]]
-            two = [r for r in sel if r["kind"] == "two"]
-            lines.append(f"| {view} | {part} | {_rate(single)} | {_rate(halves)} | "
-                         f"{sum(r['confirmed'] for r in two)}/{len(two)} |")
+            single, halves, confirmed, two = _figures([r for r in rows if r["part"] == part])
+            lines.append(f"| {view}{' (paper-faithful)' if VIEWS[view].paper else ''} | {part} | {_rate(single)} "
+                         f"| {_rate(halves)} | {confirmed}/{two} |")
     print("\n".join(lines))
     if args.misses:
         for view, rows in scored.items():
             for r in rows:
                 if not all(r["ok"]) and (r["kind"] == "single" or r["confirmed"]):
-                    print(view, r["part"], r["ok"], r["caption"])
+                    print(view, r["part"], r["ok"], r["caption"], list(zip(r["words"], *r["scores"])))
+    if args.write:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "heldout_words.json").write_text(json.dumps(
+            {"per_form": args.per_form, "part": args.part, "views": {k: v.doc for k, v in scored.items()},
+             "rows": scored}, indent=0))
+        header = args.header.read_text() if args.header else ""
+        legend = "\n".join(f"* **{k}**: {VIEWS[k].doc}" for k in scored)
+        (RESULTS / "heldout_words.md").write_text(header + "\n".join(lines) + "\n\n" + legend + "\n")
 
 
 def _rate(flags: list[bool]) -> str:
@@ -386,6 +429,17 @@ def write_table1(args: argparse.Namespace) -> None:
     lines.append(f"| floor (new samples, no mask) | {fl['fid'][0]:.3f} ± {fl['fid'][1]:.3f} | | "
                  f"{fl['kl[orig_to_sample]'][0]:.3f} ± {fl['kl[orig_to_sample]'][1]:.3f} | | "
                  f"{fl['kl[sample_to_orig]'][0]:.3f} ± {fl['kl[sample_to_orig]'][1]:.3f} | | | | |")
+    base = "paper" if "paper" in names else names[0]
+    lines += ["", f"Paired per caption (same take, same samples' seed): each mode minus `{base}`, mean ± SE; "
+              "* where |mean| > 2 SE.", "",
+              "| mode − " + base + " | ΔFid_F | ΔFid_CF | ΔKL_F[o→s] | ΔKL_CF[o→s] | ΔKL_F[s→o] | ΔKL_CF[s→o] | Δsize |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name in (n for n in names if n != base):
+        cells = []
+        for k in keys[:7]:
+            m, se = metrics.mean_se([r["methods"][name][k] - r["methods"][base][k] for r in records])
+            cells.append(f"{m:+.3f} ± {se:.3f}" + ("*" if len(records) > 1 and abs(m) > 2 * se else ""))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     header = args.header.read_text() if getattr(args, "header", None) else ""
     body = (f"{len(records)} held-out world captions (indices {min(r['index'] for r in records)}–"
             f"{max(r['index'] for r in records)}), {records[0].get('samples', 5)} samples each of factual and "
@@ -409,7 +463,9 @@ def main() -> None:
         h.add_argument("--per-form", type=int, default=4)
         h.add_argument("--part", choices=["dev", "test", "all"], default="dev")
         h.add_argument("--modes", default="quick")
-        h.add_argument("--misses", action="store_true")
+        h.add_argument("--misses", action="store_true", help="heldout: list every caption a view gets wrong")
+        h.add_argument("--write", action="store_true", help="heldout: write results/heldout_words.{md,json}")
+        h.add_argument("--header", type=Path, default=None, help="heldout: Markdown put above the table")
     args = ap.parse_args()
     {"table1": run_table1, "heldout-cache": run_heldout_cache, "heldout": run_heldout}[args.what](args)
 
