@@ -112,7 +112,7 @@ def test_cancel_mid_round_returns_nothing(tiny_model, tiny_take):
                    max_rounds=2, scorer=scorer, progress=progress, cancel=token)
     with pytest.raises(Cancelled):
         next(gen)
-    assert any(s.startswith("round 1/2 · 3 candidates at once (bell=0") for s in stages)
+    assert any(s.startswith("round 1/2 · 3 candidates at once · generate") for s in stages)
     assert not any("score candidate" in s for s in stages) and scorer.calls == 0
 
 

@@ -524,8 +524,7 @@ def rounds(model: "LoadedModel", take: "Take", intents: tp.Sequence[WordIntent],
         found = drivers(explanation, current.words, span)
         plans = propose(words, intents, found, round_index=r, n=n, seed=int(take.params.seed),
                         tried={(c.edit.weights, c.edit.seed) for c in done})
-        what = "; ".join(", ".join(f"{w}={v:g}" for w, v in p.changes) + f" seed {p.seed}" for p in plans)
-        where = f"{stage} · {len(plans)} candidates at once ({what})"
+        where = f"{stage} · {len(plans)} candidates at once"  # what each changes: the round's list
         takes = regenerate_region_batch(
             model, current, span[0], None if stop >= take.codes.shape[-1] else span[1],
             [RegionVariant(list(plan.weights), plan.seed, plan.edits()) for plan in plans],
