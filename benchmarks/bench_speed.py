@@ -395,6 +395,16 @@ def render(res: dict, path: pathlib.Path) -> None:
                   f"**{me['seconds']:.0f} s** (setup {me['setup_s']:.0f} s, {me['epoch_s']:.1f} s per epoch, the median "
                   "epoch). Random weights give the stop rule a meaningless loss surface, so the epoch count is not what "
                   "a trained checkpoint would run; setup + epochs × per-epoch gives the time for any count."]
+    ab = RESULTS / "speed_live_overhead.json"
+    if ab.exists():
+        o = json.loads(ab.read_text())
+        lines += ["", "## Live map overhead, before and after the rework (`bench_live_overhead.py`)", "",
+                  f"Bundled model, 5 s, 1 thread, {o['repeats']} repeats of plain / before / after back to back: "
+                  f"plain generate {o['plain']:.2f} s; the live map cost **{100 * o['before_overhead']:+.1f} %** before "
+                  f"(a568dd0^) and **{100 * o['after_overhead']:+.1f} %** after (median of the per-repeat ratios; "
+                  f"load {o['load_before'][0]:.1f} → {o['load_after'][0]:.1f} on {mach['cores']} cores)."]
+    if res.get("notes"):
+        lines += ["", "## Notes on this run", ""] + [f"- {n}" for n in res["notes"]]
     lines += ["", "## Defaults", "", "Every speed setting stays **off** unless the rows above show it faster with its "
               "fidelity accepted on the CPU a user has; see the README's \"Live and speed\" section for the "
               "decision and its reasons. Random weights give flat next-code distributions, so KL and top-1 here "
