@@ -157,7 +157,7 @@ def run_heldout_cache(args: argparse.Namespace) -> None:
     from agx_desktop.engine.models import load_model
     from agx_desktop.engine.take import GenerationParams
 
-    items = heldout_captions(args.part, args.per_form)
+    items = _items(args)
     modes = args.modes.split(",")
     todo = [it for it in items if any(not _cache_path(it, m).exists() for m in modes)]
     print(f"{len(items)} captions, {len(todo)} to explain in {modes}", flush=True)
@@ -200,10 +200,10 @@ def _load_cached(item: dict, mode: str):
     return Explanation.from_json(d["explanation"]), d["heard"]
 
 
-def _top_is_own(words: list[str], scores: np.ndarray, own: set[str], content_only: bool) -> bool:
+def _top_is_own(words: list[str], scores: np.ndarray, own: set[str], rank: str) -> bool:
     from agx_desktop.engine.word_kinds import classify_scores, normalise
     kinds = classify_scores(words, scores)
-    ranked = kinds.content if content_only else sorted(kinds.words, key=lambda w: w.rank)
+    ranked = {"all": sorted(kinds.words, key=lambda w: w.rank), "content": kinds.content, "sound": kinds.sound}[rank]
     return bool(ranked) and normalise(ranked[0].word) in own
 
 
@@ -218,32 +218,32 @@ def _mean_scores(exs: list, interval=None) -> np.ndarray:
 
 
 class _View(tp.NamedTuple):
-    """One way to read the explanations: which cached modes it needs, how a single-event caption's
-    and a half's word scores are made, and whether function words are ranked."""
+    """One way to read the explanations: which cached modes it needs, how a half's word scores are
+    made, and which words are ranked."""
 
     doc: str
     single_modes: tuple[str, ...]
     half_modes: tuple[str, ...]  # '#' = the half's own focus run ('quick#' -> quick#first / quick#second)
-    contrast: bool  # a half's score minus the other half's
-    content: bool  # rank content words only (function words listed apart)
-    paper: bool  # the paper's method and ranking, nothing changed
+    contrast: bool  # a half's score minus the rest of the clip's (engine.word_kinds.interval_contrast)
+    rank: str  # all | content (function words apart) | sound (function and context words apart)
+    paper: bool = False  # the paper's method and ranking, nothing changed
 
 
+_Q, _F = ("quick",), ("quick#",)
 VIEWS: dict[str, _View] = {
     "paper": _View("AudioGenX (default mode quick), every word ranked: the paper's ranking; a half = Eq. 7 over "
-                   "the steps of that half", ("quick",), ("quick",), False, False, True),
+                   "the steps of that half", _Q, _Q, False, "all", True),
     "content": _View("the same scores, top CONTENT word (function words listed apart: engine/word_kinds.py)",
-                     ("quick",), ("quick",), False, True, False),
-    "contrast": _View("content view; a half's score = its Eq. 7 minus the other half's (what this half needs MORE "
-                      "than the other)", ("quick",), ("quick",), True, True, False),
-    "seeds3": _View("content view on the mean of 3 explanations (seeds 0, 1, 2)", ("quick", "quick@1", "quick@2"),
-                    ("quick", "quick@1", "quick@2"), False, True, False),
-    "seeds3+contrast": _View("contrast view on the mean of 3 explanations (seeds 0, 1, 2)",
-                             ("quick", "quick@1", "quick@2"), ("quick", "quick@1", "quick@2"), True, True, False),
+                     _Q, _Q, False, "content"),
+    "sound": _View("the same scores, top SOUND word (function and context words listed apart: "
+                   "word_kinds.CONTEXT_WORDS)", _Q, _Q, False, "sound"),
+    "contrast": _View("content view; a half's score = its Eq. 7 minus the rest of the clip's "
+                      "(word_kinds.interval_contrast)", _Q, _Q, True, "content"),
+    "sound+contrast": _View("sound view with the contrast", _Q, _Q, True, "sound"),
     "focus": _View("content view; each half explained by its own run whose cosine terms cover only that half's "
-                   "steps (the `focus` variant)", ("quick",), ("quick#",), False, True, False),
-    "focus+contrast": _View("focus runs, a half's score minus the other half's focus run's",
-                            ("quick",), ("quick#",), True, True, False),
+                   "steps (the `focus` variant)", _Q, _F, False, "content"),
+    "focus+contrast": _View("focus runs with the contrast", _Q, _F, True, "content"),
+    "sound+focus+contrast": _View("sound view, focus runs with the contrast", _Q, _F, True, "sound"),
 }
 
 
@@ -254,26 +254,26 @@ def _needed(item: dict, view: _View) -> list[str]:
 
 
 def _score_item(item: dict, view: _View) -> dict:
+    from agx_desktop.engine.word_kinds import interval_contrast
     row = {"part": item["part"], "kind": item["kind"], "caption": item["caption"], "events": item["events"]}
     if item["kind"] == "single":
         exs = [_load_cached(item, m)[0] for m in view.single_modes]
         scores = _mean_scores(exs)
-        row.update(ok=[_top_is_own(exs[0].words, scores, own_words(item["events"][0]), view.content)],
+        row.update(ok=[_top_is_own(exs[0].words, scores, own_words(item["events"][0]), view.rank)],
                    scores=[[round(float(v), 3) for v in scores]], words=exs[0].words)
         return row
     heard = _load_cached(item, view.half_modes[0].replace("#", "#first"))[1]
     row["confirmed"] = _order_confirmed(heard)
+    (a1, b1), (a2, b2) = heard["first"], heard["second"]
+    row["grounded"] = [a1 > b1, b2 > a2]  # the half's own event is the louder of the two there
     ok, all_scores = [], []
     for h, name in enumerate(("first", "second")):
-        other = ("first", "second")[1 - h]
         exs = [_load_cached(item, m.replace("#", f"#{name}"))[0] for m in view.half_modes]
         d = exs[0].duration
-        halves = ((0.0, d / 2), (d / 2, d))
-        scores = _mean_scores(exs, halves[h])
-        if view.contrast:
-            others = [_load_cached(item, m.replace("#", f"#{other}"))[0] for m in view.half_modes]
-            scores = scores - _mean_scores(others, halves[1 - h])
-        ok.append(_top_is_own(exs[0].words, scores, own_words(item["events"][h]), view.content))
+        half = ((0.0, d / 2), (d / 2, d))[h]
+        scores = (np.mean([interval_contrast(ex, half) for ex in exs], axis=0) if view.contrast
+                  else _mean_scores(exs, half))
+        ok.append(_top_is_own(exs[0].words, scores, own_words(item["events"][h]), view.rank))
         all_scores.append([round(float(v), 3) for v in scores])
     row.update(ok=ok, scores=all_scores, words=exs[0].words)
     return row
@@ -285,23 +285,34 @@ def score_views(items: list[dict], views: dict[str, _View]) -> dict[str, list[di
             if all(_cache_path(it, m).exists() for it in items for m in _needed(it, v))}
 
 
-def _figures(rows: list[dict]) -> tuple[list[bool], list[bool], int, int]:
+def _figures(rows: list[dict]) -> tuple[list[bool], list[bool], list[bool], int, int]:
+    """single-event flags, halves of order-confirmed takes, halves whose own event is the louder one
+    there (take-grounded), order-confirmed takes, two-event takes."""
     single = [ok for r in rows if r["kind"] == "single" for ok in r["ok"]]
-    halves = [ok for r in rows if r["kind"] == "two" and r["confirmed"] for ok in r["ok"]]
     two = [r for r in rows if r["kind"] == "two"]
-    return single, halves, sum(r["confirmed"] for r in two), len(two)
+    halves = [ok for r in two if r["confirmed"] for ok in r["ok"]]
+    grounded = [ok for r in two for ok, g in zip(r["ok"], r["grounded"]) if g]
+    return single, halves, grounded, sum(r["confirmed"] for r in two), len(two)
+
+
+def _items(args: argparse.Namespace) -> list[dict]:
+    """The part's captions (``all``: dev with --per-form, test with --test-per-form, each numbered as when
+    cached alone)."""
+    if args.part != "all":
+        return heldout_captions(args.part, args.test_per_form if args.part == "test" else args.per_form)
+    return heldout_captions("dev", args.per_form) + heldout_captions("test", args.test_per_form)
 
 
 def run_heldout(args: argparse.Namespace) -> None:
-    items = heldout_captions(args.part, args.per_form)
+    items = _items(args)
     scored = score_views(items, VIEWS)
-    lines = ["| view | part | single: own word on top (≥ 95%) | two-event: each half names its event (≥ 90%) "
-             "| two-event takes in order / all |", "|---|---|---|---|---|"]
-    for view, rows in scored.items():
-        for part in sorted({r["part"] for r in rows}):
-            single, halves, confirmed, two = _figures([r for r in rows if r["part"] == part])
+    lines = ["| view | part | single: own word on top (≥ 95%) | two-event: each half names its event (≥ 90%), "
+             "takes in order | the same, take-grounded halves | takes in order / all |", "|---|---|---|---|---|---|"]
+    for part in sorted({r["part"] for rows in scored.values() for r in rows}):
+        for view, rows in scored.items():
+            single, halves, grounded, confirmed, two = _figures([r for r in rows if r["part"] == part])
             lines.append(f"| {view}{' (paper-faithful)' if VIEWS[view].paper else ''} | {part} | {_rate(single)} "
-                         f"| {_rate(halves)} | {confirmed}/{two} |")
+                         f"| {_rate(halves)} | {_rate(grounded)} | {confirmed}/{two} |")
     print("\n".join(lines))
     if args.misses:
         for view, rows in scored.items():
@@ -311,7 +322,7 @@ def run_heldout(args: argparse.Namespace) -> None:
     if args.write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "heldout_words.json").write_text(json.dumps(
-            {"per_form": args.per_form, "part": args.part, "views": {k: v.doc for k, v in scored.items()},
+            {"per_form": {"dev": args.per_form, "test": args.test_per_form}, "part": args.part, "views": {k: v.doc for k, v in scored.items()},
              "rows": scored}, indent=0))
         header = args.header.read_text() if args.header else ""
         legend = "\n".join(f"* **{k}**: {VIEWS[k].doc}" for k in scored)
@@ -460,7 +471,8 @@ def main() -> None:
     t.add_argument("--header", type=Path, default=None, help="Markdown put above the table")
     for name in ("heldout-cache", "heldout"):
         h = sub.add_parser(name)
-        h.add_argument("--per-form", type=int, default=4)
+        h.add_argument("--per-form", type=int, default=4, help="dev captions per form")
+        h.add_argument("--test-per-form", type=int, default=6, help="test captions per form")
         h.add_argument("--part", choices=["dev", "test", "all"], default="dev")
         h.add_argument("--modes", default="quick")
         h.add_argument("--misses", action="store_true", help="heldout: list every caption a view gets wrong")

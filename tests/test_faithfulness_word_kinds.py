@@ -25,7 +25,7 @@ def test_then_on_top_stays_on_top_and_the_content_list_names_the_events():
     assert [w.rank for w in view.content] == [2, 3, 4, 5] and [w.rank_in_kind for w in view.content] == [1, 2, 3, 4]
     assert [w.word for w in view.function] == ["then", "a", "a"]  # ties keep prompt order
     assert view.top_content().word == "bell"
-    assert view.to_json()[1] == {"index": 1, "word": "dog", "kind": CONTENT, "score": 0.6, "rank": 3,
+    assert view.to_json()[1] == {"index": 1, "word": "dog", "kind": CONTENT, "context": False, "score": 0.6, "rank": 3,
                                  "rank_in_kind": 2}
     assert classify_scores(["the", "a"], [0.5, 0.4]).top_content() is None
 
@@ -36,3 +36,48 @@ def test_explanation_view_uses_the_interval(tiny_model, tiny_take):
     whole, first = explanation_word_kinds(ex), explanation_word_kinds(ex, (0.0, 0.5))
     np.testing.assert_allclose([w.score for w in whole.words], ex.word_importance())
     np.testing.assert_allclose([w.score for w in first.words], ex.word_importance((0.0, 0.5)))
+
+
+def test_context_words_are_listed_apart_in_the_sound_view_with_their_scores():
+    """'distance' tops "a dog barks in the distance" (in the bundled world it lowers the level, so the model
+    needs it): the sound view names the dog, and 'distance' keeps its score and rank among all words."""
+    from agx_desktop.engine.word_kinds import CONTEXT_WORDS, is_context_word
+    words = "A dog barks in the distance".split()
+    view = classify_scores(words, [0.2, 0.9, 0.8, 0.4, 0.3, 0.99])
+    assert view.top_content().word == "distance" and view.top_sound().word == "dog"
+    assert [w.word for w in view.sound] == ["dog", "barks"]
+    distance = view.words[5]
+    assert distance.context and distance.kind == CONTENT and distance.rank == 1 and distance.score == 0.99
+    assert word_kind("distance") == CONTENT  # guided_edit's function-word test is unchanged
+    assert is_context_word("Recording,") and not is_context_word("then") and not is_context_word("dog")
+    assert not {"sounds", "dog", "bell", "siren", "rain", "wind", "thunder", "clock", "engine"} & CONTEXT_WORDS
+    assert classify_scores(["loud", "the"], [0.5, 0.4]).top_sound() is None
+
+
+def test_interval_contrast_names_what_the_interval_needs_more_than_the_rest(tiny_model, tiny_take):
+    """Planted masks: 'bell' is kept at 0.9 in every step, 'dog' at 0.8 in the first half's steps only.
+    The paper's interval importance ranks 'bell' first in the first half; the contrast ranks 'dog'."""
+    import dataclasses
+    from agx_desktop.engine.explain import explain
+    from agx_desktop.engine.word_kinds import interval_contrast
+    ex = explain(tiny_model, tiny_take, method="random")
+    words = ex.words
+    d = ex.duration
+    first = (0.0, d / 2)
+    masks = np.full_like(ex.step_masks, 0.1)
+    token_of = {w: [i for i, tw in enumerate(ex.text.token_word) if tw == words.index(w)] for w in ("dog", "bell")}
+    masks[:, token_of["bell"]] = 0.9
+    inside = ex.steps_for_interval(first)
+    masks[np.ix_(inside, token_of["dog"])] = 0.8
+    planted = dataclasses.replace(ex, step_masks=masks)
+    plain = explanation_word_kinds(planted, first)
+    assert plain.top_content().word == "bell"
+    contrast = explanation_word_kinds(planted, first, contrast=True)
+    assert contrast.top_content().word == "dog"
+    rest = np.setdiff1d(np.arange(planted.n_steps), inside)
+    assert contrast.words[words.index("dog")].score == pytest.approx(0.8 - masks[rest][:, token_of["dog"]].mean())
+    assert contrast.words[words.index("bell")].score == pytest.approx(0.0)
+    np.testing.assert_allclose(interval_contrast(planted, first), [w.score for w in contrast.words])
+    # no interval: the contrast has nothing to compare with, the holistic scores are shown
+    np.testing.assert_allclose([w.score for w in explanation_word_kinds(planted, contrast=True).words],
+                               planted.word_importance())
