@@ -1,26 +1,24 @@
-"""AudioGenX per mode on the bundled model (issue 18 items 3 and 5), one command each:
+"""AudioGenX per mode on the bundled model (issue 18), one command each:
 
-    .venv/bin/python benchmarks/bench_faithfulness.py table1  [--captions 2] [--epochs 50] [--samples 5]
-    .venv/bin/python benchmarks/bench_faithfulness.py heldout [--per-form 1] [--part dev|test|all]
+    .venv/bin/python benchmarks/bench_faithfulness.py table1 [--start 0] [--count 20] [--epochs 50] [--samples 5]
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test   (the slow part)
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout --part all --write [--misses]
 
 ``table1``: Table 1 (Fid/KL factual and counterfactual, size) on held-out captions of the bundled
-world (``protocol.write_heldout_world_captions``: absent from the training captions), for every
-AudioGenX mode (quick, fast, paper, reference-code with its sampled mask, reference-code with p)
-and BOTH KL directions from the same samples: same takes, same explanation seed, same sampling
-seed, so the rows differ only by the mode. Default 2 captions x 50 epochs, ~10 min on a busy
-2-core machine (reference-code's per-step passes dominate: ~2 min per take).
+world (``protocol.write_heldout_world_captions``: absent from the training captions) for the modes
+quick, paper and reference-code (its Gumbel-sampled mask and p from ONE training) and BOTH KL
+directions read from the same samples: same take, explanation seed and sampling seed for every row,
+one batched sampling call per caption. One JSON line per caption in results/table1_modes.jsonl, so
+a stopped run resumes and ``--start/--count`` run it in parts; ~60-75 s per caption on 2 cores.
 
-``heldout``: does the explanation name the event? Captions of the bundled world written here in
-forms the training templates never use (other connectives, word orders, carrier phrases,
-punctuation, synonyms). ``dev`` forms were looked at while writing this; ``test`` forms were run
-once at the end. Single-event captions: is the top word one of the event's own words — among all
-words (the paper's ranking) and among content words only (:mod:`agx_desktop.engine.word_kinds`, the
-view that lists function words apart)? Two-event sequential captions: the explanation of each half
-of the clip (interval importance, paper Eq. 7 over that half's steps), the same two readings,
-counted only on takes whose event classifier confirms the order (first event louder in the first
-half, the second in the second). Default mode quick, as the app.
+``heldout-cache`` / ``heldout``: does the explanation name the event? Captions of the bundled world
+written here in forms the training templates never use (other connectives, word orders, carrier
+phrases, punctuation, synonyms). Each caption's take and explanations (default mode quick; ``#first``
+/ ``#second``: the focus variant per half) are cached once in tmp/heldout_cache; ``heldout`` then
+scores every view (:data:`VIEWS`: the paper's ranking, content words, sound words, the interval
+contrast, focus) in seconds. ``dev`` was used to choose; ``test`` scored once at the end.
 
-Results: benchmarks/results/faithfulness_table1.{json,md}, benchmarks/results/heldout_words.{json,md}.
+Results: benchmarks/results/table1_modes.{jsonl,md}, benchmarks/results/heldout_words.{json,md}.
 """
 from __future__ import annotations
 
@@ -337,11 +335,12 @@ def run_heldout(args: argparse.Namespace) -> None:
     if args.write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "heldout_words.json").write_text(json.dumps(
-            {"per_form": {"dev": args.per_form, "test": args.test_per_form}, "part": args.part, "views": {k: v.doc for k, v in scored.items()},
-             "rows": scored}, indent=0))
+            {"per_form": {"dev": args.per_form, "test": args.test_per_form}, "part": args.part, "views": {k: VIEWS[k].doc for k in scored},
+             "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
         legend = "\n".join(f"* **{k}**: {VIEWS[k].doc}" for k in scored)
-        (RESULTS / "heldout_words.md").write_text(header + "\n".join(lines) + "\n\n" + legend + "\n")
+        footer = "\n" + args.footer.read_text() if args.footer else ""
+        (RESULTS / "heldout_words.md").write_text(header + "\n".join(lines) + "\n\n" + legend + "\n" + footer)
 
 
 def _rate(flags: list[bool]) -> str:
@@ -493,6 +492,7 @@ def main() -> None:
         h.add_argument("--misses", action="store_true", help="heldout: list every caption a view gets wrong")
         h.add_argument("--write", action="store_true", help="heldout: write results/heldout_words.{md,json}")
         h.add_argument("--header", type=Path, default=None, help="heldout: Markdown put above the table")
+        h.add_argument("--footer", type=Path, default=None, help="heldout: Markdown put below it")
     args = ap.parse_args()
     {"table1": run_table1, "heldout-cache": run_heldout_cache, "heldout": run_heldout}[args.what](args)
 
