@@ -225,6 +225,9 @@ def report(out: Path) -> None:
               f"Ray head start-up (ray.init on 127.0.0.1, not counted above): {ray_init:.1f} s." if ray_init else "",
               f"Same audio samples (sha256 of every take's float32 samples) in every backend's folder: "
               f"{'yes' if same else 'NO'} ({len(ref)} takes × {len(hashes)} backends)."]
+    notes = PARTS.parent / "batch_notes.md"  # the hand-written reading of these runs, kept across reports
+    if notes.is_file():
+        lines += ["", notes.read_text(encoding="utf-8").rstrip()]
     out.write_text("\n".join(ln for ln in lines) + "\n", encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps({"summary": s, "same_audio": same}, indent=1) + "\n")
     print("\n".join(lines))
