@@ -41,11 +41,13 @@ train-bundled: $(STAMP)
 	$(BIN)/python -m training.card_assets
 
 # Ray for `agx batch --ray` / `agx evaluate --ray` (the optional extra agx-desktop[ray]); then
-# `make bench-batch` compares in-process, 2 pool workers and 2 Ray workers (benchmarks/results/batch.md).
+# `make bench-batch` compares in-process, 2 pool workers and 2 Ray workers (benchmarks/results/batch.md):
+# one part per backend (a part already measured is kept; delete benchmarks/results/batch_parts/ to redo).
 .PHONY: ray bench-batch
 ray: $(STAMP)
 	$(BIN)/pip install -e '.[ray]' --no-deps
 	$(BIN)/pip install 'ray>=2.9'
 
 bench-batch: $(STAMP)
-	$(BIN)/python benchmarks/bench_batch.py
+	for backend in inproc pool ray; do $(BIN)/python benchmarks/bench_batch.py part $$backend || exit 1; done
+	$(BIN)/python benchmarks/bench_batch.py report
