@@ -121,7 +121,7 @@ def run_part(a: argparse.Namespace) -> None:
         manual = regenerate(m, take, "weighted", word_weights=weights)
         t_manual = time.perf_counter() - t0
         result = guided_edit(m, take, [WordIntent(word, intent)], region=REGION, candidates=a.candidates,
-                             max_rounds=a.rounds)
+                             max_rounds=a.rounds, batch=not a.one_by_one)
         row = {"caption": sc.caption, "seed": i, "event": event, "word": word,
                "loop": {**judge(clf, result.best.take.audio, span, event, before, intent),
                         "met": result.met, "rounds": result.rounds_used, "seconds": round(result.seconds, 1),
@@ -131,13 +131,13 @@ def run_part(a: argparse.Namespace) -> None:
         print(f"[{a.split} {intent} {usable}] {sc.caption!r} ({word}): loop "
               f"{'yes' if row['loop']['success'] else 'no'} in {row['loop']['rounds']} round(s) "
               f"{row['loop']['seconds']} s; manual {'yes' if row['manual']['success'] else 'no'}", flush=True)
-    doc = {"split": a.split, "task": intent, "skip": a.skip, "seed0": base, "region": list(REGION),
+    doc = {"split": a.split, "task": intent, "skip": a.skip, "batch": not a.one_by_one, "seed0": base, "region": list(REGION),
            "scored_span": list(span), "candidates": a.candidates, "rounds": a.rounds, "boost": BOOST,
            "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - started, 1),
            "skipped": skipped if a.skip == 0 else None, "load_before": [round(x, 2) for x in load_before],
            "load_after": [round(x, 2) for x in os.getloadavg()], "rows": rows}
     PARTS.mkdir(parents=True, exist_ok=True)
-    out = PARTS / f"{a.split}_{intent}_{a.skip}.json"
+    out = PARTS / f"{a.split}_{intent}_{a.skip}{'_one_by_one' if a.one_by_one else ''}.json"
     out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")
 
@@ -158,9 +158,11 @@ def report(out: pathlib.Path) -> None:
     parts = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(PARTS.glob("*.json"))]
     groups: dict[tuple[str, str], list[dict]] = {}
     settings = set()
+    one_by_one = [doc for doc in parts if not doc.get("batch", True)]
     for doc in parts:
-        groups.setdefault((doc["split"], doc["task"]), []).extend(doc["rows"])
-        settings.add((doc["candidates"], doc["rounds"]))
+        if doc.get("batch", True):
+            groups.setdefault((doc["split"], doc["task"]), []).extend(doc["rows"])
+            settings.add((doc["candidates"], doc["rounds"]))
 
     def frac(k: int, n: int) -> str:
         return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
@@ -209,7 +211,8 @@ def report(out: pathlib.Path) -> None:
         "Parts (load average before → after, from other processes too):",
     ]
     for doc in parts:
-        lines.append(f"- {doc['split']} {doc['task']} from #{doc['skip']}: {len(doc['rows'])} captions, "
+        lines.append(f"- {doc['split']} {doc['task']} from #{doc['skip']}"
+                     f"{'' if doc.get('batch', True) else ' (one LM run per candidate)'}: {len(doc['rows'])} captions, "
                      f"{doc['seconds']:.0f} s on {doc['threads']} thread(s), load {doc['load_before'][0]} → "
                      f"{doc['load_after'][0]}")
     lines += [
@@ -233,6 +236,8 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=0, help="usable captions of the split to leave out first")
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--one-by-one", action="store_true",
+                    help="regenerate each candidate in its own LM run (to measure what the batch saves)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "guided_edit.md"))
     a = ap.parse_args()
     if a.command == "report":

@@ -483,7 +483,7 @@ def make_scorer(kind: ScorerName, model: "LoadedModel", intents: tp.Sequence[Wor
 def rounds(model: "LoadedModel", take: "Take", intents: tp.Sequence[WordIntent], *,
            region: tuple[float, float | None] | None = None, candidates: int = 4, max_rounds: int = 3,
            scorer: Scorer | ScorerName = "auto", method: str = DEFAULT_METHOD, tail: str = "splice",
-           crossfade: float | None = None, progress: ProgressFn | None = None,
+           crossfade: float | None = None, batch: bool = True, progress: ProgressFn | None = None,
            cancel: CancelToken | None = None) -> tp.Iterator[RoundResult]:
     """The loop, one :class:`RoundResult` per round (each ranks every candidate so far, best first);
     stops after the round whose best meets the intent, or after ``max_rounds``.
@@ -494,6 +494,8 @@ def rounds(model: "LoadedModel", take: "Take", intents: tp.Sequence[WordIntent],
         scorer: a :class:`Scorer`, or ``'auto'`` / ``'classifier'`` / ``'explanation'``.
         method: the explainer used to find the region's drivers (and to score, for ``'explanation'``).
         tail: as for :func:`.region.regenerate_region` (``'splice'``: the parent's audio after the region).
+        batch: regenerate a round's candidates as one LM batch (default); ``False``: one LM run each
+            (the same takes; kept to measure what the batch saves: benchmarks/bench_guided_edit.py --one-by-one).
     Raises:
         ParameterError (a word not in the prompt, a function word, a bad region or count), Cancelled.
     """
@@ -525,10 +527,11 @@ def rounds(model: "LoadedModel", take: "Take", intents: tp.Sequence[WordIntent],
         plans = propose(words, intents, found, round_index=r, n=n, seed=int(take.params.seed),
                         tried={(c.edit.weights, c.edit.seed) for c in done})
         where = f"{stage} · {len(plans)} candidates at once"  # what each changes: the round's list
-        takes = regenerate_region_batch(
-            model, current, span[0], None if stop >= take.codes.shape[-1] else span[1],
-            [RegionVariant(list(plan.weights), plan.seed, plan.edits()) for plan in plans],
-            tail=tp.cast(tp.Any, tail), crossfade=fade, progress=_prefixed(progress, where), cancel=cancel)
+        variants = [RegionVariant(list(plan.weights), plan.seed, plan.edits()) for plan in plans]
+        takes = [new for group in ([variants] if batch else [[v] for v in variants]) for new in
+                 regenerate_region_batch(model, current, span[0], None if stop >= take.codes.shape[-1] else span[1],
+                                         group, tail=tp.cast(tp.Any, tail), crossfade=fade,
+                                         progress=_prefixed(progress, where), cancel=cancel)]
         made: list[Candidate] = []
         for i, (plan, new) in enumerate(zip(plans, takes)):
             check(cancel)
