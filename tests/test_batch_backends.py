@@ -110,8 +110,8 @@ def ray_session():
     ray.shutdown()
 
 
-def test_ray_worker_killed_mid_row_is_retried_and_gives_the_same_audio(sheet, in_process, tmp_path, monkeypatch,
-                                                                      ray_session):
+def test_ray_worker_killed_mid_row_is_retried_and_gives_the_same_audio(ray_session, sheet, in_process, tmp_path,
+                                                                      monkeypatch):
     marker = _crash_once(monkeypatch, tmp_path, sheet)
     with RayBackend(workers=2, threads=1) as backend:
         summary = run_batch(sheet, tmp_path / "lib", backend, progress=False)
