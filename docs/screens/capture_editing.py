@@ -55,7 +55,7 @@ w.generation.explainer.form.set_value("epochs", 20)
 w.commands.trigger("explain")
 settle(w)
 w.commands.trigger("timeline")  # open again: it shows the take's segments
-w.timeline_dialog.move(560, 420)
+w.timeline_dialog.move(60, 660)  # over the bars and chips: the heatmap stays in view
 settle(w, 1.5)
 app.primaryScreen().grabWindow(0, 0, 0, 1560, 960).save(os.path.join(out_dir, "timeline.png"))
 print(f"{time.monotonic() - t0:6.1f}s timeline.png", flush=True)

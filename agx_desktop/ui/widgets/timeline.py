@@ -27,7 +27,7 @@ REGION_BRUSH = pg.mkBrush(80, 160, 255, 50)
 LIVE_TITLE = "live (cross-attention, provisional)"
 LIVE_OPACITY = 0.55  # the provisional map is drawn paler than an explanation
 SEGMENT_PEN = pg.mkPen("#e8e8e8", width=1, style=Qt.PenStyle.DashLine)
-LABEL_GAP_PX = 2.0  # at least this much between two row labels
+LABEL_GAP_PX = 0.5  # at least this much between two row labels
 SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 
 
@@ -373,8 +373,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     def _set_word_ticks(self, words: list[str]) -> None:
         self._tick_words = list(words)
-        # many words: the heatmap takes more of the height from the waveform and spectrogram (3 → 8 of 13)
-        self.ci.layout.setRowStretchFactor(2, int(np.clip(np.ceil(len(words) / 3), 3, 8)))
+        # many words: the heatmap takes more of the height from the waveform and spectrogram (3 → up to 8 of 13)
+        self.ci.layout.setRowStretchFactor(2, int(np.clip(np.ceil(len(words) / 2), 3, 8)))
         self._update_ticks()
 
     def _label_height(self) -> float:
