@@ -2,9 +2,9 @@
 
 The LM computes cross-attention to the text tokens at every step anyway; :class:`LiveAttention`
 reads it back without touching the computation. A forward hook on every cross-attention *instance*
-recomputes the post-softmax weights of the conditional batch row (one extra query projection of
-one position per layer and step; the text keys are projected once per generation and cached),
-averages them over heads and layers and hands each finished step to ``on_live``. The LM's output
+recomputes the post-softmax weights of the conditional batch row (the text keys are folded into
+the query projection once per generation, so a step costs each layer one small product and a
+softmax), averages them over heads and layers and hands the finished steps to ``on_live``. The LM's output
 is not changed (the hook returns nothing), so a take generated with the live map is the take
 generated without it, sample for sample (tests/test_live.py).
 
