@@ -168,7 +168,8 @@ def main() -> None:
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "runs": results, "idle_quit": idle}, indent=1))
     lines = ["# Time to window", "",
              "From launching `python main.py` to its main window mapped on Xvfb (1280x720), fresh data folder;",
-             "cold: page cache dropped before each run. `benchmarks/bench_startup.py`; raw runs in `startup.json`.", "",
+             f"cold: page cache dropped before each run. `benchmarks/bench_startup.py`; raw runs in `{out.name}.json`.",
+             "",
              f"- {meta['date']}, {meta['cpus']} CPUs, Python {meta['python']}",
              f"- before: `{uptime_before}`", f"- after: `{uptime_after}`", "",
              "| cache | time to window | Ctrl+Q to exit, 1 s after showing (model loading) | load (1 min) per run |", "|---|---|---|---|"]
