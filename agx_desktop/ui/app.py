@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     icon = resources_dir() / "icons" / "agx.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    # no torch on this path (tests/ui/test_app.py checks it): the window opens in 2-3 s (benchmarks/results/startup.md); the
-    # first jobs (autosaved takes, then the model) import torch and load behind it
+    # no torch on this path (tests/ui/test_app.py checks it): the window opens in 2-3 s
+    # (benchmarks/results/startup.md); the first jobs (autosaved takes, then the model) import torch
+    # and load behind it
     from .main_window import MainWindow
 
     window = MainWindow()
