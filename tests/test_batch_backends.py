@@ -101,6 +101,26 @@ def test_pool_worker_killed_from_outside_costs_only_the_rows_it_had(sheet, in_pr
     _check_same_and_complete(tmp_path / "lib", in_process, sheet)
 
 
+
+def test_pool_row_that_always_kills_its_worker_fails_alone_and_the_rows_beside_it_are_made(sheet, in_process,
+                                                                                            tmp_path, monkeypatch):
+    """A row that kills every worker that runs it (out of memory, say) while other rows share the pool:
+    the pool cannot say which row killed it, so the rows in flight are sent again one at a time; the
+    culprit is given up after its 3 deaths with a line saying so, every other row is made."""
+    items = plan(read_sheet(sheet)[0])
+    monkeypatch.setenv(CRASH_ENV, f"{items[0].id}@*")
+    with ProcessPool(2, threads=1, start_method="fork") as pool:
+        summary = run_batch(sheet, tmp_path / "lib", pool, progress=False)
+        restarts = pool.restarts
+    assert summary.made == 3 and restarts >= 3
+    assert len(summary.failed) == 1 and summary.failed[0].startswith(f"row 2 take 1 ({items[0].id}): its worker died 3 "
+                                                                    "times while running it")
+    made = {p.name: a for p, a in ((p, sf.read(p / "audio.wav", dtype="float32", always_2d=True)[0])
+                                   for p in (tmp_path / "lib" / "takes").iterdir())}
+    reference = _audio(in_process)
+    assert sorted(made) == sorted(i.id for i in items[1:])
+    assert all(np.array_equal(made[k], reference[k]) for k in made)
+
 @pytest.fixture(scope="module")
 def ray_session():
     ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'agx-desktop[ray]')")

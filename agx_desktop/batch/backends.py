@@ -136,9 +136,11 @@ def _terminate(executor: cf.ProcessPoolExecutor) -> None:
 
 class ProcessPool(Backend):
     """``workers`` local processes; each loads the model once and gets ``threads`` intra-op threads
-    (default: this machine's cores shared out). A dead worker breaks the standard pool as a whole (it
-    does not say which payload killed it): the pool is started again and the payloads that were running
-    (at most one per worker) are sent again, each counted as an attempt; finished ones are kept."""
+    (default: this machine's cores shared out). A dead worker breaks the standard pool as a whole and
+    it does not say which payload killed it: the pool is started again and the payloads that were
+    running (at most one per worker; finished ones are kept) are sent again one at a time, so the death
+    is charged only to a payload that dies alone, and ``max_attempts`` such deaths give it up while the
+    payloads that merely shared the pool with it are all made."""
 
     name = "process pool"
 
@@ -171,43 +173,53 @@ class ProcessPool(Backend):
         self.restarts += 1
 
     def run(self, fn: tp.Callable[[P], R], tasks: tp.Iterable[tuple[str, P]]) -> tp.Iterator[Outcome[R]]:
-        pending: collections.deque[tuple[str, P, int]] = collections.deque((k, p, 1) for k, p in tasks)
-        running: dict[cf.Future, tuple[str, P, int]] = {}
+        # (key, payload, times sent, deaths charged to it)
+        pending: collections.deque[tuple[str, P, int, int]] = collections.deque((k, p, 1, 0) for k, p in tasks)
+        suspects: collections.deque[tuple[str, P, int, int]] = collections.deque()
+        running: dict[cf.Future, tuple[str, P, int, int]] = {}
         finished = False
         try:
-            while pending or running:
+            while pending or suspects or running:
                 refused = False
-                while pending and len(running) < self._workers:  # one payload per worker: they pull
-                    key, payload, attempt = pending[0]
+                while len(running) < self._workers and (suspects or pending):
+                    if suspects and running:
+                        break  # a suspect runs alone, so a death while it runs is its own
+                    queue = suspects or pending
+                    key, payload, sent, charged = queue[0]
                     try:
                         future = self._pool().submit(call, fn, payload)
                     except cf.process.BrokenProcessPool:  # a worker died since the last wait; this one never ran
                         refused = True
                         break
-                    pending.popleft()
-                    running[future] = (key, payload, attempt)
-                # a broken pool fails every future it had (those that finished keep their result): collect all
+                    queue.popleft()
+                    running[future] = (key, payload, sent, charged)
+                    if queue is suspects:
+                        break
                 done, _ = cf.wait(running, return_when=cf.ALL_COMPLETED if refused else cf.FIRST_COMPLETED)
-                broken = refused
-                for future in done:
-                    key, payload, attempt = running.pop(future)
-                    try:
-                        ok, value, worker = future.result()
-                    except cf.process.BrokenProcessPool:
-                        broken = True
-                        if attempt >= self.max_attempts:
-                            yield self._gave_up(key, attempt)
+                lost: list[tuple[str, P, int, int]] = []
+                while done:
+                    for future in done:
+                        key, payload, sent, charged = running.pop(future)
+                        try:
+                            ok, value, worker = future.result()
+                        except cf.process.BrokenProcessPool:
+                            lost.append((key, payload, sent, charged))
+                            continue
+                        except Exception as exc:  # noqa: BLE001 - e.g. a payload that cannot be pickled
+                            yield Outcome(key, None, describe(exc), "", sent)
+                            continue
+                        yield Outcome(key, value if ok else None, None if ok else value, worker, sent)
+                    # a broken pool fails every future it had (those that finished keep their result): collect all
+                    done = cf.wait(running)[0] if (lost or refused) and running else set()
+                if lost or refused:
+                    if len(lost) == 1:  # it ran alone: the death is its own
+                        key, payload, sent, charged = lost[0]
+                        if charged + 1 >= self.max_attempts:
+                            yield self._gave_up(key, charged + 1)
                         else:
-                            pending.appendleft((key, payload, attempt + 1))
-                        continue
-                    except Exception as exc:  # noqa: BLE001 - e.g. a payload that cannot be pickled
-                        yield Outcome(key, None, describe(exc), "", attempt)
-                        continue
-                    yield Outcome(key, value if ok else None, None if ok else value, worker, attempt)
-                if broken:  # every payload still on the broken pool is lost with it: send them again
-                    for key, payload, attempt in running.values():
-                        pending.appendleft((key, payload, attempt))
-                    running.clear()
+                            suspects.appendleft((key, payload, sent + 1, charged + 1))
+                    else:  # several were running: each runs alone next, so only the one that kills is charged
+                        suspects.extend((key, payload, sent + 1, charged) for key, payload, sent, charged in lost)
                     self._restart()
             finished = True
         finally:

@@ -23,7 +23,8 @@ if tp.TYPE_CHECKING:
 
 CRASH_ENV = "AGX_BATCH_CRASH_ONCE"
 """Fault-injection seam for the tests: ``ITEM_ID@MARKER`` makes the worker that first runs ITEM_ID
-create MARKER and kill itself with SIGKILL after generating (mid-row); later attempts run normally."""
+create MARKER and kill itself with SIGKILL after generating (mid-row); later attempts run normally.
+``ITEM_ID@*``: every worker that runs ITEM_ID dies (a row that always kills its worker)."""
 WORKER_ENV = ("AGX_THREADS", CRASH_ENV, "HF_HUB_OFFLINE")
 """Environment a backend hands on to its workers (a Ray worker on another machine has its own)."""
 
@@ -55,6 +56,8 @@ class Result:
 def _maybe_crash(item: WorkItem) -> None:
     spec = os.environ.get(CRASH_ENV, "")
     item_id, _, marker = spec.partition("@")
+    if item_id == item.id and marker == "*":
+        os.kill(os.getpid(), signal.SIGKILL)
     if item_id == item.id and marker and not os.path.exists(marker):
         Path(marker).write_text(str(os.getpid()), encoding="utf-8")
         os.kill(os.getpid(), signal.SIGKILL)
