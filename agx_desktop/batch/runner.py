@@ -15,16 +15,18 @@ killed driver left half-written is cleaned up first (``recover_all``, ``clean_st
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import re
 import sys
 import typing as tp
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..engine import fsio, take_folder
-from ..engine.errors import AgxError, OutputPathError
+from ..engine.errors import AgxError, OutputPathError, TakeBusyError
 from ..engine.safetext import terminal_safe
 from .backends import Backend, InProcess, Outcome
 from .plan import WorkItem, plan
@@ -37,6 +39,8 @@ if tp.TYPE_CHECKING:
     from ..engine.take import Take
 
 TAKES, EXPORT, MANIFEST = "takes", "export", "manifest.csv"
+DRIVER = "batch-driver"
+"""The name locked inside ``DIR`` while a driver runs (``DIR/.batch-driver.agx-lock``; nothing by this name is written)."""
 MANIFEST_COLUMNS = ("Filename", "Description", "CatID", "Category", "SubCategory", "FXName", "CreatorID",
                     "SourceID", "Keywords", "Duration", "SampleRate", "Channels", "Seed", "Model", "Explained",
                     "Row", "Take", "TakeID", "TakeFolder", "Created")
@@ -204,14 +208,33 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
 
     One driver per ``out`` at a time: while another process runs a batch there, this one raises
     :class:`~agx_desktop.engine.errors.TakeBusyError` (one line, its pid) before anything is written
-    or any worker starts. The lock is the OS's (``take_folder.take_lock``, a hidden file beside
-    ``out``), so a driver killed with ``kill -9`` leaves nothing that blocks the next run.
+    or any worker starts. The lock is the OS's (``take_folder.take_lock``, a hidden file in ``out``),
+    so a driver killed with ``kill -9`` leaves nothing that blocks the next run.
     """
     out_dir = check_out_dir(out)
     rows, problems = read_sheet(sheet, default_model)
     items = plan(rows)
-    with take_folder.take_lock(out_dir):  # one driver per DIR; a killed driver's lock is freed by the OS
+    with driver_lock(out_dir):
         return _run(items, problems, out_dir, backend, device, progress, on_take, on_progress, cancel)
+
+
+@contextlib.contextmanager
+def driver_lock(out_dir: Path) -> tp.Iterator[None]:
+    """Hold ``out_dir`` for one batch driver: another process holding it -> :class:`TakeBusyError` at once,
+    one line with its pid. The lock file is inside ``out_dir`` (so a drive's root works) and the lock is
+    the OS's, so a driver killed with ``kill -9`` leaves nothing that blocks the next run."""
+    held = False
+    try:
+        with take_folder.take_lock(out_dir / DRIVER):
+            held = True
+            yield
+    except TakeBusyError as exc:
+        if held:
+            raise
+        holder = re.search(r"\(pid \d+\)", str(exc))
+        raise TakeBusyError(f"another agx batch {holder.group(0) + ' ' if holder else ''}is running in "
+                            f"{terminal_safe(out_dir)}: wait for it to finish or stop it, then run this again "
+                            "(nothing was written)") from None
 
 
 def _run(items: list[WorkItem], problems: list[str], out_dir: Path, backend: Backend | None, device: str | None,
