@@ -212,7 +212,7 @@ class ProcessPool(Backend):
                     # a broken pool fails every future it had (those that finished keep their result): collect all
                     done = cf.wait(running)[0] if (lost or refused) and running else set()
                 if lost or refused:
-                    if len(lost) == 1:  # it ran alone: the death is its own
+                    if len(lost) == 1:  # the only row lost with the pool: the death is counted against it
                         key, payload, sent, charged = lost[0]
                         if charged + 1 >= self.max_attempts:
                             yield self._gave_up(key, charged + 1)
