@@ -203,6 +203,23 @@ def report(out: pathlib.Path) -> None:
             if rows:
                 summary[f"{split}_{task}"] = summarise(rows)
                 lines.append(line(f"{names[task]} — after (batched round), {split}", summary[f"{split}_{task}"]))
+    if one_by_one:
+        lines += ["", "What the batch saves (the same test captions and candidates; only how they go through the LM):",
+                  "", "| captions | n | loop s (mean), one LM batch per round | loop s (mean), one LM run per "
+                  "candidate | same outcome |", "|---|---|---|---|---|"]
+        batch_rows = {(d["split"], d["task"], r["caption"]): r for d in parts if d.get("batch", True) for r in d["rows"]}
+        for doc in one_by_one:
+            pairs = [(batch_rows[(doc["split"], doc["task"], r["caption"])], r) for r in doc["rows"]
+                     if (doc["split"], doc["task"], r["caption"]) in batch_rows]
+            if not pairs:
+                continue
+            fast = sum(a["loop"]["seconds"] for a, _ in pairs) / len(pairs)
+            slow = sum(b["loop"]["seconds"] for _, b in pairs) / len(pairs)
+            same = sum(a["loop"]["success"] == b["loop"]["success"] for a, b in pairs)
+            summary[f"seconds_{doc['split']}_{doc['task']}"] = {"n": len(pairs), "batch": round(fast, 2),
+                                                                "one_by_one": round(slow, 2), "same_outcome": same}
+            lines.append(f"| {doc['split']}, {names[doc['task']]} | {len(pairs)} | {fast:.1f} | {slow:.1f} | "
+                         f"{same}/{len(pairs)} |")
     lines += [
         "",
         "After: " + "; ".join(f"{c} candidates per round (one LM batch), at most {r} rounds" for c, r in sorted(settings))
