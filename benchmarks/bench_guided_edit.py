@@ -5,9 +5,13 @@
     python benchmarks/bench_guided_edit.py report     # guided_edit.md from every part's json
     python benchmarks/bench_guided_edit.py --n 1 --split dev --task none             # a smoke run
 
-Two caption splits, disjoint: **dev** (world seeds from 60,000,000: the captions the loop was developed
-and tuned on, the 5 + 5 of the first run) and **test** (world seeds from 62,000,000, looked at only by the
-final run). Each part writes results/guided_edit_parts/<split>_<task>_<skip>.json.
+    python benchmarks/bench_guided_edit.py --rounds 3 --split test2 --task none --n 20   # the ≤ 3 rounds rows
+
+Caption splits, disjoint: **dev** (world seeds from 60,000,000: the captions the loop was developed
+and tuned on, the 5 + 5 of the first run), **test** (world seeds from 62,000,000, looked at only by the
+final ≤ 2 rounds run) and **test2** (64,000,000: fresh captions for the ≤ 3 rounds run). Each part
+writes results/guided_edit_parts/<split>_<task>_<skip>[_r<rounds>][_one_by_one].json; 20 captions per
+task take about 2 min on 2 cores.
 
 On held-out captions of the bundled world (world seeds from 60,000,000, never used in training; caption
 strings not in resources/bundled/train_captions.txt.gz), with the bundled model, its default sampling,
