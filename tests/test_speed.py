@@ -59,6 +59,22 @@ def test_a_take_records_its_speed_settings(tiny_model):
     assert bf16.speed["precision"] == "bf16 autocast" and bf16.speed["threads"] is None
 
 
+def test_the_speed_record_survives_saving_and_shows_in_the_takes_list(tiny_model, tmp_path):
+    """A take reloaded from its folder still says it was sampled under int8, and the takes list shows it;
+    a default take reloads with no record and its line is unchanged."""
+    from types import SimpleNamespace
+
+    from agx_desktop.engine import take_folder
+    from agx_desktop.ui.widgets.history import describe
+    fast = generate(tiny_model.with_speed(SpeedSettings(int8=True, threads=1)), PROMPT, P)
+    back = take_folder.load_take(take_folder.save_take(fast, tmp_path / "fast"))
+    assert back.speed == fast.speed
+    assert "int8+1 threads" in describe(SimpleNamespace(take=back, explanation=None, notes={}))
+    plain = take_folder.load_take(take_folder.save_take(generate(tiny_model, PROMPT, P), tmp_path / "plain"))
+    assert plain.speed is None
+    assert "threads" not in describe(SimpleNamespace(take=plain, explanation=None, notes={}))
+
+
 def test_int8_copy_leaves_no_float_linear_behind(tiny_model):
     """The copy is quantised in place (one float32 copy at the peak): every nn.Linear of the copy is
     a quantised one, none of the original's is."""

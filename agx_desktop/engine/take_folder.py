@@ -834,7 +834,8 @@ def _load(folder: Path) -> Take:
                 step_mask=None if step_mask is None else step_mask.float().numpy(),
                 kind=meta.get("kind", "original"), parent=meta.get("parent"),
                 seconds=float(meta.get("seconds") or 0.0), id=meta["id"], created=meta["created"],
-                model_fingerprint=meta.get("model_fingerprint"), segments=meta.get("segments"), edit=meta.get("edit"))
+                model_fingerprint=meta.get("model_fingerprint"), segments=meta.get("segments"), edit=meta.get("edit"),
+                speed=meta.get("speed"))
 
 
 def check_take(take: Take) -> None:

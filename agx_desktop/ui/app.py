@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow()
+    window.ends_process = owns_app  # the process ends with the window (quit_now): a load need not be awaited
     place_window(window)
     window.show()
     window.generation.prompt_edit.setFocus()  # type at once; Enter generates

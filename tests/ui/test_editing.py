@@ -145,3 +145,12 @@ def test_heatmap_row_labels_of_a_20_word_prompt_never_overlap_at_1280x720(make_w
     for i, word in enumerate(tl.words):
         tl._on_hover(vb.mapViewToScene(QPointF(0.5, 20 - i - 0.5)))
         assert tl.heat_img.toolTip().startswith(f"{word} · 0.50 s · importance")
+    # the importance bars under the heatmap: word ticks thinned the same way, never overlapping
+    bars = w.bars
+    ticks = bars.getAxis("bottom")._tickLevels[0]
+    assert [t for _, t in ticks] == [word[:12] for i, word in enumerate(tl.words) if i % bars.label_step() == 0]
+    fm, bvb = bars.fontMetrics(), bars.getPlotItem().vb
+    spans = sorted((bvb.mapViewToScene(QPointF(i, 0)).x() - fm.horizontalAdvance(t) / 2,
+                    bvb.mapViewToScene(QPointF(i, 0)).x() + fm.horizontalAdvance(t) / 2) for i, t in ticks)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert all(f"{word}: " in bars.toolTip() for word in tl.words)

@@ -164,3 +164,30 @@ def test_model_load_job_shows_its_stages_and_stops_when_cancelled():
     assert stages == ["building the untrained stand-in model", f"moving to {dev}", "model ready"]
     assert models._CACHE[("bundled", dev)] is model and not model.trained
     models._CACHE.clear()  # the stand-in must not serve a later test (in this process) as "bundled"
+
+
+def test_job_bar_says_what_a_busy_job_is_doing(qtbot):
+    """A job with no step count (loading the model) makes the bar busy, which draws no text: the label
+    beside it names the job while it runs and goes away when the bar shows steps or the job ends."""
+    import threading
+
+    from agx_desktop.ui.panels.jobbar import JobBar
+    r = JobRunner()
+    bar = JobBar(r)
+    qtbot.addWidget(bar)
+    bar.show()
+    release, stepped = threading.Event(), threading.Event()
+
+    def load(ctx):
+        release.wait(5)
+        ctx.progress("sample", 1, 4)
+        stepped.wait(5)
+    r.submit(Job("Load model bundled", load, kind="load"))
+    qtbot.waitUntil(lambda: bar.busy_label.isVisible(), timeout=3000)
+    assert bar.busy_label.text() == "Load model bundled…" and bar.progress.maximum() == 0
+    release.set()
+    qtbot.waitUntil(lambda: bar.progress.maximum() == 4, timeout=3000)
+    assert not bar.busy_label.isVisible()
+    stepped.set()
+    qtbot.waitUntil(lambda: not r.busy, timeout=3000)
+    assert not bar.busy_label.isVisible() and "Done: Load model bundled" in bar.progress.format()

@@ -26,6 +26,9 @@ class JobBar(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("Idle")
         self.progress.setTextVisible(True)
+        # a busy bar (range 0..0, e.g. "Load model…") draws no text in Qt's styles: this label says what runs
+        self.busy_label = QLabel("")
+        self.busy_label.setVisible(False)
         self.cancel_btn = QPushButton("Cancel")
         self.clear_queue_btn = QPushButton("Clear queue")
         self.queue_label = QLabel("")
@@ -33,6 +36,7 @@ class JobBar(QWidget):
         self.play_live_btn = QToolButton()
         self.play_live_btn.setText("Play as it generates")
         self.play_live_btn.setCheckable(True)
+        lay.addWidget(self.busy_label)
         lay.addWidget(self.progress, 1)
         for w in (self.queue_label, self.play_live_btn, self.cancel_btn, self.clear_queue_btn):
             lay.addWidget(w)
@@ -49,8 +53,7 @@ class JobBar(QWidget):
 
     def _on_started(self, job: Job) -> None:
         self._show_progress.cancel()
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{job.title}…")
+        self._busy(f"{job.title}…")
 
     def _draw_progress(self, job: Job, stage: str, done: int, total: int) -> None:
         if job is not self.runner.running:
@@ -59,9 +62,15 @@ class JobBar(QWidget):
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
             self.progress.setFormat(f"{job.title} — {stage} {done}/{total}")
+            self.busy_label.setVisible(False)
         else:
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(f"{job.title} — {stage}")
+            self._busy(f"{job.title} — {stage}")
+
+    def _busy(self, text: str) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(text)
+        self.busy_label.setText(text)
+        self.busy_label.setVisible(True)
 
     def _idle(self, text: str) -> None:
         self._show_progress.cancel()
@@ -69,6 +78,7 @@ class JobBar(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat(text)
+            self.busy_label.setVisible(False)
 
     def _on_queue_changed(self) -> None:
         n = len(self.runner.pending)

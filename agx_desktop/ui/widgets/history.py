@@ -110,6 +110,8 @@ def what_changed(item: tp.Any) -> str:
 def describe(item: tp.Any) -> str:
     t = item.take
     lines = [f"{t.prompt}", f"{t.kind} · seed {int(t.params.seed)} · {t.duration:.2f} s · {t.model_id}"]
+    if t.speed:  # sampled under a speed setting (bf16/int8/threads): not the float32 take of this seed
+        lines[-1] += f" · {t.speed.get('label', 'speed settings')}"
     changed = what_changed(item)
     if changed:
         lines.insert(1, changed)

@@ -1,12 +1,15 @@
 """Bar chart of word importances: holistic, or the interval explanation of the selected region."""
 from __future__ import annotations
 
+import math
 import typing as tp
 
 import numpy as np
 import pyqtgraph as pg
 
 CMAP = pg.colormap.get("viridis")
+LABEL_CHARS = 12        # a word's tick shows at most this many characters
+VALUE_LABEL_MIN_PX = 28  # narrower bars get no value text above them (it would overlap the next one's)
 
 
 def importance_color(value: float, levels: tuple[float, float] = (0.0, 1.0)) -> tp.Any:
@@ -52,7 +55,6 @@ class ImportanceBars(pg.PlotWidget):
         self.bars.setOpts(x=x, height=self.values, width=0.7,
                           brushes=[pg.mkBrush(importance_color(v, levels)) for v in self.values],
                           pens=[pg.mkPen("#dddddd", width=0.5)] * len(words))
-        self.getAxis("bottom").setTicks([[(i, w[:12]) for i, w in enumerate(words)]])
         self.setXRange(-0.6, len(words) - 0.4, padding=0)
         top = float(self.values.max()) if len(self.values) else 1.0
         self.setYRange(0, min(1.15, max(0.05, top * 1.2)), padding=0)  # room for the value labels
@@ -61,6 +63,32 @@ class ImportanceBars(pg.PlotWidget):
             t.setPos(i, float(v))
             self.addItem(t)
             self.labels.append(t)
-        title = ("Holistic word importance (whole take)" if interval is None
-                 else f"Interval word importance {interval[0]:.2f}–{interval[1]:.2f} s")
-        self.setTitle(title, color="#d0d0d0", size="9pt")
+        self.setToolTip("\n".join(f"{w}: {v:.2f}" for w, v in zip(self.words, self.values)))
+        self._title = ("Holistic word importance (whole take)" if interval is None
+                       else f"Interval word importance {interval[0]:.2f}–{interval[1]:.2f} s")
+        self._relabel()
+
+    def label_step(self) -> int:
+        """Every how many bars a word is written under its bar, so that no two tick labels overlap."""
+        if not self.words:
+            return 1
+        char_px = self.fontMetrics().averageCharWidth() or 7
+        longest = max(min(len(w), LABEL_CHARS) for w in self.words) * char_px + 6
+        bar_px = max(1.0, self.getPlotItem().vb.width() / len(self.words))
+        return max(1, math.ceil(longest / bar_px))
+
+    def _relabel(self) -> None:
+        """Ticks every :meth:`label_step` bars (the tooltip names all); value texts only on wide bars."""
+        if not getattr(self, "words", None):  # also while PlotWidget's __init__ resizes, before ours ran
+            return
+        step = self.label_step()
+        self.getAxis("bottom").setTicks([[(i, w[:LABEL_CHARS]) for i, w in enumerate(self.words) if i % step == 0]])
+        bar_px = self.getPlotItem().vb.width() / len(self.words)
+        for t in self.labels:
+            t.setVisible(bar_px >= VALUE_LABEL_MIN_PX)
+        note = "" if step == 1 else f" · 1 word in {step} labelled (hover for all)"
+        self.setTitle(self._title + note, color="#d0d0d0", size="9pt")
+
+    def resizeEvent(self, ev: tp.Any) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(ev)
+        self._relabel()
