@@ -333,6 +333,16 @@ def segment_words(take: Take) -> list[tuple[float, float, list[str]]]:
     return [(s.start, s.end, split_words(s.text)[0]) for s in take_segments(take)]
 
 
+def words_in_play(take: Take, interval: tuple[float, float] | None) -> list[bool] | None:
+    """Which of a timeline take's words (in prompt order) conditioned the model somewhere in ``interval``
+    (whole take: ``None``); None for a take that is not a timeline. The other words were not in the
+    text the model attended to there, so nothing there can depend on them: their importance there is 0."""
+    if take.kind != "timeline" or not take.segments:
+        return None
+    lo, hi = (0.0, float("inf")) if interval is None else (float(interval[0]), float(interval[1]))
+    return [a < hi and b > lo for a, b, words in segment_words(take) for _ in words]
+
+
 def segments_to_json(segments: tp.Sequence[Segment]) -> list[dict]:
     return [s.to_dict() for s in segments]
 

@@ -63,6 +63,11 @@ def test_a_two_segment_timeline_generates_a_take_that_follows_it_and_explains(ma
     # an interval explanation of the second segment on such a take
     w.session.set_selection((0.6, 0.9))
     assert w.bars.mode == "interval" and len(w.bars.values) == 7 and np.isfinite(w.bars.values).all()
+    # the first segment's words did not condition 0.6-0.9 s: 0 there; the second's are the interval's own
+    np.testing.assert_array_equal(w.bars.values[:3], 0.0)
+    np.testing.assert_allclose(w.bars.values[3:], item.explanation.word_importance((0.6, 0.9))[3:])
+    w.session.set_selection((0.4, 0.6))  # across the boundary: every word was in play somewhere
+    np.testing.assert_allclose(w.bars.values, item.explanation.word_importance((0.4, 0.6)))
     w.session.set_selection(None)
     # the same timeline typed in the prompt
     w.session.set_prompt("0-0.5: a dog barks | 0.5-1: a church bell rings")
