@@ -86,7 +86,7 @@ class ImportanceBars(pg.PlotWidget):
         bar_px = self.getPlotItem().vb.width() / len(self.words)
         for t in self.labels:
             t.setVisible(bar_px >= VALUE_LABEL_MIN_PX)
-        note = "" if step == 1 else f" · 1 word in {step} labelled (hover for all)"
+        note = "" if step == 1 else f" · 1 in {step} labelled"  # the tooltip names all
         self.setTitle(self._title + note, color="#d0d0d0", size="9pt")
 
     def resizeEvent(self, ev: tp.Any) -> None:  # noqa: N802 (Qt API)
