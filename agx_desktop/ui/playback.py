@@ -359,6 +359,11 @@ class FakeStream:
 
     def pump(self, seconds: float) -> None:
         """Advance the clock by ``seconds``, running the callback as a device would."""
+        try:  # where PortAudio is installed the player's callback ends a take with sounddevice's CallbackStop
+            import sounddevice as sd
+            callback_stop: tuple[type[BaseException], ...] = (sd.CallbackStop,)
+        except (ImportError, OSError):
+            callback_stop = ()
         target = self.time + seconds
         while self.active and (self._written / self.samplerate) < target + self.latency:
             out = np.zeros((self.blocksize, self.channels), np.float32)
@@ -366,6 +371,11 @@ class FakeStream:
 
             class _T:
                 outputBufferDacTime = dac
-            self.callback(out, self.blocksize, _T, None)
+            try:
+                self.callback(out, self.blocksize, _T, None)
+            except callback_stop:  # as a real stream: this block plays, then the stream goes inactive
+                self._written += self.blocksize
+                self.active = False
+                break
             self._written += self.blocksize
         self.time = target
