@@ -120,8 +120,6 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     Neither callback changes the codes, latents or audio returned.
     """
     lm = model.lm
-    top_k = min(int(params.top_k), model.card)
-
     live = LiveAttention(lm, model.text_tokens(prompt), on_live) if on_live is not None else None
     stream = None if on_audio is None else \
         StreamingDecoder(model, frames, on_audio, lambda codes: decode(model, codes), prompt_codes=prompt_codes)
@@ -145,18 +143,7 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
         torch.manual_seed(int(params.seed))
         if prompt_batch is not None and params.temperature > 0:
             _skip_draws(model, int(prompt_batch.shape[-1]))
-        try:
-            with speed.autocast(model.speed, model.device):  # off by default: a nullcontext
-                codes = lm.generate(prompt_batch, conditions_for(prompt), max_gen_len=frames,
-                                    use_sampling=params.temperature > 0,
-                                    temp=max(float(params.temperature), 1e-6), top_k=top_k,
-                                    top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
-                                    two_step_cfg=False, callback=on_step)
-        except RuntimeError as exc:
-            if "probability tensor contains" not in str(exc):
-                raise
-            raise CheckpointError(f"model {model.id} gave non-finite probabilities (its weights look corrupt): "
-                                  "restore or re-download them") from exc
+        codes = _lm_generate(model, prompt_batch, conditions_for(prompt), frames, params, on_step)
         check(cancel)
         report(progress, "decode", 0, 1)
         audio = decode(model, codes[0])
@@ -168,7 +155,26 @@ def sample(model: LoadedModel, prompt: str, params: GenerationParams, frames: in
     return codes[0].cpu(), latents, audio
 
 
-def _skip_draws(model: LoadedModel, steps: int) -> None:
+def _lm_generate(model: LoadedModel, prompt_batch: torch.Tensor | None, conditions: list, frames: int,
+                 params: GenerationParams, on_step: tp.Callable[[int, int], None]) -> torch.Tensor:
+    """One run of audiocraft's ``LMModel.generate`` with the take's sampling settings (speed settings'
+    autocast around it: off by default); non-finite probabilities, which only corrupt weights give,
+    become a :class:`CheckpointError` that says what to do."""
+    try:
+        with speed.autocast(model.speed, model.device):
+            return model.lm.generate(prompt_batch, conditions, max_gen_len=frames,
+                                     use_sampling=params.temperature > 0,
+                                     temp=max(float(params.temperature), 1e-6),
+                                     top_k=min(int(params.top_k), model.card), top_p=float(params.top_p),
+                                     cfg_coef=float(params.cfg_coef), two_step_cfg=False, callback=on_step)
+    except RuntimeError as exc:
+        if "probability tensor contains" not in str(exc):
+            raise
+        raise CheckpointError(f"model {model.id} gave non-finite probabilities (its weights look corrupt): "
+                              "restore or re-download them") from exc
+
+
+def _skip_draws(model: LoadedModel, steps: int, generator: torch.Generator | None = None) -> None:
     """Consume the random numbers ``steps`` sampling steps of ``LMModel.generate`` draw.
 
     Each step samples one code per codebook with ``torch.multinomial`` over [K, card] probabilities
@@ -178,7 +184,7 @@ def _skip_draws(model: LoadedModel, steps: int) -> None:
     """
     probs = torch.ones(int(model.lm.num_codebooks), int(model.card), device=model.device)
     for _ in range(steps):
-        torch.multinomial(probs, num_samples=1)
+        torch.multinomial(probs, num_samples=1, generator=generator)
 
 
 def decode(model: LoadedModel, codes: torch.Tensor) -> np.ndarray:
@@ -250,15 +256,12 @@ def sample_rows(model: LoadedModel, prompt: str, seeds: tp.Sequence[int], params
     from audiocraft.utils import utils as ac_utils
 
     lm = model.lm
-    top_k = min(int(params.top_k), model.card)
     generators = [torch.Generator(device=model.device).manual_seed(int(s)) for s in seeds]
     prompt_batch = None if prompt_codes is None or prompt_codes.shape[-1] == 0 else \
         prompt_codes.to(model.device).long().unsqueeze(0).expand(rows, -1, -1).contiguous()
     if prompt_batch is not None and params.temperature > 0:
-        uniform = torch.ones(int(lm.num_codebooks), int(model.card), device=model.device)
         for gen in generators:
-            for _ in range(int(prompt_batch.shape[-1])):
-                torch.multinomial(uniform, num_samples=1, generator=gen)
+            _skip_draws(model, int(prompt_batch.shape[-1]), gen)
     original = ac_utils.multinomial
 
     def per_row(input: torch.Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> torch.Tensor:
@@ -276,17 +279,8 @@ def sample_rows(model: LoadedModel, prompt: str, seeds: tp.Sequence[int], params
     with model.threads(), torch.no_grad(), intervention, HiddenCapture(lm) as hidden:
         ac_utils.multinomial = per_row
         try:
-            with speed.autocast(model.speed, model.device):
-                codes = lm.generate(prompt_batch, [c for _ in range(rows) for c in conditions_for(prompt)], max_gen_len=frames,
-                                    use_sampling=params.temperature > 0,
-                                    temp=max(float(params.temperature), 1e-6), top_k=top_k,
-                                    top_p=float(params.top_p), cfg_coef=float(params.cfg_coef),
-                                    two_step_cfg=False, callback=on_step)
-        except RuntimeError as exc:
-            if "probability tensor contains" not in str(exc):
-                raise
-            raise CheckpointError(f"model {model.id} gave non-finite probabilities (its weights look corrupt): "
-                                  "restore or re-download them") from exc
+            codes = _lm_generate(model, prompt_batch, [c for _ in range(rows) for c in conditions_for(prompt)],
+                                 frames, params, on_step)
         finally:
             ac_utils.multinomial = original
     check(cancel)
