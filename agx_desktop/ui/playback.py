@@ -12,6 +12,7 @@ is created with ``available = False`` and ``reason`` says why; the app disables 
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 import time
 import typing as tp
@@ -33,6 +34,17 @@ def _default_stream_factory() -> tuple[tp.Callable[..., tp.Any] | None, str]:
     except Exception as exc:  # no default output device
         return None, f"Playback is off: no audio output device ({str(exc).splitlines()[0]})"
     return sd.OutputStream, ""
+
+
+@functools.cache
+def _callback_stop() -> type[BaseException] | None:
+    """sounddevice's CallbackStop (a callback raises it to end the stream), None without PortAudio;
+    looked up once: a failed import is retried on every import statement, and callbacks run often."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError):
+        return None
+    return sd.CallbackStop
 
 
 class PlaybackError(Exception):
@@ -329,12 +341,9 @@ class Player:
                 self._marks.append((n, 0))
             if len(self._marks) > 512:  # keep the recent history only
                 del self._marks_t[:256], self._marks[:256]
-        if self._ended:
-            try:
-                import sounddevice as sd
-                raise sd.CallbackStop
-            except (ImportError, OSError):
-                pass
+        stop = _callback_stop()
+        if self._ended and stop is not None:
+            raise stop
 
 
 class FakeStream:
@@ -359,11 +368,8 @@ class FakeStream:
 
     def pump(self, seconds: float) -> None:
         """Advance the clock by ``seconds``, running the callback as a device would."""
-        try:  # where PortAudio is installed the player's callback ends a take with sounddevice's CallbackStop
-            import sounddevice as sd
-            callback_stop: tuple[type[BaseException], ...] = (sd.CallbackStop,)
-        except (ImportError, OSError):
-            callback_stop = ()
+        stop = _callback_stop()  # where PortAudio is installed the player's callback ends a take with it
+        callback_stop: tuple[type[BaseException], ...] = () if stop is None else (stop,)
         target = self.time + seconds
         while self.active and (self._written / self.samplerate) < target + self.latency:
             out = np.zeros((self.blocksize, self.channels), np.float32)
