@@ -74,6 +74,9 @@ class Settings(_GenerationSettings):
     epochs: int = 50
     method: str = "audiogenx"
     variations: int = 3
+    # The importance bars' view (issue 18): "paper" = every word in prompt order (the default), "sound" =
+    # sound words first, then context and function words, apart; the scores are the paper's in both.
+    word_view: str = "paper"
     loop: bool = False
     geometry: str = ""
     state: str = ""
