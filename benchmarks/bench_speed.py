@@ -194,6 +194,8 @@ def medium(layers: int, seconds: float, threads: int) -> dict:
     each speed setting, one after another in this process on the same weights; fidelity of each setting
     under teacher forcing against float32 on the float32 take."""
     import gc
+    from unittest import mock
+
     from bench_explainers import _medium_model
     from agx_desktop.engine import speed
     model = _medium_model(num_layers=layers)
@@ -215,27 +217,52 @@ def medium(layers: int, seconds: float, threads: int) -> dict:
     res["audiocraft_step_s"], res["audiocraft_steps"] = statistics.median(steps), len(steps)
     print(f"audiocraft {res['audiocraft_s']:.1f} s ({len(steps)} steps, {res['audiocraft_step_s']:.3f} s/step)",
           flush=True)
-    quant = inputs = ref_logits = None
+    quant = inputs = ref_logits = int8_codes = None
+    # "int8, K/V every step": the cache off (the same arithmetic, so the same codes: checked);
+    # "int8, linear layers only": the setting before the in-projections were quantised too
     variants = [("float32", SpeedSettings(threads=threads)), ("float32, 1 thread", SpeedSettings(threads=1)),
                 ("bf16", SpeedSettings(bf16=True, threads=threads)),
                 ("int8", SpeedSettings(int8=True, threads=threads)),
                 ("int8, 1 thread", SpeedSettings(int8=True, threads=1)),
-                ("int8+bf16", SpeedSettings(int8=True, bf16=True, threads=threads))]
+                ("int8+bf16", SpeedSettings(int8=True, bf16=True, threads=threads)),
+                ("int8, K/V every step", SpeedSettings(int8=True, threads=threads)),
+                ("int8, linear layers only", SpeedSettings(int8=True, threads=threads))]
     for name, settings in variants:
-        if settings.int8 and quant is None:
+        if name == "int8, linear layers only":  # the full int8 copy goes first: one quantised copy at a time
+            quant = None
+            gc.collect()
+            with mock.patch.object(speed, "quantize_in_projections", lambda lm: 0):
+                t = time.perf_counter()
+                quant = model.with_speed(SpeedSettings(int8=True))
+                res["quantise_linear_only_s"] = time.perf_counter() - t
+        elif settings.int8 and quant is None:
             t = time.perf_counter()
             quant = model.with_speed(SpeedSettings(int8=True))
             res["quantise_s"] = time.perf_counter() - t
+            res["in_projections_int8"] = sum(isinstance(m.__dict__.get("in_proj_weight"), speed.Int8InProjection)
+                                             for m in quant.lm.modules())
         fast = (quant if settings.int8 else model).with_speed(settings)
+        packed = {id(w): w for m in fast.lm.modules()  # the cross-attentions' (the only ones with a cache)
+                  if isinstance(w := m.__dict__.get("in_proj_weight"), speed.Int8InProjection) and w._cache_kv}
+        for w in packed.values():
+            w._cache_kv = name != "int8, K/V every step"
+        hits_before = speed.kv_cache_counts(fast.lm)
         takes = []
         secs, steps = _stamped(lambda stamp: takes.append(generate(fast, PROMPT, params, progress=lambda *a: a[0]
                                                                    == "generate" and stamp())))
         row = {"generate_s": secs, "step_s": statistics.median(steps), "steps": len(steps)}
+        if packed:
+            hits_after = speed.kv_cache_counts(fast.lm)
+            row["kv_cached"], row["kv_computed"] = (hits_after[0] - hits_before[0], hits_after[1] - hits_before[1])
+        if name == "int8":
+            int8_codes = takes[0].codes
+        elif name == "int8, K/V every step":
+            row["codes_equal_int8"] = bool(torch.equal(takes[0].codes, int8_codes))
         if inputs is None:  # the float32 take, forced in every setting's teacher-forced pass
             inputs = teacher.prepare(model, takes[0])
             with torch.no_grad(), fast.threads():
                 ref_logits = teacher.forward(fast, inputs)[1].float()
-        if name != "float32, 1 thread" and name != "int8, 1 thread":
+        if "thread" not in name and "K/V" not in name:
             with torch.no_grad(), fast.threads(), speed.autocast(settings, fast.device):
                 logits = teacher.forward(fast, inputs)[1].float()
             p = torch.log_softmax(ref_logits, -1)
@@ -243,10 +270,14 @@ def medium(layers: int, seconds: float, threads: int) -> dict:
             kl = (p.exp() * (p - q)).sum(-1)  # [1, K, S]
             row["kl_mean"], row["kl_max"] = float(kl.mean()), float(kl.max())
             row["top1_agreement"] = float((ref_logits.argmax(-1) == logits.argmax(-1)).float().mean())
+        for w in packed.values():
+            w._cache_kv = True
         res["rows"][name] = row
         print(name, row, flush=True)
         del fast
         gc.collect()
+    quant = None
+    gc.collect()
     # audiocraft again, last: the first run of a process pays for cold pages; the faster of the two is
     # the reference (the conservative choice for the speed-ups)
     again, steps = _stamped(audiocraft)
@@ -385,6 +416,26 @@ def render(res: dict, path: pathlib.Path) -> None:
         if "quantise_s" in m:
             lines += ["", f"int8 quantisation of the LM (once per model, when the setting is turned on): "
                       f"{m['quantise_s']:.0f} s."]
+        rows = m["rows"]
+        if "in_projections_int8" in m:
+            lines.append(f"int8 covers every GEMM weight: the `nn.Linear` layers and the {m['in_projections_int8']} "
+                         "attention in-projections audiocraft calls `F.linear` on itself (speed.Int8InProjection); "
+                         "\"int8, linear layers only\" is the setting before them (their float32 weights read at every step)"
+                         + (f", quantised in {m['quantise_linear_only_s']:.0f} s." if "quantise_linear_only_s" in m else "."))
+        if "kv_cached" in rows.get("int8", {}):
+            kv = rows["int8"]
+            same = rows.get("int8, K/V every step", {}).get("codes_equal_int8")
+            lines.append(f"Cross-attention K/V of the condition: in the int8 row projected {kv['kv_computed']} times and reused "
+                         f"{kv['kv_cached']} times; \"int8, K/V every step\" turns that off: its codes "
+                         f"{'equal' if same else 'DIFFER from'} the int8 row's (same seed){' (exact)' if same else ''}.")
+        best = max(((ac_step / r["step_s"], name) for name, r in rows.items()), default=None)
+        if best:
+            met = [f"{name} {ac_step / r['step_s']:.2f}×" for name, r in rows.items() if ac_step / r["step_s"] >= 3]
+            short = [f"{name} {ac_step / r['step_s']:.2f}×" for name, r in rows.items()
+                     if name.startswith(("int8", "bf16")) and ac_step / r["step_s"] < 3]
+            lines += ["", "**Target ≥ 3× audiocraft's generate (s/step): " + (
+                f"met by {', '.join(met)}**" if met else f"not met**: best {best[1]} {best[0]:.2f}×")
+                + (f"; short of it: {', '.join(short)}." if short else ".")]
     me = res.get("medium_explain")
     if me:
         how = ("measured end to end: it stopped on its own after " if me["finished"] else

@@ -53,7 +53,7 @@ def test_a_take_records_its_speed_settings(tiny_model):
     plain = generate(tiny_model, PROMPT, P)
     assert plain.speed is None and "speed" not in plain.metadata()
     fast = generate(tiny_model.with_speed(SpeedSettings(int8=True, threads=1)), PROMPT, P)
-    assert fast.metadata()["speed"] == {"precision": "float32", "quantisation": "int8 dynamic (linear layers)",
+    assert fast.metadata()["speed"] == {"precision": "float32", "quantisation": "int8 dynamic (linear layers, attention in-projections)",
                                         "threads": 1, "label": "int8+1 threads"}
     bf16 = generate(tiny_model.with_speed(SpeedSettings(bf16=True)), PROMPT, P)
     assert bf16.speed["precision"] == "bf16 autocast" and bf16.speed["threads"] is None
@@ -84,18 +84,98 @@ def test_int8_copy_leaves_no_float_linear_behind(tiny_model):
     assert any(type(m) is nn.Linear for m in tiny_model.lm.modules())
 
 
-def test_int8_with_bf16_stores_the_left_float_projections_as_bf16(tiny_model):
-    """int8+bf16: the attention in-projections int8 leaves float are bf16 in the copy (autocast would
-    cast them at every step); the copy samples; the int8-only copy and the model keep float32."""
-    both = tiny_model.with_speed(SpeedSettings(int8=True, bf16=True))
+@pytest.fixture(scope="module")
+def custom_attention_model():
+    """The tiny model with audiocraft's own attention (``custom``: packed ``in_proj_weight`` passed to
+    ``F.linear``), as AudioGen-medium and the bundled model have; the session's tiny model uses torch's
+    ``nn.MultiheadAttention``."""
+    from agx_desktop.engine.models import LoadedModel
+    from agx_desktop.engine.standin import build_tiny_model
+    gen = build_tiny_model(name="tiny-custom", seed=0, dim=64, num_layers=2, card=64, max_duration=4.0, custom=True)
+    return LoadedModel("tiny-custom", gen, torch.device("cpu"), trained=False)
+
+
+def _in_projections(model):
+    return [m for m in model.lm.modules() if "in_proj_weight" in m._parameters or "in_proj_weight" in m.__dict__]
+
+
+def test_int8_quantises_the_attention_in_projections_too(custom_attention_model):
+    """The packed in-projections audiocraft calls ``F.linear`` on are int8 in the copy: packed int8 weights
+    exist (q, k, v rows apart for cross-attention), no float ``in_proj_weight`` Parameter is left, and the
+    stand-in has no data a float read could use (anything but ``F.linear`` and row slices raises)."""
+    from agx_desktop.engine.speed import Int8InProjection
+    model = custom_attention_model
+    fast = model.with_speed(SpeedSettings(int8=True))
+    attentions = _in_projections(fast)
+    assert len(attentions) == 4  # 2 layers x (self, cross)
+    for m in attentions:
+        w = m.in_proj_weight
+        assert isinstance(w, Int8InProjection) and "in_proj_weight" not in m._parameters
+        assert w.shape == (3 * 64, 64) and w.device.type == "meta"
+        packed = [part.weight() for part in w._parts.values()]
+        assert all(p.dtype == torch.qint8 for p in packed)
+        assert len(packed) == (3 if m.cross_attention else 1)
+        with pytest.raises(TypeError, match="int8 in-projection"):
+            w.sum()
+    assert not any(p.dtype == torch.float32 and n.endswith("in_proj_weight") for n, p in fast.lm.named_parameters())
+    # the model itself keeps its float weights
+    assert all(isinstance(m._parameters["in_proj_weight"], torch.nn.Parameter) for m in _in_projections(model))
+    assert fast.speed.to_dict()["quantisation"] == "int8 dynamic (linear layers, attention in-projections)"
+
+
+def _kl_top1(reference: torch.Tensor, other: torch.Tensor) -> tuple[float, float]:
+    p, q = torch.log_softmax(reference.float(), -1), torch.log_softmax(other.float(), -1)
+    kl = (p.exp() * (p - q)).sum(-1)
+    return float(kl.max()), float((reference.argmax(-1) == other.argmax(-1)).float().mean())
+
+
+def test_int8_next_code_distributions_stay_close_to_float(custom_attention_model):
+    """Teacher-forced over a float32 take, the int8 copy's next-code distributions are within KL 1e-3 of
+    float32's at every step and codebook (measured 7e-5) and agree on the top code at ≥ 90 % of them
+    (measured 98 %); a wrong row slice or scale would be orders of magnitude off."""
+    from agx_desktop.engine import teacher
+    model = custom_attention_model
+    take = generate(model, PROMPT, GenerationParams(duration=1.0, seed=3, top_k=32))
+    inputs = teacher.prepare(model, take)
+    fast = model.with_speed(SpeedSettings(int8=True))
+    with torch.no_grad():
+        reference = teacher.forward(model, inputs)[1]
+        kl_max, top1 = _kl_top1(reference, teacher.forward(fast, inputs)[1])
+    assert kl_max < 1e-3 and top1 >= 0.9
+    assert not torch.equal(reference, teacher.forward(fast, inputs)[1].detach())  # really other arithmetic
+
+
+def test_cross_attention_kv_projected_once_per_generation_gives_the_same_take(custom_attention_model):
+    """With int8 the condition's cross-attention keys/values are projected once per layer and generation
+    (the condition does not change between steps) and reused; with that cache off the same seed gives the
+    same codes, bit for bit."""
+    from agx_desktop.engine.speed import Int8InProjection, kv_cache_counts
+    fast = custom_attention_model.with_speed(SpeedSettings(int8=True))
+    params = GenerationParams(duration=0.5, seed=5, top_k=32)
+    cached = generate(fast, "a bell rings", params)
+    reused, computed = kv_cache_counts(fast.lm)
+    steps = cached.codes.shape[-1] + 3  # delay pattern: K - 1 more steps
+    assert computed == 2 * 2 and reused == 2 * 2 * (steps - 1)  # 2 layers x (k, v)
+    weights = [m.in_proj_weight for m in _in_projections(fast) if m.cross_attention]
+    assert all(isinstance(w, Int8InProjection) for w in weights)
+    for w in weights:
+        w._cache_kv = False
+    try:
+        every_step = generate(fast, "a bell rings", params)
+    finally:
+        for w in weights:
+            w._cache_kv = True
+    assert torch.equal(cached.codes, every_step.codes) and np.array_equal(cached.audio, every_step.audio)
+    assert kv_cache_counts(fast.lm) == (reused, computed)  # the cache was really off
+
+
+def test_int8_with_bf16_shares_the_int8_copy(custom_attention_model):
+    """int8+bf16 is the int8 copy sampled under bf16 autocast (nothing float is left for bf16 to store);
+    turning int8 off gives the float LM back, not the copy."""
+    model = custom_attention_model
+    both = model.with_speed(SpeedSettings(int8=True, bf16=True))
     only = both.with_speed(SpeedSettings(int8=True))
     back = both.with_speed(SpeedSettings())
-
-    def dtypes(model):
-        return {m._parameters["in_proj_weight"].dtype for m in model.lm.modules()
-                if m._parameters.get("in_proj_weight") is not None}
-    assert dtypes(both) == {torch.bfloat16}
-    assert dtypes(only) == {torch.float32} and dtypes(tiny_model) == {torch.float32}
-    assert back.lm is tiny_model.lm  # turning int8 off gives the float LM back, not the copy
+    assert only.lm is both.lm and back.lm is model.lm
     take = generate(both, PROMPT, P)
     assert np.isfinite(take.audio).all() and take.speed["label"] == "bf16+int8"

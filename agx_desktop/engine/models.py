@@ -309,17 +309,15 @@ class LoadedModel:
         """
         import copy
 
-        from .speed import bf16_projections, quantized_lm
+        from .speed import quantized_lm
         if settings.int8 and self.device.type != "cpu":
             raise ParameterError("int8 quantisation runs on the CPU only: turn it off or use the CPU")
         gen = self.gen
         float_lm = self.float_lm
-        if settings.int8 and (not self.speed.int8 or settings.bf16 != self.speed.bf16):
+        if settings.int8 and not self.speed.int8:
             gen = copy.copy(self.gen)
             wrapped = "_sample_next_token" in float_lm.__dict__
-            gen.lm = quantized_lm(float_lm)
-            if settings.bf16:  # the float GEMMs int8 leaves: bf16 once, not cast at every step
-                bf16_projections(gen.lm)
+            gen.lm = quantized_lm(float_lm)  # every GEMM weight int8: nothing float left for bf16 to cast
             if wrapped:  # the copied wrapper would call the float LM's method: wrap the copy's own
                 from .bundled.loader import _clamp_top_k
                 gen.lm.__dict__.pop("_sample_next_token")
