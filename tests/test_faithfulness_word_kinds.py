@@ -49,7 +49,7 @@ def test_context_words_are_listed_apart_in_the_sound_view_with_their_scores():
     distance = view.words[5]
     assert distance.context and distance.kind == CONTENT and distance.rank == 1 and distance.score == 0.99
     assert word_kind("distance") == CONTENT  # guided_edit's function-word test is unchanged
-    assert is_context_word("Recording,") and not is_context_word("then") and not is_context_word("dog")
+    assert is_context_word("Distance,") and not is_context_word("then") and not is_context_word("dog")
     assert not {"sounds", "dog", "bell", "siren", "rain", "wind", "thunder", "clock", "engine"} & CONTEXT_WORDS
     assert classify_scores(["loud", "the"], [0.5, 0.4]).top_sound() is None
 
@@ -81,3 +81,46 @@ def test_interval_contrast_names_what_the_interval_needs_more_than_the_rest(tiny
     # no interval: the contrast has nothing to compare with, the holistic scores are shown
     np.testing.assert_allclose([w.score for w in explanation_word_kinds(planted, contrast=True).words],
                                planted.word_importance())
+
+
+@pytest.mark.parametrize("word", ["short", "moment", "Moment,", "starting", "starts", "Started", "distance", "distant",
+                                  "quietly", "loud", "later", "hear", "heard", "listening", "close-up", "outdoors",
+                                  "night", "old"])
+def test_context_words_come_from_wordnet_with_their_inflections(word):
+    """How, where, when, how heard: adjectives, adverbs, time/place/attribute nouns, perceiving verbs,
+    whatever inflection the user typed ("starting", "heard")."""
+    from agx_desktop.engine.word_kinds import is_context_word
+    assert is_context_word(word)
+
+
+@pytest.mark.parametrize("word", ["dog", "dogs", "barks", "Thunderstorm", "tick-tocking", "microwave", "zorblatting",
+                                  "rings", "chirping", "footsteps", "sings", "rain", "engine", "knocked"])
+def test_sound_words_stay_sound_words(word):
+    """What sounds: sources and sound actions in any inflection, and words WordNet lacks (a user's own
+    name for a source, "tick-tocking") are never listed apart."""
+    from agx_desktop.engine.word_kinds import is_context_word
+    assert word_kind(word) == CONTENT and not is_context_word(word)
+
+
+def test_a_short_clip_and_a_moment_later_leave_the_sound_view_to_the_events():
+    """The misses of the old hand-written list: "short" and "moment" topped the sound view."""
+    words = "A short clip where a dog barks, and a moment later a bell rings".split()
+    scores = [0.1, 0.95, 0.3, 0.1, 0.1, 0.6, 0.5, 0.1, 0.1, 0.9, 0.4, 0.1, 0.7, 0.2]
+    view = classify_scores(words, scores)
+    assert view.top_content().word == "short" and view.top_sound().word == "bell"
+    assert [w.word for w in view.sound] == ["bell", "dog", "barks,", "clip", "rings"]
+    short = view.words[1]
+    assert short.context and short.rank == 1 and short.score == 0.95  # listed apart, not hidden
+
+
+def test_the_lexicon_is_small_licensed_and_read_once():
+    """The derived WordNet table ships (< 1.5 MB) with WordNet's licence beside it, is read once, and
+    CONTEXT_WORDS is derived from it (lemmas; inflections are asked through is_context_word)."""
+    import agx_desktop.engine.word_kinds as wk
+    assert wk.LEXICON.stat().st_size < 1_500_000
+    assert "Princeton University" in (wk.LEXICON.parent / "LICENSE-WordNet").read_text()
+    assert wk._lexicon() is wk._lexicon()
+    assert {"short", "moment", "distance", "later"} <= wk.CONTEXT_WORDS
+    assert not {"dog", "bell", "siren", "rain", "thunder", "clock", "engine", "bark"} & wk.CONTEXT_WORDS
+    with pytest.raises(AttributeError):
+        wk.NO_SUCH_NAME  # noqa: B018
