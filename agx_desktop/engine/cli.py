@@ -124,6 +124,10 @@ def _add_explain(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     e.add_argument("--interval", nargs=2, type=ARG_SECONDS, metavar=("START", "END"),
                    help="report importance for this interval in seconds (re-uses a stored explanation)")
     e.add_argument("--retrain", action="store_true", help="explain again even if explanation.json exists")
+    e.add_argument("--view", choices=("paper", "sound"), default="paper",
+                   help="how the ranking is printed: paper (default) = every word by the paper's importance; "
+                        "sound = the same scores grouped by kind, sound words (what sounds) first, then context "
+                        "words (how, where, when it is heard), then function words ('a', 'then')")
     add_explainer_options(e)
     return e
 
@@ -375,9 +379,40 @@ def _explain(args: argparse.Namespace, bars: Bars) -> int:
         path = take_folder.save_explanation(explanation, args.take, interval)
     span = "whole clip" if interval is None else f"{interval[0]:g}-{interval[1]:g} s"
     print(f"wrote {terminal_safe(path)} ({explanation.method}, {explanation.seconds:.1f} s); importance over {span}:")
-    for word, value in sorted(zip(explanation.words, importance), key=lambda x: -x[1]):
-        print(f"  {value:5.3f}  {'#' * int(round(value * 30)):<30}  {terminal_safe(word)}")
+    _print_ranking(explanation.words, importance, args.view)
     return 0
+
+
+#: The sound view's groups: heading, and which words (of a WordKinds) each holds, by score.
+_VIEW_GROUPS: tuple[tuple[str, tp.Callable[[tp.Any], list]], ...] = (
+    ("sound words (what sounds)", lambda kinds: kinds.sound),
+    ("context words (how, where, when it is heard; ranked apart, score kept)",
+     lambda kinds: [w for w in kinds.content if w.context]),
+    ("function words (ranked apart, score kept)", lambda kinds: kinds.function),
+)
+
+
+def _print_ranking(words: tp.Sequence[str], importance: tp.Sequence[float], view: str) -> None:
+    """The words by importance, each with its kind (``word_kinds``): one list (``paper``), or grouped
+    by kind with sound words first (``sound``); the scores are the same in both."""
+    from .word_kinds import FUNCTION, classify_scores
+    kinds = classify_scores(words, importance)
+
+    def line(w: tp.Any) -> str:
+        kind = "function" if w.kind == FUNCTION else "context" if w.context else "sound"
+        return f"  {w.score:5.3f}  {'#' * int(round(max(w.score, 0.0) * 30)):<30}  {terminal_safe(w.word)}  ({kind})"
+    if view != "sound":
+        for w in sorted(kinds.words, key=lambda w: w.rank):
+            print(line(w))
+        return
+    print("sound words first (the paper's scores, grouped by kind):")
+    for heading, members_of in _VIEW_GROUPS:
+        print(f" {heading}:")
+        members = members_of(kinds)
+        for w in members:
+            print(line(w))
+        if not members:
+            print("   (none)")
 
 
 def _regenerate(args: argparse.Namespace, bars: Bars) -> int:

@@ -38,7 +38,7 @@ from .qt_compat import install_refcount_guard
 from .session import Session
 from .settings import Settings, load_settings, save_settings
 from .store import TakeStore
-from .widgets.importance import ImportanceBars
+from .widgets.importance import SOUND, ImportancePanel, word_groups
 from .widgets.timeline import TimelineView
 
 if tp.TYPE_CHECKING:
@@ -75,7 +75,8 @@ class MainWindow(QMainWindow):
         self.notice_bar = NoticeBar(self.controller)
         self.transport = TransportPanel(self.controller, self.player, SPACING)
         self.timeline = TimelineView()
-        self.bars = ImportanceBars()
+        self.importance = ImportancePanel()  # the bars with their view choice (paper | sound words first)
+        self.bars = self.importance.bars
         self.words = WordEditPanel(self.controller)
         self.takes = TakesDock(self.controller, self)
         self.guided = GuidedEditDock(self.controller, self)
@@ -105,8 +106,8 @@ class MainWindow(QMainWindow):
         self.timeline.setMinimumHeight(320)
         split.addWidget(self.timeline)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        self.bars.setMinimumWidth(260)
-        bottom.addWidget(self.bars)
+        self.importance.setMinimumWidth(260)
+        bottom.addWidget(self.importance)
         bottom.addWidget(self.words)
         bottom.setStretchFactor(0, 2)
         bottom.setStretchFactor(1, 3)
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
         tl.selection_changed.connect(s.set_selection)
         tl.seek_requested.connect(self.transport.seek)
         tl.heat_bar.sigLevelsChangeFinished.connect(lambda *_: self._refresh_importance())
+        self.importance.changed.connect(self._refresh_importance)
         self.transport.playhead_moved.connect(tl.set_playhead)
         self.transport.active_words_moved.connect(tl.set_active_words)
         s.live_changed.connect(self._on_live)
@@ -198,26 +200,33 @@ class MainWindow(QMainWindow):
         self._refresh_importance()
 
     def _refresh_importance(self) -> None:
-        """Bars and chips show the explanation's word importance, of the selection when there is one."""
+        """Bars and chips show the explanation's word importance, of the selection when there is one, in
+        the chosen view; with the contrast variant asked for, the selection's minus the rest of the clip's."""
+        from ..engine.word_kinds import classify_scores, interval_contrast
         item, sel = self.session.current, self.session.selection
+        self.importance.set_interval_selected(sel is not None)
         if not self.session.explanation_matches(item):
             self.bars.set_values(None, None)
             self.words.show_importances(None)
             return
         ex = item.explanation
+        contrast = self.importance.contrast
         try:
-            values = ex.word_importance(sel)
+            values = interval_contrast(ex, sel) if contrast else ex.word_importance(sel)
         except IntervalError as exc:
             self.statusBar().showMessage(str(exc), 4000)
-            sel, values = None, ex.word_importance(None)
+            sel, contrast, values = None, False, ex.word_importance(None)
         if sel is not None and item.take.kind == "timeline":  # words of segments outside it: not in play
             from ..engine.timeline import words_in_play
             in_play = words_in_play(item.take, sel)
             if in_play is not None and len(in_play) == len(values):
                 values = np.where(in_play, values, 0.0)
         levels = tuple(float(v) for v in self.timeline.heat_bar.levels())
-        self.bars.set_values(list(ex.words), values, sel, levels=levels)
-        self.words.show_importances(values, levels=levels)
+        kinds = classify_scores(ex.words, values)  # the same scores, each word with its kind
+        self.bars.set_values(list(ex.words), values, sel, levels=levels, kinds=kinds, contrast=contrast)
+        groups = word_groups(kinds) if self.importance.view == SOUND else None
+        self.words.show_importances(values, levels=levels, groups=groups,
+                                    measure="contrast with the rest of the clip (variant)" if contrast else "importance")
 
     def _on_selection(self, sel: tuple[float, float] | None) -> None:
         if self.timeline.selection != sel:  # set here, not dragged on the timeline
@@ -248,7 +257,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
     def restore_settings(self) -> None:
         s = self.settings
-        for panel in (self.generation, self.words, self.transport):
+        for panel in (self.generation, self.words, self.transport, self.importance):
             panel.restore(s)
         for value, restore in ((s.geometry, self.restoreGeometry), (s.state, self.restoreState)):
             if value:
@@ -259,7 +268,7 @@ class MainWindow(QMainWindow):
 
     def collect_settings(self) -> Settings:
         s = self.settings
-        for panel in (self.generation, self.words, self.transport):
+        for panel in (self.generation, self.words, self.transport, self.importance):
             panel.store(s)
         s.geometry = base64.b64encode(bytes(self.saveGeometry())).decode()
         s.state = base64.b64encode(bytes(self.saveState())).decode()

@@ -70,8 +70,10 @@ class WordEditPanel(QGroupBox):
         self.chips.set_words(item.take.words, item.take.word_weights)
         self.session.set_active_words([])  # new chips: the next playhead tick marks the active ones again
 
-    def show_importances(self, values: tp.Sequence[float] | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
-        self.chips.set_importances(values, levels=levels)
+    def show_importances(self, values: tp.Sequence[float] | None, levels: tuple[float, float] = (0.0, 1.0),
+                         groups: tp.Mapping[int, str] | None = None, measure: str = "importance") -> None:
+        """The chips' colours (and, in the bars' sound view, each word's kind: ``groups``)."""
+        self.chips.set_importances(values, levels=levels, groups=groups, measure=measure)
 
     def regenerate(self) -> Job | None:
         """The current take again, same seed, with the chips' weights and words."""

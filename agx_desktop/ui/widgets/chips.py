@@ -10,7 +10,7 @@ from superqt import QFlowLayout
 
 from agx_desktop.engine.guided_edit import is_function_word
 
-from .importance import importance_color
+from .importance import GROUP, importance_color
 
 
 class WordChip(QFrame):
@@ -26,6 +26,7 @@ class WordChip(QFrame):
         self.importance: float | None = None
         self.levels = (0.0, 1.0)
         self.active = False
+        self.group: str | None = None  # sound | context | function in the bars' sound view, else None
         # function words ("a", "then", "while") are shown dimmed and smaller: still editable, but the
         # content words are what the guided edit proposes to change
         self.function_word = is_function_word(word)
@@ -79,11 +80,18 @@ class WordChip(QFrame):
         self._restyle()
         self.changed.emit()
 
-    def set_importance(self, value: float | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
+    def set_importance(self, value: float | None, levels: tuple[float, float] = (0.0, 1.0),
+                       group: str | None = None, measure: str = "importance") -> None:
+        """Colour by ``value``; ``group`` (the bars' sound view: sound | context | function) marks the
+        word's kind with a dotted border and names it in the tooltip; ``measure`` names what ``value`` is."""
         self.importance = value
         self.levels = levels
-        tip = "not explained yet" if value is None else f"importance {value:.2f}"
-        kind = " (function word)" if self.function_word else ""
+        self.group = group
+        tip = "not explained yet" if value is None else f"{measure} {value:.2f}"
+        if group is not None:
+            kind = f" ({GROUP[group].tip})"
+        else:
+            kind = " (function word)" if self.function_word else ""
         self.setToolTip(f"{self.original}{kind}: {tip}")
         self._restyle()
 
@@ -130,6 +138,8 @@ class WordChip(QFrame):
             border = "3px solid #ffffff" if self.active else "1px dashed #55585d"
             fg = "#9a9da2" if self.importance is None else fg
             font += " font-size: 11px; font-style: italic;"
+        if self.group in ("context", "function") and not self.active:  # the sound view: kind shown subtly
+            border = f"2px dotted {GROUP[self.group].color}"
         self.setStyleSheet(f"QFrame#chip {{ background: {bg.name()}; border: {border}; border-radius: 8px; }}"
                            f"QFrame#chip QLabel {{ color: {fg}; background: transparent; font-weight: {weight}; {font} }}"
                            "QFrame#chip QToolButton:checked { background: #c0392b; color: #ffffff; border-radius: 3px; }")
@@ -166,10 +176,13 @@ class ChipsPanel(QWidget):
         self.updateGeometry()
         self.changed.emit()
 
-    def set_importances(self, values: tp.Sequence[float] | None, levels: tuple[float, float] = (0.0, 1.0)) -> None:
-        """Colour the chips by importance on the heatmap's colour scale (``levels``)."""
+    def set_importances(self, values: tp.Sequence[float] | None, levels: tuple[float, float] = (0.0, 1.0),
+                        groups: tp.Mapping[int, str] | None = None, measure: str = "importance") -> None:
+        """Colour the chips by importance on the heatmap's colour scale (``levels``); ``groups`` (word
+        index → sound | context | function) marks each word's kind, in the bars' sound view."""
         for i, chip in enumerate(self.chips):
-            chip.set_importance(None if values is None or i >= len(values) else float(values[i]), levels)
+            chip.set_importance(None if values is None or i >= len(values) else float(values[i]), levels,
+                                group=None if groups is None else groups.get(i), measure=measure)
 
     def set_active(self, active: tp.Collection[int]) -> None:
         for i, chip in enumerate(self.chips):
