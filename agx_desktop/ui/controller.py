@@ -13,6 +13,7 @@ import random
 import typing as tp
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from agx_desktop.engine.errors import AgxError
@@ -102,6 +103,8 @@ class Controller(QObject):
     settings_wanted = Signal()           # the settings should be written now (a request is made)
     guided_ranked = Signal(object, object)  # parent TakeItem, its guided-edit candidates ranked best first
     guided_round = Signal(object)        # a guided-edit round as it finishes (engine RoundResult)
+    partial_audio = Signal(object, int, float)  # take being generated: audio decoded so far [channels, n],
+    #                                             sample rate, its full seconds; (None, 0, 0.0): gone, show the current
 
     def __init__(self, session: Session, runner: JobRunner, store: TakeStore, player: Player,
                  settings: Settings, parent: QObject | None = None) -> None:
@@ -117,6 +120,8 @@ class Controller(QObject):
         self.closing = False             # the window is closing: failures are no longer shown
         self.play_while_generating = False  # Play as it generates: the take plays as its chunks decode
         self._stream_job: Job | None = None  # the generate job whose audio the player is streaming
+        self._stream_seconds: dict[int, float] = {}  # job id -> the duration asked for (the fill's time axis)
+        self._stream_audio: tp.Any = None  # float32 [channels, n] decoded so far of the streamed take
         self._live_final: dict[int, dict[int, tp.Any]] = {}  # job id -> take index -> last live snapshot
         runner.failed.connect(self._on_job_failed)
         runner.live.connect(self._on_live)
@@ -209,6 +214,8 @@ class Controller(QObject):
                                  method=method, settings=settings, live=True, stream_audio=stream)
         job = self._submit(title, fn, lambda items: None, "generate")
         job.on_done = lambda items, j=job: self._on_generated(j, items)
+        if stream:
+            self._stream_seconds[job.id] = float(params.duration)
         return job
 
     def explain(self) -> Job | None:
@@ -388,7 +395,12 @@ class Controller(QObject):
 
     # ------------------------------------------------------------------ live map / play as it generates
     def set_play_while_generating(self, on: bool) -> None:
-        """Play as it generates (off by default): the next Generate plays from its first decoded chunk."""
+        """Play as it generates (off by default): the next Generate plays from its first decoded chunk and
+        the timeline shows that audio filling in (``partial_audio``) instead of the previous take's.
+
+        Off, nothing is decoded before the take is done, so there is nothing to fill in: decoding the
+        previews costs about +50 % generation time on the bundled model (benchmarks/results/speed.md),
+        too much to pay for a picture alone; the live word map still fills in (it costs a few %)."""
         self.play_while_generating = bool(on)
 
     def _on_live(self, job: Job, snapshot: tp.Any) -> None:
@@ -399,27 +411,44 @@ class Controller(QObject):
         self.session.set_live(snapshot)
 
     def _on_audio(self, job: Job, end: int, chunk: tp.Any) -> None:
-        """Decoded audio of the take being generated: the player's buffer grows; it starts on the first chunk."""
-        if not (self.play_while_generating and self.player.available) or job.kind != "generate":
+        """Decoded audio of the take being generated: the player's buffer grows (it starts on the first
+        chunk) and the timeline is handed all that is decoded so far."""
+        if not (self.play_while_generating and self.player.available) or job.kind != "generate" \
+                or job is not self.runner.running:  # a chunk queued before the job was cancelled: dropped
             return
+        model = self.session.model
         if self._stream_job is not job:
-            model = self.session.model
             if model is None:
                 return
-            self._stream_job = job
+            self._stream_job, self._stream_audio = job, None
             self.player.begin_stream(int(model.sample_rate), int(chunk.shape[0]))
-        if self.player.append(chunk) and not self.player.playing:
+        if not self.player.append(chunk):
+            return  # the player moved on to another take: neither heard nor drawn
+        piece = np.asarray(chunk, dtype=np.float32)
+        self._stream_audio = piece if self._stream_audio is None else np.concatenate([self._stream_audio, piece], -1)
+        if model is not None:
+            self.partial_audio.emit(self._stream_audio, int(model.sample_rate), self._take_seconds(job, model))
+        if not self.player.playing:
             try:
                 self.player.play()
             except PlaybackError as exc:
                 self._stream_job = None
                 self.report_error("Playback failed", str(exc))
 
+    def _take_seconds(self, job: Job, model: tp.Any) -> float:
+        """The streamed take's length: whole frames of the duration asked for (as the job generates it, so
+        the fill and the live map share one time axis), never less than what is decoded."""
+        frames = int(self._stream_seconds.get(job.id, 0.0) * model.frame_rate)
+        decoded = self._stream_audio.shape[-1] / float(model.sample_rate)
+        return max(frames / float(model.frame_rate), decoded)
+
     def _on_generated(self, job: Job, items: list[TakeItem]) -> None:
-        """A generate job's takes: the streamed buffer becomes the take (no jump), live maps are kept."""
+        """A generate job's takes: the streamed buffer becomes the take (no jump), live maps are kept;
+        the take, shown next, replaces the fill on the timeline."""
         if self._stream_job is job and items:
             self.player.finish_stream(items[0].take.audio)
-        self._stream_job = None
+        self._stream_job, self._stream_audio = None, None
+        self._stream_seconds.pop(job.id, None)
         for index, snapshot in self._live_final.pop(job.id, {}).items():
             if index < len(items):
                 self.session.keep_live(items[index].id, snapshot)
@@ -427,17 +456,20 @@ class Controller(QObject):
         self._on_new_items(items)
 
     def _on_generation_ended(self, job: Job, *_: tp.Any) -> None:
-        """Cancelled or failed: drop the live map; a half-streamed buffer gives way to the current take."""
+        """Cancelled or failed: drop the live map; a half-streamed buffer and its fill give way to the
+        current take."""
         if job.kind != "generate":
             return
         self._live_final.pop(job.id, None)
+        self._stream_seconds.pop(job.id, None)
         self.session.set_live(None)
         if self._stream_job is job:
-            self._stream_job = None
+            self._stream_job, self._stream_audio = None, None
             self.player.stop()
             current = self.session.current
             self.player.load(None if current is None else current.take.audio,
                              current.take.sample_rate if current is not None else self.player.sample_rate)
+            self.partial_audio.emit(None, 0, 0.0)
 
     def add_batch_take(self, item: TakeItem) -> None:
         """A take written by a Batch… run: it joins the takes list as it arrives."""

@@ -8,18 +8,26 @@ The heatmap has one row per prompt word (first word on top). On a prompt-timelin
 segment's words are drawn over that segment's time only (cells outside it blank, a thin line at each
 boundary, the segment's label at its start). Row labels never overlap: when the rows are shorter than
 a line of text only every k-th word is labelled (the title says so) and hovering a row names its word.
+
+While a take is generated with Play as it generates on, :meth:`TimelineView.set_partial_audio` shows its
+decoded audio instead of the previous take's: the waveform and spectrogram fill in left to right over
+the new take's full duration, the part not decoded yet hatched and labelled "generating…", and the
+playhead is never drawn past the decoded end.
 """
 from __future__ import annotations
 
 import functools
 import json
+import time
 import typing as tp
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFontMetricsF
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF
+
+from .decoded_preview import DecodedPreview
 
 AXIS_WIDTH = 96
 PLAYHEAD_PEN = pg.mkPen("#ffd400", width=2)
@@ -28,6 +36,9 @@ LIVE_TITLE = "live (cross-attention, provisional)"
 LIVE_OPACITY = 0.55  # the provisional map is drawn paler than an explanation
 SEGMENT_PEN = pg.mkPen("#e8e8e8", width=1, style=Qt.PenStyle.DashLine)
 LABEL_GAP_PX = 0.5  # at least this much between two row labels
+FILL_INTERVAL_MS = 100  # the audio of a take being generated is redrawn at most 10 times a second
+PENDING_BRUSH = QBrush(QColor(154, 160, 166, 70), Qt.BrushStyle.BDiagPattern)  # not decoded yet: hatched
+PENDING_TEXT = "generating…"
 SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 
 
@@ -160,8 +171,10 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.heat.addItem(self.active_marks, ignoreBounds=True)
         self.spec.getAxis("left").enableAutoSIPrefix(False)
         self.spec.setYRange(0, 8000, padding=0)
+        self._spec_rect: QRectF | None = None  # where set_item drew the spectrogram (put back after a fill)
         self.wave.setXRange(0, self.duration, padding=0)
         self.set_heatmap(None)
+        self._init_fill()
 
     def _add_plot(self, row: int, title: str, ylabel: str) -> pg.PlotItem:
         vb = TimeViewBox()
@@ -188,8 +201,35 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.regions.append(region)
         return plot
 
+    def _init_fill(self) -> None:
+        """The items of a take being generated (:meth:`set_partial_audio`): a hatched region over the time
+        not decoded yet, with a label, on the waveform and spectrogram panes."""
+        self.preview: DecodedPreview | None = None  # the decoded audio shown, None when no fill is on
+        self._preview_audio: np.ndarray | None = None  # the latest audio handed in, drawn at the next fill
+        self._saved_view: dict[str, tp.Any] | None = None  # what the panes showed before the fill
+        self._last_fill = 0.0  # time.monotonic() of the last fill drawn
+        self._fill_timer = QTimer(self)
+        self._fill_timer.setSingleShot(True)
+        self._fill_timer.timeout.connect(self._draw_preview)
+        self._playhead_wanted = 0.0  # where the player says the playhead is (drawn clamped during a fill)
+        self.pending: list[pg.LinearRegionItem] = []
+        self.pending_labels: list[pg.TextItem] = []
+        for plot in (self.wave, self.spec):
+            region = pg.LinearRegionItem((0, 0), brush=PENDING_BRUSH, pen=pg.mkPen("#9aa0a6", width=1),
+                                         movable=False)
+            region.setZValue(40)  # under the selection and the playhead
+            region.hide()
+            plot.addItem(region, ignoreBounds=True)
+            label = pg.TextItem(PENDING_TEXT, color="#d8dce0", anchor=(0.5, 0.5), fill=pg.mkBrush(30, 31, 34, 200))
+            label.setZValue(45)
+            label.hide()
+            plot.addItem(label, ignoreBounds=True)
+            self.pending.append(region)
+            self.pending_labels.append(label)
+
     # ------------------------------------------------------------------ content
     def clear(self) -> None:
+        self._end_fill(restore=False)
         self.wave_curve.setData([], [])
         self._mono = None
         self.spec_img.clear()
@@ -201,6 +241,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         if item is None:
             self.clear()
             return
+        self._end_fill(restore=False)  # the take generated (or another one picked) replaces the preview
         take = item.take
         self.duration = max(take.duration, 1e-3)
         lo, hi = item.env
@@ -211,7 +252,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self._sr = int(take.sample_rate)
         spec = item.spec
         self.spec_img.setImage(spec.db, autoLevels=False)
-        self.spec_img.setRect(QRectF(0, 0, spec.duration, spec.max_freq))
+        self._spec_rect = QRectF(0, 0, spec.duration, spec.max_freq)
+        self.spec_img.setRect(self._spec_rect)
         top = float(np.percentile(spec.db, 99.5)) if spec.db.size else 0.0
         self.spec_bar.setLevels((max(top - 80.0, spec.floor), top))
         self.spec.setYRange(0, spec.max_freq, padding=0)
@@ -246,6 +288,109 @@ class TimelineView(pg.GraphicsLayoutWidget):
         hi = np.maximum.reduceat(seg, edges)
         x = (i0 + edges) / self._sr
         self.wave_curve.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel())
+
+    # ------------------------------------------------------------------ the take being generated
+    def set_partial_audio(self, audio: np.ndarray | None, sample_rate: int = 0, total_seconds: float = 0.0) -> None:
+        """Show ``audio`` [channels, n], all that is decoded so far of a take of ``total_seconds`` being
+        generated, in place of the take shown; ``None`` drops it and puts back what was shown before
+        (a cancelled or failed job). :meth:`set_item` of the finished take replaces it.
+
+        From the first call the x axis spans ``total_seconds`` (the live map's time axis too), so nothing
+        rescales as the audio grows; the time not decoded yet is hatched. Redraws are coalesced to one per
+        :data:`FILL_INTERVAL_MS` (the first at once) and analyse only the new samples (DecodedPreview),
+        so the generation running meanwhile is hardly slowed (benchmarks/results/speed.md)."""
+        if audio is None:
+            self._end_fill(restore=True)
+            return
+        total_seconds = max(float(total_seconds), audio.shape[-1] / float(sample_rate))
+        preview = self.preview
+        if preview is None:
+            self._begin_fill(int(sample_rate), total_seconds)
+        elif (preview.sample_rate != int(sample_rate) or abs(preview.total_seconds - total_seconds) > 1e-9
+              or audio.shape[-1] < len(preview.mono)):  # another take's stream: start over, same saved view
+            self._begin_fill(int(sample_rate), total_seconds, save=False)
+        self._preview_audio = audio
+        wait_ms = FILL_INTERVAL_MS - 1000 * (time.monotonic() - self._last_fill)
+        if preview is None or wait_ms <= 0:
+            self._draw_preview()
+        elif not self._fill_timer.isActive():
+            self._fill_timer.start(int(np.ceil(wait_ms)))
+
+    def _begin_fill(self, sample_rate: int, total_seconds: float, save: bool = True) -> None:
+        if save:
+            curve_x, curve_y = self.wave_curve.getData()
+            self._saved_view = {
+                "curve": (curve_x, curve_y), "mono": self._mono, "sr": self._sr, "duration": self.duration,
+                "x_range": tuple(self.wave.getViewBox().viewRange()[0]), "spec": self.spec_img.image,
+                "spec_rect": self._spec_rect, "spec_levels": tuple(self.spec_bar.levels()),
+                "spec_y": tuple(self.spec.getViewBox().viewRange()[1])}
+        self.preview = DecodedPreview(sample_rate, total_seconds)
+        self._mono = None  # no zoom detail from the previous take's samples
+        self.duration = max(total_seconds, 1e-3)
+        self.wave_curve.setData([], [])
+        self.spec_img.clear()
+        self.spec.setYRange(0, sample_rate / 2.0, padding=0)
+        for p in self.plots:
+            p.setLimits(xMin=0, xMax=self.duration, minXRange=0.02)
+        self.wave.setXRange(0, self.duration, padding=0)
+        for item in (*self.pending, *self.pending_labels):
+            item.show()
+
+    def _draw_preview(self) -> None:
+        """Draw the audio handed in last: waveform buckets, spectrogram columns, the hatched rest."""
+        preview, audio = self.preview, self._preview_audio
+        if preview is None or audio is None:
+            return
+        self._last_fill = time.monotonic()
+        preview.update(audio)
+        x, lo, hi = preview.envelope()
+        self.wave_curve.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel())
+        db = preview.spectrogram_db()
+        if len(db):
+            self.spec_img.setImage(db, autoLevels=False)
+            self.spec_img.setRect(QRectF(0, 0, len(db) * preview.hop_seconds, preview.sample_rate / 2.0))
+            self.spec_bar.setLevels(preview.levels())
+        end, total = preview.decoded_seconds, preview.total_seconds
+        for region in self.pending:
+            region.setRegion((end, total))
+        self.pending_labels[0].setPos((end + total) / 2, 0.0)
+        self.pending_labels[1].setPos((end + total) / 2, preview.sample_rate / 4.0)
+        for label in self.pending_labels:
+            label.setVisible(total - end > 1e-6)
+        note = f" — generating: {end:.1f} of {total:.1f} s decoded (preview)"
+        self.wave.setTitle("Waveform" + note, color="#e0b050", size="9pt")
+        self.spec.setTitle("Spectrogram" + note, color="#e0b050", size="9pt")
+        self.set_playhead(self._playhead_wanted)  # it may move on now that more is decoded
+
+    def _end_fill(self, restore: bool) -> None:
+        """No more fill; ``restore``: the panes show again what they showed before it began."""
+        self._fill_timer.stop()
+        if self.preview is None:
+            return
+        self.preview, self._preview_audio = None, None
+        for item in (*self.pending, *self.pending_labels):
+            item.hide()
+        self.wave.setTitle("Waveform", color="#d0d0d0", size="9pt")
+        self.spec.setTitle("Spectrogram", color="#d0d0d0", size="9pt")
+        saved, self._saved_view = self._saved_view, None
+        if not restore or saved is None:
+            return
+        self._mono, self._sr, self.duration = saved["mono"], saved["sr"], saved["duration"]
+        for p in self.plots:
+            p.setLimits(xMin=0, xMax=self.duration, minXRange=0.02)
+        a, b = max(0.0, saved["x_range"][0]), min(self.duration, saved["x_range"][1])
+        self.wave.setXRange(*((a, b) if b - a >= 0.02 else (0.0, self.duration)), padding=0)
+        curve_x, curve_y = saved["curve"]
+        self.wave_curve.setData([] if curve_x is None else curve_x, [] if curve_y is None else curve_y)
+        if saved["spec"] is None:
+            self.spec_img.clear()
+        else:
+            self.spec_img.setImage(saved["spec"], autoLevels=False)
+            if saved["spec_rect"] is not None:
+                self.spec_img.setRect(saved["spec_rect"])
+        self.spec_bar.setLevels(saved["spec_levels"])
+        self.spec.setYRange(*saved["spec_y"], padding=0)
+        self.set_playhead(self._playhead_wanted)
 
     def set_live(self, snapshot: tp.Any) -> None:
         """Show a live map (``ui.tasks.LiveSnapshot``) filling in left to right, marked provisional:
@@ -426,11 +571,19 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ playhead / selection
     def set_playhead(self, seconds: float) -> None:
+        """Draw the playhead at ``seconds``; during a fill never past the decoded audio drawn (the player
+        does not play past what is decoded either, but the fill is drawn up to 100 ms later)."""
+        self._playhead_wanted = float(seconds)
+        if self.preview is not None:
+            seconds = min(float(seconds), self.preview.decoded_seconds)
         for line in self.playheads:
             line.setValue(seconds)
 
     def set_active_words(self, indices: tp.Sequence[int], seconds: float) -> None:
-        """Mark rows ``indices`` (word order, first word on top) at the playhead."""
+        """Mark rows ``indices`` (word order, first word on top) at the playhead; none on a live map
+        (its rows are the take being generated, the indices those of the take explained)."""
+        if self.heat_state == "live":
+            indices = []
         n = len(self.words)
         ys = [n - 1 - i + 0.5 for i in indices if 0 <= i < n]
         self.active_marks.setData([seconds] * len(ys), ys)
