@@ -20,8 +20,9 @@ from pathlib import Path
 
 from . import edit_cli, guided_cli, limits
 from .cli_args import (ARG_CFG, ARG_DURATION, ARG_PROMPT, ARG_SECONDS, ARG_SEED,
-                       ARG_TEMPERATURE, ARG_TOP_K, ARG_TOP_P, ARG_WEIGHT, Bars, checked, load_announced,
-                       model_for_take, parse_weights, quiet_imports, read_explanation)
+                       ARG_TEMPERATURE, ARG_TOP_K, ARG_TOP_P, ARG_WEIGHT, Bars, add_speed_arguments, checked,
+                       load_announced, model_for_take, parse_weights, quiet_imports, read_explanation,
+                       with_speed_arguments)
 from .errors import AgxError, ParameterError
 from .safetext import check_prompt_chars, terminal_safe
 
@@ -106,6 +107,7 @@ def _add_generate(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     g.add_argument("--out", required=True,
                    help="take folder to write: a new folder, or an existing take (replaced atomically); "
                         "any other folder or file is refused")
+    add_speed_arguments(g)
     return g
 
 
@@ -319,7 +321,7 @@ def _generate(args: argparse.Namespace, bars: Bars) -> int:
     from .generation import generate
     out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
     with take_folder.take_lock(out):
-        model = load_announced(args.model, args)
+        model = with_speed_arguments(load_announced(args.model, args), args)
         weights = parse_weights(model.text_tokens(args.prompt).words, args.weights) if args.weights else None
         params = model.default_params(duration=args.duration, seed=args.seed, top_k=args.top_k,
                                       top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg)
@@ -327,8 +329,9 @@ def _generate(args: argparse.Namespace, bars: Bars) -> int:
         bars.close()
         out = take_folder.save_take(take, out)
     untrained = "" if model.trained else " (untrained model: expect noise)"
+    speed = f", {take.speed['label']}" if take.speed else ""
     print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
-          f"{take.seconds:.1f} s){untrained}")
+          f"{take.seconds:.1f} s{speed}){untrained}")
     return 0
 
 

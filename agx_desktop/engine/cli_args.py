@@ -104,6 +104,7 @@ ARG_CFG = checked(lambda v: limits.check_real("guidance (cfg)", v, 0.0, limits.M
 ARG_SAMPLES = checked(lambda v: limits.check_int("samples", v, 1, limits.MAX_SAMPLES), int)
 ARG_LIMIT = checked(lambda v: limits.check_int("limit", v, 1, 10 ** 9), int)
 ARG_SECONDS = checked(lambda v: limits.check_real("interval time", v, -1e9, 1e9, hint=" seconds"), float)
+ARG_THREADS = checked(lambda v: limits.check_int("threads", v, 1, 1024), int)
 ARG_PROMPT = checked(lambda v: v, prompt_text)
 ARG_WEIGHT = checked(lambda v: v, weight_spec)
 
@@ -122,6 +123,35 @@ def parse_weights(words: list[str], specs: tp.Sequence[tuple[str, float]]) -> li
         for i in idx:
             weights[i] = limits.check_word_weight(value, key)
     return weights
+
+
+def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--int8``, ``--bf16``, ``--threads N``: the speed settings (:mod:`.speed`), all off by default
+    (each changes the numbers the LM computes; figures in benchmarks/results/speed.md)."""
+    group = parser.add_argument_group("speed (CPU; off by default: a take made with one is not the float32 "
+                                      "take of its seed; the take records it)")
+    group.add_argument("--int8", action="store_true",
+                       help="int8 dynamic quantisation of the LM's weights: faster, approximate (AudioGen-medium on "
+                            "a 2-core CPU: see README 'Live and speed')")
+    group.add_argument("--bf16", action="store_true",
+                       help="bf16 autocast while sampling: faster only where the CPU has native bf16 (AMX, "
+                            "AVX512-BF16); elsewhere emulated and slower")
+    group.add_argument("--threads", type=ARG_THREADS, default=None, metavar="N",
+                       help="CPU threads while sampling (default: 1 for small models, all cores for large ones)")
+
+
+def with_speed_arguments(model: LoadedModel, args: argparse.Namespace) -> LoadedModel:
+    """``model`` under the speed options given (itself when none is); a note when ``--bf16`` is asked for
+    on a CPU that only emulates bf16."""
+    from .speed import SpeedSettings, bf16_native
+    settings = SpeedSettings(bf16=bool(getattr(args, "bf16", False)), int8=bool(getattr(args, "int8", False)),
+                             threads=getattr(args, "threads", None))
+    if settings.is_default:
+        return model
+    if settings.bf16 and model.device.type == "cpu" and not bf16_native() and not args.quiet:
+        print("agx: note: this CPU has no native bf16: --bf16 is emulated here and slower, not faster",
+              file=sys.stderr)
+    return model.with_speed(settings)
 
 
 def load_announced(model_id: str, args: argparse.Namespace) -> LoadedModel:
