@@ -84,6 +84,49 @@ EVENT_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
                                                                                   "approaching", "pacing", "paces"}),
 }
 
+#: test2 (issue 18, written 2026-12-03 before any of it was generated or scored, after the WordNet
+#: context rule was chosen on dev): new phrases per event, with synonyms the other parts never use and
+#: typos as people type them; the third set = the words beyond the world's own that name the event
+#: (the misspelt ones too: a typo still names the event the user meant).
+TEST2_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
+    "dog": (["a dog woofing", "a big dog barkin", "the terrier barking"],
+            ["a dog woofs", "the terrier barks", "a dog barkss"], {"woofing", "woofs", "terrier", "barkin", "barkss"}),
+    "bell": (["church bells pealing", "a bell clanging", "the bels ringing"],
+             ["the bells peal", "a bell clangs", "a church bell rigns"], {"bells", "pealing", "peal", "clanging",
+                                                                        "clangs", "bels", "rigns"}),
+    "siren": (["an emergency siren going off", "a sirne wailing", "a cop car siren whooping"],
+              ["an emergency siren goes off", "the cop siren whoops", "a siren wales"],
+              {"sirne", "cop", "whooping", "whoops", "wales"}),
+    "rain": (["heavy rain coming down", "a rainstorm pouring", "rian falling"],
+             ["it is raining hard", "a rainstorm pours", "rian falls"], {"rainstorm", "raining", "rian", "pouring"}),
+    "thunder": (["thunder booming", "a storm grumbling", "thuner rolling"],
+                ["thunder booms", "thunder rolls in", "the storm grumbles"],
+                {"booming", "booms", "storm", "grumbling", "grumbles", "thuner", "rolling", "rolls"}),
+    "bird": (["birds tweeting", "a robin singing", "a little bird chirpping"],
+             ["the birds tweet", "a robin sings", "a brid chirps"], {"birds", "tweeting", "tweet", "robin", "singing",
+                                                                    "chirpping", "brid"}),
+    "clock": (["an old clock ticking away", "a cuckoo clock ticking", "the clcok ticking"],
+              ["a cuckoo clock ticks", "the kitchen clock ticks away", "a clock tiks"], {"cuckoo", "clcok", "tiks"}),
+    "engine": (["a truck engine rumbling", "a motorbike idling", "an enigne running"],
+               ["a truck engine rumbles", "the motorbike idles", "an engin hums"],
+               {"truck", "motorbike", "enigne", "engin", "rumbling", "rumbles", "idles"}),
+    "whistle": (["a coach blowing a whistle", "a train whistle tooting", "someone whisling"],
+                ["the coach blows a whistle", "a train whistle toots", "a whisle shrieks"],
+                {"tooting", "toots", "whisling", "whisle", "shrieks", "blowing", "blows"}),
+    "wind": (["strong wind gusting", "the wind whooshing", "a windstorm roaring"],
+             ["the wind gusts", "wind whooshes through the trees", "the wnid howls"],
+             {"gusting", "gusts", "whooshing", "whooshes", "windstorm", "roaring", "wnid", "howls"}),
+    "beep": (["a smoke alarm beeping", "a phone beeping", "an oven timer bleeping"],
+             ["the smoke alarm beeps", "the oven timer bleeps", "a pager beeeps"],
+             {"bleeping", "bleeps", "timer", "beeeps", "pager"}),
+    "knock": (["someone banging on the door", "a neighbour tapping at the door", "knocking on teh door"],
+              ["someone bangs on the door", "a neighbour taps at the door", "someone knoks"],
+              {"banging", "bangs", "tapping", "taps", "knoks"}),
+    "footsteps": (["heavy footsteps on the stairs", "a person tiptoeing", "someone stomping around"],
+                  ["someone walks down the hall", "a person stomps around", "footstpes echo on the floor"],
+                  {"stomping", "stomps", "tiptoeing", "footstpes", "walks"}),
+}
+
 #: single-event forms ({g} gerund phrase, {c} clause, {G}/{C} capitalised). dev: the forms of the first
 #: run (seen) and more written with them; test: written at the same time, run once at the end.
 SINGLE_FORMS = {
@@ -92,6 +135,10 @@ SINGLE_FORMS = {
             "close-up of {g}", "field recording - {g}", "{C} again and again", "I hear {g}"],
     "test": ["a short clip where {c}", "{G} in a quiet room", "audio of {g}; no voices", "{C}, loud and clear",
              "we recorded {g} last night", "only {g} here"],
+    # test2: written with TEST2_PHRASES, before any of it was generated ({U}: the gerund phrase in capitals)
+    "test2": ["{G} (recorded on my phone)", "what's that?? {c}", "{g} for about ten seconds", "{U}!!",
+              "pls make {g}", "late at night {c}", "{C}, very faintly", "out on the street, {c}",
+              "ambience - {g}, slightly muffled", "i want {g} in my video"],
 }
 #: two-event forms, {A} first in time, {B} second
 TWO_FORMS = {
@@ -100,23 +147,27 @@ TWO_FORMS = {
             "{A}; {B} comes next", "initially {A}, eventually {B}"],
     "test": ["{A}, and a moment later {B}", "it starts with {A} and ends with {B}", "{A}; soon after, {B}",
              "once {A} stops, {B}"],
+    "test2": ["{A} => {B}", "{A}, {B} right after", "before {B}, {A}", "{A} until {B} takes over",
+              "{A}. after a pause, {B}.", "{A} ... {B} follows"],
 }
 CACHE = Path(__file__).resolve().parent.parent / "tmp" / "heldout_cache"  # /tmp/ is git-ignored
 
 
-def own_words(event: str) -> set[str]:
-    """The words that name ``event``: the world's own words and this benchmark's synonyms."""
+def own_words(event: str, part: str = "dev") -> set[str]:
+    """The words that name ``event``: the world's own words and this benchmark's synonyms (test2's too
+    on test2 captions)."""
     from agx_desktop.engine.bundled import world
     from agx_desktop.engine.word_kinds import normalise
     ev = world.EVENTS[world.EVENT_INDEX[event]]
-    return {normalise(w) for w in set(ev.words) | EVENT_PHRASES[event][2]}
+    extra = EVENT_PHRASES[event][2] | (TEST2_PHRASES[event][2] if part == "test2" else set())
+    return {normalise(w) for w in set(ev.words) | extra}
 
 
 def phrase_words(item: dict, k: int) -> set[str]:
     """The words that refer to the caption's k-th event: its own words and every content word of the
     phrase the caption used for it ("grandfather" and "clock" of "a grandfather clock tick-tocking")."""
     from agx_desktop.engine.word_kinds import CONTENT, normalise, word_kind
-    return own_words(item["events"][k]) | {normalise(w) for w in item["phrases"][k].split()
+    return own_words(item["events"][k], item["part"]) | {normalise(w) for w in item["phrases"][k].split()
                                            if word_kind(w) == CONTENT}
 
 
@@ -125,24 +176,26 @@ def heldout_captions(part: str, per_form: int) -> list[dict]:
     out: list[dict] = []
     events = list(EVENT_PHRASES)
     for p in (["dev", "test"] if part == "all" else [part]):
-        rng = np.random.default_rng({"dev": 18, "test": 1818}[p])
+        rng = np.random.default_rng({"dev": 18, "test": 1818, "test2": 181818}[p])
+        phrases = TEST2_PHRASES if p == "test2" else EVENT_PHRASES
         for form in SINGLE_FORMS[p]:
             for _ in range(per_form):
                 ev = events[int(rng.integers(len(events)))]
-                ger, cla, _ = EVENT_PHRASES[ev]
+                ger, cla, _ = phrases[ev]
                 g, c = ger[int(rng.integers(len(ger)))], cla[int(rng.integers(len(cla)))]
                 out.append({"part": p, "kind": "single", "form": form, "events": [ev],
                             "phrases": [g if "{g}" in form or "{G}" in form else c],
-                            "caption": form.format(g=g, c=c, G=g[0].upper() + g[1:], C=c[0].upper() + c[1:])})
+                            "caption": form.format(g=g, c=c, G=g[0].upper() + g[1:], C=c[0].upper() + c[1:],
+                                                   U=g.upper())})
         for form in TWO_FORMS[p]:
             for _ in range(per_form):
                 a, b = (events[int(i)] for i in rng.choice(len(events), 2, replace=False))
-                pick = [EVENT_PHRASES[e][int(rng.integers(2))] for e in (a, b)]
+                pick = [phrases[e][int(rng.integers(2))] for e in (a, b)]
                 A, B = (ph[int(rng.integers(len(ph)))] for ph in pick)
                 out.append({"part": p, "kind": "two", "form": form, "events": [a, b], "phrases": [A, B],
                             "caption": form.format(A=A, B=B)})
     for i, item in enumerate(out):
-        item["seed"] = 100 + i + (0 if item["part"] == "dev" else 10_000)
+        item["seed"] = 100 + i + {"dev": 0, "test": 10_000, "test2": 20_000}[item["part"]]
     return out
 
 
@@ -266,7 +319,7 @@ def _score_item(item: dict, view: _View) -> dict:
     if item["kind"] == "single":
         exs = [_load_cached(item, m)[0] for m in view.single_modes]
         scores = _mean_scores(exs)
-        row.update(ok=[_top_is_own(exs[0].words, scores, own_words(item["events"][0]), view.rank)],
+        row.update(ok=[_top_is_own(exs[0].words, scores, own_words(item["events"][0], item["part"]), view.rank)],
                    ok_phrase=[_top_is_own(exs[0].words, scores, phrase_words(item, 0), view.rank)],
                    scores=[[round(float(v), 3) for v in scores]], words=exs[0].words)
         return row
@@ -281,7 +334,7 @@ def _score_item(item: dict, view: _View) -> dict:
         half = ((0.0, d / 2), (d / 2, d))[h]
         scores = (np.mean([interval_contrast(ex, half) for ex in exs], axis=0) if view.contrast
                   else _mean_scores(exs, half))
-        ok.append(_top_is_own(exs[0].words, scores, own_words(item["events"][h]), view.rank))
+        ok.append(_top_is_own(exs[0].words, scores, own_words(item["events"][h], item["part"]), view.rank))
         ok_phrase.append(_top_is_own(exs[0].words, scores, phrase_words(item, h), view.rank))
         all_scores.append([round(float(v), 3) for v in scores])
     row.update(ok=ok, ok_phrase=ok_phrase, scores=all_scores, words=exs[0].words)
@@ -289,9 +342,15 @@ def _score_item(item: dict, view: _View) -> dict:
 
 
 def score_views(items: list[dict], views: dict[str, _View]) -> dict[str, list[dict]]:
-    """Per view: one row per caption (views whose explanations are not all cached are left out)."""
-    return {name: [_score_item(it, v) for it in items] for name, v in views.items()
-            if all(_cache_path(it, m).exists() for it in items for m in _needed(it, v))}
+    """Per view: one row per caption, part by part (a part whose explanations are not all cached for a
+    view is left out of that view)."""
+    scored: dict[str, list[dict]] = {}
+    for part in dict.fromkeys(it["part"] for it in items):
+        sel = [it for it in items if it["part"] == part]
+        for name, v in views.items():
+            if all(_cache_path(it, m).exists() for it in sel for m in _needed(it, v)):
+                scored.setdefault(name, []).extend(_score_item(it, v) for it in sel)
+    return scored
 
 
 def _figures(rows: list[dict], key: str = "ok") -> tuple[list[bool], list[bool], list[bool], int, int]:
@@ -306,25 +365,39 @@ def _figures(rows: list[dict], key: str = "ok") -> tuple[list[bool], list[bool],
 
 
 def _items(args: argparse.Namespace) -> list[dict]:
-    """The part's captions (``all``: dev with --per-form, test with --test-per-form, each numbered as when
-    cached alone)."""
-    if args.part != "all":
-        return heldout_captions(args.part, args.test_per_form if args.part == "test" else args.per_form)
-    return heldout_captions("dev", args.per_form) + heldout_captions("test", args.test_per_form)
+    """The part's captions (``all``: dev with --per-form, test with --test-per-form, test2 with
+    --test2-per-form, each numbered as when cached alone)."""
+    per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form}
+    return [it for p in (per_form if args.part == "all" else [args.part]) for it in heldout_captions(p, per_form[p])]
+
+
+def _views(seeds: int) -> dict[str, _View]:
+    """:data:`VIEWS`, and with ``seeds`` > 1 the paper's ranking and sound+contrast on the mean of that
+    many explanation seeds (``quick``, ``quick@1``, ...; cached with ``heldout-cache --modes``)."""
+    if seeds <= 1:
+        return VIEWS
+    modes = ("quick",) + tuple(f"quick@{k}" for k in range(1, seeds))
+    return {**VIEWS,
+            f"paper, {seeds} seeds": _View(f"the paper's ranking on the mean word importance of {seeds} explanation "
+                                           "seeds", modes, modes, False, "all", True),
+            f"sound+contrast, {seeds} seeds": _View(f"sound+contrast on the mean of {seeds} explanation seeds "
+                                                    "(a half's contrast averaged over the seeds)", modes, modes, True,
+                                                    "sound")}
 
 
 def run_heldout(args: argparse.Namespace) -> None:
     items = _items(args)
-    scored = score_views(items, VIEWS)
+    views = _views(args.seeds)
+    scored = score_views(items, views)
     lines = ["| view | part | single: own word on top (≥ 95%) | two-event: each half names its event (≥ 90%), "
              "takes in order | the same, take-grounded halves | halves, phrase words count | takes in order / all |",
              "|---|---|---|---|---|---|---|"]
-    for part in sorted({r["part"] for rows in scored.values() for r in rows}):
+    for part in dict.fromkeys(r["part"] for rows in scored.values() for r in rows):
         for view, rows in scored.items():
             sel = [r for r in rows if r["part"] == part]
             single, halves, grounded, confirmed, two = _figures(sel)
             phrase_halves = _figures(sel, "ok_phrase")[1]
-            lines.append(f"| {view}{' (paper-faithful)' if VIEWS[view].paper else ''} | {part} | {_rate(single)} "
+            lines.append(f"| {view}{' (paper-faithful)' if views[view].paper else ''} | {part} | {_rate(single)} "
                          f"| {_rate(halves)} | {_rate(grounded)} | {_rate(phrase_halves)} | {confirmed}/{two} |")
     print("\n".join(lines))
     if args.misses:
@@ -335,10 +408,11 @@ def run_heldout(args: argparse.Namespace) -> None:
     if args.write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "heldout_words.json").write_text(json.dumps(
-            {"per_form": {"dev": args.per_form, "test": args.test_per_form}, "part": args.part, "views": {k: VIEWS[k].doc for k in scored},
+            {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form},
+             "part": args.part, "seeds": args.seeds, "views": {k: views[k].doc for k in scored},
              "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
-        legend = "\n".join(f"* **{k}**: {VIEWS[k].doc}" for k in scored)
+        legend = "\n".join(f"* **{k}**: {views[k].doc}" for k in scored)
         footer = "\n" + args.footer.read_text() if args.footer else ""
         (RESULTS / "heldout_words.md").write_text(header + "\n".join(lines) + "\n\n" + legend + "\n" + footer)
 
@@ -487,7 +561,10 @@ def main() -> None:
         h = sub.add_parser(name)
         h.add_argument("--per-form", type=int, default=4, help="dev captions per form")
         h.add_argument("--test-per-form", type=int, default=6, help="test captions per form")
-        h.add_argument("--part", choices=["dev", "test", "all"], default="dev")
+        h.add_argument("--test2-per-form", type=int, default=5, help="test2 captions per form")
+        h.add_argument("--part", choices=["dev", "test", "test2", "all"], default="dev")
+        h.add_argument("--seeds", type=int, default=1, help="heldout: also rank the mean of this many explanation "
+                                                          "seeds (needs --modes quick,quick@1,... cached)")
         h.add_argument("--modes", default="quick")
         h.add_argument("--misses", action="store_true", help="heldout: list every caption a view gets wrong")
         h.add_argument("--write", action="store_true", help="heldout: write results/heldout_words.{md,json}")
