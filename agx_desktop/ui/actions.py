@@ -8,6 +8,8 @@ Tests trigger commands by name (``window.commands.trigger("generate")``).
 """
 from __future__ import annotations
 
+import functools
+import os
 import typing as tp
 from dataclasses import dataclass
 
@@ -71,6 +73,72 @@ def _mark(w: MainWindow, side: str) -> None:
         start, end = (start if start < pos else 0.0), pos
     if end > start:
         w.session.set_selection((start, end))
+
+
+# ------------------------------------------------------------------ speed settings (issue 20: Model menu)
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AMX or AVX512-BF16), read from /proc/cpuinfo without
+    importing torch (the window must not wait for it); elsewhere bf16 autocast is emulated and slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+BF16_WHY_NOT = "This CPU has no native bf16 (AMX / AVX512-BF16): bf16 autocast would be emulated here, slower"
+
+
+def thread_choices() -> list[int]:
+    """Thread counts the Model menu offers: 1, 2, 4, ... up to this machine's cores, and the cores."""
+    cores = os.cpu_count() or 1
+    return sorted({n for n in (1, 2, 4, 8, 16) if n <= cores} | {cores})
+
+
+def apply_speed(w: MainWindow, commands: ActionTable | None = None) -> None:
+    """The saved speed settings take effect for the next generation (bf16 only where the CPU has it), and
+    the Model menu's checks show them."""
+    from . import tasks
+    saved = w.settings.speed if isinstance(w.settings.speed, dict) else {}
+    tasks.set_speed({**saved, "bf16": saved.get("bf16") is True and cpu_has_bf16()})
+    commands = commands or getattr(w, "commands", None)
+    if commands is None:
+        return
+    commands.action("speed_int8").setChecked(tasks.SPEED["int8"])
+    commands.action("speed_bf16").setChecked(tasks.SPEED["bf16"])
+    commands.action("threads_auto").setChecked(not tasks.SPEED["threads"])
+    for n in thread_choices():
+        commands.action(f"threads_{n}").setChecked(tasks.SPEED["threads"] == n)
+
+
+def _set_speed(w: MainWindow, **change: tp.Any) -> None:
+    """Change one speed setting from the Model menu: remembered at once, used from the next generation."""
+    w.settings.speed = {**(w.settings.speed if isinstance(w.settings.speed, dict) else {}), **change}
+    apply_speed(w)
+    w.save_settings()
+
+
+def _speed_specs() -> tuple[ActionSpec, ...]:
+    return (
+        ActionSpec("speed_int8", "int8 (faster, approximate)",
+                   lambda w: _set_speed(w, int8=w.commands.action("speed_int8").isChecked()), menu="&Model",
+                   checkable=True,
+                   tip="Sample with the model's weights quantised to int8 (CPU): about 3× faster for AudioGen-medium "
+                       "on a 2-core CPU; the take differs from the float32 take of its seed (it says so in the "
+                       "takes list). Explanations stay float32. Figures: README, 'Live and speed'"),
+        ActionSpec("speed_bf16", "bf16 autocast (CPUs with native bf16)",
+                   lambda w: _set_speed(w, bf16=w.commands.action("speed_bf16").isChecked()), menu="&Model",
+                   checkable=True, enabled_when=lambda c: cpu_has_bf16(),
+                   tip=lambda c: ("Sample under bf16 autocast: faster on CPUs with AMX / AVX512-BF16; the take "
+                                  "differs slightly from the float32 one") if cpu_has_bf16() else BF16_WHY_NOT),
+        ActionSpec("threads_auto", "Threads: automatic", lambda w: _set_speed(w, threads=0), menu="&Model",
+                   checkable=True, separator_before=True,
+                   tip="1 thread for small models, all cores for large ones (one is left to the window)"),
+        *(ActionSpec(f"threads_{n}", f"Threads: {n}", lambda w, n=n: _set_speed(w, threads=n), menu="&Model",
+                     checkable=True, tip=f"Sample on {n} CPU thread(s)") for n in thread_choices()),
+    )
 
 
 def show_shortcut_sheet(w: QWidget) -> None:
@@ -190,6 +258,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # ---- word chips: Alt+N mutes / unmutes word N (shortcuts only; listed in the shortcut sheet)
     *(ActionSpec(f"mute_word_{n}", f"Mute / unmute word {n}", lambda w, i=n - 1: _toggle_mute(w, i),
                  shortcut=f"Alt+{n}", enabled_when=lambda c, n=n: _word_count(c) >= n) for n in range(1, 10)),
+    # ---- Model: speed settings (all off by default; README "Live and speed")
+    *_speed_specs(),
     # ---- Help
     ActionSpec("shortcuts", "Keyboard shortcuts", lambda w: show_shortcut_sheet(w), menu="&Help",
                shortcut=QKeySequence.StandardKey.HelpContents),
@@ -227,7 +297,11 @@ class ActionTable(QObject):
                     menus[spec.menu].addSeparator()
                 menus[spec.menu].addAction(act)
             self.actions[spec.name] = act
+        if "&Model" in menus:
+            menus["&Model"].setToolTipsVisible(True)  # why bf16 is greyed, what int8 costs
         self._connect(controller)
+        if "speed_int8" in self.actions and hasattr(window, "settings"):
+            apply_speed(window, self)
 
     def _connect(self, c: Controller) -> None:
         s, r = c.session, c.runner

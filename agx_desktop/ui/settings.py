@@ -77,6 +77,9 @@ class Settings(_GenerationSettings):
     # The importance bars' view (issue 18): "paper" = every word in prompt order (the default), "sound" =
     # sound words first, then context and function words, apart; the scores are the paper's in both.
     word_view: str = "paper"
+    # Speed settings for sampling (issue 20; Model menu): {"int8": bool, "bf16": bool, "threads": int, 0 =
+    # the model's own}; empty = all off (a take made with one is not the float32 take of its seed).
+    speed: dict = field(default_factory=dict)
     loop: bool = False
     geometry: str = ""
     state: str = ""

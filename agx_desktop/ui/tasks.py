@@ -42,6 +42,42 @@ def _model(ctx: JobContext, model_id: str) -> LoadedModel:
     return load_model(model_id, progress=ctx.progress, cancel=ctx.cancel)
 
 
+#: The app's speed settings for sampling (:mod:`agx_desktop.engine.speed`): set from the Model menu and the
+#: saved settings (:func:`set_speed`), read when a generation job is queued; all off by default.
+SPEED: dict[str, tp.Any] = {"int8": False, "bf16": False, "threads": 0}
+_FAST: dict[tp.Any, LoadedModel] = {}  # the last sampling copy: an int8 one is quantised once, not per take
+
+
+def set_speed(values: tp.Mapping[str, tp.Any]) -> dict[str, tp.Any]:
+    """Set :data:`SPEED` from ``values`` (a saved settings entry: what is missing or malformed is off);
+    returns what was set."""
+    threads = values.get("threads")
+    SPEED.update(int8=values.get("int8") is True, bf16=values.get("bf16") is True,
+                 threads=threads if isinstance(threads, int) and not isinstance(threads, bool)
+                 and 1 <= threads <= 1024 else 0)
+    return dict(SPEED)
+
+
+def _sampling_model(ctx: JobContext, model_id: str, speed: tp.Mapping[str, tp.Any]) -> LoadedModel:
+    """The model to sample with under ``speed`` (a :data:`SPEED` copy): the loaded model when all is off,
+    else its :meth:`~agx_desktop.engine.models.LoadedModel.with_speed` copy, kept for the next take.
+    Explanations always use the float32 model (:func:`_model`)."""
+    model = _model(ctx, model_id)
+    if not (speed["int8"] or speed["bf16"] or speed["threads"]):
+        return model
+    from agx_desktop.engine.speed import SpeedSettings
+    settings = SpeedSettings(int8=speed["int8"], bf16=speed["bf16"], threads=speed["threads"] or None)
+    key = (model_id, settings)
+    fast = _FAST.get(key)
+    if fast is None or fast.float_lm is not model.lm:
+        if settings.int8:
+            ctx.progress("int8 quantisation", 0, 1)
+        fast = model.with_speed(settings)
+        _FAST.clear()
+        _FAST[key] = fast
+    return fast
+
+
 def load_model_task(model_id: str) -> tp.Callable[[JobContext], tp.Any]:
     def run(ctx: JobContext) -> tp.Any:
         return _model(ctx, model_id)
@@ -132,16 +168,19 @@ def generate_task(store: TakeStore, model_id: str, prompt: str, params: Generati
     ``live``: each take's provisional live map goes out through ``ctx.live`` as steps finish;
     ``stream_audio``: the first take's decoded chunks go out through ``ctx.audio`` (play as it generates).
     """
+    speed = dict(SPEED)  # the settings when the take was asked for, not when its job runs
+
     def run(ctx: JobContext) -> list[TakeItem]:
         from agx_desktop.engine.generation import generate  # audiocraft: imported by the job, not at start
-        model = _model(ctx, model_id)
+        sampler = _sampling_model(ctx, model_id, speed)
+        model = _model(ctx, model_id)  # float32: the live map's words and the explanation
         items = []
         all_seeds = list(seeds or [params.seed])
         for index, seed in enumerate(all_seeds):
             p = replace(params, seed=int(seed))
             on_live = _live_fn(ctx, model, prompt, p.duration, index) if live else None
             on_audio = ctx.audio if stream_audio and index == 0 else None
-            take = generate(model, prompt, p, word_weights=word_weights, parent=parent,
+            take = generate(sampler, prompt, p, word_weights=word_weights, parent=parent,
                             kind="weighted" if word_weights is not None else "original",
                             progress=_which(ctx, index, all_seeds), cancel=ctx.cancel, on_live=on_live,
                             on_audio=on_audio)
@@ -185,9 +224,11 @@ def _finished(ctx: JobContext, store: TakeStore, take: tp.Any) -> list[TakeItem]
 def regenerate_task(store: TakeStore, model_id: str, item: TakeItem, variant: str,
                     word_weights: list[float] | None = None) -> tp.Callable[[JobContext], list[TakeItem]]:
     """Factual / counterfactual (needs the item's explanation) or weighted regeneration, same seed."""
+    speed = dict(SPEED)
+
     def run(ctx: JobContext) -> list[TakeItem]:
         from agx_desktop.engine.generation import regenerate
-        model = _model(ctx, model_id)
+        model = _sampling_model(ctx, model_id, speed)
         take = regenerate(model, item.take, variant, explanation=item.explanation, word_weights=word_weights,
                           progress=ctx.progress, cancel=ctx.cancel)
         return _finished(ctx, store, take)
