@@ -91,7 +91,8 @@ class LiveAttention:
     def _keys_for(self, index: int, mod: nn.Module, key: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Text-side factors of batch row 0, cached while the condition is the same tensor: ``(A, c)``
         (query folded in, no qk norm) or ``(k,)`` projected keys [H, L, d] (qk norm)."""
-        stamp = (key.data_ptr(), tuple(key.shape), key._version)
+        # inference tensors (generation runs under inference_mode) keep no version counter
+        stamp = (key.data_ptr(), tuple(key.shape), -1 if key.is_inference() else key._version)
         cached = self._keys.get(index)
         if cached is not None and cached[0] == stamp:
             return cached[1]

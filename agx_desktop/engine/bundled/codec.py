@@ -64,17 +64,40 @@ def log_mel(wav: torch.Tensor) -> torch.Tensor:
     return torch.log(mel + LOG_EPS)
 
 
+GL_INITS = ("random", "advance")
+
+
+def initial_phase(shape: tp.Sequence[int], init: str = "random", seed: int = 0) -> torch.Tensor:
+    """Griffin-Lim's starting phase [..., F, S] (radians), deterministic.
+
+    ``random``: uniform noise from a generator seeded ``seed`` (the decoder's original start).
+    ``advance``: each bin's phase advances by its centre frequency per STFT hop,
+    ``2π · k · hop / n_fft · s``, as a steady sinusoid at that bin would (the time-direction half of
+    the phase-gradient heuristic): the start is already consistent for tonal, slowly changing spectra.
+    """
+    if init == "random":
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        return torch.rand(tuple(shape), generator=g) * 2 * math.pi
+    if init == "advance":
+        bins, steps = int(shape[-2]), int(shape[-1])
+        k = torch.arange(bins, dtype=torch.float64)[:, None]
+        s = torch.arange(steps, dtype=torch.float64)[None, :]
+        phase = torch.remainder(2 * math.pi * k * STFT_HOP / N_FFT * s, 2 * math.pi).float()
+        return phase.expand(tuple(shape)).contiguous()
+    raise ValueError(f"unknown Griffin-Lim start {init!r}: use one of {', '.join(GL_INITS)}")
+
+
 def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, seed: int = 0,
-                length: tp.Optional[int] = None) -> torch.Tensor:
-    """Fast Griffin-Lim (Perraudin et al.) with a fixed initial phase, so the result is deterministic.
+                length: tp.Optional[int] = None, init: str = "random") -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al.) from a fixed initial phase, so the result is deterministic.
 
     Args:
         mag: [B, F, S] STFT magnitude (n_fft 1024, hop 160).
+        init: the starting phase (:func:`initial_phase`).
     Returns:
         [B, length] waveform.
     """
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    phase = torch.rand(mag.shape, generator=g).to(mag.device) * 2 * math.pi
+    phase = initial_phase(mag.shape, init, seed).to(mag.device)
     angles = torch.polar(torch.ones_like(mag), phase)
     win = _window(mag.device)
     tprev = torch.zeros_like(angles)

@@ -207,6 +207,7 @@ class _Trace:
     moves: list[float] = dataclasses.field(default_factory=list)
     previous: torch.Tensor | None = None
     calm: int = 0
+    final_p: torch.Tensor | None = None  # the trained explainers' p, when the stop rule already computed it
 
     def settled(self, p: torch.Tensor, epoch: int, cfg: AudioGenXSettings) -> bool:
         """quick's stop rule: the holistic importance moved less than ``tol`` for ``patience`` epochs
@@ -277,7 +278,7 @@ def _optimise(run: Run, net: nn.Module, optim: torch.optim.Optimizer, passes: _P
         run.check()
         p = net(U)  # [steps, L]
         if quick and trace.settled(p, epoch, cfg):
-            trace.stopped_at = epoch
+            trace.stopped_at, trace.final_p = epoch, p.detach()  # no step since: p is the trained one
             break
         factual, counterfactual = passes.masked(gumbel_mask(p, cfg.tau, cfg.hard, generator))
         loss = _loss(cfg, target, factual, counterfactual, p, focus)
@@ -314,7 +315,8 @@ class AudioGenX(Explainer):
         with teacher.Bf16Weights(run.model.lm) if bf16 else contextlib.nullcontext():
             trace = _optimise(run, net, optim, _Passes(run, bf16), generator)
             with torch.no_grad():
-                p = net(run.inputs.text_embeddings.float()).float()
+                p = trace.final_p if trace.final_p is not None else net(run.inputs.text_embeddings.float())
+                p = p.float()
                 used = _used_mask(p, run.settings, generator)
         return run.result(used.cpu().numpy(), extras={
             "loss_history": trace.history, "epochs_run": trace.stopped_at, "bf16": bf16,
