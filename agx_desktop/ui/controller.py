@@ -27,6 +27,7 @@ from .playback import PlaybackError
 
 if tp.TYPE_CHECKING:
     from agx_desktop.engine.explanation import Explanation
+    from agx_desktop.engine.models import LoadedModel
     from agx_desktop.engine.take import Take
     from agx_desktop.engine.timeline import Segment
 
@@ -121,7 +122,7 @@ class Controller(QObject):
         self.play_while_generating = False  # Play as it generates: the take plays as its chunks decode
         self._stream_job: Job | None = None  # the generate job whose audio the player is streaming
         self._stream_seconds: dict[int, float] = {}  # job id -> the duration asked for (the fill's time axis)
-        self._stream_audio: tp.Any = None  # float32 [channels, n] decoded so far of the streamed take
+        self._stream_audio: np.ndarray | None = None  # float32 [channels, n] decoded so far of the streamed take
         self._live_final: dict[int, dict[int, tp.Any]] = {}  # job id -> take index -> last live snapshot
         runner.failed.connect(self._on_job_failed)
         runner.live.connect(self._on_live)
@@ -435,11 +436,11 @@ class Controller(QObject):
                 self._stream_job = None
                 self.report_error("Playback failed", str(exc))
 
-    def _take_seconds(self, job: Job, model: tp.Any) -> float:
+    def _take_seconds(self, job: Job, model: LoadedModel) -> float:
         """The streamed take's length: whole frames of the duration asked for (as the job generates it, so
         the fill and the live map share one time axis), never less than what is decoded."""
         frames = int(self._stream_seconds.get(job.id, 0.0) * model.frame_rate)
-        decoded = self._stream_audio.shape[-1] / float(model.sample_rate)
+        decoded = 0 if self._stream_audio is None else self._stream_audio.shape[-1] / float(model.sample_rate)
         return max(frames / float(model.frame_rate), decoded)
 
     def _on_generated(self, job: Job, items: list[TakeItem]) -> None:
