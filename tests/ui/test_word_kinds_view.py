@@ -45,6 +45,19 @@ def _group_labels(bars):
     return [label.textItem.toPlainText() for label, _, _ in bars._group_labels]
 
 
+def _texts_apart(bars):
+    """No group label overlaps a value text, and every value text lies inside the plot (seen at 1280x720:
+    a label touching the top value, a negative value's text cut by the axis)."""
+    from PySide6.QtWidgets import QApplication
+    QApplication.processEvents()  # the plot lays out and repaints as the user would see it
+    vb = bars.getPlotItem().vb
+    view = vb.mapRectToScene(vb.boundingRect())
+    values = [t.sceneBoundingRect() for t in bars.labels]
+    groups = [label.sceneBoundingRect() for label, _, _ in bars._group_labels if label.textItem.toPlainText()]
+    assert all(not g.intersects(v) for g in groups for v in values)
+    assert all(view.contains(r) for r in values + groups), (view, [r for r in values + groups if not view.contains(r)])
+
+
 def _choose(w, text):
     combo = w.importance.view_combo
     combo.setCurrentIndex(combo.findText(text))
@@ -69,6 +82,7 @@ def test_sound_view_ranks_sound_words_first_and_keeps_then_apart_with_its_value(
     ticks = [t for _, t in bars.getAxis("bottom")._tickLevels[0]]
     assert ticks[0] == "bell" and ticks[4] == "then"
     assert "then: 0.90 · function word" in bars.toolTip()
+    _texts_apart(bars)
     # the chips say each word's kind; the values are the paper's
     chips = w.words.chips.chips
     assert chips[3].toolTip() == "then (function word: ranked apart, score kept): importance 0.90"
@@ -118,6 +132,8 @@ def test_contrast_variant_is_labelled_and_shows_interval_minus_rest(then_on_top)
     assert bars.words[int(np.argmax(bars.values))] == "dog"
     _choose(w, "Sound words first")
     assert bars.words[0] == "dog" and bars.values[0] == pytest.approx(contrast[1])
+    assert bars.values.min() < 0  # "bell": less needed here than after; its text below its bar, in view
+    _texts_apart(bars)
 
     box.setChecked(False)
     _choose(w, "All words (paper)")

@@ -108,6 +108,7 @@ class ImportanceBars(pg.PlotWidget):
         self._group_labels: list[tuple[pg.TextItem, WordGroup, int]] = []  # label, group, bars in it
         self._shown: tuple = (None, None, None, (0.0, 1.0), None, False)
         self.set_values(None, None)
+        self.getPlotItem().vb.sigResized.connect(lambda *_: self._relabel())  # after the layout settles
 
     def set_view(self, view: str) -> None:
         """Show the last values in ``view`` (:data:`PAPER` or :data:`SOUND`)."""
@@ -152,19 +153,15 @@ class ImportanceBars(pg.PlotWidget):
         self.bars.setOpts(x=x, height=self.values, width=0.7, brushes=brushes,
                           pens=[pg.mkPen("#dddddd", width=0.5)] * len(self.words))
         self.setXRange(-0.6, len(self.words) - 0.4, padding=0)
-        top = max(float(self.values.max()), 0.0)
-        bottom = min(float(self.values.min()), 0.0)
-        # room above for the value labels (and the group labels)
-        ytop = min(1.4, max(0.08, top * 1.45)) if grouped else min(1.15, max(0.05, top * 1.2))
-        self.setYRange(bottom * 1.25, ytop, padding=0)
         for i, v in enumerate(self.values):
             t = pg.TextItem(f"{v:.2f}", color=text_colors[i], anchor=(0.5, 1.0 if v >= 0 else 0.0))
             t.setPos(i, float(v))
             self.addItem(t)
             self.labels.append(t)
         if grouped:
-            self._add_groups(ytop)
+            self._add_groups()
         self.setToolTip(self._tooltip(grouped))
+        self.getAxis("left").setLabel("importance − rest" if self.contrast else "importance")
         if interval is None:
             self._title = "Holistic word importance (whole take)"
         elif self.contrast:
@@ -173,8 +170,26 @@ class ImportanceBars(pg.PlotWidget):
             self._title = f"Interval word importance {interval[0]:.2f}–{interval[1]:.2f} s"
         self._relabel()
 
-    def _add_groups(self, ytop: float) -> None:
-        """A faint band behind each group's bars and its label at the top (``ytop``)."""
+    def _fit_y(self) -> None:
+        """The y range: the paper view of values in [0, 1] as always (room for the value texts above the
+        bars); group labels (the sound view) or negative values (the contrast) get room measured in
+        pixels, so no text overlaps another at any height."""
+        top = max(float(self.values.max()), 0.0)
+        bottom = min(float(self.values.min()), 0.0)
+        lines_above, lines_below = (2 if self.groups else 1), (1 if bottom < 0 else 0)
+        height = self.getPlotItem().vb.height()
+        if (not self.groups and bottom >= 0) or height < 40:
+            ytop, ybottom = min(1.15, max(0.05, top * 1.2)), bottom * 1.25
+        else:
+            line = self.fontMetrics().height() * 1.4 + 6  # a TextItem: the text and its margins
+            per_px = max(top - bottom, 0.05) / max(height - (lines_above + lines_below) * line, height * 0.3)
+            ytop, ybottom = top + lines_above * line * per_px, bottom - lines_below * line * per_px
+        self.setYRange(ybottom, ytop, padding=0)
+        for label, _, _ in self._group_labels:
+            label.setPos(label.pos().x(), ytop)
+
+    def _add_groups(self) -> None:
+        """A faint band behind each group's bars and its label at the top (placed by :meth:`_fit_y`)."""
         start = 0
         for name in dict.fromkeys(self.groups):
             n = self.groups.count(name)
@@ -185,7 +200,7 @@ class ImportanceBars(pg.PlotWidget):
             self.addItem(band)
             self._decor.append(band)
             label = pg.TextItem(group.title, color=group.color, anchor=(0.0, 0.0))
-            label.setPos(start - 0.45, ytop)
+            label.setPos(start - 0.45, 0.0)
             label.setToolTip(group.tip)
             self.addItem(label)
             self._group_labels.append((label, group, n))
@@ -213,6 +228,7 @@ class ImportanceBars(pg.PlotWidget):
         a group's label shortened, or left out, where its bars are too narrow for it."""
         if not getattr(self, "words", None):  # also while PlotWidget's __init__ resizes, before ours ran
             return
+        self._fit_y()
         step = self.label_step()
         self.getAxis("bottom").setTicks([[(i, w[:LABEL_CHARS]) for i, w in enumerate(self.words) if i % step == 0]])
         bar_px = self.getPlotItem().vb.width() / len(self.words)
