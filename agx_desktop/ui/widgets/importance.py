@@ -45,14 +45,15 @@ class WordGroup:
     title: str   # the label over its bars
     short: str   # the label when the group is too narrow for its title
     color: str   # label, band and (context, function) bar colour
+    noun: str    # one of its words, as the tooltips name it
     tip: str     # what the group holds, for tooltips
 
 
 GROUPS = (
-    WordGroup("sound", "sound", "snd", "#b5de2b", "sound word: what sounds"),
-    WordGroup("context", "context", "ctx", "#7fa6d6", "context word: how, where or when it is heard; ranked apart, "
-                                                      "score kept"),
-    WordGroup("function", "function", "fn", "#8a8d92", "function word: ranked apart, score kept"),
+    WordGroup("sound", "sound", "snd", "#b5de2b", "sound word", "sound word: what sounds"),
+    WordGroup("context", "context", "ctx", "#7fa6d6", "context word",
+              "context word: how, where or when it is heard; ranked apart, score kept"),
+    WordGroup("function", "function", "fn", "#8a8d92", "function word", "function word: ranked apart, score kept"),
 )
 GROUP = {g.name: g for g in GROUPS}
 BAR_ALPHA = {"context": 200, "function": 150}  # context and function bars: their group's colour, the latter fainter
@@ -211,7 +212,7 @@ class ImportanceBars(pg.PlotWidget):
             return "\n".join(f"{w}: {v:.2f}" for w, v in zip(self.words, self.values))
         head = ("Sound words first: the paper's scores, grouped by kind (sound, context, function), "
                 "each group ranked by score")
-        return "\n".join([head] + [f"{w}: {v:.2f} · {GROUP[g].tip.split(':')[0]}"
+        return "\n".join([head] + [f"{w}: {v:.2f} · {GROUP[g].noun}"
                                    for w, v, g in zip(self.words, self.values, self.groups)])
 
     def label_step(self) -> int:
