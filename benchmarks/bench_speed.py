@@ -137,6 +137,25 @@ def bundled_speed(model: LoadedModel, repeats: int) -> dict:
                       "lm_generate_s": by_name.get("lm.py:generate", 0.0),
                       "decode_s": by_name.get("generation.py:decode", 0.0),
                       "steps": take.latents.shape[0]}
+    codec = model.compression_model
+    res["decoder"] = {"gl_iters": int(getattr(codec, "gl_iters", 0)), "gl_init": str(getattr(codec, "gl_init", "random"))}
+    # where the default explanation's time goes: one explanation under cProfile
+    prof = cProfile.Profile()
+    prof.enable()
+    ex = explain(model, take)
+    prof.disable()
+    cum: dict[str, float] = {}
+    for (file, _, func), (_, _, _, cumtime, _) in pstats.Stats(prof).stats.items():
+        key = f"{pathlib.Path(file).name}:{func}"
+        cum[key] = max(cum.get(key, 0.0), cumtime)
+    res["explain_profile"] = {
+        "total_s": cum.get("base.py:explain", 0.0), "epochs": int(ex.extras.get("epochs_run", 0)),
+        "backward_s": cum.get("<method 'run_backward' of 'torch._C._EngineBase' objects>", 0.0) or
+        cum.get("~:<method 'run_backward' of 'torch._C._EngineBase' objects>", 0.0),
+        "lm_passes_s": cum.get("teacher.py:forward", 0.0),
+        "explainers_s": cum.get("_audiogenx_nets.py:forward", 0.0),
+        "adam_s": cum.get("adam.py:step", 0.0),
+        "setup_s": cum.get("audiogenx.py:_explainer_net", 0.0)}
     return res
 
 
@@ -347,7 +366,8 @@ def render(res: dict, path: pathlib.Path) -> None:
         for key, label in (("generate_s", "engine generate"), ("live_s", "… with the live map (on_live)"),
                            ("stream_s", "… with streaming previews (on_audio)"),
                            ("audiocraft_s", "audiocraft `AudioGen.generate`"),
-                           ("decode_s", "codec decode alone (Griffin-Lim, 32 iterations)"),
+                           ("decode_s", "codec decode alone (Griffin-Lim, {} iterations)".format(
+                               b.get("decoder", {}).get("gl_iters", 32))),
                            ("text_encoder_s", "text encoder alone"),
                            ("explain_s", "default explanation (AudioGenX, default settings)"),
                            ("first_chunk_s", "first streamed chunk arrives after")):
@@ -365,6 +385,15 @@ def render(res: dict, path: pathlib.Path) -> None:
                       f"Time in torch kernels {p['torch_kernels_s']:.2f} s vs Python frames {p['python_s']:.2f} s "
                       f"({100 * p['python_s'] / p['total_s']:.0f} % of the profile is Python, almost all inside "
                       "audiocraft's streaming transformer: module calls, masks, einops, KV concatenation)."]
+        e = b.get("explain_profile")
+        if e and e.get("total_s"):
+            t = e["total_s"]
+            lines += ["", f"Where the default explanation's time goes (cProfile of one, {e['epochs']} epochs, {t:.2f} s "
+                      f"profiled): backward passes {e['backward_s']:.2f} s ({100 * e['backward_s'] / t:.0f} %: through the "
+                      f"LM to the masks and the explainers' first-layer gradient), teacher-forced LM passes {e['lm_passes_s']:.2f} s "
+                      f"({100 * e['lm_passes_s'] / t:.0f} %), explainer MLPs forward {e['explainers_s']:.2f} s "
+                      f"({100 * e['explainers_s'] / t:.0f} %), Adam {e['adam_s']:.2f} s ({100 * e['adam_s'] / t:.0f} %), "
+                      f"explainer set-up {e['setup_s']:.2f} s ({100 * e['setup_s'] / t:.0f} %)."]
     la = res.get("live")
     if la:
         fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
