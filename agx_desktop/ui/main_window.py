@@ -16,6 +16,7 @@ from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from agx_desktop.engine.errors import IntervalError
+from agx_desktop.engine.word_kinds import classify_scores, interval_contrast
 
 from . import tasks
 from .actions import ActionTable
@@ -202,7 +203,6 @@ class MainWindow(QMainWindow):
     def _refresh_importance(self) -> None:
         """Bars and chips show the explanation's word importance, of the selection when there is one, in
         the chosen view; with the contrast variant asked for, the selection's minus the rest of the clip's."""
-        from ..engine.word_kinds import classify_scores, interval_contrast
         item, sel = self.session.current, self.session.selection
         self.importance.set_interval_selected(sel is not None)
         if not self.session.explanation_matches(item):
