@@ -179,3 +179,33 @@ def test_int8_with_bf16_shares_the_int8_copy(custom_attention_model):
     assert only.lm is both.lm and back.lm is model.lm
     take = generate(both, PROMPT, P)
     assert np.isfinite(take.audio).all() and take.speed["label"] == "bf16+int8"
+
+
+def _audiocraft_generate(lm, prompt: str, seed: int, steps: int) -> torch.Tensor:
+    """audiocraft's own ``LMModel.generate`` (sampling, top-k, CFG), seeded."""
+    from agx_desktop.engine.model_inputs import conditions_for
+    torch.manual_seed(seed)
+    return lm.generate(None, conditions_for(prompt), max_gen_len=steps, use_sampling=True, temp=1.0, top_k=32,
+                       cfg_coef=3.0, two_step_cfg=False)
+
+
+@pytest.mark.parametrize("which", ["tiny (custom attention)", "bundled (trained)"])
+def test_cross_kv_cache_is_exact_against_audiocrafts_generate(which, custom_attention_model):
+    """speed.cross_kv_cache (the condition's cross-attention K/V projected once per generation, float32)
+    gives audiocraft's own generate the same codes, bit for bit, while answering every step after the
+    first from the cache; on exit the model's float Parameters are back, untouched."""
+    from agx_desktop.engine.models import load_model
+    from agx_desktop.engine.speed import cross_kv_cache, kv_cache_counts
+    lm = (custom_attention_model if which.startswith("tiny") else load_model("bundled", "cpu")).lm
+    before = {n: p for n, p in lm.named_parameters()}
+    plain = _audiocraft_generate(lm, "a dog barks then a bell rings", 11, 20)
+    with torch.no_grad(), cross_kv_cache(lm, min_dim=0) as swapped:
+        cached = _audiocraft_generate(lm, "a dog barks then a bell rings", 11, 20)
+        reused, computed = kv_cache_counts(lm)
+    layers = len(lm.transformer.layers)
+    assert swapped == layers and computed == 2 * layers and reused == 2 * layers * (20 + 3 - 1)
+    assert torch.equal(plain, cached)
+    after = {n: p for n, p in lm.named_parameters()}
+    assert after.keys() == before.keys() and all(after[n] is before[n] for n in before)
+    with cross_kv_cache(lm) as swapped:  # small models are left alone by default (Python-bound steps)
+        assert swapped == 0

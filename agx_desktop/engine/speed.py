@@ -89,46 +89,37 @@ def quantized_lm(lm: nn.Module) -> nn.Module:
     return copied
 
 
-class Int8InProjection(torch.Tensor):
-    """audiocraft's packed attention in-projection weight ``[3 * D, D]``, held as int8.
-
-    A tensor with the weight's shape and no data (on the meta device) that stands in for the
-    ``in_proj_weight`` Parameter of a ``StreamingMultiheadAttention``. Its ``__torch_function__`` answers
-    the only things audiocraft's attention (and :mod:`.intervention`) does with it: ``.shape``, the row
-    slices ``[:D]``, ``[D:2D]``, ``[2D:]`` a cross-attention takes, and ``F.linear(x, w, b)``, which runs
-    torch's dynamic int8 GEMM (``quantized::linear_dynamic``, the kernel of ``quantize_dynamic``'s
-    Linear) on weights packed once. Anything else raises: a float read of these weights cannot happen.
+class PackedInProjection(torch.Tensor):
+    """A data-less stand-in (meta device, the weight's shape) for the ``in_proj_weight`` Parameter of an
+    audiocraft ``StreamingMultiheadAttention``, whose ``__torch_function__`` answers the only things that
+    attention (and :mod:`.intervention`) does with it: ``.shape``, the row slices ``[:D]``, ``[D:2D]``,
+    ``[2D:]`` a cross-attention takes, and ``F.linear(x, w, b)``, computed by :meth:`_compute` from the
+    weights the subclass keeps per row range (``_parts``). Anything else raises.
 
     Cross-attention keys and values (rows ``[D:]``): the condition tokens are the same at every sampling
     step, yet audiocraft projects them anew at each one (2·D² weights per layer and step). While no
     gradient is recorded, a K/V call whose input equals the previous one (compared element for element)
-    returns that call's output: the same numbers (the same int8 arithmetic on the same input), computed
-    once per generation instead of once per step.
+    returns that call's output: the same numbers, computed once per generation instead of once per step.
     """
 
-    _parts: dict[tuple[int, int], tp.Any]  # rows (start, stop) -> torch's dynamic quantised Linear
+    what = "in-projection"
+    _parts: dict[tuple[int, int], tp.Any]  # rows (start, stop) -> what computes x @ W[start:stop].T
     _rows: tuple[int, int]
     _cache_kv: bool
     _last: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]]
     hits: list[int]  # [K/V calls answered from the cache, K/V calls computed]: for tests and benchmarks
 
     @staticmethod
-    def __new__(cls, weight: torch.Tensor, cross_attention: bool) -> "Int8InProjection":
-        from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-        from torch.ao.quantization import per_channel_dynamic_qconfig
-        self = torch.Tensor._make_subclass(cls, torch.empty(weight.shape, dtype=weight.dtype, device="meta"))
-        dim = weight.shape[0] // 3
-        rows = [(0, dim), (dim, 2 * dim), (2 * dim, 3 * dim)] if cross_attention else [(0, 3 * dim)]
-        self._parts = {}
-        for start, stop in rows:  # per output row scales: q, k and v rows keep their own ranges
-            float_linear = nn.Linear(weight.shape[1], stop - start, bias=False)
-            float_linear.weight = nn.Parameter(weight.detach()[start:stop].float(), requires_grad=False)
-            float_linear.qconfig = per_channel_dynamic_qconfig
-            self._parts[(start, stop)] = DynamicLinear.from_float(float_linear)
-        self._rows, self._cache_kv, self._last, self.hits = (0, weight.shape[0]), cross_attention, {}, [0, 0]
+    def _stand_in(cls: type, shape: tp.Sequence[int], parts: dict, cross_attention: bool) -> tp.Any:
+        self = torch.Tensor._make_subclass(cls, torch.empty(tuple(shape), device="meta"))
+        self._parts, self._rows, self._cache_kv, self._last, self.hits = (parts, (0, shape[0]), cross_attention,
+                                                                           {}, [0, 0])
         return self
 
-    def _view(self, rows: tuple[int, int]) -> "Int8InProjection":
+    def _compute(self, part: tp.Any, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _view(self, rows: tuple[int, int]) -> "PackedInProjection":
         view = torch.Tensor._make_subclass(type(self), torch.empty((rows[1] - rows[0], self.shape[1]), device="meta"))
         view._parts, view._rows, view._cache_kv, view._last, view.hits = (self._parts, rows, self._cache_kv,
                                                                            self._last, self.hits)
@@ -137,14 +128,14 @@ class Int8InProjection(torch.Tensor):
     def _linear(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         part = self._parts.get(self._rows)
         if part is None:
-            raise TypeError(f"int8 in-projection: rows {self._rows} were not packed (packed: {sorted(self._parts)})")
+            raise TypeError(f"{self.what}: rows {self._rows} were not packed (packed: {sorted(self._parts)})")
         kv = self._cache_kv and self._rows[0] > 0 and not torch.is_grad_enabled()
         if kv:
             last = self._last.get(self._rows)
             if last is not None and last[0].shape == x.shape and last[0].dtype == x.dtype and torch.equal(last[0], x):
                 self.hits[0] += 1
                 return last[1]
-        out = part(x if x.dtype == torch.float32 else x.float()).to(x.dtype)
+        out = self._compute(part, x)
         if bias is not None:
             out = out + bias
         if kv:
@@ -158,7 +149,7 @@ class Int8InProjection(torch.Tensor):
         if func is F.linear:
             x, weight = args[0], args[1]
             bias = args[2] if len(args) > 2 else kwargs.get("bias")
-            if isinstance(weight, Int8InProjection) and not isinstance(x, Int8InProjection):
+            if isinstance(weight, PackedInProjection) and not isinstance(x, PackedInProjection):
                 return weight._linear(x, bias)
         elif func is torch.Tensor.__getitem__ and isinstance(args[1], slice) and args[1].step in (None, 1):
             weight, index = args
@@ -167,11 +158,86 @@ class Int8InProjection(torch.Tensor):
         elif getattr(func, "__name__", "") in ("__get__", "size", "dim", "__repr__", "__format__"):
             with torch._C.DisableTorchFunctionSubclass():  # shape, dtype, device: the meta tensor's own
                 return func(*args, **kwargs)
-        raise TypeError(f"int8 in-projection: {getattr(func, '__name__', func)} is not supported "
-                        "(the float weights are gone: only F.linear and row slices are)")
+        raise TypeError(f"{cls.what}: {getattr(func, '__name__', func)} is not supported "
+                        "(only F.linear and row slices are)")
 
-    def __deepcopy__(self, memo: dict) -> "Int8InProjection":
-        return self  # packed, never written: a copy of the LM may share it
+    def __deepcopy__(self, memo: dict) -> "PackedInProjection":
+        return self  # never written: a copy of the LM may share it
+
+
+class Int8InProjection(PackedInProjection):
+    """audiocraft's packed attention in-projection weight ``[3 * D, D]``, held as int8
+    (:class:`PackedInProjection`): ``F.linear`` runs torch's dynamic int8 GEMM
+    (``quantized::linear_dynamic``, the kernel of ``quantize_dynamic``'s Linear) on weights packed once,
+    per output row scales (q, k and v rows keep their own ranges). The float32 weights are gone, so a
+    float read of them cannot happen. Its cross-attention K/V cache repeats the same int8 arithmetic on
+    the same input, so it changes no number.
+    """
+
+    what = "int8 in-projection"
+
+    @staticmethod
+    def __new__(cls, weight: torch.Tensor, cross_attention: bool) -> "Int8InProjection":
+        from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+        from torch.ao.quantization import per_channel_dynamic_qconfig
+        dim = weight.shape[0] // 3
+        rows = [(0, dim), (dim, 2 * dim), (2 * dim, 3 * dim)] if cross_attention else [(0, 3 * dim)]
+        parts = {}
+        for start, stop in rows:
+            float_linear = nn.Linear(weight.shape[1], stop - start, bias=False)
+            float_linear.weight = nn.Parameter(weight.detach()[start:stop].float(), requires_grad=False)
+            float_linear.qconfig = per_channel_dynamic_qconfig
+            parts[(start, stop)] = DynamicLinear.from_float(float_linear)
+        return PackedInProjection._stand_in(cls, weight.shape, parts, cross_attention)
+
+    def _compute(self, part: tp.Any, x: torch.Tensor) -> torch.Tensor:
+        return part(x if x.dtype == torch.float32 else x.float()).to(x.dtype)
+
+
+class CachedInProjection(PackedInProjection):
+    """A cross-attention's float in-projection weight as it is (row views of the same Parameter), with
+    :class:`PackedInProjection`'s K/V cache: ``F.linear`` is torch's own on the same weight rows, so every
+    number is the one audiocraft computes; the condition's keys and values are computed once per
+    generation. Put in place only while sampling, by :func:`cross_kv_cache`."""
+
+    what = "cross-attention in-projection"
+
+    @staticmethod
+    def __new__(cls, weight: torch.Tensor) -> "CachedInProjection":
+        dim = weight.shape[0] // 3
+        parts = {(a, b): weight[a:b] for a, b in ((0, dim), (dim, 2 * dim), (2 * dim, 3 * dim))}
+        return PackedInProjection._stand_in(cls, weight.shape, parts, True)
+
+    def _compute(self, part: tp.Any, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, part)
+
+
+#: LM width from which :func:`cross_kv_cache` swaps its stand-ins in: below it (the bundled model, 192
+#: wide) a step is Python-bound and the K/V GEMMs are microseconds, so the stand-in's dispatch would cost more.
+CROSS_KV_MIN_DIM = 1024
+
+
+@contextlib.contextmanager
+def cross_kv_cache(lm: nn.Module, min_dim: int = CROSS_KV_MIN_DIM) -> tp.Iterator[int]:
+    """While the body runs, each custom cross-attention of ``lm`` (dim ≥ ``min_dim``) computes the
+    condition's keys and values once per generation instead of once per step (:class:`CachedInProjection`);
+    every number stays the one audiocraft computes (tested against its own ``generate``). The float
+    Parameters are put back on exit, even on error; nothing else about ``lm`` changes. Yields how many
+    attentions were swapped."""
+    swapped: list[tuple[nn.Module, nn.Parameter]] = []
+    if int(getattr(lm, "dim", 0)) >= min_dim:
+        for module in lm.modules():
+            weight = module._parameters.get("in_proj_weight")
+            if weight is not None and getattr(module, "custom", False) and getattr(module, "cross_attention", False):
+                del module._parameters["in_proj_weight"]
+                module.__dict__["in_proj_weight"] = CachedInProjection(weight)
+                swapped.append((module, weight))
+    try:
+        yield len(swapped)
+    finally:
+        for module, weight in reversed(swapped):
+            module.__dict__.pop("in_proj_weight", None)
+            module._parameters["in_proj_weight"] = weight
 
 
 def quantize_in_projections(lm: nn.Module) -> int:
@@ -194,7 +260,7 @@ def quantize_in_projections(lm: nn.Module) -> int:
 def kv_cache_counts(lm: nn.Module) -> tuple[int, int]:
     """(cross-attention K/V projections answered from the cache, computed) in ``lm`` so far."""
     seen = {id(m.__dict__["in_proj_weight"].hits): m.__dict__["in_proj_weight"].hits for m in lm.modules()
-            if isinstance(m.__dict__.get("in_proj_weight"), Int8InProjection)}
+            if isinstance(m.__dict__.get("in_proj_weight"), PackedInProjection)}
     return sum(h[0] for h in seen.values()), sum(h[1] for h in seen.values())
 
 
