@@ -53,7 +53,7 @@ def test_the_decoded_audio_fills_in_over_the_full_take_then_the_take_replaces_it
                      "decoded": tl.preview.decoded_seconds, "buffered": p.buffered_frames / p.sample_rate,
                      "playhead": tl.playhead(), "pending": tuple(tl.pending[0].getRegion()),
                      "spec_cols": 0 if tl.spec_img.image is None else tl.spec_img.image.shape[0],
-                     "label": tl.pending_labels[0].isVisible(), "title": tl.wave.titleLabel.text,
+                     "label": tl.pending_labels[0].textItem.toPlainText() if tl.pending_labels[0].isVisible() else "", "title": tl.wave.titleLabel.text,
                      "heat": (tl.heat_state, tl.heat_img.mapRectToParent(tl.heat_img.boundingRect()).width())})
     w.runner.audio.connect(on_chunk)
     _generate(w, qtbot, 3.0, seed=5)
@@ -64,7 +64,8 @@ def test_the_decoded_audio_fills_in_over_the_full_take_then_the_take_replaces_it
         assert s["curve_end"] <= s["decoded"] <= s["buffered"] + 1e-9  # drawn only where decoded
         assert s["playhead"] <= s["decoded"] + 1e-9  # never drawn past the decoded end
         assert s["pending"] == pytest.approx((s["decoded"], total))  # the rest is hatched
-        assert "generating" in s["title"]
+        assert "being generated" in s["title"]
+        assert s["label"] in ("", f"generating… {s['decoded']:.1f} of {total:.1f} s decoded")
         assert s["heat"] == ("live", pytest.approx(total))  # the live map on the same time axis
     assert seen[0]["curve_end"] < 0.5 * total and seen[0]["label"]  # the first chunk: a short start, not a take
     growth = [s["curve_end"] for s in seen]

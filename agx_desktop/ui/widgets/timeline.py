@@ -39,6 +39,7 @@ LABEL_GAP_PX = 0.5  # at least this much between two row labels
 FILL_INTERVAL_MS = 100  # the audio of a take being generated is redrawn at most 10 times a second
 PENDING_BRUSH = QBrush(QColor(154, 160, 166, 70), Qt.BrushStyle.BDiagPattern)  # not decoded yet: hatched
 PENDING_TEXT = "generating…"
+PENDING_TITLE = "the take being generated, as it decodes (preview)"
 SPEED_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
 
 
@@ -335,6 +336,9 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.wave.setXRange(0, self.duration, padding=0)
         for item in (*self.pending, *self.pending_labels):
             item.show()
+        # set once: a title's text changing at each redraw would lay the panes out again each time
+        self.wave.setTitle(f"Waveform — {PENDING_TITLE}", color="#e0b050", size="9pt")
+        self.spec.setTitle(f"Spectrogram — {PENDING_TITLE}", color="#e0b050", size="9pt")
 
     def _draw_preview(self) -> None:
         """Draw the audio handed in last: waveform buckets, spectrogram columns, the hatched rest."""
@@ -349,17 +353,16 @@ class TimelineView(pg.GraphicsLayoutWidget):
         if len(db):
             self.spec_img.setImage(db, autoLevels=False)
             self.spec_img.setRect(QRectF(0, 0, len(db) * preview.hop_seconds, preview.sample_rate / 2.0))
-            self.spec_bar.setLevels(preview.levels())
+            if preview.levels() != tuple(self.spec_bar.levels()):
+                self.spec_bar.setLevels(preview.levels())
         end, total = preview.decoded_seconds, preview.total_seconds
         for region in self.pending:
             region.setRegion((end, total))
         self.pending_labels[0].setPos((end + total) / 2, 0.0)
         self.pending_labels[1].setPos((end + total) / 2, preview.sample_rate / 4.0)
         for label in self.pending_labels:
+            label.setText(f"{PENDING_TEXT} {end:.1f} of {total:.1f} s decoded")
             label.setVisible(total - end > 1e-6)
-        note = f" — generating: {end:.1f} of {total:.1f} s decoded (preview)"
-        self.wave.setTitle("Waveform" + note, color="#e0b050", size="9pt")
-        self.spec.setTitle("Spectrogram" + note, color="#e0b050", size="9pt")
         self.set_playhead(self._playhead_wanted)  # it may move on now that more is decoded
 
     def _end_fill(self, restore: bool) -> None:
