@@ -47,6 +47,11 @@ def test_explanation_json(tiny_model, tiny_take, tmp_path):
     assert len(doc["importance"]) == len(doc["words"]) and all(0 <= v <= 1 for v in doc["importance"])
     assert len(doc["per_frame"]) == 50 and doc["frame_rate"] == 50
     assert doc["params"]["seed"] == 0 and doc["seconds"] > 0
+    # each word's kind beside its score (the "Sound words first" view's grouping), scores the interval's
+    kinds = doc["word_kinds"]
+    assert [k["word"] for k in kinds] == doc["words"] and [k["score"] for k in kinds] == doc["importance"]
+    assert {k["kind"] for k in kinds} <= {"content", "function"} and sorted(k["rank"] for k in kinds) == list(
+        range(1, len(kinds) + 1))
     back = take_folder.load_explanation(folder)
     np.testing.assert_allclose(back.word_importance((0.2, 0.6)), doc["importance"], atol=1e-5)
     # re-saving the same take keeps its explanation

@@ -168,10 +168,13 @@ class Explanation:
             if not _strict_json_ok(value):
                 raise ExplanationError(f"the explanation's {name} hold values JSON cannot store (NaN, "
                                        "infinity or objects): explain the take again")
+        importance = self.word_importance(interval)
+        from .word_kinds import classify_scores
         return {
             "format": "agx-explanation/1", "method": self.method, "model": self.model_id,
             "prompt": self.prompt, "take_id": self.take_id, "words": self.words,
-            "importance": [float(v) for v in self.word_importance(interval)],
+            "importance": [float(v) for v in importance],
+            "word_kinds": classify_scores(self.words, importance).to_json(),
             "interval": None if interval is None else [float(interval[0]), float(interval[1])],
             "per_frame": np.round(self.per_frame_words(), 6).tolist(),
             "frame_rate": self.frame_rate, "word_aggregation": self.word_aggregation,

@@ -127,8 +127,8 @@ def test_a_settings_file_from_before_still_loads(data_dir):
     (data_dir / "settings.json").write_text(json.dumps(old))
     s = load_settings()
 
-    def kept(d: dict) -> None:  # every old key and value is there; new keys (export true_peak/max_limit) added
-        assert {k: v for k, v in d.items() if k != "export"} == {k: v for k, v in old.items() if k != "export"}
+    def kept(d: dict) -> None:  # every old key and value is there; new keys (export true_peak/max_limit, …) added
+        assert {k: d[k] for k in old if k != "export"} == {k: v for k, v in old.items() if k != "export"}
         assert {k: d["export"][k] for k in old["export"]} == old["export"]
         from agx_desktop.engine.delivery.loudness import CEILING_DB, MAX_LIMIT_DB
         assert d["export"]["true_peak"] == CEILING_DB and d["export"]["max_limit"] == MAX_LIMIT_DB
