@@ -209,3 +209,24 @@ def test_cross_kv_cache_is_exact_against_audiocrafts_generate(which, custom_atte
     assert after.keys() == before.keys() and all(after[n] is before[n] for n in before)
     with cross_kv_cache(lm) as swapped:  # small models are left alone by default (Python-bound steps)
         assert swapped == 0
+
+
+def test_the_live_map_works_under_int8_and_the_kv_cache(custom_attention_model):
+    """The live map (engine/live.py) reads the cross-attention in-projection's query/key rows: under int8
+    it gets the int8 values, under the float K/V cache the float ones, and one row arrives per step; with
+    the cache the rows equal those without it."""
+    from agx_desktop.engine.speed import cross_kv_cache
+    model = custom_attention_model
+    params = GenerationParams(duration=0.5, seed=4, top_k=32)
+
+    def live_rows(m):
+        rows = []
+        take = generate(m, "a dog barks", params, on_live=lambda step, scores: rows.append((step, scores.copy())))
+        return take, rows
+    take, rows = live_rows(model.with_speed(SpeedSettings(int8=True)))
+    assert [s for s, _ in rows] == list(range(take.codes.shape[-1] + 3)) and all(np.isfinite(r).all() for _, r in rows)
+    plain_take, plain = live_rows(model)
+    with cross_kv_cache(model.lm, min_dim=0):
+        cached_take, cached = live_rows(model)
+    assert torch.equal(plain_take.codes, cached_take.codes)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(plain, cached)) and len(plain) == len(cached)

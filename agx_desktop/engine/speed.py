@@ -93,8 +93,9 @@ class PackedInProjection(torch.Tensor):
     """A data-less stand-in (meta device, the weight's shape) for the ``in_proj_weight`` Parameter of an
     audiocraft ``StreamingMultiheadAttention``, whose ``__torch_function__`` answers the only things that
     attention (and :mod:`.intervention`) does with it: ``.shape``, the row slices ``[:D]``, ``[D:2D]``,
-    ``[2D:]`` a cross-attention takes, and ``F.linear(x, w, b)``, computed by :meth:`_compute` from the
-    weights the subclass keeps per row range (``_parts``). Anything else raises.
+    ``[2D:]`` a cross-attention takes, ``F.linear(x, w, b)``, computed by :meth:`_compute` from the
+    weights the subclass keeps per row range (``_parts``), and ``w.float()`` of a slice (:mod:`.live` folds
+    the query rows into its keys once per take). Anything else raises.
 
     Cross-attention keys and values (rows ``[D:]``): the condition tokens are the same at every sampling
     step, yet audiocraft projects them anew at each one (2·D² weights per layer and step). While no
@@ -119,6 +120,16 @@ class PackedInProjection(torch.Tensor):
     def _compute(self, part: tp.Any, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _dense(self) -> torch.Tensor:
+        """These rows as a float32 tensor (``w.float()``): what :mod:`.live` folds into its keys."""
+        raise NotImplementedError
+
+    def _part(self) -> tp.Any:
+        part = self._parts.get(self._rows)
+        if part is None:
+            raise TypeError(f"{self.what}: rows {self._rows} were not packed (packed: {sorted(self._parts)})")
+        return part
+
     def _view(self, rows: tuple[int, int]) -> "PackedInProjection":
         view = torch.Tensor._make_subclass(type(self), torch.empty((rows[1] - rows[0], self.shape[1]), device="meta"))
         view._parts, view._rows, view._cache_kv, view._last, view.hits = (self._parts, rows, self._cache_kv,
@@ -126,9 +137,7 @@ class PackedInProjection(torch.Tensor):
         return view
 
     def _linear(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        part = self._parts.get(self._rows)
-        if part is None:
-            raise TypeError(f"{self.what}: rows {self._rows} were not packed (packed: {sorted(self._parts)})")
+        part = self._part()
         kv = self._cache_kv and self._rows[0] > 0 and not torch.is_grad_enabled()
         if kv:
             last = self._last.get(self._rows)
@@ -155,6 +164,8 @@ class PackedInProjection(torch.Tensor):
             weight, index = args
             start, stop, _ = index.indices(weight._rows[1] - weight._rows[0])
             return weight._view((weight._rows[0] + start, weight._rows[0] + stop))
+        elif func is torch.Tensor.float and isinstance(args[0], PackedInProjection) and len(args) == 1:
+            return args[0]._dense()  # the live map folds the query rows into the keys once per take
         elif getattr(func, "__name__", "") in ("__get__", "size", "dim", "__repr__", "__format__"):
             with torch._C.DisableTorchFunctionSubclass():  # shape, dtype, device: the meta tensor's own
                 return func(*args, **kwargs)
@@ -193,6 +204,9 @@ class Int8InProjection(PackedInProjection):
     def _compute(self, part: tp.Any, x: torch.Tensor) -> torch.Tensor:
         return part(x if x.dtype == torch.float32 else x.float()).to(x.dtype)
 
+    def _dense(self) -> torch.Tensor:
+        return self._part().weight().dequantize()  # the int8 values, as the GEMM uses them
+
 
 class CachedInProjection(PackedInProjection):
     """A cross-attention's float in-projection weight as it is (row views of the same Parameter), with
@@ -210,6 +224,9 @@ class CachedInProjection(PackedInProjection):
 
     def _compute(self, part: tp.Any, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, part)
+
+    def _dense(self) -> torch.Tensor:
+        return self._part().float()
 
 
 #: LM width from which :func:`cross_kv_cache` swaps its stand-ins in: below it (the bundled model, 192
