@@ -5,6 +5,10 @@ with one is not the take the same seed gives without it. Their fidelity (per-ste
 distributions against float32 under teacher forcing: KL and top-1 agreement) and speed are
 measured side by side by ``benchmarks/bench_speed.py`` (``benchmarks/results/speed.md``), which is
 what the defaults rest on. A model gets them through :meth:`.models.LoadedModel.with_speed`.
+
+Also here, changing no number: :func:`cross_kv_cache`, the condition's cross-attention keys/values
+projected once per generation instead of at every step (part of int8 always; for float32 LMs a context
+around sampling).
 """
 from __future__ import annotations
 
