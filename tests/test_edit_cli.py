@@ -48,6 +48,22 @@ def test_timeline_from_arguments_and_from_a_file(agx, tmp_path):
     assert np.array_equal(a, b)
 
 
+def test_explain_interval_of_a_timeline_take_gives_0_to_words_of_segments_it_does_not_touch(agx, tmp_path):
+    """`agx explain --interval` (printout and explanation.json) agrees with the app: the first segment's
+    words were not in the text the model attended to over 0.6-1 s, so their importance there is 0."""
+    out = tmp_path / "line"
+    assert agx("timeline", "0-0.5: a dog barks", "0.5-1: a bell rings", "--seed", 2, "--out", out)[0] == 0
+    code, stdout, err = agx("explain", out, "--method", "random", "--interval", 0.6, 1.0)
+    assert code == 0, err
+    doc = json.loads((out / "explanation.json").read_text())
+    assert doc["word_spans"] == [[0.0, 0.5]] * 3 + [[0.5, 1.0]] * 3
+    assert doc["importance"][:3] == [0.0, 0.0, 0.0] and min(doc["importance"][3:]) > 0
+    printed = {line.split()[-2]: float(line.split()[0]) for line in stdout.splitlines()[1:] if line.strip()}
+    assert printed["dog"] == 0.0 and printed["bell"] > 0
+    per_frame = np.asarray(doc["per_frame"])  # the heatmap: a segment's words only over that segment
+    assert not per_frame[25:, :3].any() and not per_frame[:25, 3:].any()
+
+
 @pytest.mark.parametrize("args,message", [
     (["region", "{take}", "--out", "{tmp}/x"], "--from"),
     (["region", "{take}", "--from", "0.5", "--replace", "snow=rain", "--out", "{tmp}/x"], "not a word of the prompt"),

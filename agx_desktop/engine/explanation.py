@@ -100,6 +100,11 @@ class Explanation:
     seconds: float = 0.0
     word_aggregation: WordAggregation = "max"
     extras: dict = field(default_factory=dict)
+    #: Seconds over which each word conditioned the model (a timeline take's segments,
+    #: :func:`.timeline.word_spans`); ``None``: every word, the whole take. A word outside an interval's
+    #: span was not in the text the model attended to there, so nothing there depends on it: its
+    #: importance there is 0 whatever its (unconstrained) mask value.
+    word_spans: list[tuple[float, float]] | None = None
 
     @property
     def words(self) -> list[str]:
@@ -129,8 +134,13 @@ class Explanation:
         return self.step_masks[steps].mean(axis=0)
 
     def word_importance(self, interval: Interval = None) -> np.ndarray:
-        """[words] importance of each prompt word in [0, 1]."""
-        return self.text.tokens_to_words(self.token_importance(interval), self.word_aggregation)
+        """[words] importance of each prompt word in [0, 1] (0 for a word whose span, see
+        :attr:`word_spans`, the interval does not touch)."""
+        values = self.text.tokens_to_words(self.token_importance(interval), self.word_aggregation)
+        if self.word_spans is None or interval is None:
+            return values
+        lo, hi = float(interval[0]), float(interval[1])
+        return np.where([a < hi and b > lo for a, b in self.word_spans], values, 0.0)
 
     def per_frame_tokens(self) -> np.ndarray:
         """[frames, L]: for each audio frame, the mean mask of the steps that predict it."""
@@ -144,8 +154,13 @@ class Explanation:
         return sums / np.maximum(counts, 1)[:, None]
 
     def per_frame_words(self) -> np.ndarray:
-        """[frames, words] the word × time heatmap."""
-        return self.text.tokens_to_words(self.per_frame_tokens(), self.word_aggregation)
+        """[frames, words] the word × time heatmap (0 outside a word's span, see :attr:`word_spans`)."""
+        values = self.text.tokens_to_words(self.per_frame_tokens(), self.word_aggregation)
+        if self.word_spans is None:
+            return values
+        t = np.arange(values.shape[0])[:, None] / self.frame_rate
+        spans = np.asarray(self.word_spans, dtype=np.float64).reshape(-1, 2)
+        return np.where((t >= spans[:, 0]) & (t < spans[:, 1]), values, 0.0)
 
     def mask_size(self) -> float:
         """Mean mask value (the paper's "size" column)."""
@@ -169,12 +184,10 @@ class Explanation:
                 raise ExplanationError(f"the explanation's {name} hold values JSON cannot store (NaN, "
                                        "infinity or objects): explain the take again")
         importance = self.word_importance(interval)
-        from .word_kinds import classify_scores
         return {
             "format": "agx-explanation/1", "method": self.method, "model": self.model_id,
             "prompt": self.prompt, "take_id": self.take_id, "words": self.words,
             "importance": [float(v) for v in importance],
-            "word_kinds": classify_scores(self.words, importance).to_json(),
             "interval": None if interval is None else [float(interval[0]), float(interval[1])],
             "per_frame": np.round(self.per_frame_words(), 6).tolist(),
             "frame_rate": self.frame_rate, "word_aggregation": self.word_aggregation,
@@ -182,6 +195,7 @@ class Explanation:
             "tokens": self.text.tokens, "token_word": self.text.token_word,
             "token_importance": [float(v) for v in self.token_importance(interval)],
             "n_frames": self.n_frames, "step_frames": self.step_frames,
+            "word_spans": None if self.word_spans is None else [[float(a), float(b)] for a, b in self.word_spans],
             "step_masks": np.round(self.step_masks, 6).tolist(), "text": self.text.to_dict(),
             "extras": self.extras,
         }
@@ -252,10 +266,18 @@ class Explanation:
         for key, value in (("params", params), ("extras", extras)):
             if not isinstance(value, dict) or not _strict_json_ok(value):
                 raise ExplanationError(f"'{key}' must be an object of finite values")
+        spans = d.get("word_spans")
+        if spans is not None:
+            if not isinstance(spans, list) or len(spans) != len(text.words) or not all(
+                    isinstance(s, list) and len(s) == 2 and all(_finite(v) for v in s) and s[0] < s[1] for s in spans):
+                raise ExplanationError(f"'word_spans' must be null or one [start, end] pair of seconds per word "
+                                       f"({len(text.words)}), start < end")
+            spans = [(float(a), float(b)) for a, b in spans]
         return cls(method=strings["method"], model_id=strings["model"], prompt=strings["prompt"],
                    take_id=strings["take_id"], text=text, step_masks=masks,
                    step_frames=[list(f) for f in frames], n_frames=n_frames, frame_rate=float(frame_rate),
-                   params=dict(params), seconds=float(seconds), word_aggregation=aggregation, extras=dict(extras))
+                   params=dict(params), seconds=float(seconds), word_aggregation=aggregation, extras=dict(extras),
+                   word_spans=spans)
 
     def to_csv_rows(self) -> list[list[str]]:
         """Rows of a CSV: time (s) then one column per word, one row per frame."""

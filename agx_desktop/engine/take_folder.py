@@ -1000,6 +1000,8 @@ def save_explanation(explanation: Explanation, folder: str | os.PathLike[str],
         if take_id != getattr(explanation, "take_id", None):
             raise ExplanationError(f"the take in {target} changed while it was being explained: explain it again")
         doc = explanation.to_json(interval)  # ExplanationError for NaN, IntervalError for a bad interval
+        from .word_kinds import classify_scores  # each word's kind beside its score (scores unchanged)
+        doc["word_kinds"] = classify_scores(explanation.words, doc["importance"]).to_json()
         try:
             text = fsio.strict_json(doc)
         except ValueError as exc:
@@ -1043,4 +1045,6 @@ def load_explanation(folder: str | os.PathLike[str], take: Take | None = None) -
         if explanation.words != take.words or explanation.n_frames != n_frames \
                 or explanation.n_steps != int(take.latents.shape[0]):
             raise ExplanationError(f"{path} does not fit its take (other words or length): {again}")
+        from .timeline import fill_word_spans
+        fill_word_spans(explanation, take)
     return explanation

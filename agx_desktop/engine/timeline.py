@@ -61,6 +61,7 @@ from .safetext import check_prompt_chars, normalise_prompt
 from .take import GenerationParams, Take
 
 if tp.TYPE_CHECKING:
+    from .explanation import Explanation
     from .progress import CancelToken, ProgressFn
 
 TIMELINE_JOIN = ". "
@@ -333,14 +334,30 @@ def segment_words(take: Take) -> list[tuple[float, float, list[str]]]:
     return [(s.start, s.end, split_words(s.text)[0]) for s in take_segments(take)]
 
 
+def word_spans(take: Take) -> list[tuple[float, float]] | None:
+    """(start, end) seconds of the segment each of a timeline take's words (in prompt order) belongs to:
+    where it conditioned the model (:attr:`.explanation.Explanation.word_spans`); None for a take
+    that is not a timeline (every word conditioned the whole take)."""
+    if take.kind != "timeline" or not take.segments:
+        return None
+    return [(a, b) for a, b, words in segment_words(take) for _ in words]
+
+
+def fill_word_spans(explanation: "Explanation", take: Take) -> None:
+    """Give an explanation of ``take`` written before explanations recorded :func:`word_spans` its spans."""
+    if explanation.word_spans is None:
+        explanation.word_spans = word_spans(take)
+
+
 def words_in_play(take: Take, interval: tuple[float, float] | None) -> list[bool] | None:
     """Which of a timeline take's words (in prompt order) conditioned the model somewhere in ``interval``
     (whole take: ``None``); None for a take that is not a timeline. The other words were not in the
     text the model attended to there, so nothing there can depend on them: their importance there is 0."""
-    if take.kind != "timeline" or not take.segments:
+    spans = word_spans(take)
+    if spans is None:
         return None
     lo, hi = (0.0, float("inf")) if interval is None else (float(interval[0]), float(interval[1]))
-    return [a < hi and b > lo for a, b, words in segment_words(take) for _ in words]
+    return [a < hi and b > lo for a, b in spans]
 
 
 def segments_to_json(segments: tp.Sequence[Segment]) -> list[dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import typing as tp
 
-import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
@@ -216,11 +215,6 @@ class MainWindow(QMainWindow):
         except IntervalError as exc:
             self.statusBar().showMessage(str(exc), 4000)
             sel, contrast, values = None, False, ex.word_importance(None)
-        if sel is not None and item.take.kind == "timeline":  # words of segments outside it: not in play
-            from ..engine.timeline import words_in_play
-            in_play = words_in_play(item.take, sel)
-            if in_play is not None and len(in_play) == len(values):
-                values = np.where(in_play, values, 0.0)
         levels = tuple(float(v) for v in self.timeline.heat_bar.levels())
         kinds = classify_scores(ex.words, values)  # the same scores, each word with its kind
         self.bars.set_values(list(ex.words), values, sel, levels=levels, kinds=kinds, contrast=contrast)

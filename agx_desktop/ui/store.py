@@ -315,7 +315,10 @@ class TakeStore:
                 problem = explanation_problem(explanation, take)
             except Exception as exc:
                 problem = ("corrupt", _line(exc, 160))
-            if problem is not None:
+            if problem is None:
+                from agx_desktop.engine.timeline import fill_word_spans  # imports torch: not at the window's start
+                fill_word_spans(explanation, take)
+            else:
                 explanation = None
                 kind, why = problem
                 state = "does not belong to this take" if kind == "other" else "is corrupt"

@@ -99,13 +99,15 @@ class Run:
     def result(self, masks: np.ndarray, extras: dict | None = None) -> Explanation:
         """The :class:`Explanation` of ``masks`` [steps, tokens] (clipped to [0, 1]), recording the
         resolved settings and the take's seed."""
+        from ..timeline import word_spans
         masks = np.clip(np.asarray(masks, dtype=np.float64), 0.0, 1.0)
         take, inputs = self.take, self.inputs
         return Explanation(method=self.explainer.name, model_id=self.model.id, prompt=take.prompt, take_id=take.id,
                            text=take.text, step_masks=masks, step_frames=inputs.step_frames,
                            n_frames=inputs.n_frames, frame_rate=self.model.frame_rate,
                            params={**self.settings.to_dict(), "take_seed": int(take.params.seed)},
-                           seconds=time.perf_counter() - self.start, extras=extras or {})
+                           seconds=time.perf_counter() - self.start, extras=extras or {},
+                           word_spans=word_spans(take))
 
 
 class Explainer(abc.ABC):
