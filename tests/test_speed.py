@@ -76,12 +76,26 @@ def test_the_speed_record_survives_saving_and_shows_in_the_takes_list(tiny_model
 
 
 def test_int8_copy_leaves_no_float_linear_behind(tiny_model):
-    """The copy is quantised in place (one float32 copy at the peak): every nn.Linear of the copy is
-    a quantised one, none of the original's is."""
+    """The copy is quantised in place (one float32 copy at the peak): every nn.Linear that runs at each
+    step (transformer, codebook heads) is a quantised one, none of the original's is; the text
+    conditioner's projection (once per take, read as a tensor by audiocraft's conditioners) stays float."""
     from torch import nn
     fast = tiny_model.with_speed(SpeedSettings(int8=True))
-    assert not any(type(m) is nn.Linear for m in fast.lm.modules())
-    assert any(type(m) is nn.Linear for m in tiny_model.lm.modules())
+    per_step = [*fast.lm.transformer.modules(), *fast.lm.linears.modules()]
+    assert not any(type(m) is nn.Linear for m in per_step)
+    assert any(type(m) is nn.Linear for m in tiny_model.lm.transformer.modules())
+
+
+def test_int8_of_the_trained_bundled_model_samples():
+    """The bundled model's text conditioner reads its projection's weight as a tensor: int8 leaves it float,
+    quantises the in-projections of the custom attention, and the take is sampled and recorded."""
+    from agx_desktop.engine.models import load_model
+    from agx_desktop.engine.speed import Int8InProjection
+    fast = load_model("bundled", "cpu").with_speed(SpeedSettings(int8=True))
+    assert sum(isinstance(m.__dict__.get("in_proj_weight"), Int8InProjection) for m in fast.lm.modules()) == \
+        2 * len(fast.lm.transformer.layers)
+    take = generate(fast, PROMPT, P)
+    assert np.isfinite(take.audio).all() and take.speed["label"] == "int8"
 
 
 @pytest.fixture(scope="module")

@@ -79,8 +79,8 @@ def bf16_native() -> bool:
 def quantized_lm(lm: nn.Module) -> nn.Module:
     """An int8 dynamically quantised copy of ``lm``; ``lm`` is left as it is.
 
-    Quantised: every ``nn.Linear`` (feed-forward, attention output projections, codebook heads; torch's
-    ``quantize_dynamic``) and audiocraft's packed attention in-projections (:func:`quantize_in_projections`),
+    Quantised: every ``nn.Linear`` of the transformer and the codebook heads (feed-forward, attention output
+    projections, heads; torch's ``quantize_dynamic``) and audiocraft's packed attention in-projections (:func:`quantize_in_projections`),
     which are Parameters its attention passes to ``F.linear`` itself, so ``quantize_dynamic`` never sees
     them: at AudioGen-medium's shape they are 37 % of the weights and, left float, ~70 % of the bytes a
     sampling step reads. The copy keeps every instance attribute (the bundled loader's top-k clamp among
@@ -88,8 +88,16 @@ def quantized_lm(lm: nn.Module) -> nn.Module:
     AudioGen-medium's size).
     """
     from torch.ao.quantization import quantize_dynamic
-    copied = quantize_dynamic(copy.deepcopy(lm).cpu(), {nn.Linear}, dtype=torch.qint8, inplace=True)
-    quantize_in_projections(copied)
+    copied = copy.deepcopy(lm).cpu()
+    # the per-step weights only: the text conditioner's projection runs once per take, and audiocraft's
+    # T5 conditioner (as the bundled one) reads its ``output_proj.weight`` as a tensor, which a quantised
+    # Linear does not have
+    for name in ("transformer", "linears"):
+        part = getattr(copied, name, None)
+        if isinstance(part, nn.Module):
+            quantize_dynamic(part, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    quantize_in_projections(copied.transformer if isinstance(getattr(copied, "transformer", None), nn.Module)
+                            else copied)
     return copied
 
 

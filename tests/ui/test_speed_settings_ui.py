@@ -2,6 +2,7 @@
 sampled under them and says so (its speed record and the takes list)."""
 from __future__ import annotations
 
+import pytest
 from uihelpers import wait_idle
 
 
@@ -49,3 +50,15 @@ def test_bf16_is_greyed_with_the_reason_where_the_cpu_lacks_it(make_window):
         assert action.isEnabled()
     else:
         assert not action.isEnabled() and "no native bf16" in action.toolTip()
+
+
+@pytest.mark.real_bundled
+def test_int8_take_of_the_trained_bundled_model_with_its_live_map(make_window, qtbot):
+    """The trained bundled model has audiocraft's own attention, so int8 quantises its in-projections too;
+    the app's live map (which reads their query/key rows) still fills in, and the take records int8."""
+    w = make_window()
+    w.commands.trigger("speed_int8")
+    live = []
+    w.runner.live.connect(lambda *a: live.append(a))
+    take = _generate(w, qtbot, 5)
+    assert take.speed is not None and take.speed["label"] == "int8" and live
