@@ -2,12 +2,16 @@
 cProfile of one generate and one explanation at 1 thread, top functions by own and cumulative time.
 
     flock /work/bench.lock nice -n 5 .venv/bin/python benchmarks/profile_bundled_speed.py [--what gen|explain|both]
+
+``--json PATH`` writes the medians and the profile's main shares (bench_bundled_before_after.py runs this
+script in the tree before and after the issue-20 item 3a cuts).
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
 import io
+import json
 import os
 import pathlib
 import pstats
@@ -33,7 +37,10 @@ def main() -> None:
     ap.add_argument("--what", default="both")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--quiet", action="store_true", help="no profile tables")
     args = ap.parse_args()
+    out: dict = {"load_before": os.getloadavg()[0]}
     torch.set_num_threads(1)
     model = load_model("bundled")
     params = model.default_params(duration=5.0, seed=1)
@@ -46,20 +53,21 @@ def main() -> None:
             generate(model, PROMPT, params)
             ts.append(time.perf_counter() - t)
         print(f"generate median {statistics.median(ts):.3f} s  all {[round(x, 3) for x in ts]}")
+        out["generate_s"], out["generate_all"] = statistics.median(ts), ts
         ts = []
         for _ in range(args.repeats):
             t = time.perf_counter()
             decode(model, take.codes)
             ts.append(time.perf_counter() - t)
         print(f"decode median {statistics.median(ts):.3f} s")
+        out["decode_s"] = statistics.median(ts)
         prof = cProfile.Profile()
         prof.enable()
         generate(model, PROMPT, params)
         prof.disable()
-        for key in ("tottime", "cumtime"):
-            s = io.StringIO()
-            pstats.Stats(prof, stream=s).sort_stats(key).print_stats(args.top)
-            print(s.getvalue())
+        out["generate_profile"] = _shares(prof, {"lm_loop": "lm.py:generate", "decode": "generation.py:decode",
+                                                 "total": "generation.py:generate"})
+        _print(prof, args)
     if args.what in ("explain", "both"):
         explain(model, take)
         ts = []
@@ -68,15 +76,38 @@ def main() -> None:
             explain(model, take)
             ts.append(time.perf_counter() - t)
         print(f"explain median {statistics.median(ts):.3f} s  all {[round(x, 3) for x in ts]}")
+        out["explain_s"], out["explain_all"] = statistics.median(ts), ts
         prof = cProfile.Profile()
         prof.enable()
         explain(model, take)
         prof.disable()
-        for key in ("tottime", "cumtime"):
-            s = io.StringIO()
-            pstats.Stats(prof, stream=s).sort_stats(key).print_stats(args.top)
-            print(s.getvalue())
+        out["explain_profile"] = _shares(prof, {
+            "total": "base.py:explain", "backward": "~:<method 'run_backward' of 'torch._C._EngineBase' objects>",
+            "lm_passes": "teacher.py:forward", "explainers": "_audiogenx_nets.py:forward", "adam": "adam.py:step",
+            "setup": "audiogenx.py:_explainer_net"})
+        _print(prof, args)
     print("load", os.getloadavg())
+    out["load_after"] = os.getloadavg()[0]
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+def _shares(prof: cProfile.Profile, names: dict[str, str]) -> dict[str, float]:
+    """Cumulative seconds of the named functions ('file.py:function') in the profile."""
+    cum: dict[str, float] = {}
+    for (file, _, func), (_, _, _, cumtime, _) in pstats.Stats(prof).stats.items():
+        key = f"{pathlib.Path(file).name}:{func}"
+        cum[key] = max(cum.get(key, 0.0), cumtime)
+    return {label: cum.get(key, 0.0) for label, key in names.items()}
+
+
+def _print(prof: cProfile.Profile, args: argparse.Namespace) -> None:
+    if args.quiet:
+        return
+    for key in ("tottime", "cumtime"):
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats(key).print_stats(args.top)
+        print(text.getvalue())
 
 
 if __name__ == "__main__":
