@@ -16,7 +16,11 @@ written here in forms the training templates never use (other connectives, word 
 phrases, punctuation, synonyms). Each caption's take and explanations (default mode quick; ``#first``
 / ``#second``: the focus variant per half) are cached once in tmp/heldout_cache; ``heldout`` then
 scores every view (:data:`VIEWS`: the paper's ranking, content words, sound words, the interval
-contrast, focus) in seconds. ``dev`` was used to choose; ``test`` scored once at the end.
+contrast, focus) in seconds. ``dev`` was used to choose; ``test`` scored once at the end; ``test2`` (written
+after the WordNet context rule was chosen, before it was generated) scored once after that.
+``--seeds 3`` (explanation seeds 0-2 averaged; ``--modes quick@1,quick@2`` cached): on dev it changed
+nothing for sound+contrast (56/56, 49/62 as with one seed) and cost 3x the explanation time, so it
+was NOT chosen (decided on dev, 2026-12-03 00:38 UTC, before test2 was scored).
 
 Results: benchmarks/results/table1_modes.{jsonl,md}, benchmarks/results/heldout_words.{json,md}.
 """
