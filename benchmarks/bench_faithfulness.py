@@ -300,7 +300,7 @@ VIEWS: dict[str, _View] = {
     "content": _View("the same scores, top CONTENT word (function words listed apart: engine/word_kinds.py)",
                      _Q, _Q, False, "content"),
     "sound": _View("the same scores, top SOUND word (function and context words listed apart: "
-                   "word_kinds.CONTEXT_WORDS)", _Q, _Q, False, "sound"),
+                   "word_kinds.is_context_word, WordNet sense classes)", _Q, _Q, False, "sound"),
     "contrast": _View("content view; a half's score = its Eq. 7 minus the rest of the clip's "
                       "(word_kinds.interval_contrast)", _Q, _Q, True, "content"),
     "sound+contrast": _View("sound view with the contrast", _Q, _Q, True, "sound"),
@@ -399,6 +399,8 @@ def run_heldout(args: argparse.Namespace) -> None:
     for part in dict.fromkeys(r["part"] for rows in scored.values() for r in rows):
         for view, rows in scored.items():
             sel = [r for r in rows if r["part"] == part]
+            if not sel:  # this view's explanations are not cached for this part
+                continue
             single, halves, grounded, confirmed, two = _figures(sel)
             phrase_halves = _figures(sel, "ok_phrase")[1]
             lines.append(f"| {view}{' (paper-faithful)' if views[view].paper else ''} | {part} | {_rate(single)} "
