@@ -102,7 +102,8 @@ def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, see
     win = _window(mag.device)
     # mag as complex once (real * complex promotes it at every product: the same values, each time);
     # the normalisation in place: the same kernels as out of place, two temporaries fewer per iteration
-    # (bit-identical to the plain form, tests/test_bundled_speed.py; ~17 % less decode time)
+    # (bit-identical to the plain form, tests/test_bundled_speed.py; a few per cent of the decode,
+    # within the noise of benchmarks/results/bundled_before_after.md)
     mag_c = mag.to(angles.dtype)
     tprev = torch.zeros_like(angles)
     for _ in range(n_iter):
