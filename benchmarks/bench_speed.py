@@ -385,6 +385,20 @@ def render(res: dict, path: pathlib.Path) -> None:
                       f"Time in torch kernels {p['torch_kernels_s']:.2f} s vs Python frames {p['python_s']:.2f} s "
                       f"({100 * p['python_s'] / p['total_s']:.0f} % of the profile is Python, almost all inside "
                       "audiocraft's streaming transformer: module calls, masks, einops, KV concatenation)."]
+        ba_path = RESULTS / "bundled_before_after.json"
+        if ba_path.exists():
+            ba = json.loads(ba_path.read_text())
+            sm = ba["summary"]
+            lines += ["", "Before / after the issue-20 item 3a cuts (`bench_bundled_before_after.py`: the tree at "
+                      f"{ba['before_commit']} and this one, fresh processes alternating, {ba['rounds']} rounds; load "
+                      f"{ba['load'][0]:.1f} → {ba['load'][1]:.1f}): generate {sm['generate_s']['before']:.3f} → "
+                      f"{sm['generate_s']['after']:.3f} s (×{sm['generate_s']['ratio']:.2f}), default explanation "
+                      f"{sm['explain_s']['before']:.3f} → {sm['explain_s']['after']:.3f} s (×{sm['explain_s']['ratio']:.2f}), "
+                      f"decode {sm['decode_s']['before']:.3f} → {sm['decode_s']['after']:.3f} s (×{sm['decode_s']['ratio']:.2f}, "
+                      "noise); every output bit-identical (tests/test_bundled_speed.py). Measured and not taken: fewer "
+                      "Griffin-Lim iterations (`bundled_decode.md`: same detected events, spectral convergence 8–13 % "
+                      "worse) and an earlier stop of the explanation (`bundled_explain_stop.md`: counterfactual "
+                      "faithfulness lower beyond noise). Goals (≤ 0.5 s generate, ≤ 1 s explanation): **not met**."]
         e = b.get("explain_profile")
         if e and e.get("total_s"):
             t = e["total_s"]
