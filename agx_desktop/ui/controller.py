@@ -400,8 +400,9 @@ class Controller(QObject):
         the timeline shows that audio filling in (``partial_audio``) instead of the previous take's.
 
         Off, nothing is decoded before the take is done, so there is nothing to fill in: decoding the
-        previews costs about +50 % generation time on the bundled model (benchmarks/results/speed.md),
-        too much to pay for a picture alone; the live word map still fills in (it costs a few %)."""
+        previews costs +50-65 % generation time on the bundled model (benchmarks/results/speed.md and
+        stream_fill.md), too much to pay for a picture alone, while drawing them costs ~3 % more once they
+        are decoded (stream_fill.md); the live word map still fills in (it costs a few %)."""
         self.play_while_generating = bool(on)
 
     def _on_live(self, job: Job, snapshot: tp.Any) -> None:
