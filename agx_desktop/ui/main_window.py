@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         self.transport.playhead_moved.connect(tl.set_playhead)
         self.transport.active_words_moved.connect(tl.set_active_words)
         s.live_changed.connect(self._on_live)
+        c.partial_audio.connect(tl.set_partial_audio)  # the take being generated fills the waveform as it decodes
 
     # ------------------------------------------------------------------ the views of the current take
     def _show_current(self, item: TakeItem) -> None:

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow, QPushButton
 
-from agx_desktop.ui.actions import ACTIONS, ActionTable
+from agx_desktop.ui.actions import ACTIONS, ActionTable, cpu_has_bf16, thread_choices
 from agx_desktop.ui.controller import Controller
 from agx_desktop.ui.jobs import Job, JobRunner
 from agx_desktop.ui.playback import FakeStream, Player
@@ -56,7 +56,9 @@ def enabled(t: ActionTable) -> set[str]:
     return {name for name in t.actions if t.is_enabled(name) and name not in ELSEWHERE}
 
 
-ALWAYS = {"open_data", "quit", "clear_selection", "about", "shortcuts", "play", "stop"}  # play/stop: a player is there
+ALWAYS = {"open_data", "quit", "clear_selection", "about", "shortcuts", "play", "stop",  # play/stop: a player is there
+          "speed_int8", "threads_auto", *(f"threads_{n}" for n in thread_choices()),  # speed settings: always
+          *({"speed_bf16"} if cpu_has_bf16() else set())}  # greyed where the CPU has no native bf16
 
 
 def test_names_are_unique_and_menus_hold_what_the_table_says(table):
