@@ -225,6 +225,30 @@ def test_cross_kv_cache_is_exact_against_audiocrafts_generate(which, custom_atte
         assert swapped == 0
 
 
+def test_engine_generate_uses_the_cross_kv_cache_on_wide_lms(custom_attention_model, monkeypatch):
+    """The engine's generate runs inside speed.cross_kv_cache: on an LM at least CROSS_KV_MIN_DIM wide (here
+    the tiny model counts as wide) every step after the first answers the condition's K/V from the cache,
+    and the take is the same audio, bit for bit, as with the cache off."""
+    from agx_desktop.engine import speed
+    params = GenerationParams(duration=0.5, seed=9, top_k=32)
+    model = custom_attention_model
+    plain = generate(model, "a dog barks then a bell rings", params)
+    seen: list[tuple[int, int]] = []
+    real_generate = model.lm.generate
+
+    def counting_generate(*args, **kwargs):
+        out = real_generate(*args, **kwargs)
+        seen.append(speed.kv_cache_counts(model.lm))  # still inside the cache when the LM returns
+        return out
+    monkeypatch.setattr(speed, "CROSS_KV_MIN_DIM", 0)
+    monkeypatch.setattr(model.lm, "generate", counting_generate)
+    cached = generate(model, "a dog barks then a bell rings", params)
+    layers = len(model.lm.transformer.layers)
+    assert seen and seen[0][1] == 2 * layers and seen[0][0] > 0  # computed once per layer (K, V), then reused
+    assert torch.equal(plain.codes, cached.codes) and np.array_equal(plain.audio, cached.audio)
+    assert all(isinstance(p, torch.nn.Parameter) for p in model.lm.parameters())  # put back after
+
+
 def test_the_live_map_works_under_int8_and_the_kv_cache(custom_attention_model):
     """The live map (engine/live.py) reads the cross-attention in-projection's query/key rows: under int8
     it gets the int8 values, under the float K/V cache the float ones, and one row arrives per step; with

@@ -166,10 +166,11 @@ def _plain(tensor: torch.Tensor) -> torch.Tensor:
 def _lm_generate(model: LoadedModel, prompt_batch: torch.Tensor | None, conditions: list, frames: int,
                  params: GenerationParams, on_step: tp.Callable[[int, int], None]) -> torch.Tensor:
     """One run of audiocraft's ``LMModel.generate`` with the take's sampling settings (speed settings'
-    autocast around it: off by default); non-finite probabilities, which only corrupt weights give,
+    autocast around it: off by default; the exact float32 cross-attention K/V cache on LMs wide enough
+    to gain from it, :func:`speed.cross_kv_cache`); non-finite probabilities, which only corrupt weights give,
     become a :class:`CheckpointError` that says what to do."""
     try:
-        with speed.autocast(model.speed, model.device):
+        with speed.autocast(model.speed, model.device), speed.cross_kv_cache(model.lm):
             return model.lm.generate(prompt_batch, conditions, max_gen_len=frames,
                                      use_sampling=params.temperature > 0,
                                      temp=max(float(params.temperature), 1e-6),

@@ -247,14 +247,14 @@ CROSS_KV_MIN_DIM = 1024
 
 
 @contextlib.contextmanager
-def cross_kv_cache(lm: nn.Module, min_dim: int = CROSS_KV_MIN_DIM) -> tp.Iterator[int]:
+def cross_kv_cache(lm: nn.Module, min_dim: int | None = None) -> tp.Iterator[int]:
     """While the body runs, each custom cross-attention of ``lm`` (dim ≥ ``min_dim``) computes the
     condition's keys and values once per generation instead of once per step (:class:`CachedInProjection`);
     every number stays the one audiocraft computes (tested against its own ``generate``). The float
     Parameters are put back on exit, even on error; nothing else about ``lm`` changes. Yields how many
-    attentions were swapped."""
+    attentions were swapped. ``min_dim`` defaults to :data:`CROSS_KV_MIN_DIM`, read at call time."""
     swapped: list[tuple[nn.Module, nn.Parameter]] = []
-    if int(getattr(lm, "dim", 0)) >= min_dim:
+    if int(getattr(lm, "dim", 0)) >= (CROSS_KV_MIN_DIM if min_dim is None else min_dim):
         for module in lm.modules():
             weight = module._parameters.get("in_proj_weight")
             if weight is not None and getattr(module, "custom", False) and getattr(module, "cross_attention", False):

@@ -57,6 +57,7 @@ def test_live_map_fills_in_during_the_job_then_the_explanation_replaces_it(make_
 
 
 def test_play_as_it_generates_never_passes_decoded_audio_and_ends_on_the_take(make_window, qtbot):
+    from agx_desktop.ui.panels.transport import fmt_time
     from agx_desktop.engine.generation import generate
     from agx_desktop.engine.models import load_model
 
@@ -73,11 +74,17 @@ def test_play_as_it_generates_never_passes_decoded_audio_and_ends_on_the_take(ma
         assert p.streaming and p.buffered_frames == end
         p._stream.pump(1.0)  # the device plays faster than chunks arrive: it must wait at the end
         heard.append((p.position_frames(), p.buffered_frames))
+        w.transport.tick()  # the time shown is the new take's decoded length, not the previous take's
+        labels.append((w.transport.time_label.text(), fmt_time(end / p.sample_rate)))
+    labels: list[tuple[str, str]] = []
     w.runner.audio.connect(on_chunk)
     w.commands.trigger("generate")
     wait_idle(qtbot, w)
 
     take = w.session.current.take
+    assert labels and all(text.endswith(f"/ {decoded} …") for text, decoded in labels)
+    w.transport.tick()
+    assert w.transport.time_label.text().endswith(f"/ {fmt_time(take.duration)}")  # done: the take's length
     assert len(heard) >= 2 and w.player.playing
     assert all(pos <= end for pos, end in heard)  # never beyond what is decoded
     assert any(pos == end for pos, end in heard[:-1])  # it did catch up and wait there

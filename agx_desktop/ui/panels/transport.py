@@ -129,15 +129,20 @@ class TransportPanel(QWidget):
         playing = self.player.poll()
         pos = self.player.position()
         cur = self.session.current
+        streaming = self.player.streaming  # a take being generated plays: its length is what is decoded so far
         state = (playing, pos, cur.id if cur else None, len(self.session.active_words),
-                 id(cur.explanation) if cur else 0, self.controller.display.pending)
+                 id(cur.explanation) if cur else 0, self.controller.display.pending,
+                 self.player.duration if streaming else None)
         if state == self._last_tick:
             return  # idle: nothing to redraw
         self._last_tick = state
         self.playhead_moved.emit(pos)
         self.play_btn.setText("❚❚ Pause" if playing else ("▶ Play" if self.player.available else "▶ Play (off)"))
-        dur = cur.take.duration if cur else 0.0
-        self.time_label.setText(f"{fmt_time(pos)} / {fmt_time(dur)}")
+        if streaming:  # not the previous take's length: the new take's decoded audio, growing
+            self.time_label.setText(f"{fmt_time(pos)} / {fmt_time(self.player.duration)} …")
+        else:
+            dur = cur.take.duration if cur else 0.0
+            self.time_label.setText(f"{fmt_time(pos)} / {fmt_time(dur)}")
         self._update_active_words(pos)
 
     def _update_active_words(self, pos: float) -> None:
