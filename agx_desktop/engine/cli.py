@@ -19,6 +19,7 @@ import typing as tp
 from pathlib import Path
 
 from . import edit_cli, guided_cli, limits
+from .machine import use_huge_pages
 from .cli_args import (ARG_CFG, ARG_DURATION, ARG_PROMPT, ARG_SECONDS, ARG_SEED,
                        ARG_TEMPERATURE, ARG_TOP_K, ARG_TOP_P, ARG_WEIGHT, Bars, add_speed_arguments, checked,
                        load_announced, model_for_take, parse_weights, quiet_imports, read_explanation,
@@ -277,6 +278,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run one ``agx`` command; returns the exit status (never raises, never prints a traceback
     unless ``AGX_DEBUG=1``): 0 done, 2 bad input (one line), 1 internal error (one line), 130 Ctrl-C."""
     quiet_imports()
+    use_huge_pages()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a bad argument already reported in one line

@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     """Start the app and run its event loop; returns the exit status."""
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    from agx_desktop.engine.machine import use_huge_pages
+    use_huge_pages()  # before torch is first imported (the models load in a worker thread)
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
