@@ -1,7 +1,7 @@
 """AudioGenX per mode on the bundled model (issue 18), one command each:
 
     .venv/bin/python benchmarks/bench_faithfulness.py table1 [--start 0] [--count 20] [--epochs 50] [--samples 5]
-    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test   (the slow part)
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3   (the slow part)
     .venv/bin/python benchmarks/bench_faithfulness.py heldout --part all --write [--misses]
 
 ``table1``: Table 1 (Fid/KL factual and counterfactual, size) on held-out captions of the bundled
@@ -17,7 +17,12 @@ phrases, punctuation, synonyms). Each caption's take and explanations (default m
 / ``#second``: the focus variant per half) are cached once in tmp/heldout_cache; ``heldout`` then
 scores every view (:data:`VIEWS`: the paper's ranking, content words, sound words, the interval
 contrast, focus) in seconds. ``dev`` was used to choose; ``test`` scored once at the end; ``test2`` (written
-after the WordNet context rule was chosen, before it was generated) scored once after that.
+after the WordNet context rule was chosen, before it was generated) scored once after that; ``test3``
+(written after the request-word clause was decided on dev, committed before it was generated) once
+after that. Scoring: strict (the event's own words, :func:`own_words`) first; "phrase words count"
+(:func:`phrase_words`: any content word of the phrase the caption used for the event, "smoke" of "a
+smoke alarm beeping", a word of the event's name) next to it, for halves and, from test3 on, singles
+too (decided before test3 was generated).
 ``--seeds 3`` (explanation seeds 0-2 averaged; ``--modes quick@1,quick@2`` cached): on dev it changed
 nothing for sound+contrast (56/56, 49/62 as with one seed) and cost 3x the explanation time, so it
 was NOT chosen (decided on dev, 2026-12-03 00:38 UTC, before test2 was scored).
@@ -131,6 +136,56 @@ TEST2_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
                   {"stomping", "stomps", "tiptoeing", "footstpes", "walks"}),
 }
 
+#: test3 (issue 18, written 2026-12-03 ~04:00 UTC after the request-word clause of the context rule was
+#: decided on dev and before any of it was generated or scored): new phrases per event with synonyms
+#: and typos none of dev/test/test2 use; the third set = the words beyond the world's own that name the
+#: event (misspellings too).
+TEST3_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
+    "dog": (["a poodle yipping", "an angry dog snarling", "a doggo barking"],
+            ["the poodle yips", "a dog growls", "the doggy barks"],
+            {"poodle", "yipping", "yips", "snarling", "growls", "doggo", "doggy"}),
+    "bell": (["a school bell ringing", "a doorbell chiming", "a bell rining"],
+             ["the school bell rings", "a doorbell chimes", "the bell dongs"],
+             {"doorbell", "chiming", "rining", "dongs"}),
+    "siren": (["an air raid siren droning", "a siren blasting", "a fire truck siren wailing"],
+              ["the air raid siren drones", "a siren blasts", "the sirene wails"],
+              {"droning", "drones", "blasting", "blasts", "sirene"}),
+    "rain": (["rain pattering on the roof", "light rain sprinkling", "raain falling"],
+             ["rain patters on the roof", "it drizzles", "the rain comes down"],
+             {"pattering", "sprinkling", "drizzles", "raain"}),
+    "thunder": (["a thunderclap", "thunder crashing", "thundr rumbling"],
+                ["thunder claps", "thunder crashes overhead", "the thundr rumbles"],
+                {"thunderclap", "claps", "crashing", "thundr"}),
+    "bird": (["a blackbird singing", "pigeons cooing", "a birb chirping"],
+             ["a blackbird sings", "pigeons coo", "a bird warbles"],
+             {"blackbird", "singing", "pigeons", "cooing", "coo", "warbles", "birb"}),
+    "clock": (["a pocket watch ticking", "a clock tickin", "a clok ticking"],
+              ["the pocket watch ticks", "a clock goes tick tock", "teh clock ticks"],
+              {"watch", "tickin", "clok", "tock"}),
+    "engine": (["an engine revving", "a car idling", "an engien running"],
+               ["the engine revs", "a car idles outside", "the motor purrs"],
+               {"revving", "revs", "idles", "engien", "running", "purrs"}),
+    "whistle": (["a tin whistle trilling", "a whistle being blown", "a wistle blowing"],
+                ["a whistle trills", "the lifeguard blows a whistle", "someone whistles loudly"],
+                {"trilling", "trills", "blown", "wistle", "blowing", "blows"}),
+    "wind": (["a strong gale blowing", "wind moaning", "a windy gust"],
+             ["the gale blows", "wind moans outside", "the wind blows hard"],
+             {"gale", "moaning", "moans", "windy", "gust"}),
+    "beep": (["a heart monitor beeping", "a beeper going off", "a microwave bleeping"],
+             ["the heart monitor beeps", "a beeper goes off", "a microwave beps"],
+             {"microwave", "bleeping", "beps"}),
+    "knock": (["a fist pounding on a door", "someone rapping on the door", "a guest knocking twice"],
+              ["someone pounds on the door", "a guest knocks twice", "somebody knocs"],
+              {"pounding", "pounds", "rapping", "knocs"}),
+    "footsteps": (["boots crunching through snow", "high heels clicking on tiles", "a person shuffling"],
+                  ["heels click on the tiles", "a person shuffles along", "foot steps thud on wood"],
+                  {"crunching", "clicking", "click", "heels", "shuffling", "shuffles", "foot", "thud"}),
+}
+#: the phrase set of each part (dev and test share EVENT_PHRASES)
+PART_PHRASES = {"dev": EVENT_PHRASES, "test": EVENT_PHRASES, "test2": TEST2_PHRASES, "test3": TEST3_PHRASES}
+PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818}
+PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000}
+
 #: single-event forms ({g} gerund phrase, {c} clause, {G}/{C} capitalised). dev: the forms of the first
 #: run (seen) and more written with them; test: written at the same time, run once at the end.
 SINGLE_FORMS = {
@@ -143,6 +198,11 @@ SINGLE_FORMS = {
     "test2": ["{G} (recorded on my phone)", "what's that?? {c}", "{g} for about ten seconds", "{U}!!",
               "pls make {g}", "late at night {c}", "{C}, very faintly", "out on the street, {c}",
               "ambience - {g}, slightly muffled", "i want {g} in my video"],
+    # test3: written with TEST3_PHRASES, before any of it was generated: requests, questions, lists,
+    # emoji, labels as people type them
+    "test3": ["can you make {g}?", "need {g} for my game", "give me {g}", "generate: {g}", "sfx: {g}",
+              "{g}, please", "is that {g}??", "1) {g} 2) nothing else", "\U0001F50A {g} \U0001F50A",
+              "{c}. make it realistic!", "create {g} for me", "I'd like {g}, thx"],
 }
 #: two-event forms, {A} first in time, {B} second
 TWO_FORMS = {
@@ -153,17 +213,19 @@ TWO_FORMS = {
              "once {A} stops, {B}"],
     "test2": ["{A} => {B}", "{A}, {B} right after", "before {B}, {A}", "{A} until {B} takes over",
               "{A}. after a pause, {B}.", "{A} ... {B} follows"],
+    "test3": ["{A}, then out of nowhere {B}", "1. {A} 2. {B}", "can you make {A} and then {B}?",
+              "{A} at first, {B} at the end", "{A}, and when that's over {B}", "{A}... and THEN {B}!!"],
 }
 CACHE = Path(__file__).resolve().parent.parent / "tmp" / "heldout_cache"  # /tmp/ is git-ignored
 
 
 def own_words(event: str, part: str = "dev") -> set[str]:
-    """The words that name ``event``: the world's own words and this benchmark's synonyms (test2's too
-    on test2 captions)."""
+    """The words that name ``event``: the world's own words and this benchmark's synonyms (test2's /
+    test3's too on test2 / test3 captions)."""
     from agx_desktop.engine.bundled import world
     from agx_desktop.engine.word_kinds import normalise
     ev = world.EVENTS[world.EVENT_INDEX[event]]
-    extra = EVENT_PHRASES[event][2] | (TEST2_PHRASES[event][2] if part == "test2" else set())
+    extra = EVENT_PHRASES[event][2] | PART_PHRASES[part][event][2]
     return {normalise(w) for w in set(ev.words) | extra}
 
 
@@ -180,8 +242,8 @@ def heldout_captions(part: str, per_form: int) -> list[dict]:
     out: list[dict] = []
     events = list(EVENT_PHRASES)
     for p in (["dev", "test"] if part == "all" else [part]):
-        rng = np.random.default_rng({"dev": 18, "test": 1818, "test2": 181818}[p])
-        phrases = TEST2_PHRASES if p == "test2" else EVENT_PHRASES
+        rng = np.random.default_rng(PART_RNG[p])
+        phrases = PART_PHRASES[p]
         for form in SINGLE_FORMS[p]:
             for _ in range(per_form):
                 ev = events[int(rng.integers(len(events)))]
@@ -199,7 +261,7 @@ def heldout_captions(part: str, per_form: int) -> list[dict]:
                 out.append({"part": p, "kind": "two", "form": form, "events": [a, b], "phrases": [A, B],
                             "caption": form.format(A=A, B=B)})
     for i, item in enumerate(out):
-        item["seed"] = 100 + i + {"dev": 0, "test": 10_000, "test2": 20_000}[item["part"]]
+        item["seed"] = 100 + i + PART_SEED_OFFSET[item["part"]]
     return out
 
 
@@ -370,8 +432,9 @@ def _figures(rows: list[dict], key: str = "ok") -> tuple[list[bool], list[bool],
 
 def _items(args: argparse.Namespace) -> list[dict]:
     """The part's captions (``all``: dev with --per-form, test with --test-per-form, test2 with
-    --test2-per-form, each numbered as when cached alone)."""
-    per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form}
+    --test2-per-form, test3 with --test3-per-form, each numbered as when cached alone)."""
+    per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
+                "test3": args.test3_per_form}
     return [it for p in (per_form if args.part == "all" else [args.part]) for it in heldout_captions(p, per_form[p])]
 
 
@@ -394,17 +457,19 @@ def run_heldout(args: argparse.Namespace) -> None:
     views = _views(args.seeds)
     scored = score_views(items, views)
     lines = ["| view | part | single: own word on top (≥ 95%) | two-event: each half names its event (≥ 90%), "
-             "takes in order | the same, take-grounded halves | halves, phrase words count | takes in order / all |",
-             "|---|---|---|---|---|---|---|"]
+             "takes in order | the same, take-grounded halves | single, phrase words count | halves, phrase words "
+             "count | takes in order / all |",
+             "|---|---|---|---|---|---|---|---|"]
     for part in dict.fromkeys(r["part"] for rows in scored.values() for r in rows):
         for view, rows in scored.items():
             sel = [r for r in rows if r["part"] == part]
             if not sel:  # this view's explanations are not cached for this part
                 continue
             single, halves, grounded, confirmed, two = _figures(sel)
-            phrase_halves = _figures(sel, "ok_phrase")[1]
+            phrase_single, phrase_halves = _figures(sel, "ok_phrase")[:2]
             lines.append(f"| {view}{' (paper-faithful)' if views[view].paper else ''} | {part} | {_rate(single)} "
-                         f"| {_rate(halves)} | {_rate(grounded)} | {_rate(phrase_halves)} | {confirmed}/{two} |")
+                         f"| {_rate(halves)} | {_rate(grounded)} | {_rate(phrase_single)} | {_rate(phrase_halves)} "
+                         f"| {confirmed}/{two} |")
     print("\n".join(lines))
     if args.misses:
         for view, rows in scored.items():
@@ -414,7 +479,8 @@ def run_heldout(args: argparse.Namespace) -> None:
     if args.write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "heldout_words.json").write_text(json.dumps(
-            {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form},
+            {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
+                          "test3": args.test3_per_form},
              "part": args.part, "seeds": args.seeds, "views": {k: views[k].doc for k in scored},
              "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
@@ -568,7 +634,8 @@ def main() -> None:
         h.add_argument("--per-form", type=int, default=4, help="dev captions per form")
         h.add_argument("--test-per-form", type=int, default=6, help="test captions per form")
         h.add_argument("--test2-per-form", type=int, default=5, help="test2 captions per form")
-        h.add_argument("--part", choices=["dev", "test", "test2", "all"], default="dev")
+        h.add_argument("--test3-per-form", type=int, default=5, help="test3 captions per form")
+        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "all"], default="dev")
         h.add_argument("--seeds", type=int, default=1, help="heldout: also rank the mean of this many explanation "
                                                           "seeds (needs --modes quick,quick@1,... cached)")
         h.add_argument("--modes", default="quick")
