@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         for w in (self.generation, self.jobs, self.generation.hint_label, self.notice_bar, self.transport):
             root.addWidget(w)
         split = QSplitter(Qt.Orientation.Vertical)
-        self.timeline.setMinimumHeight(320)
+        self.timeline.setMinimumHeight(220)  # a 1280x720 screen: the panel below keeps its ~200 px (test_screens)
         split.addWidget(self.timeline)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         self.importance.setMinimumWidth(260)

@@ -91,3 +91,25 @@ def test_the_export_dialog_shows_its_pattern_and_ceiling(generated):
     dlg.true_peak.setValue(-2.0)
     assert dlg.result_settings().true_peak == -2.0
     dlg.close()
+
+
+def test_on_a_1280x720_screen_the_views_never_cover_each_other(make_window, qtbot):
+    """At the size the app opens with on a 1280x720 screen (initial_geometry: frame room taken), with the
+    prompt hint and a notice shown too, the timeline ends above the panel below it: the word-view choice,
+    the contrast option and the word panel's title are not painted over (they were, by 27 px, when the
+    timeline's minimum height exceeded its share)."""
+    w = make_window()
+    size = app.initial_geometry(QRect(0, 0, 1280, 720), None).size()
+    w.resize(size)
+    qtbot.waitUntil(lambda: w.size() == size)
+    w.generation.show_problem("Type a prompt first")
+    w.notice_bar.show_notice("a notice")
+    wait_idle(qtbot, w)
+    qtbot.waitUntil(lambda: w.notice_bar.isVisible() and w.generation.hint_label.isVisible())
+    tl = w.timeline
+    tl_rect = QRect(tl.mapTo(w, QPoint(0, 0)), tl.size())
+    assert tl.height() <= tl.parentWidget().sizes()[0]  # no more than the splitter gives it
+    below = [w.importance.view_combo, w.importance.contrast_box, w.importance.bars, w.words]
+    for c in below:
+        rect = QRect(c.mapTo(w, QPoint(0, 0)), c.size())
+        assert c.isVisible() and inside(c, w) and not rect.intersects(tl_rect), c
