@@ -13,39 +13,25 @@ writes only ``TAG-WxH.png`` after Generate + Explain (5 epochs, to be quick).
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import time
+
+from shotlib import fresh_data_dir, progress_text, window
 
 args = sys.argv[1:]
 size = args[args.index("--size") + 1] if "--size" in args else ""
 args = [a for i, a in enumerate(args) if a != "--size" and (i == 0 or args[i - 1] != "--size")]
 tag = args[0] if args else "shot"
 out_dir = os.path.dirname(os.path.abspath(__file__))
-data = tempfile.mkdtemp(prefix="agx-shot-")
-os.environ["AGX_DATA_DIR"] = data
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-with open(os.path.join(data, "settings.json"), "w") as f:
-    json.dump({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5 if size else 30}, f)
+fresh_data_dir({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5 if size else 30})
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow, QProgressBar, QPushButton  # noqa: E402
+from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
 app = QApplication(sys.argv[:1])
 t0 = time.monotonic()
-
-
-def window() -> QMainWindow | None:
-    return next((w for w in app.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible()), None)
-
-
-def progress_text() -> str:
-    w = window()
-    bars = w.findChildren(QProgressBar) if w else []
-    return bars[0].format() if bars else ""
 
 
 def shoot(name: str) -> None:

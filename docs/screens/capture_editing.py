@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 
-os.environ["AGX_DATA_DIR"] = tempfile.mkdtemp(prefix="agx-shot-")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from shotlib import fresh_data_dir
+
+fresh_data_dir()
 out_dir = os.path.dirname(os.path.abspath(__file__))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402

@@ -16,37 +16,24 @@ docs/screens/streaming.png is the one of them that reads best.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
-out_dir = sys.argv[1] if len(sys.argv) > 1 else tempfile.gettempdir()
-data = tempfile.mkdtemp(prefix="agx-stream-shot-")
-os.environ["AGX_DATA_DIR"] = data
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-with open(os.path.join(data, "settings.json"), "w") as f:
-    json.dump({"prompt": "a dog barks then a bell rings", "duration": 6.0, "seed": 1}, f)
+from shotlib import fresh_data_dir, progress_text, window
 
-from PySide6.QtCore import SIGNAL, Qt, QTimer  # noqa: E402
+out_dir = sys.argv[1] if len(sys.argv) > 1 else tempfile.gettempdir()
+fresh_data_dir({"prompt": "a dog barks then a bell rings", "duration": 6.0, "seed": 1}, prefix="agx-stream-shot-")
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow, QProgressBar  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 app = QApplication(sys.argv[:1])
 t0 = time.monotonic()
 state: dict = {"step": "wait-model", "marks": [30, 55, 80], "shots": []}
-
-
-def window() -> QMainWindow | None:
-    return next((w for w in app.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible()), None)
-
-
-def progress_text() -> str:
-    w = window()
-    bars = w.findChildren(QProgressBar) if w else []
-    return bars[0].format() if bars else ""
 
 
 def grab(tag: str) -> None:
@@ -69,9 +56,6 @@ def drive() -> None:
     if w is None:
         pass
     elif state["step"] == "wait-model" and text.startswith("Done: Load model"):
-        # the one line MainWindow needs (where it lacks it): the controller's decoded audio reaches the timeline
-        if not w.controller.receivers(SIGNAL("partial_audio(PyObject,int,double)")):
-            w.controller.partial_audio.connect(w.timeline.set_partial_audio)
         QTest.mouseClick(w.generation.generate_btn, Qt.MouseButton.LeftButton)  # a first take, seen before
         state["step"] = "wait-first"
     elif state["step"] == "wait-first" and text.startswith("Done: Generate"):

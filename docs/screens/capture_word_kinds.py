@@ -10,11 +10,11 @@ seed 1, 5 epochs), then writes ``word_kinds.png``; ``--interval A B`` also selec
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import time
+
+from shotlib import fresh_data_dir, progress_text, window
 
 args = sys.argv[1:]
 interval = tuple(float(v) for v in args[args.index("--interval") + 1:args.index("--interval") + 3]) \
@@ -22,30 +22,16 @@ interval = tuple(float(v) for v in args[args.index("--interval") + 1:args.index(
 contrast = "--contrast" in args
 out_dir = os.path.dirname(os.path.abspath(__file__))
 name = "word_kinds.png" if interval is None else "word_kinds_interval.png"
-data = tempfile.mkdtemp(prefix="agx-shot-")
-os.environ["AGX_DATA_DIR"] = data
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-with open(os.path.join(data, "settings.json"), "w") as f:
-    json.dump({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5,
-               "word_view": "sound"}, f)
+fresh_data_dir({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5,
+                "word_view": "sound"})
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow, QProgressBar, QPushButton  # noqa: E402
+from PySide6.QtWidgets import QApplication, QPushButton  # noqa: E402
 
 app = QApplication(sys.argv[:1])
 t0 = time.monotonic()
 state = {"step": "wait-start"}
-
-
-def window() -> QMainWindow | None:
-    return next((w for w in app.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible()), None)
-
-
-def progress_text() -> str:
-    w = window()
-    bars = w.findChildren(QProgressBar) if w else []
-    return bars[0].format() if bars else ""
 
 
 def shoot() -> None:
