@@ -46,8 +46,11 @@ class Bars:
                 return
             unit = "step" if stage == "generate" else "epoch"
             bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, leave=True, file=sys.stderr)
-        bar.n = done
-        bar.refresh()
+        if done >= bar.n:
+            bar.update(done - bar.n)  # redrawn at most every 0.1 s (a log gets a few lines, not one per step)
+        else:  # a stage that started again
+            bar.reset(total=total)
+            bar.update(done)
 
     def close(self) -> None:
         for bar in self.bars.values():
