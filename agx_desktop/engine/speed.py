@@ -88,7 +88,7 @@ def quantized_lm(lm: nn.Module) -> nn.Module:
     AudioGen-medium's size).
     """
     from torch.ao.quantization import quantize_dynamic
-    copied = copy.deepcopy(lm).cpu()
+    copied = copy.deepcopy(lm, _shared_text_encoders(lm)).cpu()
     # the per-step weights only: the text conditioner's projection runs once per take, and audiocraft's
     # T5 conditioner (as the bundled one) reads its ``output_proj.weight`` as a tensor, which a quantised
     # Linear does not have
@@ -99,6 +99,20 @@ def quantized_lm(lm: nn.Module) -> nn.Module:
     quantize_in_projections(copied.transformer if isinstance(getattr(copied, "transformer", None), nn.Module)
                             else copied)
     return copied
+
+
+def _shared_text_encoders(lm: nn.Module) -> dict[int, tp.Any]:
+    """A ``deepcopy`` memo that makes a copy of ``lm`` share its text conditioners' frozen encoders and
+    tokenizers: they live outside the module tree (audiocraft's T5 in ``__dict__['t5']``, the bundled
+    MiniLM's ``encoder``), are never written, and would otherwise be copied whole (AudioGen-medium's T5,
+    the bundled model's MiniLM at 9x its LM's size)."""
+    memo: dict[int, tp.Any] = {}
+    provider = getattr(lm, "condition_provider", None)
+    for cond in getattr(provider, "conditioners", {}).values():
+        for key, value in vars(cond).items():
+            if isinstance(value, nn.Module) or "tokenizer" in key:
+                memo[id(value)] = value
+    return memo
 
 
 class PackedInProjection(torch.Tensor):
