@@ -91,6 +91,14 @@ def cpu_has_bf16() -> bool:
 BF16_WHY_NOT = "This CPU has no native bf16 (AMX / AVX512-BF16): bf16 autocast would be emulated here, slower"
 
 
+def int8_why_not(c: Controller) -> str | None:
+    """Why int8 does not apply to the loaded model (it runs on the CPU only), None where it does (or while
+    no model is loaded)."""
+    device = getattr(getattr(c.session.model, "device", None), "type", "cpu")
+    return None if device == "cpu" else (f"int8 runs on the CPU only: this model runs on {device.upper()}, "
+                                         "so its takes are sampled in float32")
+
+
 def thread_choices() -> list[int]:
     """Thread counts the Model menu offers: 1, 2, 4, ... up to this machine's cores, and the cores."""
     cores = os.cpu_count() or 1
@@ -102,7 +110,9 @@ def apply_speed(w: MainWindow, commands: ActionTable | None = None) -> None:
     the Model menu's checks show them."""
     from . import tasks
     saved = w.settings.speed if isinstance(w.settings.speed, dict) else {}
-    tasks.set_speed({**saved, "bf16": saved.get("bf16") is True and cpu_has_bf16()})
+    threads = saved.get("threads")  # a count this machine's menu does not offer (another machine's): automatic
+    tasks.set_speed({**saved, "bf16": saved.get("bf16") is True and cpu_has_bf16(),
+                     "threads": threads if threads in thread_choices() and not isinstance(threads, bool) else 0})
     commands = commands or getattr(w, "commands", None)
     if commands is None:
         return
@@ -124,10 +134,11 @@ def _speed_specs() -> tuple[ActionSpec, ...]:
     return (
         ActionSpec("speed_int8", "int8 (faster, approximate)",
                    lambda w: _set_speed(w, int8=w.commands.action("speed_int8").isChecked()), menu="&Model",
-                   checkable=True,
-                   tip="Sample with the model's weights quantised to int8 (CPU): about 3× faster for AudioGen-medium "
+                   checkable=True, enabled_when=lambda c: int8_why_not(c) is None,
+                   tip=lambda c: int8_why_not(c) or (
+                       "Sample with the model's weights quantised to int8 (CPU): about 3× faster for AudioGen-medium "
                        "on a 2-core CPU; the take differs from the float32 take of its seed (it says so in the "
-                       "takes list). Explanations stay float32. Figures: README, 'Live and speed'"),
+                       "takes list). Explanations stay float32. Figures: README, 'Live and speed'")),
         ActionSpec("speed_bf16", "bf16 autocast (CPUs with native bf16)",
                    lambda w: _set_speed(w, bf16=w.commands.action("speed_bf16").isChecked()), menu="&Model",
                    checkable=True, enabled_when=lambda c: cpu_has_bf16(),

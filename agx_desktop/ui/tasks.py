@@ -63,10 +63,11 @@ def _sampling_model(ctx: JobContext, model_id: str, speed: tp.Mapping[str, tp.An
     else its :meth:`~agx_desktop.engine.models.LoadedModel.with_speed` copy, kept for the next take.
     Explanations always use the float32 model (:func:`_model`)."""
     model = _model(ctx, model_id)
-    if not (speed["int8"] or speed["bf16"] or speed["threads"]):
+    int8 = speed["int8"] and model.device.type == "cpu"  # int8 runs on the CPU only (the menu says so, greyed)
+    if not (int8 or speed["bf16"] or speed["threads"]):
         return model
     from agx_desktop.engine.speed import SpeedSettings
-    settings = SpeedSettings(int8=speed["int8"], bf16=speed["bf16"], threads=speed["threads"] or None)
+    settings = SpeedSettings(int8=int8, bf16=speed["bf16"], threads=speed["threads"] or None)
     key = (model_id, settings)
     fast = _FAST.get(key)
     if fast is None or fast.float_lm is not model.lm:
