@@ -344,9 +344,11 @@ def word_spans(take: Take) -> list[tuple[float, float]] | None:
 
 
 def fill_word_spans(explanation: "Explanation", take: Take) -> None:
-    """Give an explanation of ``take`` written before explanations recorded :func:`word_spans` its spans."""
+    """Give an explanation of ``take`` written before explanations recorded :func:`word_spans` its spans
+    (none where the take's segments do not add up to the explanation's words: a take.json edited since)."""
     if explanation.word_spans is None:
-        explanation.word_spans = word_spans(take)
+        spans = word_spans(take)
+        explanation.word_spans = spans if spans is not None and len(spans) == len(explanation.words) else None
 
 
 def words_in_play(take: Take, interval: tuple[float, float] | None) -> list[bool] | None:
