@@ -28,3 +28,16 @@ def test_segments_that_do_not_add_up_to_the_takes_words_give_no_spans(tiny_model
     assert values.shape == (6,) and np.isfinite(values).all()
     fill_word_spans(loaded, meta)
     assert loaded.per_frame_words().shape[1] == 6
+
+
+def test_explaining_such_a_take_gives_an_explanation_its_views_can_use(tiny_model):
+    """Explaining a take whose segments were edited out of step with its words succeeded, but the
+    explanation recorded one span per segment word: its interval importance and its word x time map (the
+    app's bars and heatmap, and writing explanation.json) raised a numpy broadcast error."""
+    from agx_desktop.engine.explain import explain
+    take = generate_timeline(tiny_model, [Segment(0.0, 0.5, "a dog barks"), Segment(0.5, 1.0, "a bell rings")], P)
+    take.segments[1]["text"] = "a bell rings twice"
+    explanation = explain(tiny_model, take, method="audiogenx", epochs=1)
+    assert explanation.word_spans is None
+    assert explanation.word_importance((0.6, 0.9)).shape == (6,)
+    assert explanation.per_frame_words().shape[1] == 6 and explanation.to_json((0.6, 0.9))["word_spans"] is None
