@@ -129,7 +129,7 @@ def test_a_short_clip_and_a_moment_later_leave_the_sound_view_to_the_events():
     scores = [0.1, 0.95, 0.3, 0.1, 0.1, 0.6, 0.5, 0.1, 0.1, 0.9, 0.4, 0.1, 0.7, 0.2]
     view = classify_scores(words, scores)
     assert view.top_content().word == "short" and view.top_sound().word == "bell"
-    assert [w.word for w in view.sound] == ["bell", "dog", "barks,", "clip", "rings"]
+    assert [w.word for w in view.sound] == ["bell", "dog", "barks,", "rings"]  # "clip": a media word (round 4)
     short = view.words[1]
     assert short.context and short.rank == 1 and short.score == 0.95  # listed apart, not hidden
 
@@ -145,3 +145,102 @@ def test_the_lexicon_is_small_licensed_and_read_once():
     assert not {"dog", "bell", "siren", "rain", "thunder", "clock", "engine", "bark"} & wk.CONTEXT_WORDS
     with pytest.raises(AttributeError):
         wk.NO_SUCH_NAME  # noqa: B018
+
+
+# ----------------------------------------------------------------------------- round 4 (issue 18)
+
+@pytest.mark.parametrize("word", ["I'd", "i’d", "that's", "That’s", "it's", "we'll", "don't", "won't", "can't",
+                                  "there's", "what's", "I'm"])
+def test_contractions_of_stop_words_are_function_words(word):
+    """(a) A contraction whose parts are all spaCy stop words ("i" + "'d") is a function word, with a
+    straight or a typographic apostrophe."""
+    assert word_kind(word) == FUNCTION
+
+
+@pytest.mark.parametrize("word", ["neighbour's", "referee's", "dog's", "let's", "o'clock"])
+def test_contractions_with_a_content_part_stay_content_words(word):
+    assert word_kind(word) == CONTENT
+
+
+def _kinds(prompt: str) -> dict[str, str]:
+    from agx_desktop.engine.word_kinds import normalise, prompt_word_kinds
+    words = prompt.split()
+    return {normalise(w): k for w, k in zip(words, prompt_word_kinds(words))}
+
+
+@pytest.mark.parametrize("prompt,verb", [
+    ("generate: a siren", "generate"), ("create a siren for me", "create"), ("Generate a dog barking", "generate"),
+    ("can you produce a siren wailing?", "produce"), ("could you please render a bell ringing", "render"),
+    ("please create rain falling", "create"), ("i need you to generate a siren", "generate"),
+    ("I'd like to create a bell ringing", "create"), ("sfx: generate a siren", "generate"),
+    ("a dog barks. Create thunder too", "create"), ("1) generate a siren", "generate")])
+def test_a_request_verb_opening_the_prompt_is_a_context_word(prompt, verb):
+    """(b) The request frame: a verb of making, giving, getting that opens the prompt (or a sentence),
+    after politeness words, a modal + "you" or a want/need opener, addresses the tool."""
+    kinds = _kinds(prompt)
+    assert kinds[verb] == "context"
+    assert "sound" in kinds.values()  # the source stays
+
+
+@pytest.mark.parametrize("prompt,sound", [
+    ("a sheep bleats", {"sheep", "bleats"}), ("birds sing", {"birds", "sing"}),
+    ("ring the bell", {"ring", "bell"}), ("please ring the bell", {"ring", "bell"}),
+    ("knock on the door", {"knock", "door"}), ("drum roll then a cymbal", {"drum", "roll", "cymbal"}),
+    ("the engine revs", {"engine"}), ("a dog barking while someone creates a racket", {"dog", "barking", "creates"}),
+    ("singing birds", {"singing", "birds"}), ("an alarm sounds", {"alarm", "sounds"}),
+    ("someone takes footsteps", {"takes", "footsteps"}),
+    ("a dog barking for the mailman, then a bell rings", {"dog", "barking", "mailman", "bell", "rings"}),
+    ("waiting for the train, then the train arrives", {"train", "arrives"})])
+def test_sound_words_stay_sound_words_in_their_prompt(prompt, sound):
+    """Imperatives of sounds ("ring", "knock": no request senses), inflected verbs ("creates", "singing":
+    not a request's base form), nouns first ("drum"), the world's "sounds"/"takes", and "for the X"
+    that does not end the prompt keep their kind. ("revs" stays a context word: round 2's known limit.)"""
+    kinds = _kinds(prompt)
+    assert {w for w, k in kinds.items() if k == "sound"} >= sound
+
+
+@pytest.mark.parametrize("word", ["sfx", "SFX:", "fx", "Foley", "ambience", "ambiance", "atmos", "loop", "clip",
+                                  "recording", "track", "sample", "stereo", "mono", "mic", "audio", "sound",
+                                  "soundscape", "effect", "effects", "one-shot", "pls", "thx"])
+def test_media_and_politeness_words_are_context_words(word):
+    """(c) Words about the medium (WordNet lacks them or files them as artifacts/communication) and
+    politeness words are context words wherever they stand."""
+    from agx_desktop.engine.word_kinds import is_context_word
+    assert is_context_word(word)
+
+
+@pytest.mark.parametrize("prompt,context", [
+    ("need a dog barking for my game", {"game"}), ("a siren for a trailer", {"trailer"}),
+    ("thunder for my indie horror game, please", {"indie", "horror", "game"}),
+    ("a bell ringing for the intro, thx", {"intro"}), ("rain for our podcast and then thunder", {"podcast"})])
+def test_purpose_phrases_are_context_words(prompt, context):
+    """(d) "for my/our/your X" (the user's work), or "for a/the X" ending the prompt: what the sound is for."""
+    kinds = _kinds(prompt)
+    assert all(kinds[w] == "context" for w in context)
+
+
+def test_no_event_word_of_the_bundled_world_changes_kind_in_its_training_captions():
+    """The request frame, media words and purpose phrases leave every word of the world's events as it
+    was, in every training caption (their contexts): the rules move request, medium and purpose words."""
+    import gzip
+
+    from agx_desktop.engine.bundled import BUNDLED_DIR, world
+    from agx_desktop.engine.word_kinds import CONTEXT_SHARE, context_share, normalise, prompt_word_kinds, request_share
+    events = {normalise(w) for e in world.EVENTS for ph in e.words + e.nouns + e.verbs for w in ph.split()}
+    with gzip.open(BUNDLED_DIR / "train_captions.txt.gz", "rt", encoding="utf-8") as f:
+        captions = f.read().splitlines()
+    for caption in captions[::7]:
+        words = caption.split()
+        for w, k in zip(words, prompt_word_kinds(words)):
+            if normalise(w) in events:
+                single = (FUNCTION if word_kind(w) == FUNCTION else "context"
+                          if context_share(w) >= CONTEXT_SHARE or request_share(w) >= CONTEXT_SHARE else "sound")
+                assert k == single, (w, caption)
+
+
+def test_classify_scores_uses_the_prompt_kinds():
+    """One code path: the view's sound list follows prompt_word_kinds (the request verb is listed apart
+    with its score and rank)."""
+    view = classify_scores("generate: a siren blasting for my game".split(), [0.98, 0.1, 0.86, 0.5, 0.1, 0.1, 0.9])
+    assert view.top_content().word == "generate:" and view.top_sound().word == "siren"
+    assert [w.word for w in view.sound] == ["siren", "blasting"]
