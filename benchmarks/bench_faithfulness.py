@@ -1,7 +1,7 @@
 """AudioGenX per mode on the bundled model (issue 18), one command each:
 
     .venv/bin/python benchmarks/bench_faithfulness.py table1 [--start 0] [--count 20] [--epochs 50] [--samples 5]
-    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3   (the slow part)
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4   (slow)
     .venv/bin/python benchmarks/bench_faithfulness.py heldout --part all --write [--misses]
 
 ``table1``: Table 1 (Fid/KL factual and counterfactual, size) on held-out captions of the bundled
@@ -19,7 +19,9 @@ scores every view (:data:`VIEWS`: the paper's ranking, content words, sound word
 contrast, focus) in seconds. ``dev`` was used to choose; ``test`` scored once at the end; ``test2`` (written
 after the WordNet context rule was chosen, before it was generated) scored once after that; ``test3``
 (written after the request-word clause was decided on dev, committed before it was generated) once
-after that. Scoring: strict (the event's own words, :func:`own_words`) first; "phrase words count"
+after that; ``test4`` (written after the round-4 rules were committed: contractions, request frame,
+media words, purpose phrases; committed before it was generated) once after that. Scoring: strict
+(the event's own words, :func:`own_words`) first; "phrase words count"
 (:func:`phrase_words`: any content word of the phrase the caption used for the event, "smoke" of "a
 smoke alarm beeping", a word of the event's name) next to it, for halves and, from test3 on, singles
 too (decided before test3 was generated).
@@ -181,10 +183,56 @@ TEST3_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
                   ["heels click on the tiles", "a person shuffles along", "foot steps thud on wood"],
                   {"crunching", "clicking", "click", "heels", "shuffling", "shuffles", "foot", "thud"}),
 }
+#: test4 (issue 18, written 2026-12-03 ~04:20 UTC after the round-4 rules of word_kinds were committed
+#: (contractions, request frame, media words, purpose phrases) and before any of it was generated or
+#: scored): new phrases per event with synonyms and typos none of dev/test/test2/test3 use; the third
+#: set = the words beyond the world's own that name the event (misspellings too).
+TEST4_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
+    "dog": (["a dog whining", "a pup whimpering", "a german shepherd barking", "a dgo barking"],
+            ["a dog whines", "the pup whimpers", "a german shepherd barks"],
+            {"whining", "whines", "pup", "whimpering", "whimpers", "shepherd", "dgo"}),
+    "bell": (["a bicycle bell ringing", "a sleigh bell jingling", "a bell tinkling", "a bel ringing"],
+             ["a bicycle bell rings", "sleigh bells jingle", "a bell tinkles"],
+             {"jingling", "jingle", "tinkling", "tinkles", "bel", "bells"}),
+    "siren": (["a tornado siren whirring", "a squad car siren yelping", "a sirren wailing"],
+              ["a tornado siren whirs", "the squad car siren yelps", "a siren wails nonstop"],
+              {"whirring", "whirs", "yelping", "yelps", "sirren"}),
+    "rain": (["rain hitting the window", "a rain shower", "rainn falling"],
+             ["rain hits the window", "it's pouring", "rain splashes on the pavement"],
+             {"shower", "hitting", "hits", "rainn", "pouring", "splashes"}),
+    "thunder": (["distant thunder growling", "a lightning storm", "thudner booming"],
+                ["thunder growls", "a lightning storm rolls in", "thunder echoes across the valley"],
+                {"growling", "growls", "lightning", "storm", "thudner", "booming", "rolls", "echoes"}),
+    "bird": (["a crow cawing", "seagulls squawking", "a brd chirping"],
+             ["a crow caws", "seagulls squawk", "an owl hoots"],
+             {"crow", "cawing", "caws", "seagulls", "squawking", "squawk", "owl", "hoots", "brd"}),
+    "clock": (["a mantel clock ticking", "a wristwatch ticking", "a clokc ticking"],
+              ["the mantel clock ticks", "a wristwatch ticks", "the clock keeps ticking"],
+              {"wristwatch", "clokc"}),
+    "engine": (["a generator humming", "a tractor engine chugging", "an engnie idling"],
+               ["a generator hums", "a tractor engine chugs", "the car starts up"],
+               {"generator", "tractor", "chugging", "chugs", "engnie"}),
+    "whistle": (["a kettle whistling", "a steam train whistle", "a whisstle piping"],
+                ["the kettle whistles", "a steam whistle blasts", "a guard blows a whistle"],
+                {"kettle", "whisstle", "piping", "blasts", "blows"}),
+    "wind": (["a cold wind sighing", "wind buffeting the tent", "wnd blowing"],
+             ["the wind sighs", "wind buffets the tent", "a blustery wind picks up"],
+             {"sighing", "sighs", "buffeting", "buffets", "wnd", "blustery"}),
+    "beep": (["a scanner beeping", "a pedestrian crossing beeping", "an alarm beepin"],
+             ["the scanner beeps", "the crossing signal beeps", "a bleep repeats"],
+             {"scanner", "beepin", "bleep"}),
+    "knock": (["someone knocking on wood", "a knuckle rapping on glass", "knockign at the door"],
+              ["somebody knocks on the window", "a fist thumps the door", "someone knocks three times"],
+              {"knuckle", "rapping", "knockign", "thumps"}),
+    "footsteps": (["a man jogging", "sneakers squeaking on a gym floor", "foosteps in a corridor"],
+                  ["a man jogs past", "sneakers squeak on the floor", "a woman walks briskly"],
+                  {"jogging", "jogs", "sneakers", "squeaking", "squeak", "foosteps"}),
+}
 #: the phrase set of each part (dev and test share EVENT_PHRASES)
-PART_PHRASES = {"dev": EVENT_PHRASES, "test": EVENT_PHRASES, "test2": TEST2_PHRASES, "test3": TEST3_PHRASES}
-PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818}
-PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000}
+PART_PHRASES = {"dev": EVENT_PHRASES, "test": EVENT_PHRASES, "test2": TEST2_PHRASES, "test3": TEST3_PHRASES,
+                "test4": TEST4_PHRASES}
+PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818, "test4": 4_040_418}
+PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000, "test4": 40_000}
 
 #: single-event forms ({g} gerund phrase, {c} clause, {G}/{C} capitalised). dev: the forms of the first
 #: run (seen) and more written with them; test: written at the same time, run once at the end.
@@ -203,6 +251,11 @@ SINGLE_FORMS = {
     "test3": ["can you make {g}?", "need {g} for my game", "give me {g}", "generate: {g}", "sfx: {g}",
               "{g}, please", "is that {g}??", "1) {g} 2) nothing else", "\U0001F50A {g} \U0001F50A",
               "{c}. make it realistic!", "create {g} for me", "I'd like {g}, thx"],
+    # test4: written with TEST4_PHRASES after the round-4 rules, before any of it was generated: sound
+    # designers' jargon, requests, purposes, contractions, lists, all-caps, slang as people type them
+    "test4": ["foley: {g}", "atmos - {g}", "one-shot, {g}", "{U} PLS", "could you generate {g} for my podcast?",
+              "I\u2019d love {g}, ty", "we're making a film and need {g}", "{g} sound effect, no music",
+              "hey can u do {g}", "{C}. that's it", "gimme {g} asap", "* {g} (stereo)", "{g} for a trailer"],
 }
 #: two-event forms, {A} first in time, {B} second
 TWO_FORMS = {
@@ -215,13 +268,16 @@ TWO_FORMS = {
               "{A}. after a pause, {B}.", "{A} ... {B} follows"],
     "test3": ["{A}, then out of nowhere {B}", "1. {A} 2. {B}", "can you make {A} and then {B}?",
               "{A} at first, {B} at the end", "{A}, and when that's over {B}", "{A}... and THEN {B}!!"],
+    "test4": ["foley: {A} + {B}", "step 1: {A}. step 2: {B}.", "{A} and after it's done, {B}",
+              "start w/ {A}, end w/ {B}", "could you do {A}, with {B} after pls", "{A} FIRST, THEN {B}",
+              "{A} -> {B}, for a game cutscene"],
 }
 CACHE = Path(__file__).resolve().parent.parent / "tmp" / "heldout_cache"  # /tmp/ is git-ignored
 
 
 def own_words(event: str, part: str = "dev") -> set[str]:
     """The words that name ``event``: the world's own words and this benchmark's synonyms (test2's /
-    test3's too on test2 / test3 captions)."""
+    test3's / test4's too on test2 / test3 / test4 captions)."""
     from agx_desktop.engine.bundled import world
     from agx_desktop.engine.word_kinds import normalise
     ev = world.EVENTS[world.EVENT_INDEX[event]]
@@ -432,9 +488,10 @@ def _figures(rows: list[dict], key: str = "ok") -> tuple[list[bool], list[bool],
 
 def _items(args: argparse.Namespace) -> list[dict]:
     """The part's captions (``all``: dev with --per-form, test with --test-per-form, test2 with
-    --test2-per-form, test3 with --test3-per-form, each numbered as when cached alone)."""
+    --test2-per-form, test3 with --test3-per-form, test4 with --test4-per-form, each numbered as when
+    cached alone)."""
     per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
-                "test3": args.test3_per_form}
+                "test3": args.test3_per_form, "test4": args.test4_per_form}
     return [it for p in (per_form if args.part == "all" else [args.part]) for it in heldout_captions(p, per_form[p])]
 
 
@@ -480,7 +537,7 @@ def run_heldout(args: argparse.Namespace) -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "heldout_words.json").write_text(json.dumps(
             {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
-                          "test3": args.test3_per_form},
+                          "test3": args.test3_per_form, "test4": args.test4_per_form},
              "part": args.part, "seeds": args.seeds, "views": {k: views[k].doc for k in scored},
              "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
@@ -635,7 +692,8 @@ def main() -> None:
         h.add_argument("--test-per-form", type=int, default=6, help="test captions per form")
         h.add_argument("--test2-per-form", type=int, default=5, help="test2 captions per form")
         h.add_argument("--test3-per-form", type=int, default=5, help="test3 captions per form")
-        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "all"], default="dev")
+        h.add_argument("--test4-per-form", type=int, default=5, help="test4 captions per form")
+        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "all"], default="dev")
         h.add_argument("--seeds", type=int, default=1, help="heldout: also rank the mean of this many explanation "
                                                           "seeds (needs --modes quick,quick@1,... cached)")
         h.add_argument("--modes", default="quick")
