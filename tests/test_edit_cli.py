@@ -60,8 +60,12 @@ def test_explain_interval_of_a_timeline_take_gives_0_to_words_of_segments_it_doe
     assert doc["importance"][:3] == [0.0, 0.0, 0.0] and min(doc["importance"][3:]) > 0
     printed = {line.split()[-2]: float(line.split()[0]) for line in stdout.splitlines()[1:] if line.strip()}
     assert printed["dog"] == 0.0 and printed["bell"] > 0
-    per_frame = np.asarray(doc["per_frame"])  # the heatmap: a segment's words only over that segment
-    assert not per_frame[25:, :3].any() and not per_frame[:25, 3:].any()
+    per_frame = np.asarray(doc["per_frame"])  # the heatmap: a segment's words only where it conditioned
+    delay = len(doc["step_masks"]) - per_frame.shape[0]  # codebooks - 1: the delay pattern's extra steps
+    assert delay >= 1
+    assert not per_frame[25:, :3].any()  # no step of the first segment predicts a frame after 0.5 s
+    assert not per_frame[:25 - delay, 3:].any()  # nor one of the second a frame before 0.5 s - delay
+    assert per_frame[25 - delay:25, 3:].all() and per_frame[25 - delay:25, :3].all()  # both, at the boundary
 
 
 @pytest.mark.parametrize("args,message", [

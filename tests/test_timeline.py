@@ -163,16 +163,3 @@ def test_timeline_prompt_keeps_words_in_order():
     prompt = timeline_prompt(segs)
     assert prompt == "a dog barks. then rain. a bell"
     assert len(split_words(prompt)[0]) == sum(len(s.text.split()) for s in segs)
-
-
-def test_words_in_play_follow_the_segments_an_interval_touches():
-    """A timeline take's words count in an interval only where their segment overlaps it."""
-    from types import SimpleNamespace
-
-    from agx_desktop.engine.timeline import words_in_play
-    take = SimpleNamespace(kind="timeline", segments=[{"start": 0.0, "end": 2.5, "text": "a dog barks"},
-                                                      {"start": 2.5, "end": 5.0, "text": "a bell rings"}])
-    assert words_in_play(take, (3.0, 4.0)) == [False] * 3 + [True] * 3
-    assert words_in_play(take, (0.0, 2.5)) == [True] * 3 + [False] * 3
-    assert words_in_play(take, (2.0, 3.0)) == [True] * 6 and words_in_play(take, None) == [True] * 6
-    assert words_in_play(SimpleNamespace(kind="original", segments=None), (0.0, 1.0)) is None

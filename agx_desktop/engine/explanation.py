@@ -134,33 +134,74 @@ class Explanation:
         return self.step_masks[steps].mean(axis=0)
 
     def word_importance(self, interval: Interval = None) -> np.ndarray:
-        """[words] importance of each prompt word in [0, 1] (0 for a word whose span, see
-        :attr:`word_spans`, the interval does not touch)."""
-        values = self.text.tokens_to_words(self.token_importance(interval), self.word_aggregation)
-        if self.word_spans is None or interval is None:
-            return values
-        lo, hi = float(interval[0]), float(interval[1])
-        return np.where([a < hi and b > lo for a, b in self.word_spans], values, 0.0)
+        """[words] importance of each prompt word in [0, 1]: Eq. 7 over the interval's steps. With
+        :attr:`word_spans` (a timeline take) a word's mean runs over the steps where it was in the text
+        the model attended to (0 where the interval has none of them): at the others its mask acted on
+        nothing, so its value there is not evidence of anything."""
+        return self.steps_word_importance(self.steps_for_interval(interval))
 
-    def per_frame_tokens(self) -> np.ndarray:
-        """[frames, L]: for each audio frame, the mean mask of the steps that predict it."""
+    def steps_word_importance(self, steps: np.ndarray) -> np.ndarray:
+        """[words] Eq. 7 over the given steps (indices), each word's mean over those of them where it was
+        attended to (:meth:`active_steps`; 0 where there is none)."""
+        steps = np.asarray(steps, dtype=int)
+        active = self.active_steps()
+        if active is None:
+            return self.text.tokens_to_words(self.step_masks[steps].mean(axis=0), self.word_aggregation)
+        out = np.zeros(len(self.words))
+        for cols in self._segments(active):
+            used = steps[active[steps, cols[0]]]
+            if used.size:
+                out[cols] = self.text.tokens_to_words(self.step_masks[used].mean(axis=0), self.word_aggregation)[cols]
+        return out
+
+    def active_steps(self) -> np.ndarray | None:
+        """[steps, words] whether each word was in the text the model attended to at each step (None:
+        every word at every step). A timeline segment [start, end) s conditions LM positions
+        ``round(start·fps)`` up to the next segment's first (:func:`.timeline.schedule_for`); the last
+        runs to the end, delay-pattern steps included."""
+        if self.word_spans is None:
+            return None
+        spans = np.asarray(self.word_spans, dtype=np.float64).reshape(-1, 2)
+        first = np.round(spans[:, 0] * self.frame_rate)
+        last = np.where(spans[:, 1] >= self.duration - 0.5 / self.frame_rate, np.inf,
+                        np.round(spans[:, 1] * self.frame_rate))
+        pos = np.arange(self.n_steps)[:, None]
+        return (pos >= first) & (pos < last)
+
+    @staticmethod
+    def _segments(active: np.ndarray) -> list[np.ndarray]:
+        """Word columns grouped by identical activity (one group per timeline segment)."""
+        groups: dict[bytes, list[int]] = {}
+        for w in range(active.shape[1]):
+            groups.setdefault(np.packbits(active[:, w]).tobytes(), []).append(w)
+        return [np.asarray(cols) for cols in groups.values()]
+
+    def per_frame_tokens(self, steps: np.ndarray | None = None) -> np.ndarray:
+        """[frames, L]: for each audio frame, the mean mask of the steps that predict it (of ``steps``
+        only, when given; 0 for a frame none of them predicts)."""
         sums = np.zeros((self.n_frames, self.step_masks.shape[1]))
         counts = np.zeros(self.n_frames)
-        for s, frames in enumerate(self.step_frames):
-            for f in frames:
+        chosen = range(self.n_steps) if steps is None else steps
+        for s in chosen:
+            for f in self.step_frames[s]:
                 if 0 <= f < self.n_frames:
                     sums[f] += self.step_masks[s]
                     counts[f] += 1
         return sums / np.maximum(counts, 1)[:, None]
 
     def per_frame_words(self) -> np.ndarray:
-        """[frames, words] the word × time heatmap (0 outside a word's span, see :attr:`word_spans`)."""
-        values = self.text.tokens_to_words(self.per_frame_tokens(), self.word_aggregation)
-        if self.word_spans is None:
-            return values
-        t = np.arange(values.shape[0])[:, None] / self.frame_rate
-        spans = np.asarray(self.word_spans, dtype=np.float64).reshape(-1, 2)
-        return np.where((t >= spans[:, 0]) & (t < spans[:, 1]), values, 0.0)
+        """[frames, words] the word × time heatmap. With :attr:`word_spans` a word's value at a frame is the
+        mean over the steps predicting that frame while the word was attended to (:meth:`active_steps`;
+        near a segment boundary the delay pattern makes both segments' steps predict a frame), else 0."""
+        active = self.active_steps()
+        if active is None:
+            return self.text.tokens_to_words(self.per_frame_tokens(), self.word_aggregation)
+        out = np.zeros((self.n_frames, len(self.words)))
+        for cols in self._segments(active):
+            values = self.text.tokens_to_words(self.per_frame_tokens(np.flatnonzero(active[:, cols[0]])),
+                                               self.word_aggregation)
+            out[:, cols] = values[:, cols]
+        return out
 
     def mask_size(self) -> float:
         """Mean mask value (the paper's "size" column)."""

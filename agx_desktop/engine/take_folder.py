@@ -922,7 +922,13 @@ def save_take(take: Take, folder: str | os.PathLike[str]) -> Path:
         OutputPathError, TakeBusyError, ParameterError (a take that could not be read back),
         StorageError (disk full, read-only...; the previous take at ``folder`` is unchanged).
     """
-    check_out_path(folder)
+    try:
+        check_out_path(folder)
+    except OutputPathError:
+        # while another writer holds the take's lock, the folder may be caught mid-swap (the old take
+        # renamed away, the new one not yet in: a non-take or empty view); the check under the lock decides
+        if not (os.path.lexists(folder) and lock_path(folder).exists()):
+            raise
     check_take(take)
     meta_text = fsio.strict_json(take.metadata())
     with take_lock(folder) as target:

@@ -351,17 +351,6 @@ def fill_word_spans(explanation: "Explanation", take: Take) -> None:
         explanation.word_spans = spans if spans is not None and len(spans) == len(explanation.words) else None
 
 
-def words_in_play(take: Take, interval: tuple[float, float] | None) -> list[bool] | None:
-    """Which of a timeline take's words (in prompt order) conditioned the model somewhere in ``interval``
-    (whole take: ``None``); None for a take that is not a timeline. The other words were not in the
-    text the model attended to there, so nothing there can depend on them: their importance there is 0."""
-    spans = word_spans(take)
-    if spans is None:
-        return None
-    lo, hi = (0.0, float("inf")) if interval is None else (float(interval[0]), float(interval[1]))
-    return [a < hi and b > lo for a, b in spans]
-
-
 def segments_to_json(segments: tp.Sequence[Segment]) -> list[dict]:
     return [s.to_dict() for s in segments]
 
