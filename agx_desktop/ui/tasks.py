@@ -89,16 +89,30 @@ def load_store_task(store: TakeStore) -> tp.Callable[[JobContext], tp.Any]:
     def run(ctx: JobContext) -> tuple[list[TakeItem], list[str]]:
         from .paths import prune_drag_dir
         prune_drag_dir()
-        return store.load_all(progress=ctx.progress)
+        items, problems = store.load_all(progress=ctx.progress)
+        if any(item.explanation is not None for item in items):
+            warm_word_kinds()
+        return items, problems
     return run
+
+
+def warm_word_kinds() -> None:
+    """Load the word-kind tables (spaCy's stop words, ~2 s on first use; WordNet's sense classes) on the
+    job's thread: the window asks for each word's kind when it shows an explanation and must not freeze."""
+    from agx_desktop.engine.word_kinds import is_context_word, word_kind
+    word_kind("a")
+    is_context_word("sound")
 
 
 def _explain(ctx: JobContext, model: LoadedModel, item: TakeItem, method: str,
              settings: ExplainerSettings | None) -> Explanation:
-    """``method`` with ``settings`` (the method's Settings; None: its defaults)."""
+    """``method`` with ``settings`` (the method's Settings; None: its defaults); the word-kind tables
+    the window will read are loaded here too."""
     from agx_desktop.engine.explain import explain
     overrides = settings.changed() if settings is not None else {}
-    return explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **overrides)
+    explanation = explain(model, item.take, method=method, progress=ctx.progress, cancel=ctx.cancel, **overrides)
+    warm_word_kinds()
+    return explanation
 
 
 LIVE_INTERVAL_S = 0.1  # a live map goes to the GUI at most 10 times a second (first and last step always)

@@ -77,3 +77,54 @@ def test_the_window_opens_before_torch_is_imported(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "visible []"
+
+
+def test_showing_an_explanation_never_loads_spacy_on_the_gui_thread(tmp_path):
+    """The "Sound words first" kinds need spaCy's stop words (~2 s to import): they load in a job, so the
+    first explanation shown does not freeze the window — after Generate, then Explain, as a user runs
+    them, and at the next start, when the autosaved explained take comes back. Checked in fresh
+    interpreters, by which thread first imports spaCy."""
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import sys, threading, time\n"
+        "seen = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'spacy':\n"
+        "            seen.append('gui' if threading.current_thread() is threading.main_thread() else 'job')\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "qapp = QApplication([])\n"
+        "from agx_desktop.ui.main_window import MainWindow\n"
+        "from agx_desktop.ui.playback import FakeStream, Player\n"
+        "w = MainWindow(player=Player(stream_factory=FakeStream))\n"
+        "w.importance.set_view('sound')\n"
+        "w.show()\n"
+        "def idle():\n"
+        "    end = time.monotonic() + 240\n"
+        "    while (w.runner.busy or w.runner.pending or w.display_pending()) and time.monotonic() < end:\n"
+        "        qapp.processEvents(); time.sleep(0.01)\n"
+        "    for _ in range(20):\n"
+        "        qapp.processEvents(); time.sleep(0.01)\n"
+        "idle()\n"
+        "if sys.argv[1] == 'make':\n"
+        "    w.session.set_prompt('a dog barks then a bell rings')\n"
+        "    w.session.set_params(duration=1.0, seed=2)\n"
+        "    w.generation.explainer.form.set_value('epochs', 2)\n"
+        "    w.commands.trigger('generate')\n"
+        "    idle()\n"
+        "    w.commands.trigger('explain')\n"
+        "    idle()\n"
+        "shown = w.session.current is not None and w.session.current.explanation is not None\n"
+        "print(shown, seen)\n"
+        "w.runner.shutdown()\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "AGX_DATA_DIR": str(tmp_path), "AGX_THREADS": "1"}
+    for mode in ("make", "reopen"):
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "True ['job']", mode
