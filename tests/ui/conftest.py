@@ -39,9 +39,13 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "real_bundled: use resources/bundled's trained model when it is there")
 
 
+_STAND_IN: dict = {}  # the untrained stand-in, loaded once for all UI tests, outside the model cache
+
+
 @pytest.fixture(autouse=True)
 def _untrained_bundled(request, monkeypatch):
-    """'bundled' = the in-process untrained stand-in (kept cached across tests for speed)."""
+    """'bundled' = the in-process untrained stand-in (loaded once for the UI tests); after each test the
+    model cache holds what it held before, so tests outside tests/ui that run later get the trained one."""
     from agx_desktop.engine import models
     key = ("bundled", "cpu")
     cached = models._CACHE.get(key)
@@ -51,9 +55,17 @@ def _untrained_bundled(request, monkeypatch):
         yield
         return
     monkeypatch.setitem(models._ALIASES, models.BUNDLED_ID, models.STAND_IN_ID)
-    if cached is not None and cached.trained:
+    if key in _STAND_IN:
+        monkeypatch.setitem(models._CACHE, key, _STAND_IN[key])
+    elif key in models._CACHE:
+        monkeypatch.delitem(models._CACHE, key)
+    else:  # record "absent", so that the stand-in a test loads is not left cached as 'bundled' after it
+        monkeypatch.setitem(models._CACHE, key, None)
         monkeypatch.delitem(models._CACHE, key)
     yield
+    now = models._CACHE.get(key)
+    if now is not None and not now.trained:
+        _STAND_IN[key] = now  # kept for the next UI test; the cache gets back what it held before this one
 
 
 @pytest.fixture
