@@ -83,3 +83,13 @@ def test_without_spans_every_step_counts_as_in_eq_7():
     e = _planted()
     e.word_spans = None
     assert abs(e.word_importance()[0] - (5 * 1.0 + 6 * 0.2) / 11) < 1e-12
+
+
+def test_the_contrast_view_compares_a_word_with_its_own_attended_steps_only():
+    """"vs. rest of clip" for a timeline take: the rest's value of a word is over the steps where its
+    segment conditioned the model, not the other segment's (where its mask acted on nothing)."""
+    from agx_desktop.engine.word_kinds import interval_contrast
+    e = _planted()
+    contrast = interval_contrast(e, (0.0, 0.3))  # steps 0-3 inside; the rest: steps 4-10
+    assert abs(contrast[0] - 0.0) < 1e-12  # 1.0 inside, 1.0 at step 4 (its only attended step outside)
+    assert abs(contrast[2] + 0.8) < 1e-12  # not attended inside (0), 0.8 where attended outside

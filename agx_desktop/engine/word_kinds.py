@@ -463,14 +463,14 @@ def interval_contrast(explanation: "Explanation", interval: "Interval") -> np.nd
 
     The paper's interval importance (Eq. 7 over the interval's steps) of a word that the whole clip
     needs is high everywhere; the difference keeps what is particular to the interval. Values lie in
-    [−1, 1]; "the rest" = the steps that predict no frame inside ``interval``.
+    [−1, 1]; "the rest" = the steps that predict no frame inside ``interval`` (for a timeline take, a
+    word's steps there while its segment conditioned the model, as :meth:`Explanation.steps_word_importance`).
     """
     inside = explanation.steps_for_interval(interval)
     rest = np.setdiff1d(np.arange(explanation.n_steps), inside)
     if len(rest) == 0:
         return explanation.word_importance(interval)
-    outside = explanation.text.tokens_to_words(explanation.step_masks[rest].mean(axis=0), explanation.word_aggregation)
-    return explanation.word_importance(interval) - outside
+    return explanation.word_importance(interval) - explanation.steps_word_importance(rest)
 
 
 def explanation_word_kinds(explanation: "Explanation", interval: "Interval" = None,
