@@ -36,6 +36,20 @@ def tiny_take(tiny_model):
 
 
 @pytest.fixture
+def cli(untrained_bundled, capsys):
+    """``cli(*args)`` runs ``agx --quiet ARGS`` in this process on the untrained stand-in: (exit code,
+    stdout, stderr); never a traceback."""
+    from agx_desktop.engine.cli import run
+
+    def call(*args):
+        code = run(["--quiet", *map(str, args)])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return code, out, err
+    return call
+
+
+@pytest.fixture
 def untrained_bundled(monkeypatch):
     """Make the registry's 'bundled' id build the untrained stand-in, asked for by name (the
     registry never substitutes it on its own: missing bundled weights are an error)."""

@@ -9,17 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from agx_desktop.engine.cli import run
-
-
-@pytest.fixture
-def cli(untrained_bundled, capsys):
-    def call(*args):
-        code = run(["--quiet", *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return call
-
 
 def test_generate_explain_interval_regenerate(cli, tmp_path):
     take = tmp_path / "dog"

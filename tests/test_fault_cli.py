@@ -25,16 +25,6 @@ AGX = Path(sys.executable).parent / "agx"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "AGX_THREADS": "1"}
 
 
-@pytest.fixture
-def cli(untrained_bundled, capsys):
-    def call(*args):
-        code = run(["--quiet", *map(str, args)])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
-        return code, out, err
-    return call
-
-
 def one_error_line(err: str) -> str:
     assert err.startswith("agx: error: ") and err.count("\n") == 1, err
     return err

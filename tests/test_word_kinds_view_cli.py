@@ -4,20 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from agx_desktop.engine.cli import run
 
 LINE = re.compile(r"^  (-?\d\.\d{3})  #*\s+(\S+)  \((sound|context|function)\)$")
-
-
-@pytest.fixture
-def cli(untrained_bundled, capsys):
-    def call(*args):
-        code = run(["--quiet", *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return call
 
 
 def _rows(out):
