@@ -45,7 +45,6 @@ def test_the_apps_int8_setting_does_not_fail_every_take_of_a_model_on_the_gpu(mo
                                                      max_duration=4.0), torch.device("cpu"), trained=False)
     model.device = torch.device("cuda")  # as a model loaded on the GPU reports itself (no GPU needed here)
     monkeypatch.setattr(tasks, "_model", lambda ctx, model_id: model)
-    monkeypatch.setattr(tasks, "_FAST", {})
     ctx = SimpleNamespace(progress=lambda *a: None)
     sampler = tasks._sampling_model(ctx, "tiny-gpu", {"int8": True, "bf16": False, "threads": 0})
     assert sampler is model and sampler.speed.is_default  # nothing else asked for: the model itself

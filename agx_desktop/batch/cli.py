@@ -8,6 +8,7 @@ import argparse
 import sys
 import typing as tp
 
+from ..engine.cli_args import add_speed_arguments, speed_from_arguments
 from ..engine.safetext import terminal_safe
 from .sheet import COLUMNS, FORMATS
 
@@ -49,6 +50,7 @@ def add_subparser(subparsers: tp.Any) -> argparse.ArgumentParser:
     p.add_argument("--model", default="bundled", help="model for rows that leave the model column blank "
                                                       "(default bundled)")
     add_backend_options(p)
+    add_speed_arguments(p, threads=False)
     return p
 
 
@@ -76,11 +78,14 @@ def backend_from_args(args: argparse.Namespace) -> "Backend":
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``agx batch``: 0 all done, 2 bad rows or failed takes (the rest is done), 130 interrupted."""
+    from ..engine.models import choose_device
     from .runner import check_out_dir, run_batch
     check_out_dir(args.out)  # before any worker starts
+    device = getattr(args, "device", None)
+    speed = speed_from_arguments(args, choose_device(device).type, threads=False)
     with backend_from_args(args) as backend:
-        summary = run_batch(args.sheet, args.out, backend, default_model=args.model,
-                            device=getattr(args, "device", None), progress=not getattr(args, "quiet", False))
+        summary = run_batch(args.sheet, args.out, backend, default_model=args.model, device=device,
+                            progress=not getattr(args, "quiet", False), speed=speed)
     for line in summary.problems:
         print(f"agx: {terminal_safe(line)}", file=sys.stderr)
     for line in summary.failed:

@@ -36,6 +36,7 @@ from .work import Result, Task, run_task
 if tp.TYPE_CHECKING:
     from ..engine.explanation import Explanation
     from ..engine.progress import CancelToken
+    from ..engine.speed import SpeedSettings
     from ..engine.take import Take
 
 TAKES, EXPORT, MANIFEST = "takes", "export", "manifest.csv"
@@ -196,7 +197,7 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
               default_model: str = "bundled", device: str | None = None, progress: bool = True,
               on_take: tp.Callable[[WorkItem, Path], None] | None = None,
               on_progress: tp.Callable[[int, int], None] | None = None,
-              cancel: "CancelToken | None" = None) -> Summary:
+              cancel: "CancelToken | None" = None, speed: "SpeedSettings | None" = None) -> Summary:
     """Make what the sheet asks for in ``out`` (see the module docstring); resumable.
 
     Bad rows are listed in :attr:`Summary.problems` and skipped; an item that fails is listed in
@@ -204,7 +205,8 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
     and the manifest, and sets :attr:`Summary.interrupted`; so does ``cancel`` (checked as each take
     comes back; the takes being made are dropped). ``on_take(item, folder)`` is called as each take is
     written (the app fills its takes list from it), ``on_progress(finished, planned)`` at the start
-    and after each take.
+    and after each take. ``speed``: the settings new takes are sampled under (int8 / bf16, see
+    :mod:`agx_desktop.engine.speed`; explanations use the float model); each take records them.
 
     One driver per ``out`` at a time: while another process runs a batch there, this one raises
     :class:`~agx_desktop.engine.errors.TakeBusyError` (one line, its pid) before anything is written
@@ -215,7 +217,7 @@ def run_batch(sheet: str | os.PathLike[str], out: str | os.PathLike[str], backen
     rows, problems = read_sheet(sheet, default_model)
     items = plan(rows)
     with driver_lock(out_dir):
-        return _run(items, problems, out_dir, backend, device, progress, on_take, on_progress, cancel)
+        return _run(items, problems, out_dir, backend, device, progress, on_take, on_progress, cancel, speed)
 
 
 @contextlib.contextmanager
@@ -239,7 +241,8 @@ def driver_lock(out_dir: Path) -> tp.Iterator[None]:
 
 def _run(items: list[WorkItem], problems: list[str], out_dir: Path, backend: Backend | None, device: str | None,
          progress: bool, on_take: tp.Callable[[WorkItem, Path], None] | None,
-         on_progress: tp.Callable[[int, int], None] | None, cancel: "CancelToken | None") -> Summary:
+         on_progress: tp.Callable[[int, int], None] | None, cancel: "CancelToken | None",
+         speed: "SpeedSettings | None" = None) -> Summary:
     """:func:`run_batch` once it holds ``out_dir``."""
     summary = Summary(out=out_dir, planned=len(items), problems=problems)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +259,7 @@ def _run(items: list[WorkItem], problems: list[str], out_dir: Path, backend: Bac
             assert state.take is not None
             manifest[item.id] = manifest_row(item, state.take, state.explanation)
         else:
-            todo.append((item.id, Task(item, state.take, state.explanation, device)))
+            todo.append((item.id, Task(item, state.take, state.explanation, device, speed=speed)))
     summary.done_before = len(manifest)
     order = {item.id: i for i, item in enumerate(items)}
 

@@ -18,6 +18,7 @@ from .plan import WorkItem
 
 if tp.TYPE_CHECKING:
     from ..engine.explanation import Explanation
+    from ..engine.speed import SpeedSettings
     from ..engine.progress import CancelToken
     from ..engine.take import Take
 
@@ -38,6 +39,7 @@ class Task:
     explanation: "Explanation | None" = None
     device: str | None = None
     cancel: "CancelToken | None" = None  # in-process only (a token does not cross processes)
+    speed: "SpeedSettings | None" = None  # int8 / bf16 for sampling new takes (None: float32)
 
 
 @dataclass
@@ -75,7 +77,8 @@ def run_task(task: Task) -> Result:
     take, new_take = task.take, False
     if take is None:
         params = model.default_params(duration=item.duration, seed=item.seed)
-        take, new_take = generate(model, item.prompt, params, cancel=task.cancel), True
+        take, new_take = generate(model.sampling_copy(task.speed) if task.speed else model, item.prompt, params,
+                                     cancel=task.cancel), True
     _maybe_crash(item)
     explanation, new_explanation = task.explanation, False
     if item.explain and explanation is None:

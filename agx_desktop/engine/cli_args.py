@@ -18,6 +18,7 @@ from .errors import AgxError, ExplanationError, ModelMismatchError, ParameterErr
 from .safetext import normalise_prompt, terminal_safe
 
 if tp.TYPE_CHECKING:
+    from .speed import SpeedSettings
     from .explanation import Explanation
     from .models import LoadedModel
     from .take import Take
@@ -128,9 +129,10 @@ def parse_weights(words: list[str], specs: tp.Sequence[tuple[str, float]]) -> li
     return weights
 
 
-def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
+def add_speed_arguments(parser: argparse.ArgumentParser, threads: bool = True) -> None:
     """``--int8``, ``--bf16``, ``--threads N``: the speed settings (:mod:`.speed`), all off by default
-    (each changes the numbers the LM computes; figures in benchmarks/results/speed.md)."""
+    (each changes the numbers the LM computes; figures in benchmarks/results/speed.md). ``threads=False``
+    for a command that has its own ``--threads`` (``agx batch``: threads per worker)."""
     group = parser.add_argument_group("speed (CPU; off by default: a take made with one is not the float32 "
                                       "take of its seed; the take records it)")
     group.add_argument("--int8", action="store_true",
@@ -139,22 +141,27 @@ def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bf16", action="store_true",
                        help="bf16 autocast while sampling: faster only where the CPU has native bf16 (AMX, "
                             "AVX512-BF16); elsewhere emulated and slower")
-    group.add_argument("--threads", type=ARG_THREADS, default=None, metavar="N",
-                       help="CPU threads while sampling (default: 1 for small models, all cores for large ones)")
+    if threads:
+        group.add_argument("--threads", type=ARG_THREADS, default=None, metavar="N",
+                           help="CPU threads while sampling (default: 1 for small models, all cores for large ones)")
+
+
+def speed_from_arguments(args: argparse.Namespace, device_type: str, threads: bool = True) -> "SpeedSettings":
+    """The speed settings the options ask for; a note when ``--bf16`` is asked for on a CPU
+    (``device_type``) that only emulates bf16. ``threads=False``: ``--threads`` means something else."""
+    from .speed import SpeedSettings, bf16_native
+    settings = SpeedSettings(bf16=bool(getattr(args, "bf16", False)), int8=bool(getattr(args, "int8", False)),
+                             threads=getattr(args, "threads", None) if threads else None)
+    if settings.bf16 and device_type == "cpu" and not bf16_native() and not args.quiet:
+        print("agx: note: this CPU has no native bf16: --bf16 is emulated here and slower, not faster",
+              file=sys.stderr)
+    return settings
 
 
 def with_speed_arguments(model: LoadedModel, args: argparse.Namespace) -> LoadedModel:
-    """``model`` under the speed options given (itself when none is); a note when ``--bf16`` is asked for
-    on a CPU that only emulates bf16."""
-    from .speed import SpeedSettings, bf16_native
-    settings = SpeedSettings(bf16=bool(getattr(args, "bf16", False)), int8=bool(getattr(args, "int8", False)),
-                             threads=getattr(args, "threads", None))
-    if settings.is_default:
-        return model
-    if settings.bf16 and model.device.type == "cpu" and not bf16_native() and not args.quiet:
-        print("agx: note: this CPU has no native bf16: --bf16 is emulated here and slower, not faster",
-              file=sys.stderr)
-    return model.with_speed(settings)
+    """``model`` under the speed options given (itself when none is)."""
+    settings = speed_from_arguments(args, model.device.type)
+    return model if settings.is_default else model.with_speed(settings)
 
 
 def load_announced(model_id: str, args: argparse.Namespace) -> LoadedModel:

@@ -21,6 +21,7 @@ only text conditioners that load nothing but a named T5 are built.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -299,6 +300,26 @@ class LoadedModel:
         self.compression_model = gen.compression_model.to(self.codec_device).eval()
         self.speed = SpeedSettings()  # all off: see with_speed
         self.float_lm = self.lm  # the float32 LM a with_speed copy derives from (its own lm unless int8)
+
+    def sampling_copy(self, settings: SpeedSettings,
+                      on_quantise: tp.Callable[[], None] | None = None) -> "LoadedModel":
+        """The model to sample with under ``settings``: itself when they are all off, else its
+        :meth:`with_speed` copy, made once and kept for the next take (the last settings asked for; an
+        int8 copy takes ~30 s to quantise at AudioGen-medium's size). int8 runs on the CPU only: a model
+        elsewhere samples without it, under the other settings (its takes record what they used).
+        ``on_quantise`` is called before an int8 copy is made (a progress line)."""
+        if settings.int8 and self.device.type != "cpu":
+            settings = dataclasses.replace(settings, int8=False)
+        if settings.is_default:
+            return self
+        kept = self.__dict__.get("_sampling")
+        if kept is not None and kept[0] == settings:
+            return kept[1]
+        if settings.int8 and on_quantise is not None:
+            on_quantise()
+        fast = self.with_speed(settings)
+        self.__dict__["_sampling"] = (settings, fast)
+        return fast
 
     def with_speed(self, settings: SpeedSettings) -> "LoadedModel":
         """This model sampling under ``settings`` (:mod:`.speed`); ``self`` is left as it is.

@@ -45,7 +45,6 @@ def _model(ctx: JobContext, model_id: str) -> LoadedModel:
 #: The app's speed settings for sampling (:mod:`agx_desktop.engine.speed`): set from the Model menu and the
 #: saved settings (:func:`set_speed`), read when a generation job is queued; all off by default.
 SPEED: dict[str, tp.Any] = {"int8": False, "bf16": False, "threads": 0}
-_FAST: dict[tp.Any, LoadedModel] = {}  # the last sampling copy: an int8 one is quantised once, not per take
 
 
 def set_speed(values: tp.Mapping[str, tp.Any]) -> dict[str, tp.Any]:
@@ -60,23 +59,14 @@ def set_speed(values: tp.Mapping[str, tp.Any]) -> dict[str, tp.Any]:
 
 def _sampling_model(ctx: JobContext, model_id: str, speed: tp.Mapping[str, tp.Any]) -> LoadedModel:
     """The model to sample with under ``speed`` (a :data:`SPEED` copy): the loaded model when all is off,
-    else its :meth:`~agx_desktop.engine.models.LoadedModel.with_speed` copy, kept for the next take.
-    Explanations always use the float32 model (:func:`_model`)."""
+    else its speed copy (:meth:`~agx_desktop.engine.models.LoadedModel.sampling_copy`: kept for the next
+    take; int8 left out off the CPU, as the menu says). Explanations always use the float32 model."""
     model = _model(ctx, model_id)
-    int8 = speed["int8"] and model.device.type == "cpu"  # int8 runs on the CPU only (the menu says so, greyed)
-    if not (int8 or speed["bf16"] or speed["threads"]):
+    if not (speed["int8"] or speed["bf16"] or speed["threads"]):
         return model
     from agx_desktop.engine.speed import SpeedSettings
-    settings = SpeedSettings(int8=int8, bf16=speed["bf16"], threads=speed["threads"] or None)
-    key = (model_id, settings)
-    fast = _FAST.get(key)
-    if fast is None or fast.float_lm is not model.lm:
-        if settings.int8:
-            ctx.progress("int8 quantisation", 0, 1)
-        fast = model.with_speed(settings)
-        _FAST.clear()
-        _FAST[key] = fast
-    return fast
+    settings = SpeedSettings(int8=speed["int8"], bf16=speed["bf16"], threads=speed["threads"] or None)
+    return model.sampling_copy(settings, on_quantise=lambda: ctx.progress("int8 quantisation", 0, 1))
 
 
 def load_model_task(model_id: str) -> tp.Callable[[JobContext], tp.Any]:
