@@ -148,7 +148,7 @@ class Explanation:
         if active is None:
             return self.text.tokens_to_words(self.step_masks[steps].mean(axis=0), self.word_aggregation)
         out = np.zeros(len(self.words))
-        for cols in self._segments(active):
+        for cols in self._segments():
             used = steps[active[steps, cols[0]]]
             if used.size:
                 out[cols] = self.text.tokens_to_words(self.step_masks[used].mean(axis=0), self.word_aggregation)[cols]
@@ -168,12 +168,11 @@ class Explanation:
         pos = np.arange(self.n_steps)[:, None]
         return (pos >= first) & (pos < last)
 
-    @staticmethod
-    def _segments(active: np.ndarray) -> list[np.ndarray]:
-        """Word columns grouped by identical activity (one group per timeline segment)."""
-        groups: dict[bytes, list[int]] = {}
-        for w in range(active.shape[1]):
-            groups.setdefault(np.packbits(active[:, w]).tobytes(), []).append(w)
+    def _segments(self) -> list[np.ndarray]:
+        """Word columns grouped by timeline segment (the words sharing a span share their active steps)."""
+        groups: dict[tuple[float, float], list[int]] = {}
+        for w, (a, b) in enumerate(self.word_spans or []):
+            groups.setdefault((float(a), float(b)), []).append(w)
         return [np.asarray(cols) for cols in groups.values()]
 
     def per_frame_tokens(self, steps: np.ndarray | None = None) -> np.ndarray:
@@ -197,7 +196,7 @@ class Explanation:
         if active is None:
             return self.text.tokens_to_words(self.per_frame_tokens(), self.word_aggregation)
         out = np.zeros((self.n_frames, len(self.words)))
-        for cols in self._segments(active):
+        for cols in self._segments():
             values = self.text.tokens_to_words(self.per_frame_tokens(np.flatnonzero(active[:, cols[0]])),
                                                self.word_aggregation)
             out[:, cols] = values[:, cols]

@@ -340,7 +340,8 @@ def word_spans(take: Take) -> list[tuple[float, float]] | None:
     that is not a timeline (every word conditioned the whole take)."""
     if take.kind != "timeline" or not take.segments:
         return None
-    return [(a, b) for a, b, words in segment_words(take) for _ in words]
+    spans = [(a, b) for a, b, words in segment_words(take) for _ in words]
+    return spans if len(spans) == len(take.text.words) else None  # segments edited out of step with the words
 
 
 def fill_word_spans(explanation: "Explanation", take: Take) -> None:

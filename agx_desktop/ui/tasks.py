@@ -61,10 +61,8 @@ def _sampling_model(ctx: JobContext, model_id: str, speed: tp.Mapping[str, tp.An
     """The model to sample with under ``speed`` (a :data:`SPEED` copy): the loaded model when all is off,
     else its speed copy (:meth:`~agx_desktop.engine.models.LoadedModel.sampling_copy`: kept for the next
     take; int8 left out off the CPU, as the menu says). Explanations always use the float32 model."""
-    model = _model(ctx, model_id)
-    if not (speed["int8"] or speed["bf16"] or speed["threads"]):
-        return model
     from agx_desktop.engine.speed import SpeedSettings
+    model = _model(ctx, model_id)
     settings = SpeedSettings(int8=speed["int8"], bf16=speed["bf16"], threads=speed["threads"] or None)
     return model.sampling_copy(settings, on_quantise=lambda: ctx.progress("int8 quantisation", 0, 1))
 

@@ -102,15 +102,12 @@ class Run:
         from ..timeline import word_spans
         masks = np.clip(np.asarray(masks, dtype=np.float64), 0.0, 1.0)
         take, inputs = self.take, self.inputs
-        spans = word_spans(take)
-        if spans is not None and len(spans) != len(take.text.words):  # segments edited out of step with the words
-            spans = None
         return Explanation(method=self.explainer.name, model_id=self.model.id, prompt=take.prompt, take_id=take.id,
                            text=take.text, step_masks=masks, step_frames=inputs.step_frames,
                            n_frames=inputs.n_frames, frame_rate=self.model.frame_rate,
                            params={**self.settings.to_dict(), "take_seed": int(take.params.seed)},
                            seconds=time.perf_counter() - self.start, extras=extras or {},
-                           word_spans=spans)
+                           word_spans=word_spans(take))
 
 
 class Explainer(abc.ABC):

@@ -138,11 +138,9 @@ class TransportPanel(QWidget):
         self._last_tick = state
         self.playhead_moved.emit(pos)
         self.play_btn.setText("❚❚ Pause" if playing else ("▶ Play" if self.player.available else "▶ Play (off)"))
-        if streaming:  # not the previous take's length: the new take's decoded audio, growing
-            self.time_label.setText(f"{fmt_time(pos)} / {fmt_time(self.player.duration)} …")
-        else:
-            dur = cur.take.duration if cur else 0.0
-            self.time_label.setText(f"{fmt_time(pos)} / {fmt_time(dur)}")
+        # while streaming, not the previous take's length: the new take's decoded audio, growing
+        dur, growing = (self.player.duration, " …") if streaming else (cur.take.duration if cur else 0.0, "")
+        self.time_label.setText(f"{fmt_time(pos)} / {fmt_time(dur)}{growing}")
         self._update_active_words(pos)
 
     def _update_active_words(self, pos: float) -> None:
