@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from agx_desktop.engine import generation
@@ -134,3 +135,20 @@ def test_quick_explanation_is_bit_identical_to_the_old_path(tiny_model, tiny_tak
     assert new.extras["p_importance"] == old.extras["p_importance"]
     fast_old = explain(tiny_model, tiny_take, mode="fast", epochs=3)
     assert np.array_equal(fast_new.step_masks, fast_old.step_masks)
+
+
+@pytest.mark.parametrize("steps,length", [(1, 300), (2, None), (2, 160), (7, None), (41, 40 * C.STFT_HOP), (126, 125 * C.STFT_HOP),
+                                          (501, 80000), (33, 17 * C.STFT_HOP + 3)])
+def test_istft_is_torchs_bit_for_bit(steps, length):
+    """The decoder's own istft (precomputed envelope, block overlap-add) gives torch.istft's samples
+    exactly, batched or not, for lengths inside the frames; past them it is torch's own (zero padding)."""
+    g = torch.Generator().manual_seed(steps)
+    spec = torch.polar(torch.rand(2, C.N_FFT // 2 + 1, steps, generator=g),
+                       torch.rand(2, C.N_FFT // 2 + 1, steps, generator=g) * 2 * math.pi)
+    win = torch.hann_window(C.N_FFT)
+    want = torch.istft(spec, C.N_FFT, C.STFT_HOP, window=win, length=length)
+    got = C.istft(spec, length)
+    assert got.shape == want.shape
+    assert torch.equal(got, want)
+    past = (steps - 1) * C.STFT_HOP + C.N_FFT  # reaches past the last frame: torch pads with zeros
+    assert torch.equal(C.istft(spec, past), torch.istft(spec, C.N_FFT, C.STFT_HOP, window=win, length=past))

@@ -45,6 +45,51 @@ def _window(device) -> torch.Tensor:
     return _WINDOWS[key]
 
 
+#: STFT hops one analysis window spans, rounded up: the overlap-add's shifted blocks
+_SPAN = -(-N_FFT // STFT_HOP)
+_ENVELOPES: tp.Dict[tp.Tuple[str, int], torch.Tensor] = {}
+
+
+def _overlap_add(frames: torch.Tensor) -> torch.Tensor:
+    """Overlap-add of ``frames`` [B, S, N_FFT] at hop STFT_HOP → [B, (S + span - 1) * STFT_HOP].
+
+    Each output block of STFT_HOP samples sums its frames in increasing frame order, from zero: the
+    order of torch's own overlap-add in ``istft``, so the sums are bit-identical, in ``span`` (7)
+    shifted block additions instead of torch's general unfold_backward (~40 % of ``istft``'s time)."""
+    B, S, _ = frames.shape
+    blocks = F.pad(frames, (0, _SPAN * STFT_HOP - N_FFT)).view(B, S, _SPAN, STFT_HOP)
+    out = frames.new_zeros(B, S + _SPAN - 1, STFT_HOP)
+    for k in range(_SPAN - 1, -1, -1):
+        out[:, k:k + S] += blocks[:, :, k]
+    return out.view(B, -1)
+
+
+def _envelope(device, steps: int) -> torch.Tensor:
+    """The squared window's overlap-add over ``steps`` frames (istft's normalisation), kept per size:
+    torch's ``istft`` recomputes it, and checks it, at every call."""
+    key = (str(device), steps)
+    if key not in _ENVELOPES:
+        if len(_ENVELOPES) > 64:
+            _ENVELOPES.clear()
+        _ENVELOPES[key] = _overlap_add(_window(device).pow(2).expand(1, steps, N_FFT).contiguous())
+    return _ENVELOPES[key]
+
+
+def istft(spec: torch.Tensor, length: tp.Optional[int] = None) -> torch.Tensor:
+    """``torch.istft(spec, N_FFT, STFT_HOP, window=hann, center=True, length=length)``, bit-identical
+    (tests/test_bundled_speed.py), ~1.7x faster: the same inverse FFT, window and overlap-add order,
+    with the window envelope computed once per size. Griffin-Lim calls it 33 times per decode.
+    Falls back to torch's own when ``length`` reaches past the frames (torch pads with zeros)."""
+    steps = int(spec.shape[-1])
+    start = N_FFT // 2
+    length = (steps - 1) * STFT_HOP if length is None else int(length)
+    if spec.dim() != 3 or start + length > (steps - 1) * STFT_HOP + N_FFT:
+        return torch.istft(spec, N_FFT, STFT_HOP, window=_window(spec.device), length=length)
+    frames = torch.fft.irfft(spec, N_FFT, dim=-2) * _window(spec.device).view(1, -1, 1)
+    signal = _overlap_add(frames.transpose(1, 2))
+    return signal[:, start:start + length] / _envelope(spec.device, steps)[:, start:start + length]
+
+
 def log_mel(wav: torch.Tensor) -> torch.Tensor:
     """Log-mel features at 25 Hz.
 
@@ -107,12 +152,12 @@ def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, see
     mag_c = mag.to(angles.dtype)
     tprev = torch.zeros_like(angles)
     for _ in range(n_iter):
-        inverse = torch.istft(mag_c * angles, N_FFT, STFT_HOP, window=win, length=length)
+        inverse = istft(mag_c * angles, length)
         rebuilt = torch.stft(inverse, N_FFT, STFT_HOP, window=win, center=True, return_complex=True)
         angles = rebuilt - (momentum / (1 + momentum)) * tprev
         tprev = rebuilt
         angles.div_(angles.abs().add_(1e-16))
-    return torch.istft(mag_c * angles, N_FFT, STFT_HOP, window=win, length=length)
+    return istft(mag_c * angles, length)
 
 
 class MelKMeansCodec(CompressionModel):
