@@ -244,3 +244,60 @@ def test_classify_scores_uses_the_prompt_kinds():
     view = classify_scores("generate: a siren blasting for my game".split(), [0.98, 0.1, 0.86, 0.5, 0.1, 0.1, 0.9])
     assert view.top_content().word == "generate:" and view.top_sound().word == "siren"
     assert [w.word for w in view.sound] == ["siren", "blasting"]
+
+
+# ----------------------------------------------------------------------------- round 5 (issue 18)
+
+@pytest.mark.parametrize("prompt,kinds", [
+    ("gimme a crow cawing asap", {"gimme": FUNCTION, "crow": "sound", "cawing": "sound"}),
+    ("i wanna make a siren", {"wanna": "context", "make": FUNCTION, "siren": "sound"}),
+    ("wanna create a dog barking", {"wanna": "context", "create": "context", "dog": "sound"}),
+    ("lemme hear rain falling", {"lemme": "context", "hear": "context", "rain": "sound"}),
+    ("hey can u do thunder booming", {"hey": "context", "u": FUNCTION, "thunder": "sound", "booming": "sound"}),
+    ("gotta have a bell ringing", {"gotta": "context", "bell": "sound"}),
+    ("dont want music, just a dog barking", {"dont": FUNCTION, "dog": "sound"})])
+def test_informal_contractions_are_read_as_the_words_they_stand_for(prompt, kinds):
+    """(e) "gimme" = give + me (both stop words: a function word, and the request frame's "give me"),
+    "wanna" = want + to (a request word), "u" = you; spaCy's own exceptions first ("gotta", "dont")."""
+    seen = _kinds(prompt)
+    assert {w: seen[w] for w in kinds} == kinds
+
+
+def test_an_informal_contraction_on_top_leaves_the_sound_view_to_the_source():
+    """test4's miss: "gimme" (0.994) topped "gimme a crow cawing asap"; it is listed apart now, with
+    its score and rank."""
+    view = classify_scores("gimme a crow cawing asap".split(), [0.994, 0.1, 0.9, 0.985, 0.3])
+    assert view.words[0].rank == 1 and view.words[0].kind == FUNCTION and view.words[0].score == 0.994
+    assert view.top_sound().word == "cawing"
+    assert [w.word for w in view.sound] == ["cawing", "crow"]
+
+
+@pytest.mark.parametrize("prompt,word", [
+    ("hey can u do thudner booming", "hey"), ("hello! please generate a bell", "hello!"),
+    ("hi, make a siren", "hi,"), ("wow a dog barking", "wow"), ("a dog barks. yes, thunder too", "yes,")])
+def test_an_interjection_opening_a_sentence_is_a_context_word(prompt, word):
+    """(f) A greeting or interjection at the start of a sentence (UD English-EWT's interjections)
+    addresses the tool; the rest of the frame is read after it."""
+    from agx_desktop.engine.word_kinds import normalise
+    assert _kinds(prompt)[normalise(word)] == "context"
+
+
+def test_interjections_elsewhere_and_onomatopoeia_keep_their_kind():
+    """Only where a sentence opens; "boom" (WordNet: a sound) is not an interjection of the list."""
+    from agx_desktop.engine.word_kinds import INTERJECTIONS
+    assert _kinds("a dog barks hey")["hey"] == "sound"
+    assert _kinds("boom thunder cracks")["boom"] == "sound"
+    assert not {"boom", "bang", "woof", "please"} & INTERJECTIONS
+    view = classify_scores("hey can u do thudner booming".split(), [0.421, 0.1, 0.1, 0.1, 0.419, 0.3])
+    assert view.top_content().word == "hey" and view.top_sound().word == "thudner"
+
+
+def test_spacy_exceptions_come_first_and_no_world_word_is_expanded():
+    """The expansion table: spaCy's English tokenizer exceptions, then INFORMAL_CONTRACTIONS; no word of
+    the bundled world's events is expanded (their kinds stay as they were)."""
+    from agx_desktop.engine.bundled import world
+    from agx_desktop.engine.word_kinds import expansion, normalise
+    assert expansion("gonna") == ("going", "to") and expansion("Gimme") == ("give", "me")
+    assert expansion("dog") == () and expansion("cause") == ()  # "'cause" only with its apostrophe
+    events = {normalise(w) for e in world.EVENTS for ph in e.words + e.nouns + e.verbs for w in ph.split()}
+    assert not {w for w in events if expansion(w)}
