@@ -1,7 +1,7 @@
 """AudioGenX per mode on the bundled model (issue 18), one command each:
 
     .venv/bin/python benchmarks/bench_faithfulness.py table1 [--start 0] [--count 20] [--epochs 50] [--samples 5]
-    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4   (slow)
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4|test5  (slow)
     .venv/bin/python benchmarks/bench_faithfulness.py heldout --part all --write [--misses]
 
 ``table1``: Table 1 (Fid/KL factual and counterfactual, size) on held-out captions of the bundled
@@ -20,7 +20,9 @@ contrast, focus) in seconds. ``dev`` was used to choose; ``test`` scored once at
 after the WordNet context rule was chosen, before it was generated) scored once after that; ``test3``
 (written after the request-word clause was decided on dev, committed before it was generated) once
 after that; ``test4`` (written after the round-4 rules were committed: contractions, request frame,
-media words, purpose phrases; committed before it was generated) once after that. Scoring: strict
+media words, purpose phrases; committed before it was generated) once after that; ``test5`` (written
+after the round-5 rules were committed: informal contractions, interjections opening a prompt;
+committed before it was generated) once after that. Scoring: strict
 (the event's own words, :func:`own_words`) first; "phrase words count"
 (:func:`phrase_words`: any content word of the phrase the caption used for the event, "smoke" of "a
 smoke alarm beeping", a word of the event's name) next to it, for halves and, from test3 on, singles
@@ -228,11 +230,65 @@ TEST4_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
                   ["a man jogs past", "sneakers squeak on the floor", "a woman walks briskly"],
                   {"jogging", "jogs", "sneakers", "squeaking", "squeak", "foosteps"}),
 }
+#: test5 (issue 18, written 2026-12-03 ~06:20 UTC after the round-5 word-kind rules were committed
+#: (d69a268: informal contractions, interjections opening a prompt) and before any of it was generated or
+#: scored): new phrases per event with synonyms, slang and typos none of dev/test/test2/test3/test4 use; the
+#: third set = the words beyond the world's own that name the event (misspellings too).
+TEST5_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
+    "dog": (["a beagle baying", "a chihuahua yapping", "a dawg barking", "a dog barkng"],
+            ["the beagle bays", "a chihuahua yaps", "the watchdog barks", "a dogg barks"],
+            {"beagle", "baying", "chihuahua", "yapping", "dawg", "barkng", "watchdog", "dogg"}),
+    "bell": (["a cowbell clanking", "a temple bell dinging", "a hand bell jangling", "a bell rnging"],
+             ["the cowbell clanks", "a temple bell dings", "the belll rings"],
+             {"cowbell", "clanking", "clanks", "dinging", "jangling", "rnging", "belll"}),
+    "siren": (["a siren screeching", "a klaxon blaring", "a syren wailing", "a siren warbling"],
+              ["a siren screeches", "the klaxon blares", "a syren wails"],
+              {"screeching", "screeches", "klaxon", "syren", "warbling"}),
+    "rain": (["rain dripping from the gutters", "a cloudburst drenching everything", "rainfal pattering",
+              "rain drippin"],
+             ["rain drips from the gutters", "a cloudburst drenches the street", "the rain lashes the windows"],
+             {"dripping", "drips", "cloudburst", "drenching", "drenches", "rainfal", "drippin", "lashes"}),
+    "thunder": (["a thunderstorm brewing", "thunder reverberating", "thundder rumbling", "a storm thundering"],
+                ["thunder reverberates", "the storm thunders", "thundder roars in the hills"],
+                {"reverberating", "reverberates", "thundder", "thundering", "thunders", "storm"}),
+    "bird": (["a wren chittering", "a canary singing", "a burd chirping", "a flock of starlings chattering"],
+             ["the wren chitters", "a canary sings", "starlings chatter in the hedge", "a burd tweets"],
+             {"wren", "chittering", "chitters", "canary", "singing", "burd", "starlings", "chattering", "chatter",
+              "flock"}),
+    "clock": (["a stopwatch ticking", "a timepiece ticking", "a cloock ticking", "a clock tick-tacking"],
+              ["a stopwatch ticks", "the timepiece ticks steadily", "the cloock ticks", "a clock goes tik tok"],
+              {"stopwatch", "timepiece", "cloock", "tick-tacking", "tik", "tok"}),
+    "engine": (["a lawnmower running", "a moped puttering", "an outboard motor purring", "an egine sputtering"],
+               ["a lawnmower runs", "the moped putters along", "the egine sputters"],
+               {"lawnmower", "moped", "puttering", "putters", "outboard", "purring", "egine", "sputtering",
+                "sputters"}),
+    "whistle": (["a slide whistle swooping", "a penny whistle tootling", "a whistel blowing", "someone wolf-whistling"],
+                ["a slide whistle swoops", "a pennywhistle tootles", "someone wolf-whistles", "the ref blows the whistle"],
+                {"swooping", "swoops", "tootling", "tootles", "pennywhistle", "whistel", "wolf-whistling",
+                 "wolf-whistles", "ref", "blowing", "blows"}),
+    "wind": (["wind rushing through the leaves", "wind whipping across the field", "a squall swirling", "wiind blowing"],
+             ["wind rushes through the leaves", "the wind whips across the field", "a squall kicks up",
+              "the wiind blows"],
+             {"rushing", "rushes", "whipping", "whips", "squall", "swirling", "wiind"}),
+    "beep": (["a keypad beeping", "a dishwasher beeping", "an alarm beepping", "a pulse oximeter pinging"],
+             ["the keypad beeps", "the dishwasher beeps three times", "an alarm beepps", "a pinging noise repeats"],
+             {"keypad", "dishwasher", "beepping", "beepps", "oximeter", "pinging"}),
+    "knock": (["someone hammering on the door", "a polite double knock", "a heavy knock at the gate",
+               "someone knoccking"],
+              ["someone hammers on the door", "a knock comes at the gate", "somebody knoccks twice",
+               "the door knocker clatters"],
+              {"hammering", "hammers", "knoccking", "knoccks", "knocker"}),
+    "footsteps": (["someone tramping through mud", "soldiers marching", "a person strolling on a boardwalk",
+                   "fotsteps on creaky floorboards"],
+                  ["someone tramps through the mud", "soldiers march past", "a hiker trudges uphill",
+                   "fotsteps creak on the floorboards"],
+                  {"tramping", "tramps", "marching", "march", "strolling", "trudges", "fotsteps"}),
+}
 #: the phrase set of each part (dev and test share EVENT_PHRASES)
 PART_PHRASES = {"dev": EVENT_PHRASES, "test": EVENT_PHRASES, "test2": TEST2_PHRASES, "test3": TEST3_PHRASES,
-                "test4": TEST4_PHRASES}
-PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818, "test4": 4_040_418}
-PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000, "test4": 40_000}
+                "test4": TEST4_PHRASES, "test5": TEST5_PHRASES}
+PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818, "test4": 4_040_418, "test5": 5_050_518}
+PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000, "test4": 40_000, "test5": 50_000}
 
 #: single-event forms ({g} gerund phrase, {c} clause, {G}/{C} capitalised). dev: the forms of the first
 #: run (seen) and more written with them; test: written at the same time, run once at the end.
@@ -256,6 +312,12 @@ SINGLE_FORMS = {
     "test4": ["foley: {g}", "atmos - {g}", "one-shot, {g}", "{U} PLS", "could you generate {g} for my podcast?",
               "I\u2019d love {g}, ty", "we're making a film and need {g}", "{g} sound effect, no music",
               "hey can u do {g}", "{C}. that's it", "gimme {g} asap", "* {g} (stereo)", "{g} for a trailer"],
+    # test5: written with TEST5_PHRASES after the round-5 rules, before any of it was generated: hashtags,
+    # quotes, brackets, timing words, slang openers, run-ons, a designer's note, specs as people type them
+    "test5": ["{g} #asmr #relaxing", 'prompt: "{g}"', "{c} towards the end", "ok so basically {g}, nothing fancy",
+              "[{G}]", "yo {g} real quick", "sound designer note: {g}, dry, no reverb", "{C}?? yes exactly that",
+              "lemme hear {g}", "{g}, 5 sec, mono", "{g} but make it spooky", "can i get {g}",
+              "in the background, {c}, and that's all"],
 }
 #: two-event forms, {A} first in time, {B} second
 TWO_FORMS = {
@@ -271,13 +333,16 @@ TWO_FORMS = {
     "test4": ["foley: {A} + {B}", "step 1: {A}. step 2: {B}.", "{A} and after it's done, {B}",
               "start w/ {A}, end w/ {B}", "could you do {A}, with {B} after pls", "{A} FIRST, THEN {B}",
               "{A} -> {B}, for a game cutscene"],
+    "test5": ["{A} at the start, {B} towards the end", "{A}, followed later by {B}", "{A} / {B} (in that order)",
+              "opening: {A}. closing: {B}.", "{A} and a few secs later {B} lol", '"{A}" then "{B}"',
+              "{B}, right after {A} fades out"],
 }
 CACHE = Path(__file__).resolve().parent.parent / "tmp" / "heldout_cache"  # /tmp/ is git-ignored
 
 
 def own_words(event: str, part: str = "dev") -> set[str]:
     """The words that name ``event``: the world's own words and this benchmark's synonyms (test2's /
-    test3's / test4's too on test2 / test3 / test4 captions)."""
+    test3's / test4's / test5's too on test2 / test3 / test4 / test5 captions)."""
     from agx_desktop.engine.bundled import world
     from agx_desktop.engine.word_kinds import normalise
     ev = world.EVENTS[world.EVENT_INDEX[event]]
@@ -488,10 +553,10 @@ def _figures(rows: list[dict], key: str = "ok") -> tuple[list[bool], list[bool],
 
 def _items(args: argparse.Namespace) -> list[dict]:
     """The part's captions (``all``: dev with --per-form, test with --test-per-form, test2 with
-    --test2-per-form, test3 with --test3-per-form, test4 with --test4-per-form, each numbered as when
-    cached alone)."""
+    --test2-per-form, test3 with --test3-per-form, test4 with --test4-per-form, test5 with
+    --test5-per-form, each numbered as when cached alone)."""
     per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
-                "test3": args.test3_per_form, "test4": args.test4_per_form}
+                "test3": args.test3_per_form, "test4": args.test4_per_form, "test5": args.test5_per_form}
     return [it for p in (per_form if args.part == "all" else [args.part]) for it in heldout_captions(p, per_form[p])]
 
 
@@ -537,7 +602,8 @@ def run_heldout(args: argparse.Namespace) -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "heldout_words.json").write_text(json.dumps(
             {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
-                          "test3": args.test3_per_form, "test4": args.test4_per_form},
+                          "test3": args.test3_per_form, "test4": args.test4_per_form,
+                          "test5": args.test5_per_form},
              "part": args.part, "seeds": args.seeds, "views": {k: views[k].doc for k in scored},
              "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
@@ -693,7 +759,8 @@ def main() -> None:
         h.add_argument("--test2-per-form", type=int, default=5, help="test2 captions per form")
         h.add_argument("--test3-per-form", type=int, default=5, help="test3 captions per form")
         h.add_argument("--test4-per-form", type=int, default=5, help="test4 captions per form")
-        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "all"], default="dev")
+        h.add_argument("--test5-per-form", type=int, default=5, help="test5 captions per form")
+        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "test5", "all"], default="dev")
         h.add_argument("--seeds", type=int, default=1, help="heldout: also rank the mean of this many explanation "
                                                           "seeds (needs --modes quick,quick@1,... cached)")
         h.add_argument("--modes", default="quick")
