@@ -2,6 +2,11 @@
 cuts, measured back to back in one run (1 thread):
 
     flock /work/bench.lock nice -n 5 .venv/bin/python benchmarks/bench_bundled_before_after.py [--rounds 2]
+        [--before COMMIT --name STEM --title "what changed"]
+
+``--before b97d209 --name bundled_before_after_lean --title "the lean step and the faster Griffin-Lim"``
+measures this tree against the one before the lean transformer step (engine/lean_step.py) and the
+codec's own istft (issue 20, round of 2026-12-03).
 
 "before" is the tree at BEFORE (the commit preceding the cuts), unpacked with ``git archive`` into a
 temporary folder; "after" is this tree. Each round runs benchmarks/profile_bundled_speed.py once in
@@ -37,12 +42,15 @@ def run(tree: pathlib.Path, out: pathlib.Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--before", default=BEFORE, help="the commit measured as 'before'")
+    ap.add_argument("--name", default="bundled_before_after", help="stem of the results files")
+    ap.add_argument("--title", default="the issue-20 item 3a cuts", help="what changed, for the heading")
     args = ap.parse_args()
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="agx_before_") as tmp:
         old = pathlib.Path(tmp) / "tree"
         old.mkdir()
-        archive = subprocess.run(["git", "archive", BEFORE], cwd=ROOT, check=True, capture_output=True).stdout
+        archive = subprocess.run(["git", "archive", args.before], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
         shutil.copy(PROFILE, old / "benchmarks" / PROFILE.name)
         runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -61,15 +69,18 @@ def main() -> None:
         v["ratio"] = v["after"] / v["before"]
     profiles = {name: {"generate": runs[name][-1]["generate_profile"], "explain": runs[name][-1]["explain_profile"]}
                 for name in runs}
-    out = {"before_commit": BEFORE, "rounds": args.rounds, "load": load, "summary": summary, "profiles": profiles,
+    out = {"before_commit": args.before, "rounds": args.rounds, "load": load, "summary": summary, "profiles": profiles,
            "runs": runs}
-    (RESULTS / "bundled_before_after.json").write_text(json.dumps(out, indent=1))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(out, indent=1))
     labels = {"generate_s": "engine generate, 5 s", "decode_s": "codec decode (Griffin-Lim, 32 iterations)",
               "explain_s": "default explanation (AudioGenX quick)"}
-    lines = [f"# Bundled model before / after the issue-20 item 3a cuts (1 thread; {args.rounds} rounds of each tree, "
+    lines = [f"# Bundled model before / after {args.title} (1 thread; {args.rounds} rounds of each tree, "
              f"alternating; load average (1 min) {load[0]:.1f} → {load[1]:.1f} on {os.cpu_count()} cores)", "",
-             f"Before: the tree at {BEFORE}; after: this tree. Same outputs, bit for bit (tests/test_bundled_speed.py).",
-             "Rerun: `flock /work/bench.lock nice -n 5 .venv/bin/python benchmarks/bench_bundled_before_after.py`", "",
+             f"Before: the tree at {args.before}; after: this tree. Same outputs, bit for bit "
+             "(tests/test_bundled_speed.py, tests/test_lean_step.py).",
+             "Rerun: `flock /work/bench.lock nice -n 5 .venv/bin/python benchmarks/bench_bundled_before_after.py"
+             + ("" if args.before == BEFORE else f" --before {args.before} --name {args.name} --title \"{args.title}\"")
+             + "`", "",
              "| what | before, s | after, s | after / before |", "|---|---|---|---|"]
     for k, v in summary.items():
         lines.append(f"| {labels[k]} | {v['before']:.3f} | {v['after']:.3f} | {v['ratio']:.2f} |")
@@ -78,7 +89,7 @@ def main() -> None:
     for part in ("generate", "explain"):
         for key in profiles["before"][part]:
             lines.append(f"| {part}: {key} | {profiles['before'][part][key]:.3f} | {profiles['after'][part][key]:.3f} |")
-    (RESULTS / "bundled_before_after.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -226,10 +226,17 @@ def test_cross_kv_cache_is_exact_against_audiocrafts_generate(which, custom_atte
 
 
 def test_engine_generate_uses_the_cross_kv_cache_on_wide_lms(custom_attention_model, monkeypatch):
-    """The engine's generate runs inside speed.cross_kv_cache: on an LM at least CROSS_KV_MIN_DIM wide (here
-    the tiny model counts as wide) every step after the first answers the condition's K/V from the cache,
-    and the take is the same audio, bit for bit, as with the cache off."""
-    from agx_desktop.engine import speed
+    """The engine's generate runs inside speed.cross_kv_cache where the lean step (which keeps its own K/V)
+    is not in place: on an LM at least CROSS_KV_MIN_DIM wide (here the tiny model counts as wide) every step
+    after the first answers the condition's K/V from the cache, and the take is the same audio, bit for bit,
+    as with the cache off."""
+    import contextlib
+    from agx_desktop.engine import generation, speed
+
+    @contextlib.contextmanager
+    def no_lean(lm):
+        yield False
+    monkeypatch.setattr(generation, "lean_transformer", no_lean)
     params = GenerationParams(duration=0.5, seed=9, top_k=32)
     model = custom_attention_model
     plain = generate(model, "a dog barks then a bell rings", params)

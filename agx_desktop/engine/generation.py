@@ -15,6 +15,7 @@ from . import limits
 from .errors import CheckpointError, DurationError, ParameterError
 from .intervention import HiddenCapture, cross_attention_mask
 from .live import LiveAttention, LiveFn
+from .lean_step import lean_transformer
 from . import speed
 from .progress import CancelToken, ProgressFn, check, report
 from .model_inputs import check_model, conditions_for
@@ -167,10 +168,13 @@ def _lm_generate(model: LoadedModel, prompt_batch: torch.Tensor | None, conditio
                  params: GenerationParams, on_step: tp.Callable[[int, int], None]) -> torch.Tensor:
     """One run of audiocraft's ``LMModel.generate`` with the take's sampling settings (speed settings'
     autocast around it: off by default; the exact float32 cross-attention K/V cache on LMs wide enough
-    to gain from it, :func:`speed.cross_kv_cache`); non-finite probabilities, which only corrupt weights give,
-    become a :class:`CheckpointError` that says what to do."""
+    to gain from it, :func:`speed.cross_kv_cache`, or the lean transformer step where it applies: on the
+    CPU while nothing hooks the transformer, :func:`.lean_step.lean_transformer`, the same numbers without
+    audiocraft's per-step Python, the condition's K/V projected once); non-finite probabilities, which only corrupt weights give, become a
+    :class:`CheckpointError` that says what to do."""
     try:
-        with speed.autocast(model.speed, model.device), speed.cross_kv_cache(model.lm):
+        with speed.autocast(model.speed, model.device), lean_transformer(model.lm) as lean, \
+                (contextlib.nullcontext() if lean else speed.cross_kv_cache(model.lm)):  # lean keeps its own K/V
             return model.lm.generate(prompt_batch, conditions, max_gen_len=frames,
                                      use_sampling=params.temperature > 0,
                                      temp=max(float(params.temperature), 1e-6),

@@ -57,10 +57,10 @@ def _overlap_add(frames: torch.Tensor) -> torch.Tensor:
     order of torch's own overlap-add in ``istft``, so the sums are bit-identical, in ``span`` (7)
     shifted block additions instead of torch's general unfold_backward (~40 % of ``istft``'s time)."""
     B, S, _ = frames.shape
-    blocks = F.pad(frames, (0, _SPAN * STFT_HOP - N_FFT)).view(B, S, _SPAN, STFT_HOP)
     out = frames.new_zeros(B, S + _SPAN - 1, STFT_HOP)
-    for k in range(_SPAN - 1, -1, -1):
-        out[:, k:k + S] += blocks[:, :, k]
+    for k in range(_SPAN - 1, -1, -1):  # the last block is partial (1024 = 6 x 160 + 64): no padded copy
+        lo, hi = k * STFT_HOP, min((k + 1) * STFT_HOP, N_FFT)
+        out[:, k:k + S, :hi - lo] += frames[:, :, lo:hi]
     return out.view(B, -1)
 
 
@@ -156,7 +156,11 @@ def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, see
         rebuilt = torch.stft(inverse, N_FFT, STFT_HOP, window=win, center=True, return_complex=True)
         angles = rebuilt - (momentum / (1 + momentum)) * tprev
         tprev = rebuilt
-        angles.div_(angles.abs().add_(1e-16))
+        # angles / (|angles| + 1e-16): torch divides a complex by a real as by complex(r, 0), which
+        # is (re, im) * (1 / r) (numpy's algorithm with a zero imaginary part); the product with
+        # complex(1 / r, 0) gives those two products bit for bit, without the division (~9x less time)
+        norm = angles.abs().add_(1e-16)
+        angles.mul_(torch.reciprocal(norm).to(angles.dtype))
     return istft(mag_c * angles, length)
 
 

@@ -1,0 +1,228 @@
+"""One sampling step of audiocraft's ``StreamingTransformer`` without its module machinery: the same
+torch operations on the same tensors in the same order, so every number is the one audiocraft computes
+(bit for bit: tests/test_lean_step.py compares codes and hidden states with audiocraft's own path).
+
+Why: on the bundled model (4 layers, 192 wide) a sampling step is a few hundred microsecond-kernels,
+and audiocraft's per-step Python (module calls, einops, masks that are all zeros for one query, the
+condition's keys and values projected again at every step, dropout at p = 0) costs as much as the
+arithmetic (benchmarks/results/speed.md, "where generation's time goes"). This is used by
+:func:`lean_transformer` only while nothing watches or changes the transformer's insides: any forward
+hook or instance-level ``forward`` on it or its layers (an intervention, the live map) puts audiocraft's
+own forward back for that call. Anything this does not cover (several query positions, rope, memory-
+efficient attention, a past context, layer scale, q/k norms, repeated K/V, checkpointing, post-norm
+layers, training mode) is handed to audiocraft's forward as well.
+"""
+from __future__ import annotations
+
+import contextlib
+import typing as tp
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["lean_transformer", "supports"]
+
+
+def _layer_supported(layer: nn.Module) -> bool:
+    from audiocraft.modules.transformer import StreamingTransformerLayer
+
+    if type(layer) is not StreamingTransformerLayer or not layer.norm_first or layer.training:
+        return False
+    if not all(isinstance(m, nn.Identity) for m in (layer.layer_scale_1, layer.layer_scale_2)):
+        return False
+    if type(layer.norm1) is not nn.LayerNorm or type(layer.norm2) is not nn.LayerNorm:
+        return False
+    if not isinstance(layer.linear1, nn.Linear) or not isinstance(layer.linear2, nn.Linear):
+        return False
+    attns = [(layer.self_attn, False)]
+    if layer.cross_attention is not None:
+        if not isinstance(layer.layer_scale_cross, nn.Identity) or type(layer.norm_cross) is not nn.LayerNorm:
+            return False
+        attns.append((layer.cross_attention, True))
+    for attn, cross in attns:
+        if not (attn.custom and not attn.memory_efficient and attn.rope is None and attn.kv_repeat == 1
+                and attn.qk_layer_norm is False and attn.past_context is None and not attn.attention_as_float32
+                and attn.cross_attention == cross and attn.causal == (not cross)):
+            return False
+    return True
+
+
+def supports(transformer: nn.Module) -> bool:
+    """Whether ``transformer`` (an audiocraft ``StreamingTransformer``) is of the configuration the lean
+    step reproduces: sinusoidal positions, pre-norm layers, audiocraft's custom attention."""
+    from audiocraft.modules.transformer import StreamingTransformer
+
+    return (type(transformer) is StreamingTransformer and transformer.positional_embedding == "sin"
+            and transformer.rope is None and transformer.checkpointing == "none" and not transformer.training
+            and all(_layer_supported(layer) for layer in transformer.layers))
+
+
+def _watched(transformer: nn.Module, modules: tp.Sequence[nn.Module]) -> bool:
+    """Whether a hook or an instance-level forward (interventions, the live map) is on ``modules`` (the
+    transformer and everything inside it), or any global module hook is set: then audiocraft's own
+    forward runs. Checked at every step (~60 modules on the bundled model: microseconds)."""
+    from torch.nn.modules import module as module_mod
+
+    if (module_mod._global_forward_hooks or module_mod._global_forward_pre_hooks
+            or module_mod._global_forward_hooks_always_called):
+        return True
+    for mod in modules:
+        if mod._forward_hooks or mod._forward_pre_hooks or (mod is not transformer and "forward" in mod.__dict__):
+            return True
+    return False
+
+
+_MATMUL_IS_EINSUM: bool | None = None
+
+
+def _matmul_is_einsum() -> bool:
+    """Whether ``matmul`` on permuted views gives audiocraft's two attention ``einsum`` s bit for bit on
+    this machine (it calls the same batched GEMM without einsum's bookkeeping, ~40 % less time on the
+    bundled model's sizes); checked once per process on several key lengths, else einsum is used."""
+    global _MATMUL_IS_EINSUM
+    if _MATMUL_IS_EINSUM is None:
+        g = torch.Generator().manual_seed(0)
+        same = True
+        with torch.inference_mode():
+            for keys in (1, 3, 16, 77, 250, 500):
+                q, k, v = (torch.randn(2, n, 4, 48, generator=g) for n in (1, keys, keys))
+                w = torch.softmax(torch.einsum("b t h d,b k h d-> b h t k", q, k), dim=-1)
+                same &= torch.equal(torch.einsum("b t h d,b k h d-> b h t k", q, k), _scores(q, k))
+                same &= torch.equal(torch.einsum("b h t k, b k h d -> b t h d", w, v), _weighted(w, v))
+        _MATMUL_IS_EINSUM = bool(same)
+    return _MATMUL_IS_EINSUM
+
+
+def _scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """einsum ``b t h d, b k h d -> b h t k`` as one matmul."""
+    return torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1))
+
+
+def _weighted(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """einsum ``b h t k, b k h d -> b t h d`` as one matmul."""
+    return torch.matmul(w, v.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
+
+
+class _CrossKV:
+    """The condition's keys and values of one cross-attention, projected once per generation and kept
+    while the condition tensor's values stay the same (checked at every step)."""
+
+    __slots__ = ("source", "k", "v")
+
+    def __init__(self) -> None:
+        self.source: torch.Tensor | None = None
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """einops ``b t (h d) -> b t h d`` (a view)."""
+    b, t, c = x.shape
+    return x.view(b, t, heads, c // heads)
+
+
+def _attend(attn: nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, matmul: bool) -> torch.Tensor:
+    """audiocraft's custom attention core for layout ``b t h d``: scaled scores, softmax, dropout (p as
+    set; none in eval), weighted values, back to ``b t (h d)`` and the output projection."""
+    dtype = q.dtype
+    q = q / q.shape[-1] ** 0.5
+    scores = _scores(q, k) if matmul else torch.einsum("b t h d,b k h d-> b h t k", q, k)
+    w = F.dropout(torch.softmax(scores, dim=-1), attn.dropout, training=False).to(v)
+    x = (_weighted(w, v) if matmul else torch.einsum("b h t k, b k h d -> b t h d", w, v)).to(dtype)
+    b, t = x.shape[:2]
+    out = attn.out_proj
+    return F.linear(x.reshape(b, t, -1), out.weight, out.bias)
+
+
+def _self_attention(attn: nn.Module, x: torch.Tensor, matmul: bool) -> torch.Tensor:
+    """Streaming causal self-attention of one query position, keys/values kept in the module's own
+    streaming state exactly as audiocraft keeps them (so its forward can take over at any step)."""
+    state = attn._streaming_state
+    projected = F.linear(x, attn.in_proj_weight, attn.in_proj_bias)
+    b, t, _ = projected.shape
+    q, k, v = projected.view(b, t, 3, attn.num_heads, -1).unbind(dim=2)
+    if state:
+        k = torch.cat([state["past_keys"], k], dim=1)
+        v = torch.cat([state["past_values"], v], dim=1)
+    if attn._is_streaming:
+        state["past_keys"] = k
+        state["past_values"] = v
+        if "offset" not in state:
+            state["offset"] = torch.tensor(0)
+    return _attend(attn, q, k, v, matmul)
+
+
+def _cross_attention(attn: nn.Module, x: torch.Tensor, source: torch.Tensor, cache: _CrossKV,
+                     matmul: bool) -> torch.Tensor:
+    dim = attn.in_proj_weight.shape[0] // 3
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    q = F.linear(x, weight[:dim], None if bias is None else bias[:dim])
+    if cache.source is None or cache.source.shape != source.shape or not torch.equal(cache.source, source):
+        cache.source = source
+        cache.k = _heads(F.linear(source, weight[dim:2 * dim], None if bias is None else bias[dim:2 * dim]),
+                         attn.num_heads)
+        cache.v = _heads(F.linear(source, weight[2 * dim:], None if bias is None else bias[2 * dim:]),
+                         attn.num_heads)
+    return _attend(attn, _heads(q, attn.num_heads), cache.k, cache.v, matmul)
+
+
+def _layer(layer: nn.Module, x: torch.Tensor, source: torch.Tensor | None, cache: _CrossKV,
+           matmul: bool) -> torch.Tensor:
+    """StreamingTransformerLayer.forward (pre-norm, no layer scale, dropout off): its modules' own
+    functions on their parameters."""
+    n = layer.norm1
+    x = x + _self_attention(layer.self_attn, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps), matmul)
+    if source is not None:
+        n = layer.norm_cross
+        x = x + _cross_attention(layer.cross_attention, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps),
+                                 source, cache, matmul)
+    n, one, two = layer.norm2, layer.linear1, layer.linear2
+    h = F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps)
+    return x + F.linear(layer.activation(F.linear(h, one.weight, one.bias)), two.weight, two.bias)
+
+
+@contextlib.contextmanager
+def lean_transformer(lm: nn.Module) -> tp.Iterator[bool]:
+    """While the body runs, ``lm.transformer`` computes one-position streaming steps on the CPU with the
+    lean step; every other call (several positions, grad or autocast on, another device, something
+    hooking its insides) goes to audiocraft's forward. Yields whether the lean step is in place
+    (``False``: the configuration is not one it reproduces, or something already hooks it). The
+    instance-level ``forward`` is removed on exit, even on error."""
+    from audiocraft.modules.transformer import create_sin_embedding
+
+    transformer = getattr(lm, "transformer", None)
+    if transformer is None or "forward" in transformer.__dict__ or not supports(transformer):
+        yield False
+        return
+    modules = list(transformer.modules())
+    if _watched(transformer, modules) or torch.is_autocast_enabled("cpu"):
+        yield False
+        return
+    original = transformer.forward
+    caches = [_CrossKV() for _ in transformer.layers]
+    matmul = _matmul_is_einsum()
+
+    def forward(x: torch.Tensor, *args: tp.Any, **kwargs: tp.Any) -> torch.Tensor:
+        source = kwargs.get("cross_attention_src")
+        if (args or set(kwargs) - {"cross_attention_src", "src_mask"} or kwargs.get("src_mask") is not None
+                or x.dim() != 3 or x.shape[1] != 1 or x.device.type != "cpu" or not transformer._is_streaming
+                or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")
+                or _watched(transformer, modules)):
+            return original(x, *args, **kwargs)
+        B, T, C = x.shape
+        state = transformer._streaming_state
+        offsets = state["offsets"] if "offsets" in state else torch.zeros(B, dtype=torch.long, device=x.device)
+        positions = torch.arange(T, device=x.device).view(1, -1, 1) + offsets.view(-1, 1, 1)
+        x = x + transformer.positional_scale * create_sin_embedding(positions, C, max_period=transformer.max_period,
+                                                                    dtype=x.dtype)
+        for layer, cache in zip(transformer.layers, caches):
+            x = _layer(layer, x, source, cache, matmul)
+        state["offsets"] = offsets + T
+        return x
+
+    transformer.forward = forward
+    try:
+        yield True
+    finally:
+        transformer.__dict__.pop("forward", None)
