@@ -30,8 +30,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-import torch
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as `agx` and the app run (engine/machine.use_huge_pages)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -20,6 +20,9 @@ import sys
 import time
 
 os.environ.setdefault("AGX_THREADS", "1")
+# as `agx` and the app run (engine/machine.use_huge_pages, before torch's first allocation): without it the
+# Griffin-Lim temporaries page-fault 4 kB at a time (measured: generate ~0.69 -> ~0.60 s on this tree)
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 

@@ -93,22 +93,36 @@ def test_batched_rows_and_continuations_are_the_same(bundled, without_lean, atte
     assert calls_lean == 2 * n_layers
 
 
-def test_hooks_put_audiocrafts_forward_back(bundled, without_lean, attention_calls):
-    """An intervention or the live map hooks the transformer's insides: the lean step steps aside (the
-    take is the one audiocraft's forward gives under that hook), and the live map, which only reads,
-    still leaves the plain take."""
+def test_interventions_put_audiocrafts_forward_back(bundled, without_lean, attention_calls):
+    """An intervention (word weights) replaces the cross-attentions' forward: the lean step steps aside and
+    the take is the one audiocraft's forward gives under it."""
     params = bundled.default_params(duration=1.0, seed=11)
-    plain = generation.generate(bundled, "a siren wails", params)
+    generation.generate(bundled, "a siren wails", params)
     assert attention_calls["n"] == 0
     weighted = generation.generate(bundled, "a siren wails", params, word_weights=[1.0, 0.0, 2.0])
     assert attention_calls["n"] > 0
     with without_lean():
         _same_take(weighted, generation.generate(bundled, "a siren wails", params, word_weights=[1.0, 0.0, 2.0]))
-    before = attention_calls["n"]
-    rows = []
-    live = generation.generate(bundled, "a siren wails", params, on_live=lambda step, scores: rows.append(step))
-    assert attention_calls["n"] > before and rows
-    _same_take(live, plain)
+
+
+def test_the_live_map_reads_the_lean_step(bundled, without_lean, attention_calls):
+    """The live map's forward hooks on the cross-attentions are called by the lean step with the arguments
+    the module call would pass: the same live rows and the same take as on audiocraft's forward."""
+    params = bundled.default_params(duration=1.0, seed=11)
+
+    def live_take():
+        rows = []
+        take = generation.generate(bundled, "a siren wails", params,
+                                   on_live=lambda step, scores: rows.append((step, scores.copy())))
+        return take, rows
+    lean_take, lean_rows = live_take()
+    assert attention_calls["n"] == 0 and lean_rows
+    with without_lean():
+        plain_take, plain_rows = live_take()
+    assert attention_calls["n"] > 0
+    _same_take(lean_take, plain_take)
+    assert [s for s, _ in lean_rows] == [s for s, _ in plain_rows]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(lean_rows, plain_rows))
 
 
 def test_lean_step_is_only_installed_where_it_reproduces(bundled, tiny_model):
@@ -121,9 +135,18 @@ def test_lean_step_is_only_installed_where_it_reproduces(bundled, tiny_model):
     lm.transformer.layers[1].norm_first = False
     assert not lean_step.supports(lm.transformer)
     lm = copy.deepcopy(bundled.lm)
-    handle = lm.transformer.layers[0].cross_attention.register_forward_hook(lambda *a: None)
+    for hooked in (lm.transformer.layers[0].self_attn, lm.transformer.layers[0].norm1):  # not a cross-attention
+        handle = hooked.register_forward_hook(lambda *a: None)
+        with lean_step.lean_transformer(lm) as on:
+            assert on is False
+        handle.remove()
+    handle = lm.transformer.layers[0].cross_attention.register_forward_pre_hook(lambda *a: None)
     with lean_step.lean_transformer(lm) as on:
         assert on is False
+    handle.remove()
+    handle = lm.transformer.layers[0].cross_attention.register_forward_hook(lambda *a: None)
+    with lean_step.lean_transformer(lm) as on:  # a plain forward hook on a cross-attention: called by the lean step
+        assert on is True
     handle.remove()
 
 

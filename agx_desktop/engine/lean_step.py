@@ -58,17 +58,28 @@ def supports(transformer: nn.Module) -> bool:
             and all(_layer_supported(layer) for layer in transformer.layers))
 
 
+def _plain_hooks(mod: nn.Module) -> bool:
+    """Whether ``mod``'s forward hooks are all plain ``hook(module, args, output)`` ones (no kwargs, not
+    always-called): the lean step calls those itself, as torch's module call would (the live map's)."""
+    hooks = mod._forward_hooks
+    return not (set(hooks) & (set(mod._forward_hooks_with_kwargs) | set(mod._forward_hooks_always_called)))
+
+
 def _watched(transformer: nn.Module, modules: tp.Sequence[nn.Module]) -> bool:
-    """Whether a hook or an instance-level forward (interventions, the live map) is on ``modules`` (the
-    transformer and everything inside it), or any global module hook is set: then audiocraft's own
-    forward runs. Checked at every step (~60 modules on the bundled model: microseconds)."""
+    """Whether something changes or reads the transformer's insides in a way the lean step does not
+    reproduce: any pre-hook, any instance-level ``forward`` (interventions), any forward hook except plain
+    ones on cross-attentions (the live map's, called by the lean step with the same arguments), any global
+    module hook. Then audiocraft's own forward runs. Checked at every step (~60 modules on the bundled
+    model: microseconds)."""
     from torch.nn.modules import module as module_mod
 
     if (module_mod._global_forward_hooks or module_mod._global_forward_pre_hooks
             or module_mod._global_forward_hooks_always_called):
         return True
     for mod in modules:
-        if mod._forward_hooks or mod._forward_pre_hooks or (mod is not transformer and "forward" in mod.__dict__):
+        if mod._forward_pre_hooks or (mod is not transformer and "forward" in mod.__dict__):
+            return True
+        if mod._forward_hooks and not (getattr(mod, "cross_attention", False) is True and _plain_hooks(mod)):
             return True
     return False
 
@@ -77,31 +88,37 @@ _MATMUL_IS_EINSUM: bool | None = None
 
 
 def _matmul_is_einsum() -> bool:
-    """Whether ``matmul`` on permuted views gives audiocraft's two attention ``einsum`` s bit for bit on
-    this machine (it calls the same batched GEMM without einsum's bookkeeping, ~40 % less time on the
-    bundled model's sizes); checked once per process on several key lengths, else einsum is used."""
+    """Whether the lean step's two attention products (:func:`_scores`, :func:`_weighted` on views of its
+    head-major buffers) give audiocraft's two ``einsum`` s bit for bit on this machine: they call the same
+    batched GEMM without einsum's operand copies (half the time on the bundled model's sizes). Checked
+    once per process on several key lengths; where they do not, the lean step uses einsum on audiocraft's
+    own [B, S, H, D] layout."""
     global _MATMUL_IS_EINSUM
     if _MATMUL_IS_EINSUM is None:
         g = torch.Generator().manual_seed(0)
         same = True
         with torch.inference_mode():
-            for keys in (1, 3, 16, 77, 250, 500):
+            for keys in (1, 3, 16, 33, 77, 250, 500):
                 q, k, v = (torch.randn(2, n, 4, 48, generator=g) for n in (1, keys, keys))
                 w = torch.softmax(torch.einsum("b t h d,b k h d-> b h t k", q, k), dim=-1)
-                same &= torch.equal(torch.einsum("b t h d,b k h d-> b h t k", q, k), _scores(q, k))
-                same &= torch.equal(torch.einsum("b h t k, b k h d -> b t h d", w, v), _weighted(w, v))
+                k_buf, v_buf = torch.zeros(2, 4, 48, 600), torch.zeros(2, 4, 600, 48)
+                k_buf[..., :keys] = k.permute(0, 2, 3, 1)
+                v_buf[:, :, :keys] = v.permute(0, 2, 1, 3)
+                same &= torch.equal(torch.einsum("b t h d,b k h d-> b h t k", q, k),
+                                    _scores(q.permute(0, 2, 1, 3), k_buf[..., :keys]))
+                same &= torch.equal(torch.einsum("b h t k, b k h d -> b t h d", w, v), _weighted(w, v_buf[:, :, :keys]))
         _MATMUL_IS_EINSUM = bool(same)
     return _MATMUL_IS_EINSUM
 
 
-def _scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """einsum ``b t h d, b k h d -> b h t k`` as one matmul."""
-    return torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1))
+def _scores(q: torch.Tensor, keys_t: torch.Tensor) -> torch.Tensor:
+    """einsum ``b t h d, b k h d -> b h t k`` as one matmul: ``q`` [B, H, T, D], keys transposed [B, H, D, S]."""
+    return torch.matmul(q, keys_t)
 
 
-def _weighted(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """einsum ``b h t k, b k h d -> b t h d`` as one matmul."""
-    return torch.matmul(w, v.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
+def _weighted(w: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """einsum ``b h t k, b k h d -> b t h d`` as one matmul: ``values`` head-major [B, H, S, D]."""
+    return torch.matmul(w, values).permute(0, 2, 1, 3)
 
 
 class _CrossKV:
@@ -122,35 +139,93 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(b, t, heads, c // heads)
 
 
-def _attend(attn: nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, matmul: bool) -> torch.Tensor:
-    """audiocraft's custom attention core for layout ``b t h d``: scaled scores, softmax, dropout (p as
-    set; none in eval), weighted values, back to ``b t (h d)`` and the output projection."""
+def _attend(attn: nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """audiocraft's custom attention core for layout ``b t h d`` as it is written (einsum), for machines
+    where the matmul form does not reproduce it: scaled scores, softmax, dropout (p as set; none in eval),
+    weighted values, back to ``b t (h d)`` and the output projection."""
     dtype = q.dtype
     q = q / q.shape[-1] ** 0.5
-    scores = _scores(q, k) if matmul else torch.einsum("b t h d,b k h d-> b h t k", q, k)
-    w = F.dropout(torch.softmax(scores, dim=-1), attn.dropout, training=False).to(v)
-    x = (_weighted(w, v) if matmul else torch.einsum("b h t k, b k h d -> b t h d", w, v)).to(dtype)
+    w = F.dropout(torch.softmax(torch.einsum("b t h d,b k h d-> b h t k", q, k), dim=-1), attn.dropout,
+                  training=False).to(v)
+    x = torch.einsum("b h t k, b k h d -> b t h d", w, v).to(dtype)
     b, t = x.shape[:2]
     out = attn.out_proj
     return F.linear(x.reshape(b, t, -1), out.weight, out.bias)
 
 
-def _self_attention(attn: nn.Module, x: torch.Tensor, matmul: bool) -> torch.Tensor:
-    """Streaming causal self-attention of one query position, keys/values kept in the module's own
-    streaming state exactly as audiocraft keeps them (so its forward can take over at any step)."""
+def _attend_heads(attn: nn.Module, q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """The same core on the lean layouts: ``q`` [B, T, H, D], keys transposed [B, H, D, S], values
+    head-major [B, H, S, D]."""
+    b, t = q.shape[:2]
+    dtype = q.dtype
+    q = (q / q.shape[-1] ** 0.5).permute(0, 2, 1, 3)
+    w = F.dropout(torch.softmax(_scores(q, keys_t), dim=-1), attn.dropout, training=False).to(values)
+    out = attn.out_proj
+    return F.linear(_weighted(w, values).to(dtype).reshape(b, t, -1), out.weight, out.bias)
+
+
+#: Keys of a self-attention's streaming state the lean step owns (cleared with audiocraft's own state
+#: at the end of every ``streaming()`` session): the key buffer [B, H, D, capacity] (keys transposed, so
+#: the score product reads them as a plain GEMM operand, no copy) and the value buffer [B, H, capacity, D].
+_KEYS, _VALUES = "agx_lean_keys", "agx_lean_values"
+_FIRST_CAPACITY = 256
+
+
+def _take_over(state: dict, length: int) -> None:
+    """Move audiocraft's ``past_keys``/``past_values`` ([B, S, H, D], e.g. of a prompt it ran as one call)
+    into the lean buffers."""
+    keys, values = state.pop("past_keys"), state.pop("past_values")
+    b, n, h, d = keys.shape
+    capacity = max(_FIRST_CAPACITY, 2 * n)
+    state[_KEYS] = keys.new_empty(b, h, d, capacity)
+    state[_VALUES] = values.new_empty(b, h, capacity, d)
+    state[_KEYS][..., :n] = keys.permute(0, 2, 3, 1)
+    state[_VALUES][:, :, :n] = values.permute(0, 2, 1, 3)
+
+
+def hand_back(transformer: nn.Module, length: int) -> None:
+    """Put each self-attention's keys/values back in audiocraft's own form ([B, S, H, D] ``past_keys``/
+    ``past_values``, the values torch.cat would have built), so its forward can take the next call."""
+    for layer in transformer.layers:
+        state = layer.self_attn._streaming_state
+        if _KEYS in state:
+            keys, values = state.pop(_KEYS), state.pop(_VALUES)
+            state["past_keys"] = keys[..., :length].permute(0, 3, 1, 2).contiguous()
+            state["past_values"] = values[:, :, :length].permute(0, 2, 1, 3).contiguous()
+
+
+def _self_attention(attn: nn.Module, x: torch.Tensor, past: int, matmul: bool) -> torch.Tensor:
+    """Streaming causal self-attention of one query position after ``past`` positions. Keys and values
+    live in head-major buffers (grown by doubling) instead of audiocraft's [B, S, H, D] concatenations:
+    the same values, read by the score and value products without the copies einsum makes."""
     state = attn._streaming_state
     projected = F.linear(x, attn.in_proj_weight, attn.in_proj_bias)
     b, t, _ = projected.shape
     q, k, v = projected.view(b, t, 3, attn.num_heads, -1).unbind(dim=2)
-    if state:
-        k = torch.cat([state["past_keys"], k], dim=1)
-        v = torch.cat([state["past_values"], v], dim=1)
-    if attn._is_streaming:
-        state["past_keys"] = k
-        state["past_values"] = v
-        if "offset" not in state:
-            state["offset"] = torch.tensor(0)
-    return _attend(attn, q, k, v, matmul)
+    if not matmul:  # the einsum form needs audiocraft's own layout
+        if state:
+            k = torch.cat([state["past_keys"], k], dim=1)
+            v = torch.cat([state["past_values"], v], dim=1)
+        state["past_keys"], state["past_values"] = k, v
+        state.setdefault("offset", torch.tensor(0))
+        return _attend(attn, q, k, v)
+    if "past_keys" in state:
+        _take_over(state, past)
+    if _KEYS not in state:
+        h, d = k.shape[2], k.shape[3]
+        state[_KEYS] = k.new_empty(b, h, d, _FIRST_CAPACITY)
+        state[_VALUES] = v.new_empty(b, h, _FIRST_CAPACITY, d)
+    keys, values = state[_KEYS], state[_VALUES]
+    if past + t > keys.shape[-1]:
+        grown_k = keys.new_empty(*keys.shape[:3], 2 * keys.shape[-1])
+        grown_v = values.new_empty(values.shape[0], values.shape[1], 2 * values.shape[2], values.shape[3])
+        grown_k[..., :past] = keys[..., :past]
+        grown_v[:, :, :past] = values[:, :, :past]
+        state[_KEYS], state[_VALUES] = keys, values = grown_k, grown_v
+    keys[..., past:past + t] = k.permute(0, 2, 3, 1)
+    values[:, :, past:past + t] = v.permute(0, 2, 1, 3)
+    state.setdefault("offset", torch.tensor(0))
+    return _attend_heads(attn, q, keys[..., :past + t], values[:, :, :past + t])
 
 
 def _cross_attention(attn: nn.Module, x: torch.Tensor, source: torch.Tensor, cache: _CrossKV,
@@ -160,19 +235,29 @@ def _cross_attention(attn: nn.Module, x: torch.Tensor, source: torch.Tensor, cac
     q = F.linear(x, weight[:dim], None if bias is None else bias[:dim])
     if cache.source is None or cache.source.shape != source.shape or not torch.equal(cache.source, source):
         cache.source = source
-        cache.k = _heads(F.linear(source, weight[dim:2 * dim], None if bias is None else bias[dim:2 * dim]),
-                         attn.num_heads)
-        cache.v = _heads(F.linear(source, weight[2 * dim:], None if bias is None else bias[2 * dim:]),
-                         attn.num_heads)
-    return _attend(attn, _heads(q, attn.num_heads), cache.k, cache.v, matmul)
+        k = _heads(F.linear(source, weight[dim:2 * dim], None if bias is None else bias[dim:2 * dim]), attn.num_heads)
+        v = _heads(F.linear(source, weight[2 * dim:], None if bias is None else bias[2 * dim:]), attn.num_heads)
+        # kept in the layouts the two products read (keys transposed, values head-major): copied once
+        cache.k, cache.v = (k.permute(0, 2, 3, 1).contiguous(), v.permute(0, 2, 1, 3).contiguous()) if matmul \
+            else (k, v)
+    if not matmul:
+        out = _attend(attn, _heads(q, attn.num_heads), cache.k, cache.v)
+    else:
+        out = _attend_heads(attn, _heads(q, attn.num_heads), cache.k, cache.v)
+    for hook in list(attn._forward_hooks.values()):  # as the module call would: (query, key, value), (x, None)
+        result = hook(attn, (x, source, source), (out, None))
+        if result is not None:
+            out = result[0]
+    return out
 
 
-def _layer(layer: nn.Module, x: torch.Tensor, source: torch.Tensor | None, cache: _CrossKV,
+def _layer(layer: nn.Module, x: torch.Tensor, source: torch.Tensor | None, cache: _CrossKV, past: int,
            matmul: bool) -> torch.Tensor:
     """StreamingTransformerLayer.forward (pre-norm, no layer scale, dropout off): its modules' own
     functions on their parameters."""
     n = layer.norm1
-    x = x + _self_attention(layer.self_attn, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps), matmul)
+    x = x + _self_attention(layer.self_attn, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps), past,
+                            matmul)
     if source is not None:
         n = layer.norm_cross
         x = x + _cross_attention(layer.cross_attention, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps),
@@ -209,15 +294,18 @@ def lean_transformer(lm: nn.Module) -> tp.Iterator[bool]:
                 or x.dim() != 3 or x.shape[1] != 1 or x.device.type != "cpu" or not transformer._is_streaming
                 or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")
                 or _watched(transformer, modules)):
+            if transformer._is_streaming and "offsets" in transformer._streaming_state:
+                hand_back(transformer, int(transformer._streaming_state["offsets"].view(-1)[0]))
             return original(x, *args, **kwargs)
         B, T, C = x.shape
         state = transformer._streaming_state
         offsets = state["offsets"] if "offsets" in state else torch.zeros(B, dtype=torch.long, device=x.device)
+        past = int(offsets.view(-1)[0]) if "offsets" in state else 0
         positions = torch.arange(T, device=x.device).view(1, -1, 1) + offsets.view(-1, 1, 1)
         x = x + transformer.positional_scale * create_sin_embedding(positions, C, max_period=transformer.max_period,
                                                                     dtype=x.dtype)
         for layer, cache in zip(transformer.layers, caches):
-            x = _layer(layer, x, source, cache, matmul)
+            x = _layer(layer, x, source, cache, past, matmul)
         state["offsets"] = offsets + T
         return x
 
