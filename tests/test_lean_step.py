@@ -175,3 +175,22 @@ def test_autocast_keeps_audiocrafts_forward(bundled):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         with lean_step.lean_transformer(lm) as on:
             assert on is False and "forward" not in lm.transformer.__dict__
+
+
+def test_lm_forward_is_lean_only_while_nothing_hooks_it(bundled, without_lean):
+    """The LM's own forward is replaced with the lean transformer (embeddings and heads without module
+    calls) and put back on exit; a pre-hook on the LM (the interventions') sends calls to audiocraft's."""
+    lm = copy.deepcopy(bundled.lm)
+    with lean_step.lean_transformer(lm) as on:
+        assert on and "forward" in lm.__dict__
+    assert "forward" not in lm.__dict__
+    params = bundled.default_params(duration=1.0, seed=3)
+    calls = []
+    handle = bundled.lm.emb[0].register_forward_hook(lambda mod, args, out: calls.append(1))
+    try:
+        hooked = generation.generate(bundled, "a door creaks", params)
+    finally:
+        handle.remove()
+    assert calls, "a hooked embedding must be called as a module"
+    with without_lean():
+        _same_take(hooked, generation.generate(bundled, "a door creaks", params))

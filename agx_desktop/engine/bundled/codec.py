@@ -151,16 +151,22 @@ def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, see
     # within the noise of benchmarks/results/bundled_before_after.md)
     mag_c = mag.to(angles.dtype)
     tprev = torch.zeros_like(angles)
+    # each iteration's elementwise steps write into buffers kept across iterations (the same kernels, out=):
+    # fresh 2-4 MB temporaries cost page faults and cache misses, not arithmetic
+    product, scaled = torch.empty_like(angles), torch.empty_like(angles)
+    norm, inverse_norm = torch.empty_like(mag), torch.empty_like(angles)
+    angles = angles.clone()
+    c = momentum / (1 + momentum)
     for _ in range(n_iter):
-        inverse = istft(mag_c * angles, length)
+        inverse = istft(torch.mul(mag_c, angles, out=product), length)
         rebuilt = torch.stft(inverse, N_FFT, STFT_HOP, window=win, center=True, return_complex=True)
-        angles = rebuilt - (momentum / (1 + momentum)) * tprev
+        torch.sub(rebuilt, torch.mul(tprev, c, out=scaled), out=angles)
         tprev = rebuilt
         # angles / (|angles| + 1e-16): torch divides a complex by a real as by complex(r, 0), which
         # is (re, im) * (1 / r) (numpy's algorithm with a zero imaginary part); the product with
         # complex(1 / r, 0) gives those two products bit for bit, without the division (~9x less time)
-        norm = angles.abs().add_(1e-16)
-        angles.mul_(torch.reciprocal(norm).to(angles.dtype))
+        torch.abs(angles, out=norm).add_(1e-16).reciprocal_()
+        angles.mul_(inverse_norm.copy_(norm))
     return istft(mag_c * angles, length)
 
 
