@@ -1,16 +1,24 @@
-"""One sampling step of audiocraft's ``StreamingTransformer`` without its module machinery: the same
-torch operations on the same tensors in the same order, so every number is the one audiocraft computes
-(bit for bit: tests/test_lean_step.py compares codes and hidden states with audiocraft's own path).
+"""One sampling step of audiocraft's ``StreamingTransformer`` (and ``LMModel.forward`` around it)
+without its module machinery: the same torch kernels on the same values, summed in the same order, so
+every number is the one audiocraft computes (bit for bit: tests/test_lean_step.py compares codes,
+latents, audio and live rows with audiocraft's own path).
 
 Why: on the bundled model (4 layers, 192 wide) a sampling step is a few hundred microsecond-kernels,
 and audiocraft's per-step Python (module calls, einops, masks that are all zeros for one query, the
-condition's keys and values projected again at every step, dropout at p = 0) costs as much as the
-arithmetic (benchmarks/results/speed.md, "where generation's time goes"). This is used by
-:func:`lean_transformer` only while nothing watches or changes the transformer's insides: any forward
-hook or instance-level ``forward`` on it or its layers (an intervention, the live map) puts audiocraft's
-own forward back for that call. Anything this does not cover (several query positions, rope, memory-
-efficient attention, a past context, layer scale, q/k norms, repeated K/V, checkpointing, post-norm
-layers, training mode) is handed to audiocraft's forward as well.
+condition's keys and values projected again at every step, the K/V concatenations and einsum's operand
+copies) cost as much as the arithmetic (benchmarks/results/speed.md, "where generation's time goes";
+bundled_before_after_lean.md: generate x0.64). Where it departs in form, not in numbers: keys and values
+live in head-major buffers (keys transposed) that the two attention products read as plain GEMM
+operands; matmul replaces einsum only where a per-process check finds them bit-identical.
+
+:func:`lean_transformer` puts it in place while nothing changes the transformer's insides: an
+instance-level ``forward`` or a pre-hook on it or its modules (the interventions: word weights, step
+masks, timeline segments), a forward hook other than a plain one on a cross-attention, or autocast
+sends the call to audiocraft's own forward; the live map's plain forward hooks are called by the lean
+step with the arguments the module call would pass. Anything it does not cover (several query
+positions, rope, memory-efficient attention, a past context, layer scale, q/k norms, repeated K/V,
+checkpointing, post-norm layers, training mode, a device other than the CPU) goes to audiocraft's
+forward as well; the keys/values are handed back in audiocraft's form first.
 """
 from __future__ import annotations
 
