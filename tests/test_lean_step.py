@@ -194,3 +194,24 @@ def test_lm_forward_is_lean_only_while_nothing_hooks_it(bundled, without_lean):
     assert calls, "a hooked embedding must be called as a module"
     with without_lean():
         _same_take(hooked, generation.generate(bundled, "a door creaks", params))
+
+
+def test_a_hook_added_mid_generation_hands_the_state_back(bundled, without_lean, attention_calls):
+    """If something hooks the transformer after the lean step has run some steps, audiocraft's forward
+    takes the remaining steps from the keys/values handed back in its own form: the same take."""
+    params = bundled.default_params(duration=1.0, seed=21)
+    handles = []
+
+    def progress(stage, done, total):
+        if stage == "generate" and done == 10 and not handles:
+            handles.append(bundled.lm.transformer.layers[2].self_attn.register_forward_hook(lambda *a: None))
+    try:
+        mixed = generation.generate(bundled, "an engine idles", params, progress=progress)
+    finally:
+        for h in handles:
+            h.remove()
+    n_layers = len(bundled.lm.transformer.layers)
+    steps = mixed.codes.shape[-1] + 3  # the delay pattern's extra steps
+    assert 0 < attention_calls["n"] < 2 * n_layers * steps  # some steps lean, the rest audiocraft's
+    with without_lean():
+        _same_take(mixed, generation.generate(bundled, "an engine idles", params))
