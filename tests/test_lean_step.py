@@ -30,7 +30,7 @@ def without_lean(monkeypatch):
     @contextlib.contextmanager
     def block():
         with monkeypatch.context() as m:
-            m.setattr(generation, "lean_transformer", lambda lm: _no_lean())
+            m.setattr(generation, "lean_transformer", lambda lm, *args: _no_lean())
             yield
     return block
 
@@ -215,3 +215,14 @@ def test_a_hook_added_mid_generation_hands_the_state_back(bundled, without_lean,
     assert 0 < attention_calls["n"] < 2 * n_layers * steps  # some steps lean, the rest audiocraft's
     with without_lean():
         _same_take(mixed, generation.generate(bundled, "an engine idles", params))
+
+
+def test_key_value_buffers_grow_without_changing_the_take(bundled, without_lean, monkeypatch):
+    """Buffers sized too small at first (here 4 positions) double as the steps come: the same take."""
+    params = bundled.default_params(duration=2.0, seed=8)
+    real = lean_step.lean_transformer
+    monkeypatch.setattr(generation, "lean_transformer", lambda lm, steps=None: real(lm, 4))
+    grown = generation.generate(bundled, "wind blows through trees", params)
+    monkeypatch.setattr(generation, "lean_transformer", real)
+    with without_lean():
+        _same_take(grown, generation.generate(bundled, "wind blows through trees", params))

@@ -234,7 +234,7 @@ def test_engine_generate_uses_the_cross_kv_cache_on_wide_lms(custom_attention_mo
     from agx_desktop.engine import generation, speed
 
     @contextlib.contextmanager
-    def no_lean(lm):
+    def no_lean(lm, *args):
         yield False
     monkeypatch.setattr(generation, "lean_transformer", no_lean)
     params = GenerationParams(duration=0.5, seed=9, top_k=32)

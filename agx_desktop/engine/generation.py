@@ -173,7 +173,8 @@ def _lm_generate(model: LoadedModel, prompt_batch: torch.Tensor | None, conditio
     audiocraft's per-step Python, the condition's K/V projected once); non-finite probabilities, which only corrupt weights give, become a
     :class:`CheckpointError` that says what to do."""
     try:
-        with speed.autocast(model.speed, model.device), lean_transformer(model.lm) as lean, \
+        steps = frames + int(model.lm.num_codebooks)  # the delay pattern's extra steps, at most
+        with speed.autocast(model.speed, model.device), lean_transformer(model.lm, steps) as lean, \
                 (contextlib.nullcontext() if lean else speed.cross_kv_cache(model.lm)):  # lean keeps its own K/V
             return model.lm.generate(prompt_batch, conditions, max_gen_len=frames,
                                      use_sampling=params.temperature > 0,

@@ -180,12 +180,12 @@ _KEYS, _VALUES = "agx_lean_keys", "agx_lean_values"
 _FIRST_CAPACITY = 256
 
 
-def _take_over(state: dict, length: int) -> None:
+def _take_over(state: dict, capacity: int) -> None:
     """Move audiocraft's ``past_keys``/``past_values`` ([B, S, H, D], e.g. of a prompt it ran as one call)
     into the lean buffers."""
     keys, values = state.pop("past_keys"), state.pop("past_values")
     b, n, h, d = keys.shape
-    capacity = max(_FIRST_CAPACITY, 2 * n)
+    capacity = max(capacity, 2 * n)
     state[_KEYS] = keys.new_empty(b, h, d, capacity)
     state[_VALUES] = values.new_empty(b, h, capacity, d)
     state[_KEYS][..., :n] = keys.permute(0, 2, 3, 1)
@@ -203,7 +203,7 @@ def hand_back(transformer: nn.Module, length: int) -> None:
             state["past_values"] = values[:, :, :length].permute(0, 2, 1, 3).contiguous()
 
 
-def _self_attention(attn: nn.Module, x: torch.Tensor, past: int, matmul: bool) -> torch.Tensor:
+def _self_attention(attn: nn.Module, x: torch.Tensor, past: int, matmul: bool, capacity: int) -> torch.Tensor:
     """Streaming causal self-attention of one query position after ``past`` positions. Keys and values
     live in head-major buffers (grown by doubling) instead of audiocraft's [B, S, H, D] concatenations:
     the same values, read by the score and value products without the copies einsum makes."""
@@ -219,11 +219,11 @@ def _self_attention(attn: nn.Module, x: torch.Tensor, past: int, matmul: bool) -
         state.setdefault("offset", torch.tensor(0))
         return _attend(attn, q, k, v)
     if "past_keys" in state:
-        _take_over(state, past)
+        _take_over(state, capacity)
     if _KEYS not in state:
         h, d = k.shape[2], k.shape[3]
-        state[_KEYS] = k.new_empty(b, h, d, _FIRST_CAPACITY)
-        state[_VALUES] = v.new_empty(b, h, _FIRST_CAPACITY, d)
+        state[_KEYS] = k.new_empty(b, h, d, capacity)
+        state[_VALUES] = v.new_empty(b, h, capacity, d)
     keys, values = state[_KEYS], state[_VALUES]
     if past + t > keys.shape[-1]:
         grown_k = keys.new_empty(*keys.shape[:3], 2 * keys.shape[-1])
@@ -242,7 +242,8 @@ def _cross_attention(attn: nn.Module, x: torch.Tensor, source: torch.Tensor, cac
     dim = attn.in_proj_weight.shape[0] // 3
     weight, bias = attn.in_proj_weight, attn.in_proj_bias
     q = F.linear(x, weight[:dim], None if bias is None else bias[:dim])
-    if cache.source is None or cache.source.shape != source.shape or not torch.equal(cache.source, source):
+    if cache.source is not source and (cache.source is None or cache.source.shape != source.shape
+                                       or not torch.equal(cache.source, source)):
         cache.source = source
         k = _heads(F.linear(source, weight[dim:2 * dim], None if bias is None else bias[dim:2 * dim]), attn.num_heads)
         v = _heads(F.linear(source, weight[2 * dim:], None if bias is None else bias[2 * dim:]), attn.num_heads)
@@ -261,12 +262,12 @@ def _cross_attention(attn: nn.Module, x: torch.Tensor, source: torch.Tensor, cac
 
 
 def _layer(layer: nn.Module, x: torch.Tensor, source: torch.Tensor | None, cache: _CrossKV, past: int,
-           matmul: bool) -> torch.Tensor:
+           matmul: bool, capacity: int) -> torch.Tensor:
     """StreamingTransformerLayer.forward (pre-norm, no layer scale, dropout off): its modules' own
     functions on their parameters."""
     n = layer.norm1
     x = x + _self_attention(layer.self_attn, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps), past,
-                            matmul)
+                            matmul, capacity)
     if source is not None:
         n = layer.norm_cross
         x = x + _cross_attention(layer.cross_attention, F.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps),
@@ -277,12 +278,14 @@ def _layer(layer: nn.Module, x: torch.Tensor, source: torch.Tensor | None, cache
 
 
 @contextlib.contextmanager
-def lean_transformer(lm: nn.Module) -> tp.Iterator[bool]:
+def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[bool]:
     """While the body runs, ``lm.transformer`` computes one-position streaming steps on the CPU with the
     lean step; every other call (several positions, grad or autocast on, another device, something
     hooking its insides) goes to audiocraft's forward. Yields whether the lean step is in place
-    (``False``: the configuration is not one it reproduces, or something already hooks it). The
-    instance-level ``forward`` is removed on exit, even on error."""
+    (``False``: the configuration is not one it reproduces, something already hooks it, or autocast is
+    on). ``steps``: how many positions the generation will reach, so the key/value buffers are made
+    once at their size (else they start at 256 and double). The instance-level ``forward`` is removed
+    on exit, even on error."""
     from audiocraft.modules.transformer import create_sin_embedding
 
     transformer = getattr(lm, "transformer", None)
@@ -296,6 +299,7 @@ def lean_transformer(lm: nn.Module) -> tp.Iterator[bool]:
     original = transformer.forward
     caches = [_CrossKV() for _ in transformer.layers]
     matmul = _matmul_is_einsum()
+    capacity = max(1, int(steps)) if steps else _FIRST_CAPACITY
 
     def forward(x: torch.Tensor, *args: tp.Any, **kwargs: tp.Any) -> torch.Tensor:
         source = kwargs.get("cross_attention_src")
@@ -314,7 +318,7 @@ def lean_transformer(lm: nn.Module) -> tp.Iterator[bool]:
         x = x + transformer.positional_scale * create_sin_embedding(positions, C, max_period=transformer.max_period,
                                                                     dtype=x.dtype)
         for layer, cache in zip(transformer.layers, caches):
-            x = _layer(layer, x, source, cache, past, matmul)
+            x = _layer(layer, x, source, cache, past, matmul, capacity)
         state["offsets"] = offsets + T
         return x
 
