@@ -226,3 +226,33 @@ def test_key_value_buffers_grow_without_changing_the_take(bundled, without_lean,
     monkeypatch.setattr(generation, "lean_transformer", real)
     with without_lean():
         _same_take(grown, generation.generate(bundled, "wind blows through trees", params))
+
+
+def test_not_installed_for_weights_off_the_cpu(bundled):
+    """On another device the lean step would fall back at every call; it is not installed at all, so
+    the float cross-attention K/V cache keeps serving wide LMs there (a meta-device copy stands in)."""
+    lm = copy.deepcopy(bundled.lm).to("meta")
+    with lean_step.lean_transformer(lm) as on:
+        assert on is False and "forward" not in lm.transformer.__dict__ and "forward" not in lm.__dict__
+
+
+def test_a_streaming_session_left_open_goes_on_with_audiocrafts_forward(bundled):
+    """Leaving the lean step inside a streaming session hands the keys/values back: audiocraft's forward
+    takes the next positions as if it had made the earlier ones."""
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(2, 1, 192, generator=g) for _ in range(4)]
+    source = torch.randn(2, 5, 192, generator=g)
+
+    def run(lean_for: int) -> list[torch.Tensor]:
+        lm = copy.deepcopy(bundled.lm)
+        out = []
+        with torch.inference_mode(), lm.transformer.streaming():
+            with lean_step.lean_transformer(lm) as on:
+                assert on
+                for x in xs[:lean_for]:
+                    out.append(lm.transformer(x, cross_attention_src=source))
+            for x in xs[lean_for:]:
+                out.append(lm.transformer(x, cross_attention_src=source))
+        return out
+    reference, mixed = run(0), run(2)
+    assert all(torch.equal(a, b) for a, b in zip(reference, mixed))

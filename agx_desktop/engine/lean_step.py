@@ -41,7 +41,7 @@ def _layer_supported(layer: nn.Module) -> bool:
         return False
     if type(layer.norm1) is not nn.LayerNorm or type(layer.norm2) is not nn.LayerNorm:
         return False
-    if not isinstance(layer.linear1, nn.Linear) or not isinstance(layer.linear2, nn.Linear):
+    if type(layer.linear1) is not nn.Linear or type(layer.linear2) is not nn.Linear:
         return False
     attns = [(layer.self_attn, False)]
     if layer.cross_attention is not None:
@@ -49,6 +49,8 @@ def _layer_supported(layer: nn.Module) -> bool:
             return False
         attns.append((layer.cross_attention, True))
     for attn, cross in attns:
+        if type(getattr(attn, "out_proj", None)) is not nn.Linear:  # torch's MultiheadAttention (custom=False): none
+            return False
         if not (attn.custom and not attn.memory_efficient and attn.rope is None and attn.kv_repeat == 1
                 and attn.qk_layer_norm is False and attn.past_context is None and not attn.attention_as_float32
                 and attn.cross_attention == cross and attn.causal == (not cross)):
@@ -282,8 +284,11 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
     """While the body runs, ``lm.transformer`` computes one-position streaming steps on the CPU with the
     lean step; every other call (several positions, grad or autocast on, another device, something
     hooking its insides) goes to audiocraft's forward. Yields whether the lean step is in place
-    (``False``: the configuration is not one it reproduces, something already hooks it, or autocast is
-    on). ``steps``: how many positions the generation will reach, so the key/value buffers are made
+    (``False``: the configuration is not one it reproduces, its weights are not on the CPU, something
+    already hooks it, or autocast is on). A streaming session left open on exit gets its keys/values
+    back in audiocraft's form. Its key/value buffers are written in place: a streaming state saved
+    with ``get_streaming_state`` must not be branched from twice while the lean step runs (nothing in
+    this project forks a state; audiocraft's two-step CFG keeps separate states and is tested). ``steps``: how many positions the generation will reach, so the key/value buffers are made
     once at their size (else they start at 256 and double). The instance-level ``forward`` is removed
     on exit, even on error."""
     from audiocraft.modules.transformer import create_sin_embedding
@@ -293,7 +298,8 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
         yield False
         return
     modules = list(transformer.modules())
-    if _watched(transformer, modules) or torch.is_autocast_enabled("cpu"):
+    on_cpu = all(param.device.type == "cpu" for param in transformer.parameters())
+    if not on_cpu or _watched(transformer, modules) or torch.is_autocast_enabled("cpu"):
         yield False
         return
     original = transformer.forward
@@ -304,6 +310,7 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
     def forward(x: torch.Tensor, *args: tp.Any, **kwargs: tp.Any) -> torch.Tensor:
         source = kwargs.get("cross_attention_src")
         if (args or set(kwargs) - {"cross_attention_src", "src_mask"} or kwargs.get("src_mask") is not None
+                or (source is None) != (transformer.layers[0].cross_attention is None)
                 or x.dim() != 3 or x.shape[1] != 1 or x.device.type != "cpu" or not transformer._is_streaming
                 or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")
                 or _watched(transformer, modules)):
@@ -322,14 +329,17 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
         state["offsets"] = offsets + T
         return x
 
+    lean_lm = False
     transformer.forward = forward
-    lean_lm = _lm_forward(lm)
     try:
+        lean_lm = _lm_forward(lm)
         yield True
     finally:
         transformer.__dict__.pop("forward", None)
         if lean_lm:
             lm.__dict__.pop("forward", None)
+        if transformer._is_streaming and "offsets" in transformer._streaming_state:  # a session left open
+            hand_back(transformer, int(transformer._streaming_state["offsets"].view(-1)[0]))
 
 
 def _plain_module(mod: nn.Module) -> bool:
@@ -346,8 +356,10 @@ def _lm_forward(lm: nn.Module) -> bool:
 
     if type(lm) is not LMModel or "forward" in lm.__dict__:
         return False
-    plain_emb = all(type(e) in (nn.Embedding, type(lm.emb[0])) and isinstance(e, nn.Embedding) and e.padding_idx is None
-                    and e.max_norm is None and not e.sparse for e in lm.emb)
+    from audiocraft.models.lm import ScaledEmbedding
+
+    plain_emb = all(type(e) in (nn.Embedding, ScaledEmbedding) and e.padding_idx is None and e.max_norm is None
+                    and not e.sparse for e in lm.emb)
     if not plain_emb or not all(type(head) is nn.Linear for head in lm.linears):
         return False
     original = lm.forward
