@@ -170,8 +170,8 @@ def _lm_generate(model: LoadedModel, prompt_batch: torch.Tensor | None, conditio
     autocast around it: off by default; the exact float32 cross-attention K/V cache on LMs wide enough
     to gain from it, :func:`speed.cross_kv_cache`, or the lean transformer step where it applies: on the
     CPU while nothing hooks the transformer, :func:`.lean_step.lean_transformer`, the same numbers without
-    audiocraft's per-step Python, the condition's K/V projected once); non-finite probabilities, which only corrupt weights give, become a
-    :class:`CheckpointError` that says what to do."""
+    audiocraft's per-step Python, the condition's K/V projected once); non-finite probabilities, which
+    only corrupt weights give, become a :class:`CheckpointError` that says what to do."""
     try:
         steps = frames + int(model.lm.num_codebooks)  # the delay pattern's extra steps, at most
         with speed.autocast(model.speed, model.device), lean_transformer(model.lm, steps) as lean, \

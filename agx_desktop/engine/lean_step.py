@@ -75,19 +75,20 @@ def _plain_hooks(mod: nn.Module) -> bool:
     return not (set(hooks) & (set(mod._forward_hooks_with_kwargs) | set(mod._forward_hooks_always_called)))
 
 
-def _watched(transformer: nn.Module, modules: tp.Sequence[nn.Module]) -> bool:
-    """Whether something changes or reads the transformer's insides in a way the lean step does not
-    reproduce: any pre-hook, any instance-level ``forward`` (interventions), any forward hook except plain
-    ones on cross-attentions (the live map's, called by the lean step with the same arguments), any global
-    module hook. Then audiocraft's own forward runs. Checked at every step (~60 modules on the bundled
-    model: microseconds)."""
+def _watched(owner: nn.Module, modules: tp.Sequence[nn.Module]) -> bool:
+    """Whether something changes or reads ``modules`` (``owner`` — the transformer, or the LM — and what
+    inside it the lean step replaces) in a way the lean step does not reproduce: any pre-hook, any
+    instance-level ``forward`` other than the lean step's own on ``owner`` (the interventions'), any
+    forward hook except plain ones on cross-attentions (the live map's, called by the lean step with the
+    same arguments), any global module hook. Then audiocraft's own forward runs. Checked at every step
+    (~60 modules on the bundled model: microseconds)."""
     from torch.nn.modules import module as module_mod
 
     if (module_mod._global_forward_hooks or module_mod._global_forward_pre_hooks
             or module_mod._global_forward_hooks_always_called):
         return True
     for mod in modules:
-        if mod._forward_pre_hooks or (mod is not transformer and "forward" in mod.__dict__):
+        if mod._forward_pre_hooks or (mod is not owner and "forward" in mod.__dict__):
             return True
         if mod._forward_hooks and not (getattr(mod, "cross_attention", False) is True and _plain_hooks(mod)):
             return True
@@ -194,9 +195,15 @@ def _take_over(state: dict, capacity: int) -> None:
     state[_VALUES][:, :, :n] = values.permute(0, 2, 1, 3)
 
 
-def hand_back(transformer: nn.Module, length: int) -> None:
-    """Put each self-attention's keys/values back in audiocraft's own form ([B, S, H, D] ``past_keys``/
-    ``past_values``, the values torch.cat would have built), so its forward can take the next call."""
+def hand_back(transformer: nn.Module) -> None:
+    """In an open streaming session, put each self-attention's keys/values back in audiocraft's own form
+    ([B, S, H, D] ``past_keys``/``past_values`` over the positions made so far, the values torch.cat would
+    have built), so its forward can take the next call. Nothing to do outside a session or before its
+    first position."""
+    state = transformer._streaming_state
+    if not transformer._is_streaming or "offsets" not in state:
+        return
+    length = int(state["offsets"].view(-1)[0])
     for layer in transformer.layers:
         state = layer.self_attn._streaming_state
         if _KEYS in state:
@@ -288,9 +295,10 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
     already hooks it, or autocast is on). A streaming session left open on exit gets its keys/values
     back in audiocraft's form. Its key/value buffers are written in place: a streaming state saved
     with ``get_streaming_state`` must not be branched from twice while the lean step runs (nothing in
-    this project forks a state; audiocraft's two-step CFG keeps separate states and is tested). ``steps``: how many positions the generation will reach, so the key/value buffers are made
-    once at their size (else they start at 256 and double). The instance-level ``forward`` is removed
-    on exit, even on error."""
+    this project forks a state; audiocraft's two-step CFG keeps separate states and is tested).
+    ``steps``: how many positions the generation will reach, so the key/value buffers are made once at
+    their size (else they start at 256 and double). The instance-level ``forward`` is removed on exit,
+    even on error."""
     from audiocraft.modules.transformer import create_sin_embedding
 
     transformer = getattr(lm, "transformer", None)
@@ -314,8 +322,7 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
                 or x.dim() != 3 or x.shape[1] != 1 or x.device.type != "cpu" or not transformer._is_streaming
                 or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")
                 or _watched(transformer, modules)):
-            if transformer._is_streaming and "offsets" in transformer._streaming_state:
-                hand_back(transformer, int(transformer._streaming_state["offsets"].view(-1)[0]))
+            hand_back(transformer)
             return original(x, *args, **kwargs)
         B, T, C = x.shape
         state = transformer._streaming_state
@@ -338,12 +345,7 @@ def lean_transformer(lm: nn.Module, steps: int | None = None) -> tp.Iterator[boo
         transformer.__dict__.pop("forward", None)
         if lean_lm:
             lm.__dict__.pop("forward", None)
-        if transformer._is_streaming and "offsets" in transformer._streaming_state:  # a session left open
-            hand_back(transformer, int(transformer._streaming_state["offsets"].view(-1)[0]))
-
-
-def _plain_module(mod: nn.Module) -> bool:
-    return not (mod._forward_hooks or mod._forward_pre_hooks or "forward" in mod.__dict__)
+        hand_back(transformer)  # a session left open goes on in audiocraft's form
 
 
 def _lm_forward(lm: nn.Module) -> bool:
@@ -352,24 +354,21 @@ def _lm_forward(lm: nn.Module) -> bool:
     their own weights, summed and stacked as audiocraft does (the fuser and ``out_norm``, which the
     latents' capture hooks, are still called as modules). Any other call, or a hooked LM, embedding or
     head, goes to audiocraft's forward. Returns whether it was put in place."""
-    from audiocraft.models.lm import LMModel
+    from audiocraft.models.lm import LMModel, ScaledEmbedding
 
     if type(lm) is not LMModel or "forward" in lm.__dict__:
         return False
-    from audiocraft.models.lm import ScaledEmbedding
-
     plain_emb = all(type(e) in (nn.Embedding, ScaledEmbedding) and e.padding_idx is None and e.max_norm is None
                     and not e.sparse for e in lm.emb)
     if not plain_emb or not all(type(head) is nn.Linear for head in lm.linears):
         return False
     original = lm.forward
-    parts = [*lm.emb, *lm.linears]
+    parts = [lm, *lm.emb, *lm.linears]  # watched as the transformer's modules are (:func:`_watched`)
 
     def forward(sequence: torch.Tensor, conditions: tp.Any, condition_tensors: tp.Any = None,
                 stage: int = -1) -> torch.Tensor:
         if (condition_tensors is None or conditions or stage >= 0 or not lm._is_streaming or sequence.shape[-1] != 1
-                or torch.is_grad_enabled() or lm._forward_pre_hooks or lm._forward_hooks
-                or not all(_plain_module(m) for m in parts)):
+                or torch.is_grad_enabled() or _watched(lm, parts)):
             return original(sequence, conditions, condition_tensors, stage)
         B, K, S = sequence.shape
         assert K == lm.num_codebooks, "Sequence shape must match the specified number of codebooks"

@@ -444,8 +444,9 @@ def prompt_word_kinds(words: tp.Sequence[str]) -> list[str]:
     request verb (:func:`is_request_verb`) in the verb slot of a sentence's request frame (its first
     word, or after openers: "please", "can you", "i'd like (to)", "need", "give me") is a context word,
     as is a want/need opener and an interjection opening a sentence ("hey", round 5); an informal
-    spelling is read as the words it stands for ("gimme" = give me); the words of a purpose phrase "for my/our/your X" anywhere, or "for
-    a/an/the X" ending the prompt (at most three words, "for my indie game", "for a trailer.") too."""
+    spelling is read as the words it stands for ("gimme" = give me); the words of a purpose phrase
+    "for my/our/your X" anywhere, or "for a/an/the X" ending the prompt (at most three words, "for my
+    indie game", "for a trailer.") too."""
     norm = [normalise(w).replace("\u2019", "'") for w in words]
     kinds = [FUNCTION if word_kind(w) == FUNCTION else CONTEXT if is_context_word(w) else SOUND for w in words]
     starts = [0] + [i + 1 for i, w in enumerate(words[:-1]) if re.search(r"[.!?;:]$", w) or not norm[i]]
@@ -456,8 +457,9 @@ def prompt_word_kinds(words: tp.Sequence[str]) -> list[str]:
     for i, w in enumerate(norm):
         first.append(len(pieces))
         parts = expansion(w) if w else ()
-        pieces += list(parts) if len(parts) > 1 else [w]
-        origin += [i] * max(len(parts), 1) if len(parts) > 1 else [i]
+        piece = list(parts) if len(parts) > 1 else [w]
+        pieces += piece
+        origin += [i] * len(piece)
     for start in dict.fromkeys(starts):
         marked, slot = _request_slots(pieces, first[start])
         if slot < len(pieces) and is_request_verb(pieces[slot]):

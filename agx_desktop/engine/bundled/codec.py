@@ -146,16 +146,13 @@ def griffin_lim(mag: torch.Tensor, n_iter: int = 32, momentum: float = 0.99, see
     angles = torch.polar(torch.ones_like(mag), phase)
     win = _window(mag.device)
     # mag as complex once (real * complex promotes it at every product: the same values, each time);
-    # the normalisation in place: the same kernels as out of place, two temporaries fewer per iteration
-    # (bit-identical to the plain form, tests/test_bundled_speed.py; a few per cent of the decode,
-    # within the noise of benchmarks/results/bundled_before_after.md)
+    # each iteration's elementwise steps write into buffers kept across iterations (the same kernels,
+    # out=; ``angles`` itself is one of them): fresh 2-4 MB temporaries cost page faults and cache
+    # misses, not arithmetic (bit-identical to the plain form, tests/test_bundled_speed.py)
     mag_c = mag.to(angles.dtype)
     tprev = torch.zeros_like(angles)
-    # each iteration's elementwise steps write into buffers kept across iterations (the same kernels, out=):
-    # fresh 2-4 MB temporaries cost page faults and cache misses, not arithmetic
     product, scaled = torch.empty_like(angles), torch.empty_like(angles)
     norm, inverse_norm = torch.empty_like(mag), torch.empty_like(angles)
-    angles = angles.clone()
     c = momentum / (1 + momentum)
     for _ in range(n_iter):
         inverse = istft(torch.mul(mag_c, angles, out=product), length)
