@@ -104,11 +104,11 @@ def test_unknown_parameter_and_cancel(tiny_model, tiny_take):
 
 # ----------------------------------------------------------------------------- AudioGenX speed modes
 
-def test_flat_explainers_equal_the_per_step_ones():
-    from agx_desktop.engine.explain.audiogenx import FlatStepExplainers, StepExplainers
+def test_fused_explainers_equal_the_per_step_ones():
+    from agx_desktop.engine.explain.audiogenx import FusedStepExplainers, StepExplainers
     ref = StepExplainers(7, 16, 8, torch.Generator().manual_seed(0))
-    flat = FlatStepExplainers(ref)
     U = torch.randn(5, 16)
+    flat = FusedStepExplainers(ref, U)
     torch.testing.assert_close(flat(U), ref(U))
 
 

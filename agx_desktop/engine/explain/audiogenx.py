@@ -29,9 +29,10 @@ works" names every difference):
     steps through self-attention. Not how the reference code runs; kept to measure speed-ups against;
   * ``fast``: ``paper``'s optimisation (same loss, same masks up to float rounding), run as one
     batch of 2 (factual, counterfactual), conditional branch only (the unconditional CFG half
-    never enters the loss), with the explainers laid out as one GEMM (:class:`FlatStepExplainers`)
-    and the fused Adam kernel (on small models the explainers and Adam, not the LM, dominate an
-    epoch: 12.6 M explainer weights for the bundled model's 128 steps);
+    never enters the loss), with the explainers laid out as one matrix and trained in one pass over
+    their weights per epoch (:class:`FusedStepExplainers`, torch's fused Adam kernel; on small
+    models the explainers and Adam, not the LM, dominate an epoch: 12.6 M explainer weights for
+    the bundled model's 128 steps);
   * ``quick`` (default): ``fast``'s execution with lr 5e-3 decayed ×0.95 per epoch
     (``QUICK_LR``, ``QUICK_DECAY``) and a convergence stop: after ``min_epochs`` (5), training
     stops once the holistic token importance (mean over steps of p_t, what the user reads) has
@@ -80,6 +81,7 @@ if tp.TYPE_CHECKING:
     from torch import nn
 
     from ..models import LoadedModel
+    from ._audiogenx_nets import ChunkedAdam
 
 PAPER_LR, QUICK_LR, QUICK_DECAY = 1e-3, 5e-3, 0.95
 MODES = ("quick", "fast", "reference", "paper", "reference-code")  # reference: old name of paper, kept accepted
@@ -223,18 +225,19 @@ class _Trace:
         return False
 
 
-def _explainer_net(run: Run, generator: torch.Generator) -> tuple[nn.Module, torch.optim.Optimizer]:
+def _explainer_net(run: Run, generator: torch.Generator) -> tuple[nn.Module, torch.optim.Optimizer | ChunkedAdam]:
     """The per-step explainers and their Adam: as the reference lays them out, or (fast, quick) the
-    same initial values as one GEMM with the fused Adam kernel."""
+    same initial values laid out as one matrix, trained in one pass per epoch
+    (:class:`FusedStepExplainers`: the same values as autograd with torch's fused Adam)."""
     import torch
     from torch import nn
-    from ._audiogenx_nets import FlatStepExplainers, StepExplainers
+    from ._audiogenx_nets import FusedStepExplainers, StepExplainers
     cfg, U = run.settings, run.inputs.text_embeddings
     net: nn.Module = StepExplainers(run.inputs.n_steps, U.shape[1], cfg.hidden, generator).to(run.model.device)
     if cfg.mode in ("paper", "reference-code"):
         return net, torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    net = FlatStepExplainers(net)
-    return net, torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    fused = FusedStepExplainers(net, U.float())
+    return fused, fused.optimizer(lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def _focus_steps(run: Run) -> torch.Tensor | None:
@@ -259,7 +262,7 @@ def _loss(cfg: AudioGenXSettings, target: torch.Tensor, factual: torch.Tensor, c
     return -cos_f.sum() + cos_cf.sum() + cfg.alpha * p.abs().sum() + cfg.beta * torch.sqrt((p ** 2).sum())
 
 
-def _step(optim: torch.optim.Optimizer, loss: torch.Tensor, decay: float | None) -> None:
+def _step(optim: torch.optim.Optimizer | ChunkedAdam, loss: torch.Tensor, decay: float | None) -> None:
     optim.zero_grad(set_to_none=True)
     loss.backward()
     optim.step()
@@ -268,7 +271,7 @@ def _step(optim: torch.optim.Optimizer, loss: torch.Tensor, decay: float | None)
             group["lr"] *= decay
 
 
-def _optimise(run: Run, net: nn.Module, optim: torch.optim.Optimizer, passes: _Passes,
+def _optimise(run: Run, net: nn.Module, optim: torch.optim.Optimizer | ChunkedAdam, passes: _Passes,
               generator: torch.Generator) -> _Trace:
     """Train the explainers for ``epochs`` (quick: until the importances settle)."""
     cfg, U = run.settings, run.inputs.text_embeddings.float()
@@ -333,9 +336,9 @@ class AudioGenX(Explainer):
 
 
 def __getattr__(name: str) -> tp.Any:
-    """``audiogenx.StepExplainers`` / ``FlatStepExplainers``: the networks live in :mod:`._audiogenx_nets`
+    """``audiogenx.StepExplainers`` / ``FusedStepExplainers``: the networks live in :mod:`._audiogenx_nets`
     (they subclass torch's ``nn.Module``, so this module imports them only when asked)."""
-    if name in ("StepExplainers", "FlatStepExplainers"):
+    if name in ("StepExplainers", "FusedStepExplainers", "ChunkedAdam"):
         from . import _audiogenx_nets
         return getattr(_audiogenx_nets, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
