@@ -600,7 +600,7 @@ def run_heldout(args: argparse.Namespace) -> None:
                     print(view, r["part"], r["ok"], r["caption"], list(zip(r["words"], *r["scores"])))
     if args.write:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "heldout_words.json").write_text(json.dumps(
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(
             {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
                           "test3": args.test3_per_form, "test4": args.test4_per_form,
                           "test5": args.test5_per_form},
@@ -609,7 +609,7 @@ def run_heldout(args: argparse.Namespace) -> None:
         header = args.header.read_text() if args.header else ""
         legend = "\n".join(f"* **{k}**: {views[k].doc}" for k in scored)
         footer = "\n" + args.footer.read_text() if args.footer else ""
-        (RESULTS / "heldout_words.md").write_text(header + "\n".join(lines) + "\n\n" + legend + "\n" + footer)
+        (RESULTS / f"{args.name}.md").write_text(header + "\n".join(lines) + "\n\n" + legend + "\n" + footer)
 
 
 def _rate(flags: list[bool]) -> str:
@@ -768,7 +768,13 @@ def main() -> None:
         h.add_argument("--write", action="store_true", help="heldout: write results/heldout_words.{md,json}")
         h.add_argument("--header", type=Path, default=None, help="heldout: Markdown put above the table")
         h.add_argument("--footer", type=Path, default=None, help="heldout: Markdown put below it")
+        h.add_argument("--cache", type=Path, default=CACHE, help="where the takes' explanations are cached (a "
+                                                                 "folder per explainer default, e.g. after a change "
+                                                                 "of quick mode's schedule)")
+        h.add_argument("--name", default="heldout_words", help="heldout --write: stem of the results files")
     args = ap.parse_args()
+    if args.what != "table1":
+        globals()["CACHE"] = args.cache
     {"table1": run_table1, "heldout-cache": run_heldout_cache, "heldout": run_heldout}[args.what](args)
 
 

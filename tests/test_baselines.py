@@ -117,7 +117,7 @@ def test_quick_mode_stops_early_is_deterministic_and_finds_the_word():
     take = generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2, top_k=32))
     a = explain(model, take)  # default mode: quick
     b = explain(model, take, mode="quick")
-    assert a.params["mode"] == "quick" and a.params["lr"] == 5e-3
+    assert a.params["mode"] == "quick" and a.params["lr"] == 1e-2
     assert np.array_equal(a.step_masks, b.step_masks)
     assert 5 <= a.extras["epochs_run"] < 50
     imp = a.word_importance()

@@ -76,7 +76,7 @@ def test_defaults_are_what_the_methods_always_ran_with():
     ag = METHODS["audiogenx"].Settings()
     assert (ag.epochs, ag.mode, ag.alpha, ag.beta, ag.tau, ag.hidden, ag.seed, ag.space) == \
         (50, "quick", 1e-3, 1e-1, 1.0, 512, 0, "latents")
-    assert ag.resolved().lr == 5e-3 and ag.resolved().lr_decay == 0.95
+    assert ag.resolved().lr == 1e-2 and ag.resolved().lr_decay == 0.85
     assert dataclasses.replace(ag, mode="fast").resolved().lr == 1e-3
     assert dataclasses.replace(ag, mode="fast").resolved().lr_decay is None
     oc = METHODS["occlusion"].Settings()
