@@ -64,8 +64,9 @@ def stop_epoch(ps: list[torch.Tensor], tol: float, patience: int, min_epochs: in
     raise RuntimeError("the rule did not stop within the horizon: record more epochs")
 
 
-def trajectory(model, take) -> tuple[list[torch.Tensor], object]:
-    """p before each of HORIZON quick-mode epochs (index e = after e optimiser steps)."""
+def trajectory(model, take, **settings) -> tuple[list[torch.Tensor], object]:
+    """p before each of HORIZON quick-mode epochs (index e = after e optimiser steps); ``settings``
+    override quick's others (e.g. ``lr``, ``lr_decay``)."""
     seen: list[torch.Tensor] = []
     original = audiogenx._Trace.settled
 
@@ -74,7 +75,7 @@ def trajectory(model, take) -> tuple[list[torch.Tensor], object]:
         return False
     audiogenx._Trace.settled = settled
     try:
-        ex = explain(model, take, epochs=HORIZON, min_epochs=HORIZON)
+        ex = explain(model, take, epochs=HORIZON, min_epochs=HORIZON, **settings)
     finally:
         audiogenx._Trace.settled = original
     return seen, ex
