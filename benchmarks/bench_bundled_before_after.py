@@ -30,6 +30,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BEFORE = "b8c583f"  # the last commit before the item 3a cuts (d11ea28 and later)
 PROFILE = ROOT / "benchmarks" / "profile_bundled_speed.py"
+SAME = "Same outputs, bit for bit (tests/test_bundled_speed.py, tests/test_lean_step.py)."
 
 
 def run(tree: pathlib.Path, out: pathlib.Path) -> dict:
@@ -45,6 +46,7 @@ def main() -> None:
     ap.add_argument("--before", default=BEFORE, help="the commit measured as 'before'")
     ap.add_argument("--name", default="bundled_before_after", help="stem of the results files")
     ap.add_argument("--title", default="the issue-20 item 3a cuts", help="what changed, for the heading")
+    ap.add_argument("--outputs", default=SAME, help="what the two trees' outputs have in common, for the results")
     args = ap.parse_args()
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="agx_before_") as tmp:
@@ -76,10 +78,10 @@ def main() -> None:
               "explain_s": "default explanation (AudioGenX quick)"}
     lines = [f"# Bundled model before / after {args.title} (1 thread; {args.rounds} rounds of each tree, "
              f"alternating; load average (1 min) {load[0]:.1f} → {load[1]:.1f} on {os.cpu_count()} cores)", "",
-             f"Before: the tree at {args.before}; after: this tree. Same outputs, bit for bit "
-             "(tests/test_bundled_speed.py, tests/test_lean_step.py).",
+             f"Before: the tree at {args.before}; after: this tree. {args.outputs}",
              "Rerun: `flock /work/bench.lock nice -n 5 .venv/bin/python benchmarks/bench_bundled_before_after.py"
              + ("" if args.before == BEFORE else f" --before {args.before} --name {args.name} --title \"{args.title}\"")
+             + ("" if args.outputs == SAME else f" --outputs \"{args.outputs}\"")
              + "`", "",
              "| what | before, s | after, s | after / before |", "|---|---|---|---|"]
     for k, v in summary.items():
