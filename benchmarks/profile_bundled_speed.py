@@ -86,7 +86,7 @@ def main() -> None:
         prof.disable()
         out["explain_profile"] = _shares(prof, {
             "total": "base.py:explain", "backward": "~:<method 'run_backward' of 'torch._C._EngineBase' objects>",
-            "lm_passes": "teacher.py:forward", "explainers": "_audiogenx_nets.py:forward", "adam": "adam.py:step",
+            "lm_passes": "teacher.py:forward", "explainers": "_audiogenx_nets.py:forward", "adam": ("_audiogenx_nets.py:step", "adam.py:step"),
             "setup": "audiogenx.py:_explainer_net"})
         _print(prof, args)
     print("load", os.getloadavg())
@@ -95,13 +95,14 @@ def main() -> None:
         pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
 
 
-def _shares(prof: cProfile.Profile, names: dict[str, str]) -> dict[str, float]:
-    """Cumulative seconds of the named functions ('file.py:function') in the profile."""
+def _shares(prof: cProfile.Profile, names: dict[str, str | tuple[str, ...]]) -> dict[str, float]:
+    """Cumulative seconds of the named functions ('file.py:function'; of several, the largest) in the profile."""
     cum: dict[str, float] = {}
     for (file, _, func), (_, _, _, cumtime, _) in pstats.Stats(prof).stats.items():
         key = f"{pathlib.Path(file).name}:{func}"
         cum[key] = max(cum.get(key, 0.0), cumtime)
-    return {label: cum.get(key, 0.0) for label, key in names.items()}
+    return {label: max(cum.get(k, 0.0) for k in ((key,) if isinstance(key, str) else key))
+            for label, key in names.items()}
 
 
 def _print(prof: cProfile.Profile, args: argparse.Namespace) -> None:
