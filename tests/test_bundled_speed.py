@@ -152,6 +152,30 @@ def test_fused_explainers_train_like_autograd_and_adam(steps, length, dim, hidde
             assert torch.equal(getattr(fused, name), getattr(plain, name)), name
 
 
+def test_fused_explainers_keep_float64_and_follow_the_param_group():
+    """A float64 net stays float64 (and matches the plain path to float64 rounding); Adam's settings are read
+    from param_groups at every step for w1 too, as for the other weights."""
+    g = torch.Generator().manual_seed(5)
+    ref = nets.StepExplainers(5, 16, 8, g).double()
+    U = torch.randn(6, 16, generator=g, dtype=torch.float64)
+    plain, plain_opt = _plain_pair(ref)
+    fused = nets.FusedStepExplainers(ref, U, chunk_steps=2)
+    fused_opt = fused.optimizer(lr=5e-3, weight_decay=1e-3)
+    assert fused.w1.dtype == fused.first.dtype == torch.float64
+    for opt in (plain_opt, fused_opt):
+        opt.param_groups[0].update(weight_decay=0.5, betas=(0.5, 0.9), eps=1e-3)
+    for epoch in range(4):
+        weights = torch.randn(5, 6, generator=g, dtype=torch.float64)
+        for net, opt in ((plain, plain_opt), (fused, fused_opt)):
+            p = net(U)
+            opt.zero_grad(set_to_none=True)
+            (p * weights).sum().backward()
+            opt.step()
+    torch.testing.assert_close(fused(U), plain(U), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="float64"):
+        nets.FusedStepExplainers(ref, U.float())
+
+
 def test_fused_explainers_refuse_other_tokens_and_a_step_without_backward():
     ref = nets.StepExplainers(3, 8, 4, torch.Generator().manual_seed(0))
     U = torch.randn(4, 8)
