@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
 
+from _profile_shares import EXPLAIN_PARTS, shares  # noqa: E402
 from agx_desktop.engine import teacher  # noqa: E402
 from agx_desktop.engine.explain import explain  # noqa: E402
 from agx_desktop.engine.generation import decode, generate  # noqa: E402
@@ -146,19 +147,8 @@ def bundled_speed(model: LoadedModel, repeats: int) -> dict:
     prof.enable()
     ex = explain(model, take)
     prof.disable()
-    cum: dict[str, float] = {}
-    for (file, _, func), (_, _, _, cumtime, _) in pstats.Stats(prof).stats.items():
-        key = f"{pathlib.Path(file).name}:{func}"
-        cum[key] = max(cum.get(key, 0.0), cumtime)
-    res["explain_profile"] = {
-        "total_s": cum.get("base.py:explain", 0.0), "epochs": int(ex.extras.get("epochs_run", 0)),
-        "backward_s": cum.get("<method 'run_backward' of 'torch._C._EngineBase' objects>", 0.0) or
-        cum.get("~:<method 'run_backward' of 'torch._C._EngineBase' objects>", 0.0),
-        "lm_passes_s": cum.get("teacher.py:forward", 0.0),
-        "explainers_s": cum.get("_audiogenx_nets.py:forward", 0.0),
-        # fast/quick: ChunkedAdam.step (weight gradient, torch's fused Adam, next U·W1); before it torch's Adam.step
-        "adam_s": max(cum.get("_audiogenx_nets.py:step", 0.0), cum.get("adam.py:step", 0.0)),
-        "setup_s": cum.get("audiogenx.py:_explainer_net", 0.0)}
+    res["explain_profile"] = {**{f"{label}_s": v for label, v in shares(prof, EXPLAIN_PARTS).items()},
+                              "epochs": int(ex.extras.get("epochs_run", 0))}
     return res
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from _profile_shares import EXPLAIN_PARTS, shares  # noqa: E402
 from agx_desktop.engine.explain import explain  # noqa: E402
 from agx_desktop.engine.generation import decode, generate  # noqa: E402
 from agx_desktop.engine.models import load_model  # noqa: E402
@@ -68,7 +69,7 @@ def main() -> None:
         prof.enable()
         generate(model, PROMPT, params)
         prof.disable()
-        out["generate_profile"] = _shares(prof, {"lm_loop": "lm.py:generate", "decode": "generation.py:decode",
+        out["generate_profile"] = shares(prof, {"lm_loop": "lm.py:generate", "decode": "generation.py:decode",
                                                  "total": "generation.py:generate"})
         _print(prof, args)
     if args.what in ("explain", "both"):
@@ -84,25 +85,12 @@ def main() -> None:
         prof.enable()
         explain(model, take)
         prof.disable()
-        out["explain_profile"] = _shares(prof, {
-            "total": "base.py:explain", "backward": "~:<method 'run_backward' of 'torch._C._EngineBase' objects>",
-            "lm_passes": "teacher.py:forward", "explainers": "_audiogenx_nets.py:forward", "adam": ("_audiogenx_nets.py:step", "adam.py:step"),
-            "setup": "audiogenx.py:_explainer_net"})
+        out["explain_profile"] = shares(prof, EXPLAIN_PARTS)
         _print(prof, args)
     print("load", os.getloadavg())
     out["load_after"] = os.getloadavg()[0]
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
-
-
-def _shares(prof: cProfile.Profile, names: dict[str, str | tuple[str, ...]]) -> dict[str, float]:
-    """Cumulative seconds of the named functions ('file.py:function'; of several, the largest) in the profile."""
-    cum: dict[str, float] = {}
-    for (file, _, func), (_, _, _, cumtime, _) in pstats.Stats(prof).stats.items():
-        key = f"{pathlib.Path(file).name}:{func}"
-        cum[key] = max(cum.get(key, 0.0), cumtime)
-    return {label: max(cum.get(k, 0.0) for k in ((key,) if isinstance(key, str) else key))
-            for label, key in names.items()}
 
 
 def _print(prof: cProfile.Profile, args: argparse.Namespace) -> None:
