@@ -1,7 +1,7 @@
 """AudioGenX per mode on the bundled model (issue 18), one command each:
 
     .venv/bin/python benchmarks/bench_faithfulness.py table1 [--start 0] [--count 20] [--epochs 50] [--samples 5]
-    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4|test5  (slow)
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4|test5|test6  (slow)
     .venv/bin/python benchmarks/bench_faithfulness.py heldout --part all --write [--misses]
 
 ``table1``: Table 1 (Fid/KL factual and counterfactual, size) on held-out captions of the bundled
@@ -22,7 +22,9 @@ after the WordNet context rule was chosen, before it was generated) scored once 
 after that; ``test4`` (written after the round-4 rules were committed: contractions, request frame,
 media words, purpose phrases; committed before it was generated) once after that; ``test5`` (written
 after the round-5 rules were committed: informal contractions, interjections opening a prompt;
-committed before it was generated) once after that. Scoring: strict
+committed before it was generated) once after that; ``test6`` (written after the HEARD columns were
+committed, with no word-kind rule changed since test5; committed before it was generated) once after
+that. Scoring: strict
 (the event's own words, :func:`own_words`) first; "phrase words count"
 (:func:`phrase_words`: any content word of the phrase the caption used for the event, "smoke" of "a
 smoke alarm beeping", a word of the event's name) next to it, for halves and, from test3 on, singles
@@ -284,11 +286,67 @@ TEST5_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
                    "fotsteps creak on the floorboards"],
                   {"tramping", "tramps", "marching", "march", "strolling", "trudges", "fotsteps"}),
 }
+#: test6 (issue 18, written 2026-12-03 ~12:15 UTC, after the HEARD columns were committed (2488381) and with
+#: no word-kind rule changed since test5; committed before any of it was generated or scored): new phrases
+#: per event, words none of dev/test/test2/test3/test4/test5 use where English allows (sources, verbs,
+#: misspellings); the third set = the words beyond the world's own that name the event.
+TEST6_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
+    "dog": (["a mutt arfing", "a sheepdog yowling", "a pooch going woof", "a doog barking"],
+            ["the mutt arfs", "a sheepdog yowls", "the pooch goes woof woof", "a doog barks"],
+            {"mutt", "arfing", "arfs", "sheepdog", "yowling", "yowls", "pooch", "woof", "doog"}),
+    "bell": (["a carillon playing", "a tubular bell resonating", "a dinner bell clinking", "a belle ringin"],
+             ["the carillon plays", "a tubular bell resonates", "the dinner bell clinks", "a belle rings"],
+             {"carillon", "playing", "plays", "resonating", "resonates", "clinking", "clinks", "belle", "ringin"}),
+    "siren": (["a siren ululating", "a siren wee-wooing", "a sirin wailing", "a civil defence siren keening"],
+              ["a siren ululates", "the siren goes wee-woo", "a sirin wails", "the civil defence siren keens"],
+              {"ululating", "ululates", "wee-wooing", "wee-woo", "sirin", "keening", "keens"}),
+    "rain": (["rain pelting the skylight", "a monsoon bucketing down", "rain spattering on a tarp", "rein falling"],
+             ["rain pelts the skylight", "the monsoon buckets down", "rain spatters on the tarp", "the rein falls"],
+             {"pelting", "pelts", "monsoon", "bucketing", "buckets", "spattering", "spatters", "rein"}),
+    "thunder": (["thunder detonating", "a thunderbolt splitting the sky", "a tempest bellowing", "thunnder rolling"],
+                ["thunder detonates", "a thunderbolt splits the sky", "the tempest bellows", "thunnder rolls"],
+                {"detonating", "detonates", "thunderbolt", "splitting", "splits", "tempest", "bellowing", "bellows",
+                 "thunnder", "rolling", "rolls"}),
+    "bird": (["a nightingale serenading", "a parakeet peeping", "a thrush caroling", "a bidr chirping"],
+             ["a nightingale serenades", "the parakeet peeps", "a thrush carols at dawn", "a bidr chirps"],
+             {"nightingale", "serenading", "serenades", "parakeet", "peeping", "peeps", "thrush", "caroling",
+              "carols", "bidr"}),
+    "clock": (["a metronome tocking", "a pendulum clock tocking", "a chronometer ticking", "a clokk ticking"],
+              ["the metronome tocks", "a pendulum clock tocks away", "the chronometer ticks", "a clokk ticks"],
+              {"metronome", "tocking", "tocks", "pendulum", "chronometer", "clokk"}),
+    "engine": (["a chainsaw buzzing", "a bulldozer grinding", "a jetski motor thrumming", "an enjin humming"],
+               ["a chainsaw buzzes", "the bulldozer grinds along", "the jetski motor thrums", "an enjin hums"],
+               {"chainsaw", "buzzing", "buzzes", "bulldozer", "grinding", "grinds", "jetski", "thrumming", "thrums",
+                "enjin", "humming"}),
+    "whistle": (["an umpire's whistle piercing the air", "someone whistling through their teeth", "a whislte going off",
+                 "a pea whistle fluting"],
+                ["the umpire's whistle pierces the air", "someone whistles through their teeth", "a whislte goes off",
+                 "a pea whistle flutes"],
+                {"umpire's", "piercing", "pierces", "whislte", "fluting", "flutes"}),
+    "wind": (["wind soughing through the pines", "a typhoon battering the coast", "a zephyr stirring", "windd whooshing"],
+             ["wind soughs through the pines", "the typhoon batters the coast", "a zephyr stirs", "the windd whooshes"],
+             {"soughing", "soughs", "typhoon", "battering", "batters", "zephyr", "stirring", "stirs", "windd",
+              "whooshing", "whooshes"}),
+    "beep": (["a card reader blipping", "a cash register beeping", "a reversing forklift beeping", "a timer beebing"],
+             ["the card reader blips", "a cash register beeps", "a reversing forklift beeps", "the timer beebs"],
+             {"blipping", "blips", "reader", "register", "forklift", "beebing", "beebs"}),
+    "knock": (["a rat-a-tat at the front door", "a caller knocking", "a konck at the door", "someone whacking the door"],
+              ["someone whacks the door", "a caller knocks", "there's a konck at the door",
+               "a rat-a-tat comes from the door"],
+              {"rat-a-tat", "caller", "konck", "whacking", "whacks"}),
+    "footsteps": (["someone sauntering down a hallway", "a jogger padding along", "feet scuffing the tarmac",
+                   "footstepps echoing"],
+                  ["someone saunters down the hallway", "a jogger pads along", "feet scuff the tarmac",
+                   "footstepps echo in the hall"],
+                  {"sauntering", "saunters", "jogger", "padding", "pads", "feet", "scuffing", "scuff", "footstepps"}),
+}
 #: the phrase set of each part (dev and test share EVENT_PHRASES)
 PART_PHRASES = {"dev": EVENT_PHRASES, "test": EVENT_PHRASES, "test2": TEST2_PHRASES, "test3": TEST3_PHRASES,
-                "test4": TEST4_PHRASES, "test5": TEST5_PHRASES}
-PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818, "test4": 4_040_418, "test5": 5_050_518}
-PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000, "test4": 40_000, "test5": 50_000}
+                "test4": TEST4_PHRASES, "test5": TEST5_PHRASES, "test6": TEST6_PHRASES}
+PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818, "test4": 4_040_418, "test5": 5_050_518,
+            "test6": 6_060_618}
+PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000, "test4": 40_000, "test5": 50_000,
+                    "test6": 60_000}
 
 #: single-event forms ({g} gerund phrase, {c} clause, {G}/{C} capitalised). dev: the forms of the first
 #: run (seen) and more written with them; test: written at the same time, run once at the end.
@@ -318,6 +376,12 @@ SINGLE_FORMS = {
               "[{G}]", "yo {g} real quick", "sound designer note: {g}, dry, no reverb", "{C}?? yes exactly that",
               "lemme hear {g}", "{g}, 5 sec, mono", "{g} but make it spooky", "can i get {g}",
               "in the background, {c}, and that's all"],
+    # test6: written with TEST6_PHRASES, with no word-kind rule changed since test5, before any of it was
+    # generated: notes to self, references, hedges, takes, clients, scene talk as people type them
+    "test6": ["{g}. loop it.", "ref: {g} (see brief)", "i need like {g} but subtle", "quick test: {g}",
+              "the vibe: {g}", "{c}, maybe more than once", "{G}?!?", "sfx idea = {g}", "umm {g} i guess",
+              "{g} (take 3)", "my client wants {g}", "{c} and honestly that's the whole scene",
+              "{G} -- no, wait, louder"],
 }
 #: two-event forms, {A} first in time, {B} second
 TWO_FORMS = {
@@ -336,13 +400,15 @@ TWO_FORMS = {
     "test5": ["{A} at the start, {B} towards the end", "{A}, followed later by {B}", "{A} / {B} (in that order)",
               "opening: {A}. closing: {B}.", "{A} and a few secs later {B} lol", '"{A}" then "{B}"',
               "{B}, right after {A} fades out"],
+    "test6": ["{A} first and {B} last", "{A}, which gives way to {B}", "part one: {A} / part two: {B}",
+              "{A} >> {B}", "{A}; then, much later, {B}", "after {A} dies down, {B}", "{B} (but {A} comes before it)"],
 }
 CACHE = Path(__file__).resolve().parent.parent / "tmp" / "heldout_cache"  # /tmp/ is git-ignored
 
 
 def own_words(event: str, part: str = "dev") -> set[str]:
     """The words that name ``event``: the world's own words and this benchmark's synonyms (test2's /
-    test3's / test4's / test5's too on test2 / test3 / test4 / test5 captions)."""
+    test3's / test4's / test5's / test6's too on test2 / ... / test6 captions)."""
     from agx_desktop.engine.bundled import world
     from agx_desktop.engine.word_kinds import normalise
     ev = world.EVENTS[world.EVENT_INDEX[event]]
@@ -576,7 +642,8 @@ def _items(args: argparse.Namespace) -> list[dict]:
     --test2-per-form, test3 with --test3-per-form, test4 with --test4-per-form, test5 with
     --test5-per-form, each numbered as when cached alone)."""
     per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
-                "test3": args.test3_per_form, "test4": args.test4_per_form, "test5": args.test5_per_form}
+                "test3": args.test3_per_form, "test4": args.test4_per_form, "test5": args.test5_per_form,
+                "test6": args.test6_per_form}
     return [it for p in (per_form if args.part == "all" else [args.part]) for it in heldout_captions(p, per_form[p])]
 
 
@@ -624,7 +691,7 @@ def run_heldout(args: argparse.Namespace) -> None:
         (RESULTS / f"{args.name}.json").write_text(json.dumps(
             {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
                           "test3": args.test3_per_form, "test4": args.test4_per_form,
-                          "test5": args.test5_per_form},
+                          "test5": args.test5_per_form, "test6": args.test6_per_form},
              "part": args.part, "seeds": args.seeds, "views": {k: views[k].doc for k in scored},
              "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
@@ -781,7 +848,9 @@ def main() -> None:
         h.add_argument("--test3-per-form", type=int, default=5, help="test3 captions per form")
         h.add_argument("--test4-per-form", type=int, default=5, help="test4 captions per form")
         h.add_argument("--test5-per-form", type=int, default=5, help="test5 captions per form")
-        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "test5", "all"], default="dev")
+        h.add_argument("--test6-per-form", type=int, default=5, help="test6 captions per form")
+        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "test5", "test6", "all"],
+                       default="dev")
         h.add_argument("--seeds", type=int, default=1, help="heldout: also rank the mean of this many explanation "
                                                           "seeds (needs --modes quick,quick@1,... cached)")
         h.add_argument("--modes", default="quick")

@@ -56,8 +56,8 @@ def _set_level(level: int, full: dict) -> None:
 def ablate(_: argparse.Namespace) -> None:
     full = {k: getattr(wk, k) for k in ("_stop_contraction", "_request_slots", "POLITE_WORDS", "MEDIA_WORDS",
                                         "_DETERMINERS", "expansion", "INTERJECTIONS")}
-    args = argparse.Namespace(per_form=4, test_per_form=6, test2_per_form=5, test3_per_form=5, test4_per_form=5, test5_per_form=5,
-                              part="all")
+    args = argparse.Namespace(per_form=4, test_per_form=6, test2_per_form=5, test3_per_form=5, test4_per_form=5,
+                              test5_per_form=5, test6_per_form=5, part="all")
     items = [it for it in bf._items(args) if it["part"] in SEEN]  # the seen parts only
     views = {"sound+contrast": bf.VIEWS["sound+contrast"]}
     for level, name in enumerate(RULES):
