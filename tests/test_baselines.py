@@ -12,7 +12,7 @@ from agx_desktop.engine.take import GenerationParams
 from agx_desktop.engine import teacher
 from test_explain import _one_word_model
 
-BASELINES = ["random", "gradcam-e", "gradcam-a", "atman", "chefer", "rollout"]
+BASELINES = ["random", "gradcam-e", "gradcam-a", "atman", "chefer", "rollout", "deletion"]
 
 
 def test_registered():
@@ -39,7 +39,7 @@ def test_random_depends_on_seed(tiny_model, tiny_take):
     assert 0.4 < a.mask_size() < 0.6
 
 
-@pytest.mark.parametrize("method", ["gradcam-e", "gradcam-a", "atman", "chefer", "rollout"])
+@pytest.mark.parametrize("method", ["gradcam-e", "gradcam-a", "atman", "chefer", "rollout", "deletion"])
 def test_informative_token_ranks_first(method):
     model = _one_word_model(2)
     take = generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2, top_k=32))

@@ -9,7 +9,8 @@ script works on any version of the window. Usage (from the repo root)::
     xvfb-run -s "-screen 0 1280x720x24" .venv/bin/python docs/screens/capture.py after --size 1280x720
 
 ``--size WxH`` resizes the window to WxH (on a screen that size: the app fits it there by itself) and
-writes only ``TAG-WxH.png`` after Generate + Explain (5 epochs, to be quick).
+writes only ``TAG-WxH.png`` after Generate + Explain (5 epochs, to be quick). ``--method NAME`` and
+``--word-view paper|sound`` set the explainer and the bars' view in the fresh settings.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ import time
 from shotlib import fresh_data_dir, progress_text, window
 
 args = sys.argv[1:]
-size = args[args.index("--size") + 1] if "--size" in args else ""
-args = [a for i, a in enumerate(args) if a != "--size" and (i == 0 or args[i - 1] != "--size")]
+OPTIONS = ("--size", "--method", "--word-view")
+size, method, word_view = (args[args.index(o) + 1] if o in args else "" for o in OPTIONS)
+args = [a for i, a in enumerate(args) if a not in OPTIONS and (i == 0 or args[i - 1] not in OPTIONS)]
 tag = args[0] if args else "shot"
 out_dir = os.path.dirname(os.path.abspath(__file__))
-fresh_data_dir({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5 if size else 30})
+fresh_data_dir({"prompt": "a dog barks then a bell rings", "duration": 4.0, "seed": 1, "epochs": 5 if size else 30,
+                **({"method": method} if method else {}), **({"word_view": word_view} if word_view else {})})
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402

@@ -1,0 +1,75 @@
+"""Word deletion (issue 18's model-grounded variant): the text without each word, KL per step."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agx_desktop.engine import teacher
+from agx_desktop.engine.explain import explain
+from agx_desktop.engine.explain.deletion import without_word
+from agx_desktop.engine.generation import generate
+from agx_desktop.engine.model_inputs import conditions_for
+from agx_desktop.engine.take import GenerationParams
+from test_explain import _one_word_model
+
+
+@pytest.mark.parametrize("prompt, index, expected", [
+    ("a dog barks", 0, "dog barks"), ("a dog barks", 1, "a barks"), ("a dog barks", 2, "a dog"),
+    ("  rain,   then   thunder!  ", 1, "rain, thunder!"), ("thunder", 0, None)])
+def test_without_word_closes_up_the_spaces(prompt, index, expected):
+    from agx_desktop.engine.text import split_words
+    assert without_word(prompt, split_words(prompt)[1][index]) == expected
+
+
+def _guided(model, take, inputs, text):
+    """The take's sampling distribution [K, steps, card] under ``text``, computed here from the LM's own
+    teacher-forced logits (guidance and temperature as LMModel.generate applies them)."""
+    provider = model.lm.condition_provider
+    with torch.no_grad():
+        def logits(t):
+            return teacher.forward(model, inputs, condition=provider(provider.tokenize(conditions_for(t))))[1][0]
+        uncond = logits(None)
+        guided = uncond + (logits(text) - uncond) * take.params.cfg_coef
+    return torch.distributions.Categorical(logits=guided / take.params.temperature)
+
+
+@pytest.fixture(scope="module")
+def thunder():
+    model = _one_word_model(0)
+    return model, generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2,
+                                                                                          top_k=32))
+
+
+def test_scores_are_the_kl_from_the_take_to_the_text_without_the_word(thunder):
+    model, take = thunder
+    ex = explain(model, take, method="deletion")
+    inputs = teacher.prepare(model, take)
+    full = _guided(model, take, inputs, take.prompt)
+    without = _guided(model, take, inputs, "the loud is in the distance")
+    forward_kl = torch.distributions.kl_divergence(full, without).sum(0).numpy()  # [steps]
+    reverse_kl = torch.distributions.kl_divergence(without, full).sum(0).numpy()
+    tok = take.text.token_word.index(take.words.index("thunder"))
+    raw = -np.log1p(-ex.step_masks[:, tok])  # the masks are 1 - exp(-KL)
+    np.testing.assert_allclose(raw, forward_kl, rtol=1e-4, atol=1e-6)
+    # the direction is pinned: the reverse KL is within a few per cent here, not within float rounding
+    assert np.abs(raw - reverse_kl).max() > 100 * np.abs(raw - forward_kl).max()
+    assert ex.extras["kl_max"] == pytest.approx(forward_kl.max(), rel=1e-4)
+
+
+def test_only_the_word_that_reaches_the_model_matters(thunder):
+    """Planted: only "thunder" reaches cross-attention; deleting another word only moves the softmax's
+    share of the (zero) other tokens, so its score is far below thunder's at every step."""
+    model, take = thunder
+    ex = explain(model, take, method="deletion")
+    per_step = ex.text.tokens_to_words(ex.step_masks)  # [steps, words]
+    i = ex.words.index("thunder")
+    others = np.delete(per_step, i, axis=1)
+    assert (per_step[:, i] > 10 * others.max(axis=1)).all(), per_step.round(3)
+
+
+def test_a_word_whose_deletion_leaves_the_same_text_scores_like_its_twin(tiny_model):
+    """"dog dog": deleting either copy gives the same text, so the two scores are equal."""
+    take = generate(tiny_model, "a dog dog barks", GenerationParams(duration=0.5, seed=3, top_k=32))
+    imp = explain(tiny_model, take, method="deletion").word_importance()
+    assert imp[1] == pytest.approx(imp[2], abs=1e-9) and imp[1] > 0
