@@ -73,3 +73,20 @@ def test_a_word_whose_deletion_leaves_the_same_text_scores_like_its_twin(tiny_mo
     take = generate(tiny_model, "a dog dog barks", GenerationParams(duration=0.5, seed=3, top_k=32))
     imp = explain(tiny_model, take, method="deletion").word_importance()
     assert imp[1] == pytest.approx(imp[2], abs=1e-9) and imp[1] > 0
+
+
+def test_a_timeline_word_acts_from_its_own_segment_on(tiny_model):
+    """Each position is conditioned on its own segment's words, as generation did: deleting a word of
+    the second segment cannot change any step before that segment starts (scores exactly 0 there), and
+    deleting a segment's only word leaves that segment the null condition."""
+    from agx_desktop.engine.timeline import Segment, generate_timeline
+    take = generate_timeline(tiny_model, [Segment(0.0, 0.5, "a dog barks"), Segment(0.5, 1.0, "bell")],
+                             GenerationParams(duration=1.0, seed=7, top_k=32))
+    ex = explain(tiny_model, take, method="deletion")
+    per_step = ex.text.tokens_to_words(ex.step_masks)  # [steps, words]
+    first = round(0.5 * tiny_model.frame_rate)  # the second segment's first position
+    bell = take.words.index("bell")
+    assert (per_step[:first, bell] == 0).all()
+    assert per_step[first:, bell].max() > 0
+    assert per_step[:first, take.words.index("dog")].max() > 0
+    assert ex.word_spans == [(0.0, 0.5)] * 3 + [(0.5, 1.0)]

@@ -160,10 +160,11 @@ def check_segments(model: LoadedModel, segments: tp.Sequence[Segment]) -> list[S
 
 @dataclass(frozen=True)
 class ScheduleEntry:
-    """One segment in LM positions: from query position ``first`` on, condition on ``text``."""
+    """One segment in LM positions: from query position ``first`` on, condition on ``text`` (None: no
+    words, the null condition: what a segment becomes when an explainer deletes its only word)."""
 
     first: int
-    text: str
+    text: str | None
     word_weights: tuple[float, ...] | None = None
 
 
@@ -214,7 +215,7 @@ class SegmentConditioning:
         self._masks: list[torch.Tensor | None] = []
         self._stack = contextlib.ExitStack()
 
-    def _encode(self, text: str) -> torch.Tensor:
+    def _encode(self, text: str | None) -> torch.Tensor:
         from audiocraft.modules.conditioners import ClassifierFreeGuidanceDropout
 
         lm = self.model.lm
@@ -314,7 +315,7 @@ def token_columns(model: LoadedModel, schedule: tp.Sequence[ScheduleEntry]) -> l
     (the token axis of a timeline take's per-step mask)."""
     out, col = [], 0
     for entry in schedule:
-        n = len(model.text_tokens(entry.text).tokens)
+        n = 0 if entry.text is None else len(model.text_tokens(entry.text).tokens)
         out.append((col, col + n))
         col += n
     return out

@@ -23,18 +23,27 @@ captions, the saturating form better on halves; results/word_deletion.md). The l
 kept in ``extras['kl_max']``.
 
 Cost: one teacher-forced pass per word plus two (the full prompt, the unconditional branch), no
-gradients and no training: ~0.2 s for a 10-word prompt on the bundled model. Held-out figures next to
-AudioGenX's: benchmarks/results/word_deletion.md (benchmarks/probe_word_deletion.py). A timeline take is
-explained on its joined prompt, as every explainer here explains it.
+gradients and no training: ~0.3 s for a 7-word prompt on the bundled model. Held-out figures next to
+AudioGenX's: benchmarks/results/word_deletion.md (benchmarks/probe_word_deletion.py).
+
+Every pass conditions the take as it was generated: a take's word weights (applied as generation
+applied them, to the words left) and a timeline take's segments, each position on its own segment's
+words, the word deleted from its own segment (the other explainers read a timeline take's joined
+prompt everywhere, an approximation).
 """
 from __future__ import annotations
 
 import re
+import typing as tp
 
 import numpy as np
 
 from .base import Explainer, Run, register
 from ..explanation import Explanation
+
+if tp.TYPE_CHECKING:
+    from ..take import Take
+    from ..timeline import Segment
 
 
 def without_word(prompt: str, span: tuple[int, int]) -> str | None:
@@ -44,37 +53,67 @@ def without_word(prompt: str, span: tuple[int, int]) -> str | None:
     return text or None
 
 
+def _segments_and_words(take: "Take") -> tuple[list["Segment"], list[tuple[int, tuple[int, int]]]]:
+    """The segments ``take`` was generated under (:func:`..timeline.take_segments`: one for a plain take,
+    with its word weights) and, for each prompt word, (its segment, its character span in that
+    segment's text). A take whose recorded segments no longer spell its words (a take.json edited since)
+    is read as its joined prompt, unweighted, as the other explainers read every take."""
+    from ..text import split_words
+    from ..timeline import Segment, take_segments
+
+    segments = take_segments(take)
+    where = [(j, span) for j, seg in enumerate(segments) for span in split_words(seg.text)[1]]
+    if len(where) != len(take.text.words):
+        segments = [Segment(0.0, take.duration, take.text.prompt, None)]
+        where = [(0, span) for span in take.text.word_spans]
+    return segments, where
+
+
+def _without(segments: list["Segment"], j: int, span: tuple[int, int]) -> list["Segment"]:
+    """``segments`` with the word at ``span`` of segment ``j`` deleted (and its weight, if weighted)."""
+    from ..text import split_words
+    from ..timeline import Segment
+
+    seg = segments[j]
+    text = without_word(seg.text, span)
+    weights = seg.word_weights
+    if weights is not None:
+        k = split_words(seg.text)[1].index(span)
+        weights = None if text is None else tuple(w for i, w in enumerate(weights) if i != k)
+    return [*segments[:j], Segment(seg.start, seg.end, text, weights), *segments[j + 1:]]
+
+
 def word_deletion_kl(run: Run) -> np.ndarray:
     """[steps, words] D_w(t) of the module docstring, in nats; cancel checked and progress reported
-    per word."""
+    per word. Each pass conditions every position as generation did (a timeline take's segments, a
+    take's word weights: :class:`..timeline.SegmentConditioning`), with the word deleted from its own
+    segment's text."""
     import torch
 
     from .. import teacher
     from ..model_inputs import conditions_for
+    from ..timeline import SegmentConditioning, schedule_for
 
     model, take, inputs = run.model, run.take, run.inputs
     provider = model.lm.condition_provider
     params = take.params
+    segments, where = _segments_and_words(take)
+    uncond = teacher.forward(model, inputs, condition=provider(provider.tokenize(conditions_for(None))))[1][0].float()
 
-    def condition(text: str | None) -> dict:
-        return provider(provider.tokenize(conditions_for(text)))
-
-    uncond = teacher.forward(model, inputs, condition=condition(None))[1][0].float()
-
-    def log_probs(cond: dict) -> torch.Tensor:
-        logits = teacher.forward(model, inputs, condition=cond)[1][0].float()
+    def log_probs(segs: list) -> torch.Tensor:
+        with SegmentConditioning(model, schedule_for(segs, model.frame_rate), cfg=False):
+            logits = teacher.forward(model, inputs)[1][0].float()
         guided = uncond + (logits - uncond) * float(params.cfg_coef)
         return torch.log_softmax(guided / max(float(params.temperature), 1e-6), dim=-1)  # [K, steps, card]
 
-    full = log_probs(inputs.condition)
+    full = log_probs(segments)
     p_full = full.exp()
-    spans = take.text.word_spans
-    kl = np.zeros((inputs.n_steps, len(spans)))
-    for w, span in enumerate(spans):
+    kl = np.zeros((inputs.n_steps, len(where)))
+    for w, (j, span) in enumerate(where):
         run.check()
-        deleted = log_probs(condition(without_word(take.text.prompt, span)))
+        deleted = log_probs(_without(segments, j, span))
         kl[:, w] = (p_full * (full - deleted)).sum(-1).sum(0).double().cpu().numpy()
-        run.report(w + 1, len(spans))
+        run.report(w + 1, len(where))
     return np.maximum(kl, 0.0)  # KL >= 0; float rounding can leave -1e-9 where nothing changed
 
 
