@@ -113,6 +113,20 @@ def test_generate_and_explain_then_hear_the_counterfactual(ctl, qtbot):
     assert ctl.player.playing  # the variant is heard at once
 
 
+def test_factual_of_another_method_says_whose_masks_it_uses(ctl, qtbot):
+    """Word deletion's scores are not AudioGenX's masks (README): the job hearing its factual names them."""
+    from agx_desktop.engine.explain import METHODS
+    ctl.session.set_explainer("deletion", METHODS["deletion"].Settings())
+    ctl.generate(explain_after=True)
+    idle(qtbot, ctl)
+    base = ctl.session.current
+    assert base.explanation.method == "deletion"
+    job = ctl.variant("factual")
+    assert job.title == f"Hear factual of take {base.id} (Word deletion masks)"
+    idle(qtbot, ctl)
+    assert ctl.session.current.take.kind == "factual"
+
+
 def test_regenerate_with_weights_or_replaced_words_keeps_the_seed(ctl, qtbot):
     ctl.generate()
     idle(qtbot, ctl)
