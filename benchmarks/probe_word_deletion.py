@@ -22,7 +22,9 @@ mean minus the rest's, as the contrast), and the two summed after scaling each t
     flock /work/bench.lock nice -n 5 .venv/bin/python benchmarks/probe_word_deletion.py \
         --cache tmp/heldout_cache_s2 --parts dev,test,test2,test3,test4,test5,test6 --write
 
-Writes benchmarks/results/word_deletion.{md,json}; the per-caption scores are kept in tmp/word_deletion/.
+Writes benchmarks/results/word_deletion.json and word_deletion_table.md (results/word_deletion.md holds
+the reading around that table); the per-caption scores are kept in tmp/word_deletion/ (delete it after
+changing the explainer: it is not keyed to the code).
 """
 from __future__ import annotations
 
@@ -124,7 +126,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=bf.CACHE, help="bench_faithfulness heldout-cache directory")
     ap.add_argument("--parts", default="dev,test,test2,test3,test4,test5,test6")
-    ap.add_argument("--write", action="store_true", help="write results/word_deletion.{md,json}")
+    ap.add_argument("--write", action="store_true",
+                    help="write results/word_deletion.json and word_deletion_table.md")
     args = ap.parse_args()
     bf.CACHE = args.cache
     lines = ["| view | part | single: own word on top | halves, takes in order | single, takes that play their "
@@ -141,8 +144,7 @@ def main() -> None:
     print("\n".join(lines))
     if args.write:
         (bf.RESULTS / "word_deletion.json").write_text(json.dumps(table))
-        head = (__doc__ or "").split("\n\n")[0]
-        (bf.RESULTS / "word_deletion.md").write_text(f"# {head}\n\n" + "\n".join(lines) + "\n")
+        (bf.RESULTS / "word_deletion_table.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -22,23 +22,35 @@ def test_without_word_closes_up_the_spaces(prompt, index, expected):
     assert without_word(prompt, split_words(prompt)[1][index]) == expected
 
 
-def _guided(model, take, inputs, text):
-    """The take's sampling distribution [K, steps, card] under ``text``, computed here from the LM's own
-    teacher-forced logits (guidance and temperature as LMModel.generate applies them)."""
+def _guided(model, take, inputs, text, weights=None):
+    """The take's sampling distribution [K, steps, card] under ``text`` (its words weighted by ``weights``
+    through the AudioGenX mask intervention), computed here from the LM's own teacher-forced logits
+    (guidance and temperature as LMModel.generate applies them)."""
     provider = model.lm.condition_provider
     with torch.no_grad():
-        def logits(t):
-            return teacher.forward(model, inputs, condition=provider(provider.tokenize(conditions_for(t))))[1][0]
+        def logits(t, mask=None):
+            return teacher.forward(model, inputs, mask=mask,
+                                   condition=provider(provider.tokenize(conditions_for(t))))[1][0]
         uncond = logits(None)
-        guided = uncond + (logits(text) - uncond) * take.params.cfg_coef
+        mask = None if weights is None else torch.tensor(model.text_tokens(text).word_token_mask(weights),
+                                                         dtype=torch.float32)
+        guided = uncond + (logits(text, mask) - uncond) * take.params.cfg_coef
     return torch.distributions.Categorical(logits=guided / take.params.temperature)
+
+
+def _sampled_kl(model, take, full, without) -> np.ndarray:
+    """[steps] KL summed over the codebooks that sample a code at each step (the delay pattern leaves
+    the others without one)."""
+    from agx_desktop.engine.explain.base import step_targets
+    valid = (step_targets(model, take) >= 0).float()
+    return (torch.distributions.kl_divergence(full, without) * valid).sum(0).numpy()
 
 
 @pytest.fixture(scope="module")
 def thunder():
     model = _one_word_model(0)
     return model, generate(model, "the loud thunder is in the distance", GenerationParams(duration=0.6, seed=2,
-                                                                                          top_k=32))
+                                                                                          top_k=32, temperature=0.7))
 
 
 def test_scores_are_the_kl_from_the_take_to_the_text_without_the_word(thunder):
@@ -47,8 +59,8 @@ def test_scores_are_the_kl_from_the_take_to_the_text_without_the_word(thunder):
     inputs = teacher.prepare(model, take)
     full = _guided(model, take, inputs, take.prompt)
     without = _guided(model, take, inputs, "the loud is in the distance")
-    forward_kl = torch.distributions.kl_divergence(full, without).sum(0).numpy()  # [steps]
-    reverse_kl = torch.distributions.kl_divergence(without, full).sum(0).numpy()
+    forward_kl = _sampled_kl(model, take, full, without)  # [steps]
+    reverse_kl = _sampled_kl(model, take, without, full)
     tok = take.text.token_word.index(take.words.index("thunder"))
     raw = -np.log1p(-ex.step_masks[:, tok])  # the masks are 1 - exp(-KL)
     np.testing.assert_allclose(raw, forward_kl, rtol=1e-4, atol=1e-6)
@@ -90,3 +102,32 @@ def test_a_timeline_word_acts_from_its_own_segment_on(tiny_model):
     assert per_step[first:, bell].max() > 0
     assert per_step[:first, take.words.index("dog")].max() > 0
     assert ex.word_spans == [(0.0, 0.5)] * 3 + [(0.5, 1.0)]
+
+
+def test_a_weighted_take_is_read_with_its_weights(tiny_model):
+    """A take generated with word weights: each pass applies them as generation did, the deleted word's
+    weight going with it (the reference applies them through AudioGenX's mask intervention)."""
+    weights = [1.0, 2.0, 0.5, 1.0, 1.0, 0.0, 1.5]
+    take = generate(tiny_model, "a dog barks then a bell rings",
+                    GenerationParams(duration=0.6, seed=7, top_k=32, temperature=1.3), word_weights=weights)
+    ex = explain(tiny_model, take, method="deletion")
+    inputs = teacher.prepare(tiny_model, take)
+    full = _guided(tiny_model, take, inputs, take.prompt, weights)
+    for w, text in ((1, "a barks then a bell rings"), (2, "a dog then a bell rings")):
+        without = _guided(tiny_model, take, inputs, text, weights[:w] + weights[w + 1:])
+        tok = take.text.token_word.index(w)
+        np.testing.assert_allclose(-np.log1p(-ex.step_masks[:, tok]), _sampled_kl(tiny_model, take, full, without),
+                                   rtol=1e-2, atol=2e-6)
+
+
+def test_a_region_take_scores_its_region_words_from_the_region_on(tiny_model, tiny_take):
+    """A region take's words are the region's; the parent's words before it are context: deleting a
+    region word changes nothing before the region (exactly 0 there)."""
+    from agx_desktop.engine.region import regenerate_region
+    take = regenerate_region(tiny_model, tiny_take, 0.4, 0.8, prompt="a cat meows", word_weights=[1.0, 1.0, 0.5],
+                             tail="regenerate")
+    ex = explain(tiny_model, take, method="deletion")
+    per_step = ex.text.tokens_to_words(ex.step_masks)
+    first = round(0.4 * tiny_model.frame_rate)
+    assert ex.words == ["a", "cat", "meows"]
+    assert (per_step[:first] == 0).all() and per_step[first:].max() > 0

@@ -9,17 +9,22 @@ score is how much the model needs that word, as a sound designer editing the pro
 For each whitespace word w, step t (teacher-forced on the take's codes, so every step sees the take's
 own history):
 
-    D_w(t) = sum over codebooks of KL( p(. | prompt) || p(. | prompt without w) ),
+    D_w(t) = sum over the codebooks that sample a code at step t of KL( p(. | prompt) || p(. | prompt without w) ),
 
 p = the distribution the take's codes were drawn from: classifier-free guidance at the take's
 coefficient and its temperature, over every code (no top-k/top-p cut, whose supports would differ
-between the two prompts and make KL infinite). Direction: from the take's distribution to the one
+between the two prompts and make KL infinite; a greedy take, temperature 0, is read at 1e-6, where the
+two distributions are near point masses and a score says little more than whether deleting the word
+changes the step's most likely code). The unconditional branch is the null prompt's, unweighted
+(generation also weights the null rows: the same on an LM without a cross-attention bias, as the
+bundled model). Direction: from the take's distribution to the one
 without the word (what deleting the word moves away from). Every token of w gets 1 − exp(−D_w(t)) at
 step t: 0 where deleting w changes nothing, 0.63 at 1 nat, towards 1 where the word decides the step.
 An absolute scale, the same for every take (a take where no word matters shows no bright cell), and
 saturating, so one step's spike does not flatten the rest of the heatmap as dividing by the take's
-largest value would (measured both ways on the held-out captions: the same figures within a few
-captions, the saturating form better on halves; results/word_deletion.md). The largest D, in nats, is
+largest value would. (Both forms are scored on the held-out captions in results/word_deletion.md;
+this one was chosen after the raw KL's first fresh run, for the heatmap: it ranks halves better there,
+singles about the same.) The largest D, in nats, is
 kept in ``extras['kl_max']``.
 
 Cost: one teacher-forced pass per word plus two (the full prompt, the unconditional branch), no
@@ -27,9 +32,10 @@ gradients and no training: ~0.3 s for a 7-word prompt on the bundled model. Held
 AudioGenX's: benchmarks/results/word_deletion.md (benchmarks/probe_word_deletion.py).
 
 Every pass conditions the take as it was generated: a take's word weights (applied as generation
-applied them, to the words left) and a timeline take's segments, each position on its own segment's
-words, the word deleted from its own segment (the other explainers read a timeline take's joined
-prompt everywhere, an approximation).
+applied them, to the words left), a timeline take's segments, each position on its own segment's
+words, the word deleted from its own segment, and a region take's parent segments around its region
+(context, not scored; its words are the region's). The other explainers read a timeline or region
+take's prompt everywhere, an approximation.
 """
 from __future__ import annotations
 
@@ -56,13 +62,27 @@ def without_word(prompt: str, span: tuple[int, int]) -> str | None:
 def _segments_and_words(take: "Take") -> tuple[list["Segment"], list[tuple[int, tuple[int, int]]]]:
     """The segments ``take`` was generated under (:func:`..timeline.take_segments`: one for a plain take,
     with its word weights) and, for each prompt word, (its segment, its character span in that
-    segment's text). A take whose recorded segments no longer spell its words (a take.json edited since)
-    is read as its joined prompt, unweighted, as the other explainers read every take."""
+    segment's text).
+
+    * a timeline take: word ``i`` of its prompt is word ``i`` of its segments in order (the joined
+      prompt may add a full stop between segments: :func:`..timeline.timeline_prompt`);
+    * a region take: its prompt is the region's words, those of the segment recorded at
+      ``edit['region']``; the parent's segments around it are context, conditioned as generation
+      conditioned them and not scored;
+    * a take whose recorded segments do not add up to its words (a take.json edited since) is read as
+      its joined prompt, unweighted, everywhere, as the other explainers read every take.
+    """
     from ..text import split_words
     from ..timeline import Segment, take_segments
 
     segments = take_segments(take)
-    where = [(j, span) for j, seg in enumerate(segments) for span in split_words(seg.text)[1]]
+    region = (take.edit or {}).get("region") if take.kind == "region" else None
+    if region is not None:
+        where = [(j, span) for j, seg in enumerate(segments)
+                 if abs(seg.start - float(region[0])) < 1e-6 and seg.text == take.text.prompt
+                 for span in split_words(seg.text)[1]]
+    else:
+        where = [(j, span) for j, seg in enumerate(segments) for span in split_words(seg.text)[1]]
     if len(where) != len(take.text.words):
         segments = [Segment(0.0, take.duration, take.text.prompt, None)]
         where = [(0, span) for span in take.text.word_spans]
@@ -98,6 +118,9 @@ def word_deletion_kl(run: Run) -> np.ndarray:
     provider = model.lm.condition_provider
     params = take.params
     segments, where = _segments_and_words(take)
+    # the delay pattern leaves codebook k without a code at k of the first steps and 3 - k of the last
+    # (generate overwrites whatever is drawn there): only the slots a code was sampled for count
+    valid = (run.targets >= 0).to(inputs.sequence.device).float()  # [K, steps]
     uncond = teacher.forward(model, inputs, condition=provider(provider.tokenize(conditions_for(None))))[1][0].float()
 
     def log_probs(segs: list) -> torch.Tensor:
@@ -112,7 +135,7 @@ def word_deletion_kl(run: Run) -> np.ndarray:
     for w, (j, span) in enumerate(where):
         run.check()
         deleted = log_probs(_without(segments, j, span))
-        kl[:, w] = (p_full * (full - deleted)).sum(-1).sum(0).double().cpu().numpy()
+        kl[:, w] = ((p_full * (full - deleted)).sum(-1) * valid).sum(0).double().cpu().numpy()
         run.report(w + 1, len(where))
     return np.maximum(kl, 0.0)  # KL >= 0; float rounding can leave -1e-9 where nothing changed
 
