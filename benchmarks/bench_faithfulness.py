@@ -583,8 +583,9 @@ def _score_item(item: dict, view: _View) -> dict:
     from agx_desktop.engine.word_kinds import interval_contrast
     row = {"part": item["part"], "kind": item["kind"], "caption": item["caption"], "events": item["events"]}
     if item["kind"] == "single":
-        exs = [_load_cached(item, m)[0] for m in view.single_modes]
-        row["plays"] = _plays(_load_cached(item, view.single_modes[0])[1])
+        cached = [_load_cached(item, m) for m in view.single_modes]
+        exs = [ex for ex, _ in cached]
+        row["plays"] = _plays(cached[0][1])
         scores = _mean_scores(exs)
         row.update(ok=[_top_is_own(exs[0].words, scores, own_words(item["events"][0], item["part"]), view.rank)],
                    ok_phrase=[_top_is_own(exs[0].words, scores, phrase_words(item, 0), view.rank)],

@@ -6,13 +6,14 @@ context words apart; each fresh held-out part has brought words no rule had met 
 deletion explainer (engine/explain/deletion.py, ``agx explain --method deletion``): a word's score at step
 t is how far deleting the word from the prompt's TEXT moves the take's next-code distribution,
 
-    D_w(t) = sum over codebooks of KL( p(. | prompt, codes < t) || p(. | prompt without w, codes < t) ),
+    D_w(t) = sum over the codebooks sampled at step t of
+             KL( p(. | prompt, codes < t) || p(. | prompt without w, codes < t) ),
 
 teacher-forced on the take's codes, with classifier-free guidance and temperature as the take was
 sampled (no top-k cut: KL needs full supports). It is not the paper's method: deleting a word before the
 text encoder leaves no trace of it in the other words' contextual embeddings, which masking AudioGenX's
 token embeddings cannot do (the reason function words carry signal there). One teacher-forced pass per
-word (~20 ms each on the bundled model), no training. The explainer shows 1 - exp(-D); both forms are
+word (~40-60 ms each on the bundled model), no training. The explainer shows 1 - exp(-D); both forms are
 scored (the ranking of a mean differs between them).
 
 Views compared on the cached held-out takes (``bench_faithfulness.py heldout-cache --cache DIR``): AudioGenX

@@ -346,10 +346,9 @@ class Controller(QObject):
                     self.report_error("Playback failed", str(exc))
         # the masks come from the current explanation, whichever method made it: say which (a baseline's
         # or word deletion's scores make poorer factual versions than AudioGenX's masks; README)
-        from agx_desktop.engine.explain import METHODS
-        method = item.explanation.method
-        label = getattr(METHODS.get(method), "label", "") or method
-        return self._submit(f"Hear {variant} of take {item.id} ({label} masks)", fn, done, "generate")
+        from agx_desktop.engine.explain import method_label
+        return self._submit(f"Hear {variant} of take {item.id} ({method_label(item.explanation.method)} masks)", fn,
+                            done, "generate")
 
     def retry_save(self) -> Job | None:
         """Queue a job that saves every unsaved take again (File ▸ Save unsaved takes / Retry save)."""

@@ -12,7 +12,8 @@ import typing as tp
 
 from ..explanation import Explanation
 from ..progress import CancelToken, ProgressFn
-from .base import DEFAULT_METHOD, METHODS, Explainer, available_methods, check_masks, get_explainer, menu_order
+from .base import (DEFAULT_METHOD, METHODS, Explainer, available_methods, check_masks, get_explainer, menu_order,
+                   method_label)
 
 if tp.TYPE_CHECKING:
     from ..models import LoadedModel
@@ -53,5 +54,6 @@ def explain(model: "LoadedModel", take: "Take", method: str = DEFAULT_METHOD, *,
     return check_masks(explainer(model, take, progress=progress, cancel=cancel, **overrides))
 
 
-__all__ = ["Explanation", "Explainer", "explain", "available_methods", "get_explainer", "menu_order", "METHODS",
+__all__ = ["Explanation", "Explainer", "explain", "available_methods", "get_explainer", "menu_order", "method_label",
+           "METHODS",
            "SUMMARIES", "DEFAULT_METHOD"]

@@ -204,11 +204,17 @@ def available_methods() -> list[str]:
     return sorted(METHODS)
 
 
+def method_label(name: str) -> str:
+    """How menus, titles and tables write method ``name``: its explainer's ``label`` ("Word deletion",
+    "AtMan"), else the name itself (an unregistered or unlabelled method)."""
+    return getattr(METHODS.get(name), "label", "") or name
+
+
 def menu_order() -> list[str]:
     """Method names as menus list them: the default (the paper's AudioGenX) first, then the others."""
     return sorted(METHODS, key=lambda m: (m != DEFAULT_METHOD, m))
 
 
 __all__ = ["Explainer", "Run", "NoSettings", "METHODS", "DEFAULT_METHOD", "register", "get_explainer",
-           "available_methods", "menu_order", "check_masks", "step_targets", "Explanation", "Interval", "check_interval",
+           "available_methods", "method_label", "menu_order", "check_masks", "step_targets", "Explanation", "Interval", "check_interval",
            "frames_for_interval", "steps_for_interval"]

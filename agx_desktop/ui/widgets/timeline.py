@@ -445,9 +445,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
             self.heat.setYRange(0, 1, padding=0)
             return
         self.heat_empty.hide()
-        from agx_desktop.engine.explain import METHODS  # each method's own label ("Word deletion", "AtMan")
-        name = getattr(METHODS.get(explanation.method), "label", "") or explanation.method
-        self._set_title(f"{name} word importance over time")
+        from agx_desktop.engine.explain import method_label
+        self._set_title(f"{method_label(explanation.method)} word importance over time")
         per_frame = np.asarray(explanation.per_frame_words(), dtype=np.float32).copy()  # [frames, words]
         self.words = list(explanation.words)
         n = max(1, len(self.words))
