@@ -553,6 +553,7 @@ class _View(tp.NamedTuple):
     contrast: bool  # a half's score minus the rest of the clip's (engine.word_kinds.interval_contrast)
     rank: str  # all | content (function words apart) | sound (function and context words apart)
     paper: bool = False  # the paper's method and ranking, nothing changed
+    form: str = "share"  # the contrast's form (word_kinds.CONTRAST_FORMS): "mean" = rounds 1-6's
 
 
 _Q, _F = ("quick",), ("quick#",)
@@ -563,9 +564,13 @@ VIEWS: dict[str, _View] = {
                      _Q, _Q, False, "content"),
     "sound": _View("the same scores, top SOUND word (function and context words listed apart: "
                    "word_kinds.is_context_word, WordNet sense classes)", _Q, _Q, False, "sound"),
-    "contrast": _View("content view; a half's score = its Eq. 7 minus the rest of the clip's "
-                      "(word_kinds.interval_contrast)", _Q, _Q, True, "content"),
+    "contrast": _View("content view; a half's score = its mean share of each step's importance minus the rest "
+                      "of the clip's (word_kinds.interval_contrast, share form: round 7 on)", _Q, _Q, True, "content"),
     "sound+contrast": _View("sound view with the contrast", _Q, _Q, True, "sound"),
+    "contrast, mean form": _View("content view; a half's score = its Eq. 7 minus the rest of the clip's "
+                                 "(interval_contrast form='mean': rounds 1-6)", _Q, _Q, True, "content", form="mean"),
+    "sound+contrast, mean form": _View("sound view with the mean-form contrast (rounds 1-6's shipped variant)",
+                                       _Q, _Q, True, "sound", form="mean"),
     "focus": _View("content view; each half explained by its own run whose cosine terms cover only that half's "
                    "steps (the `focus` variant)", _Q, _F, False, "content"),
     "focus+contrast": _View("focus runs with the contrast", _Q, _F, True, "content"),
@@ -601,7 +606,7 @@ def _score_item(item: dict, view: _View) -> dict:
         exs = [_load_cached(item, m.replace("#", f"#{name}"))[0] for m in view.half_modes]
         d = exs[0].duration
         half = ((0.0, d / 2), (d / 2, d))[h]
-        scores = (np.mean([interval_contrast(ex, half) for ex in exs], axis=0) if view.contrast
+        scores = (np.mean([interval_contrast(ex, half, view.form) for ex in exs], axis=0) if view.contrast
                   else _mean_scores(exs, half))
         ok.append(_top_is_own(exs[0].words, scores, own_words(item["events"][h], item["part"]), view.rank))
         ok_phrase.append(_top_is_own(exs[0].words, scores, phrase_words(item, h), view.rank))

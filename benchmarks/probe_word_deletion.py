@@ -90,7 +90,7 @@ def score_part(part: str, saturate: bool) -> dict[str, dict[str, list[bool]]]:
     if saturate:
         stored = {k: -np.expm1(-v) for k, v in stored.items()}
     views = ("AudioGenX sound+contrast", "deletion, every word", "deletion, sound words", "sum, every word",
-             "sum, sound words")
+             "sum, sound words", "deletion, sound words, mean-form halves")
     flags: dict[str, dict[str, list[bool]]] = {v: {"single": [], "halves": [], "single_played": [],
                                                    "halves_played": []} for v in views}
     for item in bf.heldout_captions(part, PER_FORM[part]):
@@ -99,23 +99,29 @@ def score_part(part: str, saturate: bool) -> dict[str, dict[str, list[bool]]]:
         words, plays = list(ex.words), all(bf._plays(heard))
         steps = np.arange(ex.n_steps)
         if item["kind"] == "single":  # (AudioGenX's scores, the event's words, deletion's scores)
-            entries = [(ex.word_importance(None), bf.own_words(item["events"][0], part), deletion.mean(1))]
+            entries = [(ex.word_importance(None), bf.own_words(item["events"][0], part), deletion.mean(1),
+                        deletion.mean(1))]
         elif bf._order_confirmed(heard):
             entries = []
             for h, half in enumerate(((0.0, ex.duration / 2), (ex.duration / 2, ex.duration))):
                 inside = ex.steps_for_interval(half)
                 rest = np.setdiff1d(steps, inside)
+                # the shipped contrast (word_kinds.interval_contrast, share form since round 7): each step's
+                # scores as shares of its total, the half's mean share minus the rest's; and rounds 1-6's mean
+                shares = deletion / np.maximum(deletion.sum(0, keepdims=True), 1e-300)
                 entries.append((interval_contrast(ex, half), bf.own_words(item["events"][h], part),
+                                shares[:, inside].mean(1) - shares[:, rest].mean(1),
                                 deletion[:, inside].mean(1) - deletion[:, rest].mean(1)))
         else:
             continue
         kind = "single" if item["kind"] == "single" else "halves"
-        for a, own, d in entries:
+        for a, own, d, d_mean in entries:
             results = {"AudioGenX sound+contrast": bf._top_is_own(words, a, own, "sound"),
                        "deletion, every word": bf._top_is_own(words, d, own, "all"),
                        "deletion, sound words": bf._top_is_own(words, d, own, "sound"),
                        "sum, every word": bf._top_is_own(words, _scaled(a) + _scaled(d), own, "all"),
-                       "sum, sound words": bf._top_is_own(words, _scaled(a) + _scaled(d), own, "sound")}
+                       "sum, sound words": bf._top_is_own(words, _scaled(a) + _scaled(d), own, "sound"),
+                       "deletion, sound words, mean-form halves": bf._top_is_own(words, d_mean, own, "sound")}
             for view, ok in results.items():
                 flags[view][kind].append(ok)
                 if plays:
