@@ -1,7 +1,7 @@
 """AudioGenX per mode on the bundled model (issue 18), one command each:
 
     .venv/bin/python benchmarks/bench_faithfulness.py table1 [--start 0] [--count 20] [--epochs 50] [--samples 5]
-    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4|test5|test6  (slow)
+    .venv/bin/python benchmarks/bench_faithfulness.py heldout-cache --part dev|test|test2|test3|test4|test5|test6|test7  (slow)
     .venv/bin/python benchmarks/bench_faithfulness.py heldout --part all --write [--misses]
 
 ``table1``: Table 1 (Fid/KL factual and counterfactual, size) on held-out captions of the bundled
@@ -24,7 +24,8 @@ media words, purpose phrases; committed before it was generated) once after that
 after the round-5 rules were committed: informal contractions, interjections opening a prompt;
 committed before it was generated) once after that; ``test6`` (written after the HEARD columns were
 committed, with no word-kind rule changed since test5; committed before it was generated) once after
-that. Scoring: strict
+that; ``test7`` (written after round 7's share-form contrast was committed; committed before it was
+generated) once after that. Scoring: strict
 (the event's own words, :func:`own_words`) first; "phrase words count"
 (:func:`phrase_words`: any content word of the phrase the caption used for the event, "smoke" of "a
 smoke alarm beeping", a word of the event's name) next to it, for halves and, from test3 on, singles
@@ -340,13 +341,79 @@ TEST6_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
                    "footstepps echo in the hall"],
                   {"sauntering", "saunters", "jogger", "padding", "pads", "feet", "scuffing", "scuff", "footstepps"}),
 }
+#: test7 (issue 18, written 2026-12-03 ~14:00 UTC, after round 7's share-form contrast was committed (cbb242f),
+#: with no word-kind rule changed since test5; committed before any of it was generated or scored): new
+#: phrases per event, words none of dev..test6 use where English allows (sources, verbs, misspellings); the
+#: third set = the words beyond the world's own that name the event.
+TEST7_PHRASES: dict[str, tuple[list[str], list[str], set[str]]] = {
+    "dog": (["a rottweiler snapping", "a spaniel yammering", "a guard dog going ruff ruff", "a dogy barkinng"],
+            ["the rottweiler snaps", "a spaniel yammers", "the guard dog goes ruff ruff", "a dogy barkks"],
+            {"rottweiler", "snapping", "snaps", "spaniel", "yammering", "yammers", "ruff", "dogy", "barkinng",
+             "barkks"}),
+    "bell": (["a bicycle bell brringing", "sleigh bells shaking", "a temple bell bonging", "a bll ringing"],
+             ["a bicycle bell brrings", "the sleigh bells shake", "a temple bell bongs", "the bll rings"],
+             {"brringing", "brrings", "sleigh", "bells", "shaking", "shake", "bonging", "bongs", "bll"}),
+    "siren": (["a siren hee-hawing", "an air-raid siren oscillating", "a patrol car siren caterwauling",
+               "a sien wailing"],
+              ["the siren hee-haws", "an air-raid siren oscillates", "the patrol car siren caterwauls", "a sien wails"],
+              {"hee-hawing", "hee-haws", "air-raid", "oscillating", "oscillates", "caterwauling", "caterwauls",
+               "sien"}),
+    "rain": (["rain plinking on a tin roof", "a deluge soaking the yard", "rain trickling down the gutter",
+              "rrain falling"],
+             ["rain plinks on the tin roof", "a deluge soaks the yard", "rain trickles down the gutter",
+              "the rrain falls"],
+             {"plinking", "plinks", "deluge", "soaking", "soaks", "trickling", "trickles", "rrain"}),
+    "thunder": (["thunder muttering far away", "thunder walloping the valley", "a thunderstorm brewing overhead",
+                 "thundre crackling"],
+                ["thunder mutters far away", "thunder wallops the valley", "a thunderstorm brews overhead",
+                 "thundre crackles"],
+                {"muttering", "mutters", "walloping", "wallops", "brewing", "brews", "thundre", "crackling",
+                 "crackles"}),
+    "bird": (["a finch chirruping", "a kookaburra cackling", "a mockingbird mimicking", "a bierd chirping"],
+             ["a finch chirrups", "the kookaburra cackles", "a mockingbird mimics", "a bierd chirps"],
+             {"finch", "chirruping", "chirrups", "kookaburra", "cackling", "cackles", "mockingbird", "mimicking",
+              "mimics", "bierd"}),
+    "clock": (["a mantel clock ticking", "a grandfather clock ticktocking", "a time bomb ticking", "a clock tickng"],
+              ["the mantel clock ticks", "a grandfather clock ticktocks", "a time bomb ticks", "a clock tickss"],
+              {"mantel", "grandfather", "ticktocking", "ticktocks", "bomb", "tickng", "tickss"}),
+    "engine": (["a lorry clattering past", "a go-kart zooming around", "a cement mixer churning", "an enginee idling"],
+               ["a lorry clatters past", "the go-kart zooms around", "a cement mixer churns", "the enginee idles"],
+               {"lorry", "clattering", "clatters", "go-kart", "zooming", "zooms", "cement", "mixer", "churning",
+                "churns", "enginee"}),
+    "whistle": (["a train whistle hooting", "a tin whistle tweedling", "a slide whistle glissading",
+                 "a whitsle pipping"],
+                ["the train whistle hoots", "a tin whistle tweedles", "the slide whistle glissades", "a whitsle pips"],
+                {"hooting", "hoots", "tweedling", "tweedles", "glissading", "glissades", "whitsle", "pipping",
+                 "pips"}),
+    "wind": (["a sirocco sweeping the desert", "a nor'easter pummeling the dunes", "a draught hissing through the crack",
+              "winnd whirling"],
+             ["a sirocco sweeps the desert", "the nor'easter pummels the dunes", "a draught hisses through the crack",
+              "the winnd whirls"],
+             {"sirocco", "sweeping", "sweeps", "nor'easter", "pummeling", "pummels", "draught", "hissing", "hisses",
+              "winnd", "whirling", "whirls"}),
+    "beep": (["a parking sensor bleating", "a heart monitor booping", "a walkie-talkie bipping", "a thermostat beaping"],
+             ["the parking sensor bleats", "a heart monitor boops", "the walkie-talkie bips", "a thermostat beaps"],
+             {"sensor", "bleating", "bleats", "monitor", "booping", "boops", "walkie-talkie", "bipping", "bips",
+              "thermostat", "beaping", "beaps"}),
+    "knock": (["a fist bashing the door", "a neighbour clobbering the wall", "a postman tap-tapping at the door",
+               "a knocck at the door"],
+              ["a fist bashes the door", "the neighbour clobbers the wall", "the postman tap-taps at the door",
+               "there's a knocck at the door"],
+              {"fist", "bashing", "bashes", "clobbering", "clobbers", "tap-tapping", "tap-taps", "knocck"}),
+    "footsteps": (["boots clomping down the stairs", "a sprinter dashing across gravel", "a toddler pitter-pattering",
+                   "footsetps going by"],
+                  ["boots clomp down the stairs", "a sprinter dashes across gravel", "the toddler pitter-patters",
+                   "footsetps go by"],
+                  {"boots", "clomping", "clomp", "sprinter", "dashing", "dashes", "toddler", "pitter-pattering",
+                   "pitter-patters", "footsetps"}),
+}
 #: the phrase set of each part (dev and test share EVENT_PHRASES)
 PART_PHRASES = {"dev": EVENT_PHRASES, "test": EVENT_PHRASES, "test2": TEST2_PHRASES, "test3": TEST3_PHRASES,
-                "test4": TEST4_PHRASES, "test5": TEST5_PHRASES, "test6": TEST6_PHRASES}
+                "test4": TEST4_PHRASES, "test5": TEST5_PHRASES, "test6": TEST6_PHRASES, "test7": TEST7_PHRASES}
 PART_RNG = {"dev": 18, "test": 1818, "test2": 181818, "test3": 18181818, "test4": 4_040_418, "test5": 5_050_518,
-            "test6": 6_060_618}
+            "test6": 6_060_618, "test7": 7_070_718}
 PART_SEED_OFFSET = {"dev": 0, "test": 10_000, "test2": 20_000, "test3": 30_000, "test4": 40_000, "test5": 50_000,
-                    "test6": 60_000}
+                    "test6": 60_000, "test7": 70_000}
 
 #: single-event forms ({g} gerund phrase, {c} clause, {G}/{C} capitalised). dev: the forms of the first
 #: run (seen) and more written with them; test: written at the same time, run once at the end.
@@ -382,6 +449,12 @@ SINGLE_FORMS = {
               "the vibe: {g}", "{c}, maybe more than once", "{G}?!?", "sfx idea = {g}", "umm {g} i guess",
               "{g} (take 3)", "my client wants {g}", "{c} and honestly that's the whole scene",
               "{G} -- no, wait, louder"],
+    # test7: written with TEST7_PHRASES after round 7's share-form contrast was committed, before any of it was
+    # generated: asides, scene and draft labels, arrows, notes to self, hedges as people type them
+    "test7": ["okay here's one: {g}", "{g}, recorded in a stairwell", "need this asap -> {g}", "scene 12: {c}",
+              "{g} w/ a bit of reverb", "would love to hear {g} tbh", "draft 2 - {g}", "{C}. (keep it short)",
+              "{g}?? or something like it", "note to self: {g}", "{g} & nothing else, ok?", "picture this: {c}",
+              "{U} <- this"],
 }
 #: two-event forms, {A} first in time, {B} second
 TWO_FORMS = {
@@ -402,6 +475,8 @@ TWO_FORMS = {
               "{B}, right after {A} fades out"],
     "test6": ["{A} first and {B} last", "{A}, which gives way to {B}", "part one: {A} / part two: {B}",
               "{A} >> {B}", "{A}; then, much later, {B}", "after {A} dies down, {B}", "{B} (but {A} comes before it)"],
+    "test7": ["{A}, and once it's gone, {B}", "{A} --> later --> {B}", "beginning: {A}; ending: {B}", "{A}, pause, {B}",
+              "{B} should come after {A}", "first up {A}, then {B} to finish", "{A} and then eventually {B}"],
 }
 CACHE = Path(__file__).resolve().parent.parent / "tmp" / "heldout_cache"  # /tmp/ is git-ignored
 
@@ -649,7 +724,7 @@ def _items(args: argparse.Namespace) -> list[dict]:
     --test5-per-form, each numbered as when cached alone)."""
     per_form = {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
                 "test3": args.test3_per_form, "test4": args.test4_per_form, "test5": args.test5_per_form,
-                "test6": args.test6_per_form}
+                "test6": args.test6_per_form, "test7": args.test7_per_form}
     return [it for p in (per_form if args.part == "all" else [args.part]) for it in heldout_captions(p, per_form[p])]
 
 
@@ -697,7 +772,8 @@ def run_heldout(args: argparse.Namespace) -> None:
         (RESULTS / f"{args.name}.json").write_text(json.dumps(
             {"per_form": {"dev": args.per_form, "test": args.test_per_form, "test2": args.test2_per_form,
                           "test3": args.test3_per_form, "test4": args.test4_per_form,
-                          "test5": args.test5_per_form, "test6": args.test6_per_form},
+                          "test5": args.test5_per_form, "test6": args.test6_per_form,
+                          "test7": args.test7_per_form},
              "part": args.part, "seeds": args.seeds, "views": {k: views[k].doc for k in scored},
              "rows": scored}, separators=(",", ":")))
         header = args.header.read_text() if args.header else ""
@@ -855,7 +931,8 @@ def main() -> None:
         h.add_argument("--test4-per-form", type=int, default=5, help="test4 captions per form")
         h.add_argument("--test5-per-form", type=int, default=5, help="test5 captions per form")
         h.add_argument("--test6-per-form", type=int, default=5, help="test6 captions per form")
-        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "test5", "test6", "all"],
+        h.add_argument("--test7-per-form", type=int, default=5, help="test7 captions per form")
+        h.add_argument("--part", choices=["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7", "all"],
                        default="dev")
         h.add_argument("--seeds", type=int, default=1, help="heldout: also rank the mean of this many explanation "
                                                           "seeds (needs --modes quick,quick@1,... cached)")

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import bench_faithfulness as bf  # noqa: E402
 
-PER_FORM = {"dev": 4, "test": 6, "test2": 5, "test3": 5, "test4": 5, "test5": 5, "test6": 5}
+PER_FORM = {"dev": 4, "test": 6, "test2": 5, "test3": 5, "test4": 5, "test5": 5, "test6": 5, "test7": 5}
 STORE = ROOT / "tmp" / "word_deletion"
 
 
