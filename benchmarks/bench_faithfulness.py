@@ -628,7 +628,7 @@ class _View(tp.NamedTuple):
     contrast: bool  # a half's score minus the rest of the clip's (engine.word_kinds.interval_contrast)
     rank: str  # all | content (function words apart) | sound (function and context words apart)
     paper: bool = False  # the paper's method and ranking, nothing changed
-    form: str = "share"  # the contrast's form (word_kinds.CONTRAST_FORMS): "mean" = rounds 1-6's
+    form: str = "mean"  # the contrast's form (word_kinds.CONTRAST_FORMS): "share" = round 7's candidate
 
 
 _Q, _F = ("quick",), ("quick#",)
@@ -639,13 +639,14 @@ VIEWS: dict[str, _View] = {
                      _Q, _Q, False, "content"),
     "sound": _View("the same scores, top SOUND word (function and context words listed apart: "
                    "word_kinds.is_context_word, WordNet sense classes)", _Q, _Q, False, "sound"),
-    "contrast": _View("content view; a half's score = its mean share of each step's importance minus the rest "
-                      "of the clip's (word_kinds.interval_contrast, share form: round 7 on)", _Q, _Q, True, "content"),
+    "contrast": _View("content view; a half's score = its Eq. 7 minus the rest of the clip's "
+                      "(word_kinds.interval_contrast)", _Q, _Q, True, "content"),
     "sound+contrast": _View("sound view with the contrast", _Q, _Q, True, "sound"),
-    "contrast, mean form": _View("content view; a half's score = its Eq. 7 minus the rest of the clip's "
-                                 "(interval_contrast form='mean': rounds 1-6)", _Q, _Q, True, "content", form="mean"),
-    "sound+contrast, mean form": _View("sound view with the mean-form contrast (rounds 1-6's shipped variant)",
-                                       _Q, _Q, True, "sound", form="mean"),
+    "contrast, share form": _View("content view; a half's score = its mean share of each step's importance minus "
+                                  "the rest of the clip's (interval_contrast form='share': round 7's candidate, not "
+                                  "shipped)", _Q, _Q, True, "content", form="share"),
+    "sound+contrast, share form": _View("sound view with the share-form contrast", _Q, _Q, True, "sound",
+                                        form="share"),
     "focus": _View("content view; each half explained by its own run whose cosine terms cover only that half's "
                    "steps (the `focus` variant)", _Q, _F, False, "content"),
     "focus+contrast": _View("focus runs with the contrast", _Q, _F, True, "content"),

@@ -90,7 +90,7 @@ def score_part(part: str, saturate: bool) -> dict[str, dict[str, list[bool]]]:
     if saturate:
         stored = {k: -np.expm1(-v) for k, v in stored.items()}
     views = ("AudioGenX sound+contrast", "deletion, every word", "deletion, sound words", "sum, every word",
-             "sum, sound words", "deletion, sound words, mean-form halves")
+             "sum, sound words", "deletion, sound words, share-form halves")
     flags: dict[str, dict[str, list[bool]]] = {v: {"single": [], "halves": [], "single_played": [],
                                                    "halves_played": []} for v in views}
     for item in bf.heldout_captions(part, PER_FORM[part]):
@@ -106,22 +106,22 @@ def score_part(part: str, saturate: bool) -> dict[str, dict[str, list[bool]]]:
             for h, half in enumerate(((0.0, ex.duration / 2), (ex.duration / 2, ex.duration))):
                 inside = ex.steps_for_interval(half)
                 rest = np.setdiff1d(steps, inside)
-                # the shipped contrast (word_kinds.interval_contrast, share form since round 7): each step's
-                # scores as shares of its total, the half's mean share minus the rest's; and rounds 1-6's mean
+                # the app's contrast (word_kinds.interval_contrast: the half's mean minus the rest's), and
+                # round 7's candidate share form (each step's scores as shares of its total first)
                 shares = deletion / np.maximum(deletion.sum(0, keepdims=True), 1e-300)
                 entries.append((interval_contrast(ex, half), bf.own_words(item["events"][h], part),
-                                shares[:, inside].mean(1) - shares[:, rest].mean(1),
-                                deletion[:, inside].mean(1) - deletion[:, rest].mean(1)))
+                                deletion[:, inside].mean(1) - deletion[:, rest].mean(1),
+                                shares[:, inside].mean(1) - shares[:, rest].mean(1)))
         else:
             continue
         kind = "single" if item["kind"] == "single" else "halves"
-        for a, own, d, d_mean in entries:
+        for a, own, d, d_share in entries:
             results = {"AudioGenX sound+contrast": bf._top_is_own(words, a, own, "sound"),
                        "deletion, every word": bf._top_is_own(words, d, own, "all"),
                        "deletion, sound words": bf._top_is_own(words, d, own, "sound"),
                        "sum, every word": bf._top_is_own(words, _scaled(a) + _scaled(d), own, "all"),
                        "sum, sound words": bf._top_is_own(words, _scaled(a) + _scaled(d), own, "sound"),
-                       "deletion, sound words, mean-form halves": bf._top_is_own(words, d_mean, own, "sound")}
+                       "deletion, sound words, share-form halves": bf._top_is_own(words, d_share, own, "sound")}
             for view, ok in results.items():
                 flags[view][kind].append(ok)
                 if plays:

@@ -91,13 +91,13 @@ def test_the_contrast_view_compares_a_word_with_its_own_attended_steps_only():
     segment conditioned the model, not the other segment's (where its mask acted on nothing)."""
     from agx_desktop.engine.word_kinds import interval_contrast
     e = _planted()
-    contrast = interval_contrast(e, (0.0, 0.3), form="mean")  # steps 0-3 inside; the rest: steps 4-10
+    contrast = interval_contrast(e, (0.0, 0.3))  # steps 0-3 inside; the rest: steps 4-10
     assert abs(contrast[0] - 0.0) < 1e-12  # 1.0 inside, 1.0 at step 4 (its only attended step outside)
     assert abs(contrast[2] + 0.8) < 1e-12  # not attended inside (0), 0.8 where attended outside
 
 
 def test_the_share_form_divides_each_step_among_the_words_attended_there():
-    """The shipped contrast form: a step's shares are over the words its segment conditioned the model
+    """Round 7's candidate contrast form (measured, not the app's): a step's shares are over the words its segment conditioned the model
     with; a word's mean share runs over its own attended steps, inside and outside the interval."""
     from agx_desktop.engine.word_kinds import interval_contrast, step_word_shares
     e = _planted()
@@ -111,7 +111,7 @@ def test_the_share_form_divides_each_step_among_the_words_attended_there():
         assert not shares[s, ~active[s]].any()  # a word outside its segment takes no share of the step
     inside = e.steps_for_interval((0.0, 0.3))
     rest = np.setdiff1d(np.arange(e.n_steps), inside)
-    contrast = interval_contrast(e, (0.0, 0.3))
+    contrast = interval_contrast(e, (0.0, 0.3), form="share")
     for w in range(len(e.words)):
         mine_in, mine_out = inside[active[inside, w]], rest[active[rest, w]]
         expected = (shares[mine_in, w].mean() if mine_in.size else 0.0) - (shares[mine_out, w].mean() if mine_out.size else 0.0)

@@ -32,11 +32,9 @@ PAPER, SOUND = "paper", "sound"
 VIEWS = {PAPER: "All words (paper)", SOUND: "Sound words first"}
 CONTRAST_TEXT = "vs. rest of clip (variant)"
 CONTRAST_TIP = ("A documented variant that departs from the paper, off by default: for the selected interval, "
-                "each word's share of each moment's importance (its score at a step over that step's total), "
-                "averaged over the interval, minus the same over the rest of the clip. The paper ranks the "
-                "interval's own Eq. 7 importance; the difference keeps what this part needs more than the rest "
-                "does, and the shares count every moment once, so a few steps where every word scores high do "
-                "not outweigh the rest (values from −1 to 1).")
+                "each word's importance over the interval (Eq. 7 over its steps) minus its importance over the "
+                "rest of the clip. The paper ranks the interval's own Eq. 7 importance; the difference keeps what "
+                "this part needs more than the rest does (values from −1 to 1).")
 
 
 @dataclass(frozen=True)
