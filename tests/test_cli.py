@@ -26,6 +26,12 @@ def test_generate_explain_interval_regenerate(cli, tmp_path):
     code, out, _ = cli("explain", take, "--interval", 0.2, 0.6)  # re-uses the stored masks
     doc2 = json.loads((take / "explanation.json").read_text())
     assert code == 0 and doc2["interval"] == [0.2, 0.6] and doc2["step_masks"] == doc["step_masks"]
+    code, out, _ = cli("explain", take, "--epochs", 2, "--interval", 0.1, 0.5)  # the same settings: re-used
+    doc3 = json.loads((take / "explanation.json").read_text())
+    assert code == 0 and doc3["step_masks"] == doc["step_masks"] and doc3["interval"] == [0.1, 0.5]
+    code, out, _ = cli("explain", take, "--epochs", 1)  # another setting asked for: explained again, not re-used
+    doc4 = json.loads((take / "explanation.json").read_text())
+    assert code == 0 and doc4["params"]["epochs"] == 1 and doc4["extras"]["epochs_run"] == 1
 
     for variant in ("factual", "counterfactual"):
         code, out, _ = cli("regenerate", take, "--variant", variant, "--out", tmp_path / variant)
@@ -90,6 +96,21 @@ def test_explain_by_occlusion_and_its_bad_draws(cli, tmp_path):
     code, _, err = cli("explain", take, "--method", "occlusion", "--coalitions", "shapley", "--permutations", 0,
                        "--retrain")
     assert code == 2 and "permutations must be" in err
+
+
+def test_options_of_another_method_are_named_as_ignored(cli, tmp_path):
+    """--epochs trains AudioGenX; word deletion trains nothing: the explanation is made, and one note says
+    the option was not used (silently dropping it would let a user believe it was)."""
+    take = tmp_path / "t"
+    assert cli("generate", "wind then rain", "--duration", 0.5, "--out", take)[0] == 0
+    code, _, err = cli("explain", take, "--method", "deletion", "--epochs", 5, "--mode", "paper")
+    doc = json.loads((take / "explanation.json").read_text())
+    assert code == 0 and doc["method"] == "deletion" and "epochs" not in doc["params"]
+    assert "--epochs, --mode do not apply to --method deletion; ignored" in err
+    code, _, err = cli("explain", take, "--method", "deletion", "--retrain")
+    assert code == 0 and "do not apply" not in err and "does not apply" not in err
+    code, _, err = cli("explain", take, "--epochs", 2, "--retrain")  # AudioGenX's own option: no note
+    assert code == 0 and "apply" not in err
 
 
 def test_bad_explainer_settings_exit_2(cli, tmp_path):

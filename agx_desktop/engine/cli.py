@@ -339,7 +339,8 @@ def _generate(args: argparse.Namespace, bars: Bars) -> int:
 
 def _explainer_settings(args: argparse.Namespace) -> ExplainerSettings:
     """The chosen method's settings from the options given, checked before anything loads; options of
-    other methods are ignored (``--seed`` serves several methods, ``--draws`` only occlusion)."""
+    other methods only (``--epochs`` with ``--method deletion``) are left out (:func:`_unused_options`
+    names them)."""
     from .explain import get_explainer
     explainer = get_explainer(args.method)
     known = {f.name for f in explainer.Settings.fields()}
@@ -347,8 +348,23 @@ def _explainer_settings(args: argparse.Namespace) -> ExplainerSettings:
     return explainer.Settings.from_values(given, method=args.method)
 
 
-def _stored_explanation(args: argparse.Namespace, take: Take) -> Explanation | None:
-    """The take's explanation.json when it can be re-used (same take and method, no --retrain), else None."""
+def _unused_options(args: argparse.Namespace) -> str | None:
+    """One note naming the options given that the chosen method does not have (they do not change its
+    explanation), so nobody believes they were used; None when every option given is the method's."""
+    from .explain import get_explainer
+    known = {f.name for f in get_explainer(args.method).Settings.fields()}
+    unused = sorted(name for name in explainer_overrides(args) if name not in known)
+    if not unused:
+        return None
+    flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+    return (f"agx: note: {flags} {'does' if len(unused) == 1 else 'do'} not apply to --method {args.method}; "
+            "ignored (see 'agx explain --help' for each method's options)")
+
+
+def _stored_explanation(args: argparse.Namespace, take: Take, settings: ExplainerSettings) -> Explanation | None:
+    """The take's explanation.json when it can be re-used — the same take and method, every explainer
+    option given on this command line equal to the stored one's (``--interval`` alone reads the stored
+    masks again; ``--epochs 3`` after a default explanation explains again), no --retrain — else None."""
     from . import take_folder
     stored = Path(args.take) / take_folder.EXPLANATION
     if args.retrain or not stored.is_file():
@@ -359,7 +375,9 @@ def _stored_explanation(args: argparse.Namespace, take: Take) -> Explanation | N
         print(f"agx: note: {terminal_safe(stored)} cannot be used ({terminal_safe(exc)[:200]}); "
               "explaining again", file=sys.stderr)
         return None
-    return existing if existing.take_id == take.id and existing.method == args.method else None
+    asked, kept = settings.to_dict(), existing.params or {}
+    same = all(name not in asked or kept.get(name) == asked[name] for name in explainer_overrides(args))
+    return existing if existing.take_id == take.id and existing.method == args.method and same else None
 
 
 def _explain(args: argparse.Namespace, bars: Bars) -> int:
@@ -375,7 +393,10 @@ def _explain(args: argparse.Namespace, bars: Bars) -> int:
     with take_folder.take_lock(args.take):  # no generate may replace the take between explain and save
         take = take_folder.load_take(args.take)
         model_id = model_for_take(take, args.model, "explain")
-        explanation = _stored_explanation(args, take)
+        explanation = _stored_explanation(args, take, settings)
+        unused = _unused_options(args)  # said once the take and its model are known good, not before an error
+        if unused:
+            print(unused, file=sys.stderr)
         if explanation is None:
             model = load_announced(model_id, args)
             explanation = get_explainer(args.method).explain(model, take, settings, progress=bars)
