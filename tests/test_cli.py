@@ -79,6 +79,18 @@ def test_console_script_help_and_models():
     assert "Traceback" not in out.stderr
 
 
+def test_quiet_prints_no_bar_at_all(tmp_path):
+    """--quiet: not ours, and not the libraries' either (transformers' "Loading weights" bar for the text
+    encoder was printed before); the command's result line only."""
+    agx = Path(sys.executable).parent / "agx"
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    env.update(HF_HUB_OFFLINE="1", AGX_DATA_DIR=str(tmp_path / "data"))
+    out = subprocess.run([str(agx), "--quiet", "generate", "wind", "--duration", "0.5", "--out", str(tmp_path / "t")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("wrote ")
+    assert out.stderr == ""
+
+
 def test_explain_by_occlusion_and_its_bad_draws(cli, tmp_path):
     take = tmp_path / "t"
     assert cli("generate", "wind then rain", "--duration", 0.5, "--out", take)[0] == 0

@@ -274,6 +274,15 @@ def _exit_status(exc: SystemExit) -> int:
     return code if isinstance(code, int) else (0 if code is None else 2)
 
 
+def _quiet_libraries() -> None:
+    """``--quiet`` silences the libraries' own bars too (transformers' "Loading weights" for the text
+    encoder, the hub's downloads): set before they are imported, and in them where one already is."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one ``agx`` command; returns the exit status (never raises, never prints a traceback
     unless ``AGX_DEBUG=1``): 0 done, 2 bad input (one line), 1 internal error (one line), 130 Ctrl-C."""
@@ -284,6 +293,8 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a bad argument already reported in one line
         return _exit_status(exc)
     bars = Bars(enabled=not args.quiet)
+    if args.quiet:
+        _quiet_libraries()
     try:
         return _dispatch(args, bars)
     except AgxError as exc:
