@@ -85,6 +85,23 @@ def test_bad_input_exits_2_with_one_line(agx, take, tmp_path, args, message):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("segments,message", [
+    (["0-0.5: a dog", "0.6-1: a bell"], "no gap or overlap"),
+    (["0-0.5: a dog", "0.5-1:   "], "has no words"),
+])
+def test_a_timeline_s_layout_is_refused_before_any_model_loads(agx, tmp_path, monkeypatch, segments, message):
+    """Gaps, overlaps and empty segments need no model: said in one line without loading one (a hub
+    model takes minutes to load)."""
+    from agx_desktop.engine import cli_args
+
+    def no_load(*_a, **_k):
+        raise AssertionError("a model was loaded before the segments were checked")
+    monkeypatch.setattr(cli_args, "load_announced", no_load)
+    code, _, err = agx("timeline", *segments, "--out", tmp_path / "x")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
+
+
 def test_agx_regenerate_from_runs_the_region_code(agx, take, tmp_path):
     """``agx regenerate TAKE --from S`` is the region command (the issue's spelling), and refuses a mask
     variant with a region in one line."""

@@ -150,11 +150,12 @@ def add_timeline_parser(sub: tp.Any) -> argparse.ArgumentParser:
 def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
     """``agx timeline``: write the timeline take to ``args.out``."""
     from . import take_folder
-    from .timeline import generate_timeline, read_timeline
+    from .timeline import check_segment_layout, generate_timeline, read_timeline
     if bool(args.segments) == bool(args.file):
         raise ParameterError("give the segments either as arguments (\"0-2.5: a dog barks\" ...) or with --file, "
                              "one of the two")
     segments = list(args.segments) if args.segments else read_timeline(args.file)
+    check_segment_layout(segments)  # gaps, overlaps, empty words: said before the model loads
     end = max(s.end for s in segments)
     duration = limits.check_duration(end)
     out = take_folder.check_out_path(args.out)

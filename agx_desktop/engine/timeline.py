@@ -125,11 +125,9 @@ def read_timeline(path: str | Path) -> list[Segment]:
     return out
 
 
-def check_segments(model: LoadedModel, segments: tp.Sequence[Segment]) -> list[Segment]:
-    """Segments sorted, contiguous from 0, non-empty words within the model's limits.
-
-    Raises ParameterError/PromptError with one line naming the segment.
-    """
+def check_segment_layout(segments: tp.Sequence[Segment]) -> list[Segment]:
+    """Segments sorted, contiguous from 0, each with words: what needs no model, so ``agx timeline``
+    says it before any model loads. Raises ParameterError/PromptError with one line naming the segment."""
     if not segments:
         raise ParameterError("a timeline needs at least one segment")
     segs = sorted(segments, key=lambda s: s.start)
@@ -148,13 +146,26 @@ def check_segments(model: LoadedModel, segments: tp.Sequence[Segment]) -> list[S
         if not text.strip():
             raise PromptError(f"{name} has no words: say what sounds there")
         check_prompt_chars(text)
-        tokens = model.text_tokens(text)
+        cleaned.append(Segment(start, end, text, s.word_weights))
+    return cleaned
+
+
+def check_segments(model: LoadedModel, segments: tp.Sequence[Segment]) -> list[Segment]:
+    """Segments sorted, contiguous from 0, non-empty words within the model's limits
+    (:func:`check_segment_layout`, then each segment's word weights against the model's words).
+
+    Raises ParameterError/PromptError with one line naming the segment.
+    """
+    cleaned: list[Segment] = []
+    for s in check_segment_layout(segments):
+        words = model.text_tokens(s.text).words  # also the model's own limits on the text
         weights = s.word_weights
         if weights is not None:
-            if len(weights) != len(tokens.words):
-                raise ParameterError(f"{name}: expected {len(tokens.words)} word weights, got {len(weights)}")
-            weights = tuple(limits.check_word_weight(w, word) for w, word in zip(weights, tokens.words))
-        cleaned.append(Segment(start, end, text, weights))
+            name = f"segment {s.start:g}-{s.end:g} s"
+            if len(weights) != len(words):
+                raise ParameterError(f"{name}: expected {len(words)} word weights, got {len(weights)}")
+            weights = tuple(limits.check_word_weight(w, word) for w, word in zip(weights, words))
+        cleaned.append(Segment(s.start, s.end, s.text, weights))
     return cleaned
 
 
@@ -428,6 +439,6 @@ def schedule_latents(model: LoadedModel, codes: torch.Tensor, schedule: tp.Seque
     return hidden.outputs[-1][0].float().cpu()
 
 
-__all__ = ["Segment", "parse_segment", "read_timeline", "check_segments", "ScheduleEntry", "schedule_for",
+__all__ = ["Segment", "parse_segment", "read_timeline", "check_segment_layout", "check_segments", "ScheduleEntry", "schedule_for",
            "SegmentConditioning", "generate_timeline", "timeline_prompt", "take_segments", "cut",
            "schedule_latents", "segments_to_json", "token_columns", "segment_words"]
