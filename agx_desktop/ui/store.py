@@ -24,8 +24,8 @@ import numpy as np
 
 from agx_desktop.engine.errors import AgxError, StorageError
 from agx_desktop.engine.fsio import describe_os_error, is_finite_number
-from agx_desktop.engine.take_folder import (EXPLANATION, is_take_folder, load_explanation, load_take, recover_all,
-                                            save_explanation, save_take)
+from agx_desktop.engine.take_folder import (EXPLANATION, TAKE_KINDS, is_take_folder, load_explanation, load_take,
+                                            recover_all, save_explanation, save_take)
 
 from .analysis import TakeItem, analyse
 from .paths import ENV_DATA_DIR, takes_dir, writable_problem
@@ -35,7 +35,7 @@ if tp.TYPE_CHECKING:
     from agx_desktop.engine.take import Take
 
 TAKE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # ids name folders (autosave, drag-out): no path parts
-KINDS = ("original", "weighted", "factual", "counterfactual")
+KINDS = tuple(sorted(TAKE_KINDS))  # every kind the engine writes: region and timeline takes too
 AGGREGATIONS = ("max", "mean", "sum")
 
 

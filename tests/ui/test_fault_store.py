@@ -103,6 +103,37 @@ def test_one_bad_take_hides_no_other(make_window, data_dir, fault):
     assert w.session.current is not None and w.session.current.id == "take08abcdef"  # the newest good take is shown
 
 
+def test_every_kind_of_take_the_app_makes_comes_back_after_a_restart(make_window, data_dir):
+    """Region, timeline, masked and weighted takes are autosaved like the others, and the next start
+    shows them all (the store once accepted only four kinds and skipped the rest as bad folders,
+    telling the user to delete takes the app itself had made)."""
+    import numpy as np
+    from agx_desktop.engine.generation import generate
+    from agx_desktop.engine.models import load_model
+    from agx_desktop.engine.region import regenerate_region
+    from agx_desktop.engine.take import GenerationParams
+    from agx_desktop.engine.take_folder import TAKE_KINDS
+    from agx_desktop.engine.timeline import Segment, generate_timeline
+    from agx_desktop.ui.analysis import analyse
+    from agx_desktop.ui.store import TakeStore
+    take, _ = _template()
+    model = load_model("bundled")
+    params = GenerationParams(duration=0.5, seed=1)
+    made = [take,
+            generate(model, take.prompt, params, word_weights=[1.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]),
+            generate(model, take.prompt, params, step_mask=np.full((15, 7), 0.5, dtype=np.float32)),
+            regenerate_region(model, take, 0.2, prompt="a dog barks then a whistle blows"),
+            generate_timeline(model, [Segment(0.0, 0.25, "a dog barks"), Segment(0.25, 0.5, "rain falls")], params)]
+    kinds = {t.kind for t in made}
+    assert {"original", "weighted", "masked", "region", "timeline"} <= kinds <= TAKE_KINDS
+    store = TakeStore(data_dir / "takes")
+    for t in made:
+        store.save(analyse(t, None))
+    w = make_window()
+    assert _ids_in_list(w) == {t.id for t in made}
+    assert not w.notice_bar.isVisible() or "could not be read" not in w.notice_bar.text()
+
+
 def test_another_takes_explanation_is_not_attached(make_window, qtbot, data_dir):
     folders = _fill_store(data_dir, 3)
     shutil.copy(folders[0] / "explanation.json", folders[1] / "explanation.json")  # take 0's, in take 1
