@@ -102,6 +102,21 @@ def test_a_timeline_s_layout_is_refused_before_any_model_loads(agx, tmp_path, mo
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("args", [
+    ["region", "{take}", "--from", "0.5", "--replace", "bell=whistle", "--out", "{take}"],
+    ["regenerate", "{take}", "--weights", "dog=0", "--out", "{take}/"],
+    ["regenerate", "{take}", "--from", "0.5", "--weights", "dog=0", "--out", "{take}"],
+])
+def test_a_derived_take_is_never_written_over_its_own_parent(agx, take, tmp_path, args):
+    """--out naming the take being edited replaced it (its audio and explanation gone, the new take's
+    parent nowhere): refused in one line, the take byte for byte as it was."""
+    before = {p.name: p.read_bytes() for p in take.iterdir() if p.is_file()}
+    code, _, err = agx(*[a.replace("{take}", str(take)) for a in args])
+    assert code == 2 and "--out is the take" in err and "give another folder" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert {p.name: p.read_bytes() for p in take.iterdir() if p.is_file()} == before
+
+
 def test_agx_regenerate_from_runs_the_region_code(agx, take, tmp_path):
     """``agx regenerate TAKE --from S`` is the region command (the issue's spelling), and refuses a mask
     variant with a region in one line."""

@@ -468,7 +468,7 @@ def _regenerate(args: argparse.Namespace, bars: Bars) -> int:
         explanation = read_explanation(args.take, take)
     else:
         weights = parse_weights(take.words, args.weights or [])
-    out = take_folder.check_out_path(args.out)  # before the model loads
+    out = take_folder.check_out_path_for_edit(args.out, args.take, "regenerate")  # before the model loads
     with take_folder.take_lock(out):
         model = load_announced(model_id, args)
         new = regenerate(model, take, args.variant, explanation=explanation, word_weights=weights,

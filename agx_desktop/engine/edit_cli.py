@@ -85,7 +85,7 @@ def run_region(args: argparse.Namespace, progress: tp.Any = None) -> int:
     model_id = cli_args.model_for_take(take, args.model, "regenerate")
     check_prompt_chars(take.prompt)  # a tampered take.json: refused before the model loads
     region_prompt, replace_map, specs = region_edits(take.prompt, args.weights, args.replace)
-    out = take_folder.check_out_path(args.out)  # before the model loads: a bad --out costs nothing
+    out = take_folder.check_out_path_for_edit(args.out, args.take, "region")  # before the model loads
     bars = progress if progress is not None else cli_args.Bars(enabled=not getattr(args, "quiet", False))
     try:
         with take_folder.take_lock(out):

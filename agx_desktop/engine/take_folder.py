@@ -171,6 +171,21 @@ def is_agx_take(folder: str | os.PathLike[str]) -> bool:
     return isinstance(meta, dict) and isinstance(meta.get("format"), str) and meta["format"].startswith(TAKE_FORMAT)
 
 
+def check_out_path_for_edit(folder: str | os.PathLike[str], source: str | os.PathLike[str], command: str) -> Path:
+    """:func:`check_out_path`, and not the take being edited: a derived take written over its own parent
+    would replace the parent's audio and explanation and name a parent that no longer exists."""
+    out = check_out_path(folder)
+    try:
+        same = out == Path(os.path.abspath(os.path.expanduser(os.fspath(source)))).resolve()
+    except (OSError, RuntimeError):
+        same = False
+    if same:
+        raise OutputPathError(f"--out is the take {command} reads ({terminal_safe(os.fspath(source))}): writing there "
+                              "would replace it and lose the new take's parent; give another folder, e.g. "
+                              f"--out {terminal_safe(os.fspath(source).rstrip('/'))}_edit (nothing was written)")
+    return out
+
+
 def check_out_path(folder: str | os.PathLike[str]) -> Path:
     """The absolute path a take may be written to, or :class:`OutputPathError` saying why not.
 
