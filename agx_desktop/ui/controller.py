@@ -206,7 +206,7 @@ class Controller(QObject):
         prompt, params = self.session.prompt.strip(), self.session.params
         segments = timeline_segments(prompt)
         if segments:  # "0-2.5: a dog barks | 2.5-5: a church bell rings": generation follows the timeline
-            return self.generate_timeline(segments)
+            return self.generate_timeline(segments, explain_after=explain_after)
         self.settings_wanted.emit()
         method, settings = self.session.explainer
         title = ("Generate + explain" if explain_after else "Generate") + f" “{prompt[:40]}” (seed {params.seed})"
@@ -281,17 +281,21 @@ class Controller(QObject):
         return self._submit(f"Regenerate region {start:.2f}–{end:.2f} s of take {item.id}", fn,
                             lambda items: self._on_derived(item, items), "generate")
 
-    def generate_timeline(self, segments: tp.Sequence[Segment]) -> Job | None:
-        """One take whose words follow ``segments`` (issue 17 item 2); its prompt shows them joined."""
+    def generate_timeline(self, segments: tp.Sequence[Segment], explain_after: bool = False) -> Job | None:
+        """One take whose words follow ``segments`` (issue 17 item 2); its prompt shows them joined.
+        ``explain_after`` (Generate + Explain) explains it with the chosen explainer in the same job."""
         if not segments:
             return None
         # the prompt box shows the timeline as it can be typed: Generate again makes the same take
         self.session.set_prompt(" | ".join(f"{s.start:g}-{s.end:g}: {s.text.strip()}" for s in segments))
         self.settings_wanted.emit()
         params = self.session.params
-        title = f"Generate timeline of {len(segments)} segments (seed {params.seed})"
-        return self._submit(title, tasks.timeline_task(self.store, self.session.model_id, list(segments), params),
-                            self._on_new_items, "generate")
+        method, settings = self.session.explainer
+        title = (("Generate + explain" if explain_after else "Generate")
+                 + f" timeline of {len(segments)} segments (seed {params.seed})")
+        fn = tasks.timeline_task(self.store, self.session.model_id, list(segments), params,
+                                 explain_after=explain_after, method=method, settings=settings)
+        return self._submit(title, fn, self._on_new_items, "generate")
 
     def guided_edit(self, intents: tp.Sequence[tuple[str, str]], use_selection: bool, candidates: int,
                     max_rounds: int) -> Job | None:

@@ -253,15 +253,23 @@ def region_task(store: TakeStore, model_id: str, item: TakeItem, start: float, e
     return run
 
 
-def timeline_task(store: TakeStore, model_id: str, segments: tp.Sequence[Segment],
-                  params: GenerationParams) -> tp.Callable[[JobContext], list[TakeItem]]:
-    """One take whose words follow ``segments`` (the duration is where the last segment ends)."""
+def timeline_task(store: TakeStore, model_id: str, segments: tp.Sequence[Segment], params: GenerationParams,
+                  explain_after: bool = False, method: str = "audiogenx",
+                  settings: tp.Any = None) -> tp.Callable[[JobContext], list[TakeItem]]:
+    """One take whose words follow ``segments`` (the duration is where the last segment ends), explained
+    with ``method`` when ``explain_after`` (Generate + Explain), autosaved."""
     def run(ctx: JobContext) -> list[TakeItem]:
         from agx_desktop.engine.timeline import generate_timeline
         model = _model(ctx, model_id)
         take = generate_timeline(model, segments, replace(params, duration=float(segments[-1].end)),
                                  progress=ctx.progress, cancel=ctx.cancel)
-        return _finished(ctx, store, take)
+        if not explain_after:
+            return _finished(ctx, store, take)
+        item = analyse(take)
+        item.explanation = _explain(ctx, model, item, method, settings)
+        ctx.check()
+        _autosave(store, item)
+        return [item]
     return run
 
 

@@ -75,6 +75,16 @@ def test_a_two_segment_timeline_generates_a_take_that_follows_it_and_explains(ma
     wait_idle(qtbot, w)
     typed = w.session.current
     assert typed is not item and typed.take.kind == "timeline" and len(typed.take.segments) == 2
+    assert not w.session.explanation_matches(typed)  # Generate alone: not explained
+    # Generate + Explain on a typed timeline: one take, explained in the same job (it once only generated)
+    count = len(w.session.items)
+    w.commands.trigger("generate_explain")
+    wait_idle(qtbot, w)
+    both = w.session.current
+    assert len(w.session.items) == count + 1 and both.take.kind == "timeline"
+    assert w.session.explanation_matches(both) and both.explanation.word_spans is not None
+    from PySide6.QtWidgets import QProgressBar
+    assert "Generate + explain timeline of 2 segments" in w.findChildren(QProgressBar)[0].format()
 
 
 def test_guided_edit_shows_ranked_candidates_as_takes_and_cancels_cleanly(generated, qtbot):
