@@ -32,6 +32,19 @@ def test_region_keeps_the_audio_before_it_and_records_the_edit(agx, take, tmp_pa
     assert np.array_equal(a[:n0], b[:n0]) and np.array_equal(a[n1:], b[n1:])
 
 
+def test_timeline_typed_as_in_the_app_s_prompt(agx, tmp_path):
+    """"0-0.5: a dog barks | 0.5-1: a bell rings" (the app's prompt-box form) is two segments, not one
+    0.5 s segment whose words hold the rest (as it was read before)."""
+    out = tmp_path / "line"
+    code, stdout, err = agx("timeline", "0-0.5: a dog barks | 0.5-1: a bell rings", "--seed", 2, "--out", out)
+    assert code == 0, err
+    meta = json.loads((out / "take.json").read_text())
+    assert [(s["start"], s["end"], s["text"]) for s in meta["segments"]] == \
+        [(0.0, 0.5, "a dog barks"), (0.5, 1.0, "a bell rings")]
+    code, _, err = agx("timeline", "0-0.5: a dog barks | then a bell", "--out", tmp_path / "x")
+    assert code == 2 and "must look like START-END: WORDS" in err and len(err.strip().splitlines()) == 1
+
+
 def test_timeline_from_arguments_and_from_a_file(agx, tmp_path):
     out = tmp_path / "line"
     code, stdout, err = agx("timeline", "0-0.5: a dog barks", "0.5-1: a bell rings", "--seed", 2, "--out", out)

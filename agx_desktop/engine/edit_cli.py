@@ -129,13 +129,15 @@ def add_region_parser(sub: tp.Any) -> argparse.ArgumentParser:
 
 def add_timeline_parser(sub: tp.Any) -> argparse.ArgumentParser:
     """``agx timeline`` (for cli.py's command table: ``Command(add_timeline_parser, run_timeline)``)."""
-    from .timeline import parse_segment
+    from .timeline import parse_timeline_text
     t = sub.add_parser("timeline", help="generate a take whose words change over time",
                        description="Generate a take that follows a prompt timeline: each segment START-END "
                                    "(seconds, from 0, no gaps) with its own words. The take lasts until the last "
                                    "segment's end.")
-    t.add_argument("segments", nargs="*", type=cli_args.checked(lambda v: v, parse_segment), metavar="START-END: WORDS",
-                   help='e.g. "0-2.5: a dog barks" "2.5-5: a church bell rings"')
+    t.add_argument("segments", nargs="*", type=cli_args.checked(lambda v: v, parse_timeline_text),
+                   metavar="START-END: WORDS",
+                   help='e.g. "0-2.5: a dog barks" "2.5-5: a church bell rings", or as typed in the app\'s '
+                        'prompt: "0-2.5: a dog barks | 2.5-5: a church bell rings"')
     t.add_argument("--file", default=None, help="segments from a TSV file: START<TAB>END<TAB>WORDS per line")
     t.add_argument("--model", default="bundled", help="model id (see `agx models`) or a checkpoint folder")
     t.add_argument("--seed", type=cli_args.ARG_SEED, default=0, help="random seed: same seed and settings = same audio")
@@ -154,7 +156,8 @@ def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
     if bool(args.segments) == bool(args.file):
         raise ParameterError("give the segments either as arguments (\"0-2.5: a dog barks\" ...) or with --file, "
                              "one of the two")
-    segments = list(args.segments) if args.segments else read_timeline(args.file)
+    # each argument is one segment or several joined by "|" (the app's prompt-box form)
+    segments = [seg for arg in args.segments for seg in arg] if args.segments else read_timeline(args.file)
     check_segment_layout(segments)  # gaps, overlaps, empty words: said before the model loads
     end = max(s.end for s in segments)
     duration = limits.check_duration(end)

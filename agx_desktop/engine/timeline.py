@@ -104,6 +104,12 @@ def parse_segment(spec: str) -> Segment:
     return Segment(start, end, m.group(3))
 
 
+def parse_timeline_text(text: str) -> list[Segment]:
+    """``"0-2.5: a dog barks | 2.5-5: a bell rings"`` (the app's prompt-box form) → its segments; one
+    segment without a ``|``. Raises :class:`ParameterError` naming the part that is not START-END: WORDS."""
+    return [parse_segment(part.strip()) for part in text.split("|")]
+
+
 def read_timeline(path: str | Path) -> list[Segment]:
     """Segments from a TSV file: ``START<TAB>END<TAB>WORDS`` per line (``#`` lines and blanks skipped)."""
     out: list[Segment] = []
@@ -439,6 +445,6 @@ def schedule_latents(model: LoadedModel, codes: torch.Tensor, schedule: tp.Seque
     return hidden.outputs[-1][0].float().cpu()
 
 
-__all__ = ["Segment", "parse_segment", "read_timeline", "check_segment_layout", "check_segments", "ScheduleEntry", "schedule_for",
+__all__ = ["Segment", "parse_segment", "parse_timeline_text", "read_timeline", "check_segment_layout", "check_segments", "ScheduleEntry", "schedule_for",
            "SegmentConditioning", "generate_timeline", "timeline_prompt", "take_segments", "cut",
            "schedule_latents", "segments_to_json", "token_columns", "segment_words"]

@@ -83,11 +83,11 @@ def replace_words(take: Take, words: list[str]) -> str:
 
 def timeline_segments(prompt: str) -> list[Segment]:
     """The segments of a prompt typed as a timeline ("0-2.5: a dog barks | 2.5-5: a bell rings"), else []."""
-    from agx_desktop.engine.timeline import parse_segment
+    from agx_desktop.engine.timeline import parse_timeline_text
     if "|" not in prompt:
         return []
     try:
-        return [parse_segment(part) for part in prompt.split("|")]
+        return parse_timeline_text(prompt)
     except AgxError:
         return []
 
