@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -185,8 +186,25 @@ def test_out_folder_names_the_file_and_other_paths_are_refused(agx, take_dir, tm
     assert code == 2 and "does not end in .wav" in stderr
     code, _, stderr = agx("export", str(tmp_path / "nothing"), str(tmp_path / "a.wav"))
     assert code == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
-    code, _, stderr = agx("export", str(take_dir), str(tmp_path / "missing" / "a.wav"))
-    assert code == 2 and "does not exist" in stderr and "Traceback" not in stderr
+    # a folder that does not exist yet is made, as a save dialog would (it was refused with "does not exist
+    # and cannot be created", which was not true); a name ending in "/" is a folder, named by UCS inside
+    code, _, stderr = agx("export", str(take_dir), str(tmp_path / "missing" / "deeper" / "a.wav"))
+    assert code == 0 and (tmp_path / "missing" / "deeper" / "a.wav").is_file(), stderr
+    code, stdout, stderr = agx("export", str(take_dir), str(tmp_path / "library") + "/", "--ucs", "DOGBark,Woof,JD,AGXLib")
+    assert code == 0 and (tmp_path / "library" / "DOGBark_Woof_JD_AGXLib.wav").is_file(), stderr
+    # a file in the way: refused in one line, and no folder is left behind
+    (tmp_path / "plain").write_text("not a folder")
+    code, _, stderr = agx("export", str(take_dir), str(tmp_path / "plain" / "sub" / "a.wav"))
+    assert code == 2 and "is a file, not a folder" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    try:
+        if os.access(tmp_path / "ro", os.W_OK):  # root writes anywhere: nothing to check here
+            return
+        code, _, stderr = agx("export", str(take_dir), str(tmp_path / "ro" / "a" / "b" / "x.wav"))
+        assert code == 2 and not (tmp_path / "ro" / "a").exists()
+    finally:
+        (tmp_path / "ro").chmod(0o700)
 
 
 def test_bext_loudness_fields_are_the_files_own(tmp_path):
@@ -200,3 +218,30 @@ def test_bext_loudness_fields_are_the_files_own(tmp_path):
     assert bext.loudness_value == pytest.approx(pyln.Meter(sr).integrated_loudness(data), abs=0.02)
     assert bext.loudness_range == pytest.approx(327.67)
     assert bext.loudness_value < bext.max_momentary_loudness < 0 and bext.max_shortterm_loudness < bext.max_momentary_loudness
+
+
+@pytest.mark.parametrize("where", ["engine", "app"])
+def test_a_failed_export_takes_away_the_folders_it_made(tiny_take, tmp_path, monkeypatch, where):
+    """The folders made for an export are removed again when the write fails (a full disk here): nothing
+    is left behind, in `agx export` (engine) and in the app's Export dialog (ui.export.atomic_write)."""
+    import errno
+
+    from agx_desktop.engine import fsio
+    from agx_desktop.engine.delivery.export import ExportError
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(fsio, "atomic_write", full)
+    monkeypatch.setattr(fsio, "write_bytes_atomic", full)
+    target = tmp_path / "new" / "deeper" / "x.wav"
+    with pytest.raises(ExportError, match="full"):
+        if where == "engine":
+            export_wav(tiny_take, target, ExportOptions())
+        else:
+            from agx_desktop.ui.export import atomic_write
+            atomic_write(target, lambda tmp: None)
+    assert not (tmp_path / "new").exists()
+    monkeypatch.undo()
+    if where == "app":  # and without a fault, the dialog's new folder is made and the file written
+        from agx_desktop.ui.export import write_text_atomic
+        assert write_text_atomic(target.with_suffix(".csv"), "a,b\n").read_text() == "a,b\n"

@@ -140,6 +140,26 @@ def atomic_write(path: str | Path, writer: tp.Callable[[Path], None]) -> Path:
     return path
 
 
+def make_folders(folder: str | Path) -> list[Path]:
+    """Create ``folder`` and any missing parents (an export to a new folder), returning the folders this
+    call created, outermost first, so a failed write can take them away again (:func:`remove_folders`).
+    Raises OSError as ``mkdir`` does (a file in the way, no permission)."""
+    folder = Path(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    for p in missing:
+        p.mkdir()
+    return missing
+
+
+def remove_folders(created: tp.Sequence[Path]) -> None:
+    """Remove the folders :func:`make_folders` created, innermost first, those still empty only."""
+    for p in reversed(list(created)):
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
     def writer(tmp: Path) -> None:

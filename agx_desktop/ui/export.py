@@ -91,15 +91,18 @@ def atomic_write(path: Path, writer: tp.Callable[[str], None], suffix: str = "",
     nothing is left behind. ``suffix`` is kept for callers; ``needed``: about how many bytes it takes."""
     path = Path(path)
     folder = path.parent
-    if not folder.is_dir():
-        raise ExportError(fsio.describe_os_error(FileNotFoundError(errno.ENOENT, "No such file"), folder))
+    created: list[Path] = []
     try:
+        created = fsio.make_folders(folder)  # a folder typed in the dialog that does not exist yet is made
         fsio.atomic_write(path, lambda tmp: writer(str(tmp)))
     except ExportError:
+        fsio.remove_folders(created)
         raise
     except OSError as exc:
+        fsio.remove_folders(created)
         raise ExportError(fsio.describe_os_error(exc, folder)) from exc
     except Exception as exc:
+        fsio.remove_folders(created)
         cause = _diagnose(folder, needed)
         if cause is not None:
             raise ExportError(fsio.describe_os_error(cause, folder)) from exc

@@ -12,6 +12,7 @@ then comes from ``--pattern``, as in the dialog). The write is atomic: the old f
 from __future__ import annotations
 
 import argparse
+import os
 import struct
 import sys
 import typing as tp
@@ -147,7 +148,7 @@ def options_from_args(args: argparse.Namespace) -> ex.ExportOptions:
 
 def _target(args: argparse.Namespace, take: tp.Any, opts: ex.ExportOptions) -> Path:
     out = Path(args.out).expanduser()
-    if out.is_dir():
+    if out.is_dir() or (str(args.out).endswith(("/", os.sep)) and not out.exists()):  # a folder, new ones too
         out = out / ex.file_name(take, args.pattern, opts.catid, opts.creator, opts.source, fxname=opts.fxname)
     elif out.suffix.lower() not in (".wav", ".wave"):
         raise ParameterError(f"{args.out} does not end in .wav: name the WAV file to write (or a folder)")

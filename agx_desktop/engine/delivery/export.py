@@ -298,8 +298,6 @@ def export_wav(take: "Take", path: str | Path, opts: ExportOptions,
     """
     path = Path(path).expanduser()
     folder = path.parent
-    if not folder.is_dir():
-        raise ExportError(fsio.describe_os_error(FileNotFoundError(2, "No such file or directory"), folder))
     if path.is_dir():
         raise ExportError(f"{path} is a folder: give a file name ending in .wav")
     try:
@@ -311,9 +309,12 @@ def export_wav(take: "Take", path: str | Path, opts: ExportOptions,
     except Exception as exc:  # libsndfile refusing something: one clear line
         raise ExportError(f"could not encode {path.name}: {type(exc).__name__}: "
                           f"{(str(exc).splitlines() or [''])[0][:200]}") from exc
+    created: list[Path] = []
     try:
+        created = fsio.make_folders(folder)  # a new folder for the export is made, as a save dialog would
         fsio.write_bytes_atomic(path, data)
     except OSError as exc:
+        fsio.remove_folders(created)  # nothing left behind: not even the folders made for it
         raise ExportError(f"could not write {path.name}: {fsio.describe_os_error(exc, folder)}") from exc
     return ExportResult(path, result, sr)
 
