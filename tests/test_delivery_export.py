@@ -245,3 +245,28 @@ def test_a_failed_export_takes_away_the_folders_it_made(tiny_take, tmp_path, mon
     if where == "app":  # and without a fault, the dialog's new folder is made and the file written
         from agx_desktop.ui.export import write_text_atomic
         assert write_text_atomic(target.with_suffix(".csv"), "a,b\n").read_text() == "a,b\n"
+
+
+def test_a_take_above_full_scale_exported_without_normalising_says_it_clipped(tiny_take):
+    """A take that goes above full scale (a 'loud' prompt can peak at +13 dBFS) written to PCM without
+    normalising is cut at full scale: the message says how much, in capitals; normalised or float, nothing is cut."""
+    import dataclasses
+
+    from agx_desktop.engine.delivery.export import render
+    loud = dataclasses.replace(tiny_take, audio=np.asarray(tiny_take.audio, dtype=np.float32)
+                               / np.abs(tiny_take.audio).max() * 4.0)
+    audio, sr, result = render(loud.audio, loud.sample_rate, ExportOptions(normalize="none", subtype="PCM_16"))
+    over = float(np.mean(np.abs(loud.audio) > 1.0))
+    assert over > 0 and result.clipped == pytest.approx(over, rel=0.02) and np.abs(audio).max() <= 1.0
+    assert "CLIPPED at full scale" in result.message and f"{100 * result.clipped:.2g} %" in result.message
+    for opts in (ExportOptions(normalize="none", subtype="FLOAT"), ExportOptions()):
+        _, _, fine = render(loud.audio, loud.sample_rate, opts)
+        assert fine.clipped == 0 and "CLIPPED" not in fine.message
+
+
+def test_over_full_scale_names_the_peak_only_above_0_dbfs():
+    from agx_desktop.engine.audio import over_full_scale
+    assert over_full_scale(np.array([[0.5, -1.0, 0.2]], dtype=np.float32)) is None
+    assert over_full_scale(np.zeros((1, 0), dtype=np.float32)) is None
+    note = over_full_scale(np.array([[0.5, -4.54, 0.2]], dtype=np.float32))
+    assert note is not None and "+13.1 dBFS" in note and "clips" in note

@@ -17,3 +17,17 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int, axis: int = -1) -> np.n
     from scipy.signal import resample_poly
     g = gcd(int(sr_in), int(sr_out))
     return resample_poly(audio, int(sr_out) // g, int(sr_in) // g, axis=axis).astype(np.float32)
+
+
+def over_full_scale(audio: np.ndarray) -> str | None:
+    """One line when ``audio`` goes above full scale (a take of a "loud" prompt can peak at +13 dBFS:
+    the decoders do not limit), else None. Played as it is, such a take clips; an export normalises it
+    (the default) or, written without normalising to PCM, says how much it cut."""
+    data = np.asarray(audio)
+    if data.size == 0:
+        return None
+    peak = float(np.max(np.abs(data)))
+    if not np.isfinite(peak) or peak <= 1.0:
+        return None
+    return (f"the take peaks at {20 * np.log10(peak):+.1f} dBFS, above full scale: played as it is it clips "
+            "(an export normalises it)")

@@ -23,7 +23,7 @@ from .machine import use_huge_pages
 from .cli_args import (ARG_CFG, ARG_DURATION, ARG_PROMPT, ARG_SECONDS, ARG_SEED,
                        ARG_TEMPERATURE, ARG_TOP_K, ARG_TOP_P, ARG_WEIGHT, Bars, add_speed_arguments, checked,
                        load_announced, model_for_take, parse_weights, quiet_imports, read_explanation,
-                       with_speed_arguments)
+                       say_if_over_full_scale, with_speed_arguments)
 from .errors import AgxError, ParameterError
 from .safetext import check_prompt_chars, terminal_safe
 
@@ -345,7 +345,9 @@ def _generate(args: argparse.Namespace, bars: Bars) -> int:
     speed = f", {take.speed['label']}" if take.speed else ""
     print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, {take.sample_rate} Hz, seed {take.params.seed}, "
           f"{take.seconds:.1f} s{speed}){untrained}")
+    say_if_over_full_scale(take)
     return 0
+
 
 
 def _explainer_settings(args: argparse.Namespace) -> ExplainerSettings:
@@ -476,6 +478,7 @@ def _regenerate(args: argparse.Namespace, bars: Bars) -> int:
         bars.close()
         out = take_folder.save_take(new, out)
     print(f"wrote {terminal_safe(out)} ({args.variant} of {terminal_safe(take.id)}, seed {new.params.seed})")
+    say_if_over_full_scale(new)
     return 0
 
 

@@ -224,3 +224,11 @@ def read_explanation(folder: str, take: Take) -> Explanation:
     except Exception as exc:  # a reader that missed a case: still one line with the fix
         raise ExplanationError(f"{Path(folder) / take_folder.EXPLANATION} cannot be read ({type(exc).__name__}): "
                                f"run `agx explain {folder} --retrain`") from exc
+
+
+def say_if_over_full_scale(take: tp.Any) -> None:
+    """One note on stderr when a take just written goes above full scale (:func:`.audio.over_full_scale`)."""
+    from .audio import over_full_scale
+    note = over_full_scale(take.audio)
+    if note:
+        print(f"agx: note: {note}", file=sys.stderr)

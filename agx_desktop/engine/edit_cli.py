@@ -107,6 +107,7 @@ def run_region(args: argparse.Namespace, progress: tp.Any = None) -> int:
     from .region import edit_label
     print(f"wrote {terminal_safe(out)} (region of {terminal_safe(take.id)}: {terminal_safe(edit_label(new))}, "
           f"tail {new.edit['tail']}, seed {new.params.seed})")
+    cli_args.say_if_over_full_scale(new)
     return 0
 
 
@@ -175,4 +176,5 @@ def run_timeline(args: argparse.Namespace, progress: tp.Any = None) -> int:
             bars.close()
     parts = "; ".join(f"{s['start']:g}-{s['end']:g} s: {s['text']}" for s in take.segments)
     print(f"wrote {terminal_safe(out)} ({take.duration:.2f} s, seed {take.params.seed}; {terminal_safe(parts)})")
+    cli_args.say_if_over_full_scale(take)
     return 0

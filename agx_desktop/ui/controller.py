@@ -395,12 +395,16 @@ class Controller(QObject):
         self.show_take(s.ab[s.ab_side])
 
     def _on_new_items(self, items: list[TakeItem]) -> None:
+        from agx_desktop.engine.audio import over_full_scale
         for item in items:
             self.session.add_take(item)
             if item.notes.get("autosave_error"):
                 self._autosave_problem(item.notes.pop("autosave_error"), item)
         if items:
             self.show_take(items[0].id)
+            loud = over_full_scale(items[0].take.audio)
+            if loud:
+                self.status.emit(f"Take {items[0].id}: {loud}", 12000)
 
     # ------------------------------------------------------------------ live map / play as it generates
     def set_play_while_generating(self, on: bool) -> None:

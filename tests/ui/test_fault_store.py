@@ -344,3 +344,19 @@ def test_exports_and_drag_out_get_ordinary_permissions(generated, tmp_path, umas
         assert stat.S_IMODE(os.stat(f).st_mode) == want, f"{f.name}: {oct(stat.S_IMODE(os.stat(f).st_mode))}"
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temporaries left
     assert json.loads((out / "e.json").read_text(encoding="utf-8"))["take_id"] == w.session.current.id
+
+
+def test_a_take_above_full_scale_is_said_when_it_arrives(make_window, qtbot):
+    """A "loud" prompt's take can peak at +13 dBFS (the decoders do not limit): the status bar says so when
+    it arrives, with the fix (an export normalises it), instead of a waveform cut off at ±1 and nothing else."""
+    from agx_desktop.ui.analysis import analyse
+    take, _ = _template()
+    loud = dataclasses.replace(take, id="loudtake0001", audio=np.asarray(take.audio) / np.abs(take.audio).max() * 4.0)
+    w = make_window()
+    w.controller._on_new_items([analyse(loud)])
+    message = w.statusBar().currentMessage()
+    assert "loudtake0001" in message and "+12.0 dBFS" in message and "above full scale" in message
+    quiet = dataclasses.replace(take, id="quiettake001")
+    w.statusBar().clearMessage()
+    w.controller._on_new_items([analyse(quiet)])
+    assert "above full scale" not in w.statusBar().currentMessage()

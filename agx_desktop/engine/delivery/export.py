@@ -186,10 +186,12 @@ def render(audio: np.ndarray, sr: int, opts: ExportOptions) -> tuple[np.ndarray,
         data, result = loudness.normalise_lufs(data, out_sr, opts.lufs, opts.true_peak, opts.max_limit)
     elif opts.normalize == "peak":
         data, result = loudness.normalise_peak(data, out_sr, opts.peak_db, opts.true_peak)
+    clipped = 0.0
     if opts.subtype != "FLOAT":
+        clipped = float(np.mean(np.abs(data) > 1.0)) if data.size else 0.0
         data = np.clip(data, -1.0, 1.0)  # PCM cannot hold more than full scale (only "none" can get there)
     if opts.normalize == "none":
-        result = loudness.measure(data, out_sr, "none")
+        result = replace(loudness.measure(data, out_sr, "none"), clipped=clipped)
     return np.asarray(data, dtype=np.float32), out_sr, result
 
 

@@ -180,6 +180,7 @@ class LoudnessResult:
     target: float | None = None   # the asked LUFS (lufs mode) or peak (peak mode)
     ceiling: float = CEILING_DB
     reached: bool = True          # False: the ceiling/max limiting stopped the loudness short
+    clipped: float = 0.0          # share of samples cut at full scale to fit PCM (without normalisation only)
 
     @property
     def message(self) -> str:
@@ -201,6 +202,9 @@ class LoudnessResult:
                 return "silent: not normalised"
             capped = "" if self.reached else f" (the ceiling; {self.target:g} asked)"
             return f"peak {self.true_peak:.1f} dBTP{capped}"
+        if self.clipped > 0:
+            return (f"not normalised, {tp_text}, {100 * self.clipped:.2g} % of samples CLIPPED at full scale "
+                    "(the take goes above it: normalise, or write 32-bit float)")
         return f"not normalised, {tp_text}"
 
 
