@@ -81,6 +81,14 @@ def replace_words(take: Take, words: list[str]) -> str:
     return prompt
 
 
+def shown(prompt: str, limit: int = 40) -> str:
+    """A prompt as a job's name shows it (the job bar, the status line, an error box's title): its first
+    ``limit`` characters with control and direction characters escaped (a right-to-left override typed
+    in the prompt turned the whole status line around; the prompt itself is refused by the engine)."""
+    from agx_desktop.engine.safetext import terminal_safe
+    return terminal_safe(prompt[:limit])
+
+
 def timeline_segments(prompt: str) -> list[Segment]:
     """The segments of a prompt typed as a timeline ("0-2.5: a dog barks | 2.5-5: a bell rings"), else []."""
     from agx_desktop.engine.timeline import parse_timeline_text
@@ -209,7 +217,7 @@ class Controller(QObject):
             return self.generate_timeline(segments, explain_after=explain_after)
         self.settings_wanted.emit()
         method, settings = self.session.explainer
-        title = ("Generate + explain" if explain_after else "Generate") + f" “{prompt[:40]}” (seed {params.seed})"
+        title = ("Generate + explain" if explain_after else "Generate") + f" “{shown(prompt)}” (seed {params.seed})"
         stream = self.play_while_generating and self.player.available
         fn = tasks.generate_task(self.store, self.session.model_id, prompt, params, explain_after=explain_after,
                                  method=method, settings=settings, live=True, stream_audio=stream)
@@ -248,7 +256,7 @@ class Controller(QObject):
             fn = tasks.generate_task(self.store, take.model_id, prompt, take.params, word_weights=weights,
                                      parent=take.id)
             self.session.set_prompt(prompt)  # the prompt box follows the replaced word
-            return self._submit(f"Regenerate “{prompt[:40]}” (seed {take.params.seed})", fn,
+            return self._submit(f"Regenerate “{shown(prompt)}” (seed {take.params.seed})", fn,
                                 lambda items: self._on_derived(item, items), "generate")
         fn = tasks.regenerate_task(self.store, take.model_id, item, "weighted", word_weights=weights)
         return self._submit(f"Regenerate with weights (seed {take.params.seed})", fn,
@@ -329,7 +337,7 @@ class Controller(QObject):
         seeds = [rng.randint(0, MAX_SEED) for _ in range(int(n))]
         fn = tasks.generate_task(self.store, self.session.model_id, prompt, self.session.params, seeds=seeds,
                                  live=True)
-        job = self._submit(f"{int(n)} variations of “{prompt[:40]}”", fn, lambda items: None, "generate")
+        job = self._submit(f"{int(n)} variations of “{shown(prompt)}”", fn, lambda items: None, "generate")
         job.on_done = lambda items, j=job: self._on_generated(j, items)
         return job
 

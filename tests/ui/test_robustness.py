@@ -215,3 +215,21 @@ def test_space_types_in_the_prompt_but_plays_elsewhere(generated, qtbot):
     assert w.player.playing
     qtbot.keyClick(w.timeline, Qt.Key.Key_Space)
     assert not w.player.playing
+
+
+def test_a_direction_override_in_the_prompt_cannot_turn_the_app_s_text_around(make_window, qtbot):
+    """A right-to-left override (U+202E) typed in the prompt: the engine refuses the prompt in one message,
+    and the job bar, status line and error box show the prompt with it escaped, never the raw character
+    (which turned the whole status line around)."""
+    from PySide6.QtWidgets import QProgressBar
+    w = make_window()
+    w.session.set_prompt("rain \u202egnikab\u202c on a roof")
+    w.session.set_params(duration=1.0)
+    w.controller.generate()
+    wait_idle(qtbot, w)
+    assert w.error_box is not None and "control characters" in w.error_box.informativeText()
+    shown = [w.statusBar().currentMessage(), w.findChildren(QProgressBar)[0].format(), w.error_box.text(),
+             w.error_box.windowTitle()]
+    assert any("\\u202e" in text for text in shown), shown
+    assert not any(ch in text for text in shown for ch in "\u202e\u202c"), shown
+    assert w.takes.history.count() == 0
