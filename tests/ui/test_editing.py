@@ -153,9 +153,13 @@ def test_heatmap_row_labels_of_a_20_word_prompt_never_overlap_at_1280x720(make_w
     assert len(tl.words) == 20
     rects = tl.label_rects()
     assert rects and all(not a.intersects(b) for (_, a), (_, b) in zip(rects, rects[1:]))
-    assert [text for text, _ in rects] == [word for i, word in enumerate(tl.words) if i % tl.label_step == 0]
+    from agx_desktop.ui.widgets.row_labels import labelled_indices
+    assert [text for text, _ in rects] == [tl.words[i] for i in labelled_indices(tl.words, tl.label_step)]
     if tl.label_step > 1:  # thinned out: the title says so, and every row still names its word on hover
-        assert f"1 row in {tl.label_step} labelled" in tl.heat.titleLabel.text
+        assert "some rows labelled (sound words first)" in tl.heat.titleLabel.text
+        labelled = {text for text, _ in rects}
+        assert {"dog", "rain"} <= labelled and labelled & {"church", "bell"}  # the sounds, not every k-th word
+        assert not labelled & {"a", "on", "and"}
     vb = tl.heat.getViewBox()
     for i, word in enumerate(tl.words):
         tl._on_hover(vb.mapViewToScene(QPointF(0.5, 20 - i - 0.5)))
@@ -163,7 +167,7 @@ def test_heatmap_row_labels_of_a_20_word_prompt_never_overlap_at_1280x720(make_w
     # the importance bars under the heatmap: word ticks thinned the same way, never overlapping
     bars = w.bars
     ticks = bars.getAxis("bottom")._tickLevels[0]
-    assert [t for _, t in ticks] == [word[:12] for i, word in enumerate(tl.words) if i % bars.label_step() == 0]
+    assert [t for _, t in ticks] == [bars.words[i][:12] for i in labelled_indices(bars.words, bars.label_step())]
     fm, bvb = bars.fontMetrics(), bars.getPlotItem().vb
     spans = sorted((bvb.mapViewToScene(QPointF(i, 0)).x() - fm.horizontalAdvance(t) / 2,
                     bvb.mapViewToScene(QPointF(i, 0)).x() + fm.horizontalAdvance(t) / 2) for i, t in ticks)

@@ -18,6 +18,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from .row_labels import labelled_indices
+
 if tp.TYPE_CHECKING:
     from agx_desktop.engine.word_kinds import WordKinds, WordScore
 
@@ -231,7 +233,9 @@ class ImportanceBars(pg.PlotWidget):
             return
         self._fit_y()
         step = self.label_step()
-        self.getAxis("bottom").setTicks([[(i, w[:LABEL_CHARS]) for i, w in enumerate(self.words) if i % step == 0]])
+        kinds = self.groups or None  # the sound view's groups ("sound", "context", "function"), else by the words
+        self.getAxis("bottom").setTicks([[(i, self.words[i][:LABEL_CHARS])
+                                          for i in labelled_indices(self.words, step, kinds)]])
         bar_px = self.getPlotItem().vb.width() / len(self.words)
         for t in self.labels:
             t.setVisible(bar_px >= VALUE_LABEL_MIN_PX)
@@ -240,7 +244,7 @@ class ImportanceBars(pg.PlotWidget):
             room = n * bar_px - 4
             text = next((s for s in (group.title, group.short) if fm.horizontalAdvance(s) <= room), "")
             label.setText(text)
-        note = "" if step == 1 else f" · 1 in {step} labelled"  # the tooltip names all
+        note = "" if step == 1 else " · some labelled (sound words first)"  # the tooltip names all
         self.setTitle(self._title + note, color="#d0d0d0", size="9pt")
 
     def resizeEvent(self, ev: tp.Any) -> None:  # noqa: N802 (Qt API)

@@ -28,6 +28,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF
 
 from .decoded_preview import DecodedPreview
+from .row_labels import labelled_indices
 
 AXIS_WIDTH = 96
 PLAYHEAD_PEN = pg.mkPen("#ffd400", width=2)
@@ -516,7 +517,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self._show_title()
 
     def _show_title(self) -> None:
-        note = f" — 1 row in {self.label_step} labelled, hover a row for its word" if self.label_step > 1 else ""
+        note = (" — some rows labelled (sound words first), hover a row for its word" if self.label_step > 1
+                else "")
         self.heat.setTitle(self._title + note, color=self._title_color, size="9pt")
 
     def _set_word_ticks(self, words: list[str]) -> None:
@@ -531,7 +533,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
         return QFontMetricsF(font).height()
 
     def _update_ticks(self) -> None:
-        """Label every row when a line of text fits in one, else every k-th (so labels never overlap)."""
+        """Label every row when a line of text fits in one, else rows at least k apart, sound words first
+        (:func:`.row_labels.labelled_indices`), so labels never overlap."""
         words = getattr(self, "_tick_words", [])
         n = len(words)
         row_px = self.heat.getViewBox().height() / max(n, 1)
@@ -539,7 +542,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         if step != self.label_step:
             self.label_step = step
             self._show_title()
-        ticks = [(n - 1 - i + 0.5, f"{w[:14]}") for i, w in enumerate(words) if i % step == 0]
+        ticks = [(n - 1 - i + 0.5, f"{words[i][:14]}") for i in labelled_indices(words, step)]
         self.heat.getAxis("left").setTicks([ticks, []])
 
     def label_rects(self) -> list[tuple[str, QRectF]]:
