@@ -210,6 +210,23 @@ def test_ab_compare_keeps_position(generated, qtbot):
     assert w.session.current is a
 
 
+def test_ab_label_tells_apart_two_takes_that_read_alike(generated, qtbot):
+    """Two originals with the same seed and different prompts read "A: original, seed 1 | B: original,
+    seed 1": the label then shows each side's prompt, and its tooltip names both in full."""
+    w = generated
+    a = w.session.current
+    w.commands.trigger("set_a")
+    w.session.set_prompt("rain on a tin roof")
+    w.commands.trigger("generate")
+    wait_idle(qtbot, w)
+    b = w.session.current
+    assert b is not a and b.take.params.seed == a.take.params.seed
+    w.commands.trigger("set_b")
+    text, tip = w.takes.ab_label.text(), w.takes.ab_label.toolTip()
+    assert "“rain on a tin roof”" in text and f"“{a.take.prompt[:23]}" in text
+    assert f"A: “{a.take.prompt}”" in tip and "B: “rain on a tin roof”" in tip and b.id in tip
+
+
 def test_click_on_a_pane_seeks_and_escape_clears_the_selection(generated, qtbot):
     w = generated
     tl = w.timeline

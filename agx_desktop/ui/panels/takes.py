@@ -6,6 +6,8 @@ import typing as tp
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGridLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from agx_desktop.engine.safetext import terminal_safe
+
 from ..widgets.history import TakeList
 
 if tp.TYPE_CHECKING:
@@ -70,11 +72,19 @@ class TakesDock(QDockWidget):
 
     def _show_ab(self) -> None:
         ab, items = self.session.ab, self.session.items
-        parts = []
+        parts, full = [], []
+        sides = {side: items.get(ab[side]) if ab[side] else None for side in "AB"}
+        said = {side: f"{what_changed(it.take)}, seed {it.take.params.seed}" for side, it in sides.items() if it}
+        same = len(said) == 2 and said["A"] == said["B"]  # two takes that read alike: their prompts tell them apart
         for side in "AB":
-            tid = ab[side]
-            it = items.get(tid) if tid else None
-            parts.append(f"{side}: {what_changed(it.take)}, seed {it.take.params.seed}" if it else f"{side}: —")
+            it = sides[side]
+            if it is None:
+                parts.append(f"{side}: —")
+                continue
+            prompt = terminal_safe(it.take.prompt)
+            short = prompt if len(prompt) <= 24 else prompt[:23] + "…"
+            parts.append(f"{side}: “{short}” {said[side]}" if same else f"{side}: {said[side]}")
+            full.append(f"{side}: “{prompt}” — {said[side]} (take {it.id})")
         current = self.session.current
         heard = next((side for side in "AB" if current is not None and ab[side] == current.id), None)
         text = " | ".join(parts) + (f" — hearing {heard}" if heard else " — hearing another take")
@@ -82,3 +92,4 @@ class TakesDock(QDockWidget):
         if a and b and a.take.params.seed != b.take.params.seed:
             text += " (different seeds: compare takes with the same seed)"
         self.ab_label.setText(text)
+        self.ab_label.setToolTip("\n".join(full))
