@@ -10,6 +10,7 @@ from uihelpers import wait_idle
 def test_word_deletion_explains_in_the_window(make_window, qtbot):
     from agx_desktop.engine.explain import METHODS
     w = make_window()
+    assert w.timeline.heat.titleLabel.text.startswith("Word importance over time")  # nothing explained: no method
     w.session.set_prompt("a dog barks then a bell rings")
     w.session.set_params(duration=2.0, seed=3)
     w.session.set_explainer("deletion", METHODS["deletion"].Settings())

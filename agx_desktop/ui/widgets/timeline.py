@@ -117,7 +117,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
         self.wave = self._add_plot(0, "Waveform", "amplitude")
         self.spec = self._add_plot(1, "Spectrogram", "Hz")
-        self.heat = self._add_plot(2, "AudioGenX word importance over time", "")
+        self.heat = self._add_plot(2, "Word importance over time", "")
         self.heat.getAxis("bottom").setLabel("time", units="s")
         self.heat.getAxis("bottom").enableAutoSIPrefix(False)
         for p in self.plots[:-1]:
@@ -436,7 +436,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.heat_state = "empty" if explanation is None else "explained"
         self._clear_segments()
         if explanation is None:
-            self._set_title("AudioGenX word importance over time")
+            self._set_title("Word importance over time")  # no explanation yet: no method to name
             self.heat_img.clear()
             self.words = []
             self._per_frame = None
