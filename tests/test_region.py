@@ -102,7 +102,8 @@ def test_replace_words():
         replace_words("a dog barks", {"bell": "whistle"})
 
 
-@pytest.mark.parametrize("start,end,match", [(1.0, None, "at or after"), (0.5, 0.5, "at least one frame"),
+@pytest.mark.parametrize("start,end,match", [(1.0, None, "rounds to the take's last frame boundary"),
+                                             (0.995, None, r"start it at 0\.98 s or earlier"), (0.5, 0.5, "at least one frame"),
                                              (0.5, 2.0, "after the take's end"), (-1.0, None, "region start")])
 def test_bad_regions(tiny_model, tiny_take, start, end, match):
     with pytest.raises(ParameterError, match=match):

@@ -118,7 +118,10 @@ def region_frames(take: Take, start: float, end: float | None) -> tuple[int, int
             raise ParameterError(f"the region ends at {end:g} s, after the take's end ({take.duration:.2f} s)")
         stop = min(int(round(end * fps)), total)
     if first >= total:
-        raise ParameterError(f"the region starts at {start:g} s, at or after the take's end ({take.duration:.2f} s)")
+        last = (total - 1) / fps
+        raise ParameterError(f"the region starts at {start:g} s, which rounds to the take's last frame boundary "
+                             f"({first / fps:.2f} s, its end): start it at {last:.2f} s or earlier "
+                             f"(regions begin on {1 / fps:g} s frames)")
     if stop <= first:
         raise ParameterError(f"the region {start:g}-{end:g} s must last at least one frame ({1 / fps:g} s)")
     return first, stop
