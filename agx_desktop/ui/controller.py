@@ -203,10 +203,13 @@ class Controller(QObject):
         self.session.model_chosen.connect(self.load_model)
 
     def _explainer_title(self) -> str:
-        """'audiogenx, 50 epochs': the method and what its app settings hold."""
+        """'audiogenx, up to 50 epochs': the method and what its app settings hold."""
         method, settings = self.session.explainer
         epochs = getattr(settings, "epochs", None)
-        return method if epochs is None else f"{method}, {epochs} epochs"
+        if epochs is None:
+            return method
+        # quick mode stops when the importance has settled: the epochs set are the most it runs
+        return f"{method}, {'up to ' if getattr(settings, 'mode', None) == 'quick' else ''}{epochs} epochs"
 
     def generate(self, explain_after: bool = False) -> Job | None:
         if self.prompt_problem():
