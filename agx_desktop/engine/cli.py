@@ -349,7 +349,6 @@ def _generate(args: argparse.Namespace, bars: Bars) -> int:
     return 0
 
 
-
 def _explainer_settings(args: argparse.Namespace) -> ExplainerSettings:
     """The chosen method's settings from the options given, checked before anything loads; options of
     other methods only (``--epochs`` with ``--method deletion``) are left out (:func:`_unused_options`
