@@ -360,11 +360,10 @@ def _explainer_settings(args: argparse.Namespace) -> ExplainerSettings:
     return explainer.Settings.from_values(given, method=args.method)
 
 
-def _unused_options(args: argparse.Namespace) -> str | None:
-    """One note naming the options given that the chosen method does not have (they do not change its
-    explanation), so nobody believes they were used; None when every option given is the method's."""
-    from .explain import get_explainer
-    known = {f.name for f in get_explainer(args.method).Settings.fields()}
+def _unused_options(args: argparse.Namespace, settings: ExplainerSettings) -> str | None:
+    """One note naming the options given that the chosen method (its ``settings``) does not have: they do
+    not change its explanation, so nobody should believe they were used; None when every option is its."""
+    known = {f.name for f in type(settings).fields()}
     unused = sorted(name for name in explainer_overrides(args) if name not in known)
     if not unused:
         return None
@@ -406,7 +405,7 @@ def _explain(args: argparse.Namespace, bars: Bars) -> int:
         take = take_folder.load_take(args.take)
         model_id = model_for_take(take, args.model, "explain")
         explanation = _stored_explanation(args, take, settings)
-        unused = _unused_options(args)  # said once the take and its model are known good, not before an error
+        unused = _unused_options(args, settings)  # said once the take and its model are known good, not before an error
         if unused:
             print(unused, file=sys.stderr)
         if explanation is None:

@@ -447,6 +447,8 @@ def prompt_word_kinds(words: tp.Sequence[str]) -> list[str]:
     spelling is read as the words it stands for ("gimme" = give me); the words of a purpose phrase
     "for my/our/your X" anywhere, or "for a/an/the X" ending the prompt (at most three words, "for my
     indie game", "for a trailer.") too."""
+    if not words:
+        return []
     norm = [normalise(w).replace("\u2019", "'") for w in words]
     kinds = [FUNCTION if word_kind(w) == FUNCTION else CONTEXT if is_context_word(w) else SOUND for w in words]
     starts = [0] + [i + 1 for i, w in enumerate(words[:-1]) if re.search(r"[.!?;:]$", w) or not norm[i]]

@@ -216,9 +216,13 @@ def explain_task(store: TakeStore, model_id: str, item: TakeItem, method: str,
     return run
 
 
-def _finished(ctx: JobContext, store: TakeStore, take: tp.Any) -> list[TakeItem]:
-    """A job's one new take: analysed, autosaved unless the job was cancelled, as the job's result."""
+def _finished(ctx: JobContext, store: TakeStore, take: tp.Any,
+              explain: tp.Callable[[TakeItem], tp.Any] | None = None) -> list[TakeItem]:
+    """A job's one new take: analysed (and explained by ``explain``, when given), autosaved unless the job
+    was cancelled, as the job's result."""
     new = analyse(take)
+    if explain is not None:
+        new.explanation = explain(new)
     ctx.check()
     _autosave(store, new)
     return [new]
@@ -263,13 +267,8 @@ def timeline_task(store: TakeStore, model_id: str, segments: tp.Sequence[Segment
         model = _model(ctx, model_id)
         take = generate_timeline(model, segments, replace(params, duration=float(segments[-1].end)),
                                  progress=ctx.progress, cancel=ctx.cancel)
-        if not explain_after:
-            return _finished(ctx, store, take)
-        item = analyse(take)
-        item.explanation = _explain(ctx, model, item, method, settings)
-        ctx.check()
-        _autosave(store, item)
-        return [item]
+        explain = (lambda item: _explain(ctx, model, item, method, settings)) if explain_after else None
+        return _finished(ctx, store, take, explain)
     return run
 
 

@@ -29,3 +29,8 @@ def test_labels_are_never_closer_than_the_step(step):
 
 def test_given_kinds_are_used_as_they_are():
     assert labelled_indices(["x", "y", "z"], 2, kinds=["function", "sound", "function"]) == [1]
+
+
+def test_no_words_no_labels():
+    from agx_desktop.engine.word_kinds import prompt_word_kinds
+    assert prompt_word_kinds([]) == [] and labelled_indices([], 3) == []

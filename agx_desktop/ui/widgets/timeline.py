@@ -27,6 +27,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF
 
+from agx_desktop.engine.word_kinds import prompt_word_kinds
+
 from .decoded_preview import DecodedPreview
 from .row_labels import labelled_indices
 
@@ -523,6 +525,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     def _set_word_ticks(self, words: list[str]) -> None:
         self._tick_words = list(words)
+        self._tick_kinds = prompt_word_kinds(self._tick_words)  # once per prompt, not at every resize
         # many words: the heatmap takes more of the height from the waveform and spectrogram (3 → up to 8 of 13)
         self.ci.layout.setRowStretchFactor(2, int(np.clip(np.ceil(len(words) / 2), 3, 8)))
         self._update_ticks()
@@ -542,7 +545,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
         if step != self.label_step:
             self.label_step = step
             self._show_title()
-        ticks = [(n - 1 - i + 0.5, f"{words[i][:14]}") for i in labelled_indices(words, step)]
+        kinds = getattr(self, "_tick_kinds", None)
+        ticks = [(n - 1 - i + 0.5, f"{words[i][:14]}") for i in labelled_indices(words, step, kinds)]
         self.heat.getAxis("left").setTicks([ticks, []])
 
     def label_rects(self) -> list[tuple[str, QRectF]]:
